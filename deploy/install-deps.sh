@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every Debian package that building, running and testing need.
+# Safe to run any number of times; installs only what is missing.
+#   deploy/install-deps.sh            build + runtime + test tools
+#   deploy/install-deps.sh --build    only what building needs
+set -euo pipefail
+
+build_pkgs=(cmake ninja-build g++ pkg-config
+  libcurl4-openssl-dev nlohmann-json3-dev librdkafka-dev prometheus-cpp-dev
+  doctest-dev libyaml-cpp-dev libcpp-httplib-dev libsimdjson-dev libssl-dev)
+test_pkgs=(curl rsyslog rsyslog-openssl kcat python3-kafka prometheus openssl
+  unzip)
+
+want=("${build_pkgs[@]}")
+[ "${1:-}" = "--build" ] || want+=("${test_pkgs[@]}")
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# rsyslog is used only as a test peer: never leave the system daemon running.
+if [ "${1:-}" != "--build" ] && command -v systemctl >/dev/null && systemctl is-active -q rsyslog 2>/dev/null; then
+  $SUDO systemctl stop rsyslog || true
+fi
+echo "install-deps: all packages present"

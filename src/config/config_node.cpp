@@ -1,0 +1,262 @@
+#include "config/config_node.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace zf {
+
+std::optional<Duration> parse_duration(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  size_t i = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+  if (i == 0 || i > 12) return std::nullopt;
+  int64_t n = std::stoll(text.substr(0, i));
+  std::string unit = text.substr(i);
+  int64_t ms_per;
+  if (unit.empty() || unit == "s") ms_per = 1000;
+  else if (unit == "ms") ms_per = 1;
+  else if (unit == "m") ms_per = 60'000;
+  else if (unit == "h") ms_per = 3'600'000;
+  else if (unit == "d") ms_per = 86'400'000;
+  else return std::nullopt;
+  return Duration(n * ms_per);
+}
+
+ConfigNode::ConfigNode(YAML::Node node, std::string path, std::shared_ptr<Shared> shared)
+    : node_(std::move(node)), path_(std::move(path)), shared_(std::move(shared)) {}
+
+ConfigNode ConfigNode::load_string(const std::string& yaml, const std::string& origin) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(origin, "not valid YAML: " + e.msg + " (line " + std::to_string(e.mark.line + 1) +
+                                  ", column " + std::to_string(e.mark.column + 1) + ")");
+  }
+  if (!root.IsMap()) throw ConfigError(origin, "the top level must be a mapping of sections (zendesk:, sinks:, ...)");
+  return ConfigNode(root, "", std::make_shared<Shared>());
+}
+
+ConfigNode ConfigNode::load_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError(path, "cannot read the config file (does it exist, and is it readable?)");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return load_string(ss.str(), path);
+}
+
+std::string ConfigNode::key_path(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+
+void ConfigNode::fail(const std::string& key, const std::string& problem) const {
+  throw ConfigError(key.empty() ? path_ : key_path(key), problem);
+}
+
+bool ConfigNode::has(const std::string& key) const { return node_ && node_.IsMap() && node_[key]; }
+
+ConfigNode ConfigNode::child(const std::string& key) const {
+  YAML::Node sub;
+  if (has(key)) {
+    sub = node_[key];
+    if (!sub.IsMap() && !sub.IsNull()) fail(key, "expected a mapping of keys");
+    shared_->used.insert(key_path(key));
+  }
+  return ConfigNode(sub, key_path(key), shared_);
+}
+
+std::vector<ConfigNode> ConfigNode::items(const std::string& key) const {
+  std::vector<ConfigNode> out;
+  if (!has(key)) return out;
+  YAML::Node seq = node_[key];
+  shared_->used.insert(key_path(key));
+  if (!seq.IsSequence()) fail(key, "expected a list");
+  for (size_t i = 0; i < seq.size(); ++i) {
+    std::string p = key_path(key) + "[" + std::to_string(i) + "]";
+    if (!seq[i].IsMap()) throw ConfigError(p, "expected a mapping");
+    shared_->used.insert(p);
+    out.push_back(ConfigNode(seq[i], p, shared_));
+  }
+  return out;
+}
+
+std::optional<YAML::Node> ConfigNode::scalar(const std::string& key) const {
+  if (!has(key)) return std::nullopt;
+  YAML::Node v = node_[key];
+  shared_->used.insert(key_path(key));
+  if (v.IsNull()) return std::nullopt;
+  if (!v.IsScalar()) fail(key, "expected a single value, not a list or mapping");
+  return v;
+}
+
+std::string ConfigNode::interpolate(const std::string& raw, const std::string& key) const {
+  std::string out;
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (raw.compare(i, 3, "$${") == 0) {
+      out += "${";
+      i += 2;
+      continue;
+    }
+    if (raw.compare(i, 2, "${") == 0) {
+      size_t close = raw.find('}', i + 2);
+      if (close == std::string::npos) fail(key, "unterminated ${...} reference");
+      std::string name = raw.substr(i + 2, close - i - 2);
+      const char* value = std::getenv(name.c_str());
+      if (!value) fail(key, "refers to environment variable " + name + ", which is not set");
+      out += value;
+      i = close;
+      continue;
+    }
+    out += raw[i];
+  }
+  return out;
+}
+
+std::optional<std::string> ConfigNode::find_string(const std::string& key) const {
+  auto v = scalar(key);
+  if (!v) return std::nullopt;
+  return interpolate(v->Scalar(), key);
+}
+
+std::string ConfigNode::require_string(const std::string& key) const {
+  auto v = find_string(key);
+  if (!v || v->empty()) fail(key, "is required");
+  return *v;
+}
+
+std::string ConfigNode::get_string(const std::string& key, const std::string& fallback) const {
+  return find_string(key).value_or(fallback);
+}
+
+std::string ConfigNode::get_enum(const std::string& key, const std::vector<std::string>& allowed,
+                                 const std::string& fallback) const {
+  std::string v = get_string(key, fallback);
+  for (const auto& a : allowed)
+    if (a == v) return v;
+  std::string list;
+  for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+  fail(key, "expected one of " + list + ", got \"" + v + "\"");
+}
+
+int64_t ConfigNode::get_int(const std::string& key, int64_t min, int64_t max, int64_t fallback) const {
+  auto v = find_string(key);
+  if (!v) return fallback;
+  int64_t n = 0;
+  size_t used = 0;
+  try {
+    n = std::stoll(*v, &used);
+  } catch (...) {
+    used = 0;
+  }
+  if (used == 0 || used != v->size())
+    fail(key, "expected a whole number, got \"" + *v + "\"");
+  if (n < min || n > max)
+    fail(key, "expected a number from " + std::to_string(min) + " to " + std::to_string(max) + ", got " + *v);
+  return n;
+}
+
+double ConfigNode::get_double(const std::string& key, double min, double max, double fallback) const {
+  auto v = find_string(key);
+  if (!v) return fallback;
+  double d = 0;
+  size_t used = 0;
+  try {
+    d = std::stod(*v, &used);
+  } catch (...) {
+    used = 0;
+  }
+  if (used == 0 || used != v->size()) fail(key, "expected a number, got \"" + *v + "\"");
+  if (d < min || d > max)
+    fail(key, "expected a number from " + std::to_string(min) + " to " + std::to_string(max) + ", got " + *v);
+  return d;
+}
+
+bool ConfigNode::get_bool(const std::string& key, bool fallback) const {
+  auto v = find_string(key);
+  if (!v) return fallback;
+  if (*v == "true" || *v == "yes" || *v == "on") return true;
+  if (*v == "false" || *v == "no" || *v == "off") return false;
+  fail(key, "expected true or false, got \"" + *v + "\"");
+}
+
+Duration ConfigNode::get_duration(const std::string& key, Duration min, Duration max, Duration fallback) const {
+  auto v = find_string(key);
+  if (!v) return fallback;
+  auto d = parse_duration(*v);
+  if (!d) fail(key, "expected a duration such as 500ms, 30s, 10m, 2h or 7d, got \"" + *v + "\"");
+  if (*d < min || *d > max)
+    fail(key, "expected a duration from " + std::to_string(min.count()) + "ms to " + std::to_string(max.count()) +
+                  "ms, got " + *v);
+  return *d;
+}
+
+std::vector<std::string> ConfigNode::get_string_list(const std::string& key) const {
+  std::vector<std::string> out;
+  if (!has(key)) return out;
+  YAML::Node seq = node_[key];
+  shared_->used.insert(key_path(key));
+  if (seq.IsScalar()) return {interpolate(seq.Scalar(), key)};
+  if (!seq.IsSequence()) fail(key, "expected a list of values");
+  for (size_t i = 0; i < seq.size(); ++i) {
+    if (!seq[i].IsScalar()) fail(key, "expected a list of plain values");
+    out.push_back(interpolate(seq[i].Scalar(), key));
+  }
+  return out;
+}
+
+std::map<std::string, std::string> ConfigNode::get_string_map(const std::string& key) const {
+  std::map<std::string, std::string> out;
+  if (!has(key)) return out;
+  YAML::Node map = node_[key];
+  shared_->used.insert(key_path(key));
+  if (map.IsNull()) return out;
+  if (!map.IsMap()) fail(key, "expected a mapping of name: value");
+  for (auto it = map.begin(); it != map.end(); ++it) {
+    std::string name = it->first.as<std::string>();
+    if (!it->second.IsScalar()) fail(key + "." + name, "expected a single value");
+    out[name] = interpolate(it->second.Scalar(), key + "." + name);
+    shared_->used.insert(key_path(key) + "." + name);
+  }
+  return out;
+}
+
+std::optional<std::string> ConfigNode::get_secret(const std::string& key) const {
+  auto inline_value = find_string(key);
+  auto file = find_string(key + "_file");
+  if (inline_value && file) fail(key, "set either " + key + " or " + key + "_file, not both");
+  std::optional<std::string> value = inline_value;
+  if (file) {
+    std::ifstream in(*file);
+    if (!in) fail(key + "_file", "cannot read secret file " + *file);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string s = ss.str();
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+    if (s.empty()) fail(key + "_file", "secret file " + *file + " is empty");
+    value = s;
+  }
+  if (value) shared_->secrets.push_back(*value);
+  return value;
+}
+
+std::vector<std::string> ConfigNode::secrets() const { return shared_->secrets; }
+
+void ConfigNode::collect_unknown(const YAML::Node& node, const std::string& path) const {
+  if (!node.IsMap()) return;
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    std::string k = it->first.as<std::string>();
+    std::string p = path.empty() ? k : path + "." + k;
+    if (!shared_->used.count(p)) throw ConfigError(p, "unknown key (check the spelling; see config/*.yaml for examples)");
+    if (it->second.IsMap()) collect_unknown(it->second, p);
+    if (it->second.IsSequence())
+      for (size_t i = 0; i < it->second.size(); ++i) {
+        std::string ip = p + "[" + std::to_string(i) + "]";
+        if (shared_->used.count(ip)) collect_unknown(it->second[i], ip);
+      }
+  }
+}
+
+void ConfigNode::reject_unknown_keys() const {
+  if (node_) collect_unknown(node_, path_);
+}
+
+}  // namespace zf

@@ -1,0 +1,93 @@
+#pragma once
+// Typed, validated access to one section of the YAML config. Every error is
+// a ConfigError that names the full key path and what was expected.
+//
+//   ConfigNode root = ConfigNode::load_file(path);
+//   auto size = root.child("zendesk").get_int("page_size", 1, 2500, 2500);
+//   root.reject_unknown_keys();   // after everything was read
+//
+// Strings get `${NAME}` replaced by the environment variable NAME (an unset
+// variable is an error naming the key; `$${` writes a literal `${`).
+// Secrets are read with get_secret("token"), which accepts either `token`
+// or `token_file` (file contents, trailing newline trimmed) and records the
+// value so that the logger can redact it.
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "core/errors.h"
+
+namespace zf {
+
+using Duration = std::chrono::milliseconds;
+
+// Parses "250ms", "30s", "10m", "2h", "7d" (a bare integer means seconds).
+// Returns nullopt on anything else.
+std::optional<Duration> parse_duration(const std::string& text);
+
+class ConfigNode {
+ public:
+  static ConfigNode load_file(const std::string& path);
+  static ConfigNode load_string(const std::string& yaml, const std::string& origin = "<string>");
+
+  const std::string& path() const { return path_; }
+  bool has(const std::string& key) const;
+  bool is_null() const { return !node_ || node_.IsNull(); }
+
+  // A mapping below this one; an absent key yields an empty node whose
+  // getters return their defaults.
+  ConfigNode child(const std::string& key) const;
+  // A sequence of mappings, e.g. `sinks`; an absent key yields {}.
+  std::vector<ConfigNode> items(const std::string& key) const;
+
+  std::string require_string(const std::string& key) const;
+  std::string get_string(const std::string& key, const std::string& fallback) const;
+  std::optional<std::string> find_string(const std::string& key) const;
+  // One of `allowed`, or an error listing them.
+  std::string get_enum(const std::string& key, const std::vector<std::string>& allowed,
+                       const std::string& fallback) const;
+  int64_t get_int(const std::string& key, int64_t min, int64_t max, int64_t fallback) const;
+  double get_double(const std::string& key, double min, double max, double fallback) const;
+  bool get_bool(const std::string& key, bool fallback) const;
+  Duration get_duration(const std::string& key, Duration min, Duration max, Duration fallback) const;
+  std::vector<std::string> get_string_list(const std::string& key) const;
+  // A flat map of scalars (e.g. librdkafka properties), env-interpolated.
+  std::map<std::string, std::string> get_string_map(const std::string& key) const;
+
+  // `key` or `key_file`, not both. nullopt when neither is present.
+  std::optional<std::string> get_secret(const std::string& key) const;
+
+  // Throws a ConfigError for the first key anywhere below this node that no
+  // getter asked for (typos must not be silently ignored).
+  void reject_unknown_keys() const;
+
+  // Secret values read so far, for the logger's redaction list.
+  std::vector<std::string> secrets() const;
+
+  // Throws ConfigError for this node's key (for sink-specific checks).
+  [[noreturn]] void fail(const std::string& key, const std::string& problem) const;
+  std::string key_path(const std::string& key) const;
+
+ private:
+  struct Shared {
+    std::set<std::string> used;        // full key paths that were read
+    std::vector<std::string> secrets;
+  };
+  ConfigNode(YAML::Node node, std::string path, std::shared_ptr<Shared> shared);
+  std::optional<YAML::Node> scalar(const std::string& key) const;
+  std::string interpolate(const std::string& raw, const std::string& key) const;
+  void collect_unknown(const YAML::Node& node, const std::string& path) const;
+
+  YAML::Node node_;
+  std::string path_;
+  std::shared_ptr<Shared> shared_;
+};
+
+}  // namespace zf

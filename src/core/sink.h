@@ -1,0 +1,65 @@
+#pragma once
+// The sink contract (after Vector's): batches in, exactly one
+// acknowledgement out per batch, asynchronously. The pipeline counts an
+// event as delivered only when every sink has acknowledged its batch with
+// Delivered; only then can the checkpoint move past it.
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/record.h"
+
+namespace prometheus { class Registry; }
+
+namespace zf {
+
+class Logger;
+
+enum class DeliveryStatus {
+  Delivered,  // durably handed over (fsynced, broker-acked, written+flushed)
+  Retriable,  // not delivered; sending the same batch again may succeed
+  Permanent,  // not delivered; retrying cannot help (auth, too large, ...)
+};
+
+struct Ack {
+  uint64_t seq = 0;
+  DeliveryStatus status = DeliveryStatus::Delivered;
+  std::string error;  // what went wrong and what to do; empty when Delivered
+};
+
+// May be called from any thread, exactly once per send().
+using AckCallback = std::function<void(Ack)>;
+
+class Sink {
+ public:
+  virtual ~Sink() = default;
+
+  // Starts delivery of `batch`. Must not block for long: queue and return.
+  // The sink may fail the batch as Retriable when its queue is full, but the
+  // pipeline already bounds how many batches are in flight.
+  virtual void send(BatchPtr batch, AckCallback on_ack) = 0;
+
+  // Waits up to `timeout` for every sent batch to be acknowledged (either
+  // way). Returns true when nothing is left in flight.
+  virtual bool flush(std::chrono::milliseconds timeout) = 0;
+
+  // Flushes within `timeout`, then releases connections and threads. Batches
+  // still unacknowledged are acknowledged Retriable before close() returns.
+  virtual void close(std::chrono::milliseconds timeout) = 0;
+};
+
+// What a sink gets from the process when it is built.
+struct SinkContext {
+  std::string name;              // the sink's configured name (metric label)
+  Logger& log;
+  prometheus::Registry& metrics; // for sink-specific metrics
+};
+
+// Config parsing is separate from building: `validate` parses every sink's
+// section (throwing ConfigError naming the key) without opening anything;
+// `run` then calls the builder.
+using SinkBuilder = std::function<std::unique_ptr<Sink>(const SinkContext&)>;
+
+}  // namespace zf

@@ -1,0 +1,154 @@
+#include "metrics/metrics.h"
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+
+namespace zf {
+
+namespace {
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
+
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+template <typename Builder>
+auto& family(Builder&& b, prometheus::Registry& r, const std::string& name, const std::string& help,
+             const std::string& account) {
+  return b.Name(name).Help(help).Labels({{"account", account}}).Register(r);
+}
+}  // namespace
+
+#define ZF_COUNTER(name, help) family(BuildCounter(), *registry_, name, help, account_).Add({})
+#define ZF_GAUGE(name, help) family(BuildGauge(), *registry_, name, help, account_).Add({})
+
+Metrics::Metrics(std::string account, std::string version)
+    : registry_(std::make_shared<prometheus::Registry>()),
+      account_(std::move(account)),
+      api_request_duration(family(BuildHistogram(), *registry_, "zendesk_forwarder_api_request_duration_seconds",
+                                  "Latency of Access Logs API requests, including the body transfer.", account_)
+                               .Add({}, prometheus::Histogram::BucketBoundaries{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60})),
+      rate_limit_hits(ZF_COUNTER("zendesk_forwarder_rate_limit_hits_total", "429 responses received from the API.")),
+      rate_limit_wait_reset(family(BuildCounter(), *registry_, "zendesk_forwarder_rate_limit_wait_seconds_total",
+                                   "Seconds spent waiting on the rate limit, by cause.", account_)
+                                .Add({{"cause", "reset"}})),
+      rate_limit_wait_budget(family(BuildCounter(), *registry_, "zendesk_forwarder_rate_limit_wait_seconds_total",
+                                    "Seconds spent waiting on the rate limit, by cause.", account_)
+                                 .Add({{"cause", "budget"}})),
+      rate_limit_budget(ZF_GAUGE("zendesk_forwarder_rate_limit_budget_requests",
+                                 "Requests the forwarder allows itself per rate-limit period.")),
+      rate_limit_period(ZF_GAUGE("zendesk_forwarder_rate_limit_period_seconds", "Length of the rate-limit period.")),
+      rate_limit_in_use(ZF_GAUGE("zendesk_forwarder_rate_limit_requests_in_period",
+                                 "Requests made within the current rate-limit period.")),
+      events_fetched(ZF_COUNTER("zendesk_forwarder_events_fetched_total", "Access events received from the API.")),
+      duplicates_dropped(ZF_COUNTER("zendesk_forwarder_duplicates_dropped_total",
+                                    "Events dropped because their id was already shipped (overlap re-reads).")),
+      page_events(family(BuildHistogram(), *registry_, "zendesk_forwarder_page_events", "Events per fetched page.",
+                         account_)
+                      .Add({}, prometheus::Histogram::BucketBoundaries{0, 1, 10, 100, 500, 1000, 2000, 2500})),
+      last_fetch_success_ts(ZF_GAUGE("zendesk_forwarder_last_fetch_success_timestamp_seconds",
+                                     "When the last API page was fetched successfully.")),
+      backfill_position_ts(ZF_GAUGE("zendesk_forwarder_position_timestamp_seconds",
+                                    "Start of the time window being read.")),
+      backfill_remaining(ZF_GAUGE("zendesk_forwarder_backfill_remaining_seconds",
+                                  "Seconds of event time between the read position and now.")),
+      retention_margin(ZF_GAUGE("zendesk_forwarder_retention_margin_seconds",
+                                "Seconds until the read position falls out of the API's 90-day retention.")),
+      inflight_batches(ZF_GAUGE("zendesk_forwarder_inflight_batches",
+                                "Batches sent to the sinks and not yet acknowledged by all of them.")),
+      newest_delivered_event_ts(ZF_GAUGE("zendesk_forwarder_newest_delivered_event_timestamp_seconds",
+                                         "Timestamp of the newest event acknowledged by every sink.")),
+      lag(ZF_GAUGE("zendesk_forwarder_lag_seconds", "Seconds between now and the newest event delivered to every sink.")),
+      checkpoint_commits(ZF_COUNTER("zendesk_forwarder_checkpoint_commits_total", "Checkpoint writes that succeeded.")),
+      checkpoint_failures(ZF_COUNTER("zendesk_forwarder_checkpoint_failures_total", "Checkpoint writes that failed.")),
+      checkpoint_last_commit_ts(ZF_GAUGE("zendesk_forwarder_checkpoint_last_commit_timestamp_seconds",
+                                         "When the checkpoint was last committed.")),
+      checkpoint_age(ZF_GAUGE("zendesk_forwarder_checkpoint_age_seconds", "Seconds since the last checkpoint commit.")),
+      api_requests_family_(family(BuildCounter(), *registry_, "zendesk_forwarder_api_requests_total",
+                                  "Access Logs API requests by HTTP status class.", account_)),
+      api_retries_family_(family(BuildCounter(), *registry_, "zendesk_forwarder_api_retries_total",
+                                 "API requests retried, by reason.", account_)),
+      api_errors_family_(family(BuildCounter(), *registry_, "zendesk_forwarder_api_errors_total",
+                                "API answers that need an operator (auth, permission, add-on, bad setting).",
+                                account_)),
+      delivered_family_(family(BuildCounter(), *registry_, "zendesk_forwarder_events_delivered_total",
+                               "Events acknowledged by a sink.", account_)),
+      failed_family_(family(BuildCounter(), *registry_, "zendesk_forwarder_events_failed_total",
+                            "Events in batches a sink failed to deliver (they are retried, not dropped).", account_)),
+      sink_retries_family_(family(BuildCounter(), *registry_, "zendesk_forwarder_sink_batch_retries_total",
+                                  "Batches sent again to a sink after a retriable failure.", account_)),
+      sink_inflight_family_(family(BuildGauge(), *registry_, "zendesk_forwarder_sink_inflight_batches",
+                                   "Batches sent to a sink and not yet acknowledged by it.", account_)),
+      sink_last_delivery_family_(family(BuildGauge(), *registry_, "zendesk_forwarder_sink_last_delivery_timestamp_seconds",
+                                        "When a sink last acknowledged a batch as delivered.", account_)),
+      process_rss_(BuildGauge().Name("process_resident_memory_bytes").Help("Resident memory size in bytes.").Register(*registry_).Add({})),
+      process_cpu_(BuildGauge().Name("process_cpu_seconds_total").Help("Total user and system CPU time spent in seconds.").Register(*registry_).Add({})),
+      process_fds_(BuildGauge().Name("process_open_fds").Help("Number of open file descriptors.").Register(*registry_).Add({})),
+      process_start_(BuildGauge().Name("process_start_time_seconds").Help("Start time of the process since unix epoch in seconds.").Register(*registry_).Add({})) {
+  BuildGauge()
+      .Name("zendesk_forwarder_build_info")
+      .Help("Always 1; the labels say which build is running.")
+      .Register(*registry_)
+      .Add({{"version", version}})
+      .Set(1);
+  process_start_.Set(now_seconds());
+}
+
+#undef ZF_COUNTER
+#undef ZF_GAUGE
+
+prometheus::Counter& Metrics::api_requests(const std::string& status_class) {
+  return api_requests_family_.Add({{"status_class", status_class}});
+}
+prometheus::Counter& Metrics::api_retries(const std::string& reason) {
+  return api_retries_family_.Add({{"reason", reason}});
+}
+prometheus::Counter& Metrics::api_errors(const std::string& kind) { return api_errors_family_.Add({{"kind", kind}}); }
+
+SinkMetrics& Metrics::sink(const std::string& name) {
+  std::lock_guard lock(sinks_mu_);
+  auto& slot = sinks_[name];
+  if (!slot) {
+    slot.reset(new SinkMetrics{delivered_family_.Add({{"sink", name}}), failed_family_.Add({{"sink", name}}),
+                               sink_retries_family_.Add({{"sink", name}}), sink_inflight_family_.Add({{"sink", name}}),
+                               sink_last_delivery_family_.Add({{"sink", name}})});
+  }
+  return *slot;
+}
+
+void Metrics::tick() {
+  double now = now_seconds();
+  if (newest_delivered_event_ts.Value() > 0) lag.Set(now - newest_delivered_event_ts.Value());
+  if (checkpoint_last_commit_ts.Value() > 0) checkpoint_age.Set(now - checkpoint_last_commit_ts.Value());
+
+  std::ifstream statm("/proc/self/statm");
+  long pages_total = 0, pages_rss = 0;
+  if (statm >> pages_total >> pages_rss) process_rss_.Set(static_cast<double>(pages_rss) * sysconf(_SC_PAGESIZE));
+  std::ifstream stat("/proc/self/stat");
+  std::string line;
+  if (std::getline(stat, line)) {
+    // Fields after the parenthesised command name; utime and stime are 14 and 15.
+    std::istringstream rest(line.substr(line.rfind(')') + 2));
+    std::string field;
+    double utime = 0, stime = 0;
+    for (int i = 3; rest >> field; ++i) {
+      if (i == 14) utime = std::stod(field);
+      if (i == 15) { stime = std::stod(field); break; }
+    }
+    process_cpu_.Set((utime + stime) / sysconf(_SC_CLK_TCK));
+  }
+  int fds = 0;
+  if (DIR* d = opendir("/proc/self/fd")) {
+    while (readdir(d)) ++fds;
+    closedir(d);
+    process_fds_.Set(fds - 2);
+  }
+}
+
+}  // namespace zf

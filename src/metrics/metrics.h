@@ -1,0 +1,91 @@
+#pragma once
+// Every metric the forwarder exports, created once on a registry that the
+// process owns (no global registry). Names follow Prometheus conventions:
+// base units, `_total` counters, the `zendesk_forwarder_` prefix, and only
+// low-cardinality labels (account, sink, status_class, reason).
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+namespace zf {
+
+struct SinkMetrics {
+  prometheus::Counter& events_delivered;   // zendesk_forwarder_events_delivered_total
+  prometheus::Counter& events_failed;      // zendesk_forwarder_events_failed_total
+  prometheus::Counter& batches_retried;    // zendesk_forwarder_sink_batch_retries_total
+  prometheus::Gauge& inflight_batches;     // zendesk_forwarder_sink_inflight_batches
+  prometheus::Gauge& last_delivery_ts;     // zendesk_forwarder_sink_last_delivery_timestamp_seconds
+};
+
+class Metrics {
+ public:
+  Metrics(std::string account, std::string version);
+
+  prometheus::Registry& registry() { return *registry_; }
+  std::shared_ptr<prometheus::Registry> registry_ptr() { return registry_; }
+  const std::string& account() const { return account_; }
+
+  // --- fetch (Zendesk API) ---
+  // status_class: 2xx, 3xx, 4xx, 429, 5xx, transport (no HTTP status).
+  prometheus::Counter& api_requests(const std::string& status_class);
+  prometheus::Histogram& api_request_duration;   // seconds
+  // reason: 429, 5xx, transport, body, auth
+  prometheus::Counter& api_retries(const std::string& reason);
+  // kind: auth (401), forbidden (403), not_found (404), bad_request (400)
+  prometheus::Counter& api_errors(const std::string& kind);
+  prometheus::Counter& rate_limit_hits;          // 429 responses
+  prometheus::Counter& rate_limit_wait_reset;    // seconds waited for ratelimit-reset
+  prometheus::Counter& rate_limit_wait_budget;   // seconds waited pacing to our own budget
+  prometheus::Gauge& rate_limit_budget;          // configured requests per period
+  prometheus::Gauge& rate_limit_period;          // configured period, seconds
+  prometheus::Gauge& rate_limit_in_use;          // requests made within the current period
+  prometheus::Counter& events_fetched;
+  prometheus::Counter& duplicates_dropped;
+  prometheus::Histogram& page_events;            // events per page
+  prometheus::Gauge& last_fetch_success_ts;      // unix seconds
+  prometheus::Gauge& backfill_position_ts;       // start of the window being read
+  prometheus::Gauge& backfill_remaining;         // seconds between position and the window end target
+  prometheus::Gauge& retention_margin;           // seconds before the position falls out of 90-day retention
+
+  // --- delivery and checkpoint ---
+  SinkMetrics& sink(const std::string& name);
+  prometheus::Gauge& inflight_batches;           // batches sent and not yet acknowledged by all sinks
+  prometheus::Gauge& newest_delivered_event_ts;  // unix seconds of the newest event delivered to all sinks
+  prometheus::Gauge& lag;                        // now - newest_delivered_event_ts
+  prometheus::Counter& checkpoint_commits;
+  prometheus::Counter& checkpoint_failures;
+  prometheus::Gauge& checkpoint_last_commit_ts;
+  prometheus::Gauge& checkpoint_age;             // now - last commit
+
+  // Recomputes the *_age / lag gauges and process metrics; called about
+  // once a second by the run loop.
+  void tick();
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::string account_;
+  prometheus::Family<prometheus::Counter>& api_requests_family_;
+  prometheus::Family<prometheus::Counter>& api_retries_family_;
+  prometheus::Family<prometheus::Counter>& api_errors_family_;
+  prometheus::Family<prometheus::Counter>& delivered_family_;
+  prometheus::Family<prometheus::Counter>& failed_family_;
+  prometheus::Family<prometheus::Counter>& sink_retries_family_;
+  prometheus::Family<prometheus::Gauge>& sink_inflight_family_;
+  prometheus::Family<prometheus::Gauge>& sink_last_delivery_family_;
+  prometheus::Gauge& process_rss_;
+  prometheus::Gauge& process_cpu_;
+  prometheus::Gauge& process_fds_;
+  prometheus::Gauge& process_start_;
+  std::mutex sinks_mu_;
+  std::map<std::string, std::unique_ptr<SinkMetrics>> sinks_;
+};
+
+}  // namespace zf
