@@ -65,6 +65,12 @@ Metrics::Metrics(std::string account, std::string version)
       newest_delivered_event_ts(ZF_GAUGE("zendesk_forwarder_newest_delivered_event_timestamp_seconds",
                                          "Timestamp of the newest event acknowledged by every sink.")),
       lag(ZF_GAUGE("zendesk_forwarder_lag_seconds", "Seconds between now and the newest event delivered to every sink.")),
+      page_commit_latency(family(BuildHistogram(), *registry_, "zendesk_forwarder_page_commit_latency_seconds",
+                                 "Seconds from a page's body received to the checkpoint covering it committed.",
+                                 account_)
+                              .Add({}, prometheus::Histogram::BucketBoundaries{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10})),
+      events_invalid(ZF_COUNTER("zendesk_forwarder_events_invalid_total",
+                                "Events without a usable id; logged in full at error level instead of shipped.")),
       checkpoint_commits(ZF_COUNTER("zendesk_forwarder_checkpoint_commits_total", "Checkpoint writes that succeeded.")),
       checkpoint_failures(ZF_COUNTER("zendesk_forwarder_checkpoint_failures_total", "Checkpoint writes that failed.")),
       checkpoint_last_commit_ts(ZF_GAUGE("zendesk_forwarder_checkpoint_last_commit_timestamp_seconds",

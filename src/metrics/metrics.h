@@ -26,6 +26,10 @@ struct SinkMetrics {
 };
 
 class Metrics {
+  // Declared first: every metric below is created on them.
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::string account_;
+
  public:
   Metrics(std::string account, std::string version);
 
@@ -60,6 +64,8 @@ class Metrics {
   prometheus::Gauge& inflight_batches;           // batches sent and not yet acknowledged by all sinks
   prometheus::Gauge& newest_delivered_event_ts;  // unix seconds of the newest event delivered to all sinks
   prometheus::Gauge& lag;                        // now - newest_delivered_event_ts
+  prometheus::Histogram& page_commit_latency;    // seconds from page body received to checkpoint committed
+  prometheus::Counter& events_invalid;           // events without a usable id: logged in full, not shipped
   prometheus::Counter& checkpoint_commits;
   prometheus::Counter& checkpoint_failures;
   prometheus::Gauge& checkpoint_last_commit_ts;
@@ -70,8 +76,6 @@ class Metrics {
   void tick();
 
  private:
-  std::shared_ptr<prometheus::Registry> registry_;
-  std::string account_;
   prometheus::Family<prometheus::Counter>& api_requests_family_;
   prometheus::Family<prometheus::Counter>& api_retries_family_;
   prometheus::Family<prometheus::Counter>& api_errors_family_;

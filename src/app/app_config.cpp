@@ -1,0 +1,141 @@
+#include "app/app_config.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "source/time_format.h"
+
+namespace zf::app {
+
+namespace {
+
+using std::chrono::milliseconds;
+using namespace std::chrono_literals;
+
+bool is_loopback_host(const std::string& host) {
+  return host == "localhost" || host.rfind("127.", 0) == 0 || host == "[::1]" || host == "::1";
+}
+
+void read_zendesk(const ConfigNode& z, AppConfig& c) {
+  auto subdomain = z.find_string("subdomain");
+  auto base_url = z.find_string("base_url");
+  if (subdomain && base_url) z.fail("base_url", "set either zendesk.subdomain or zendesk.base_url, not both");
+  if (!subdomain && !base_url) z.fail("subdomain", "is required (the \"acme\" of acme.zendesk.com), or set zendesk.base_url");
+  if (subdomain) {
+    bool ok = !subdomain->empty() && std::all_of(subdomain->begin(), subdomain->end(), [](unsigned char ch) {
+      return std::islower(ch) || std::isdigit(ch) || ch == '-';
+    });
+    if (!ok) z.fail("subdomain", "expected the account's subdomain only (lower-case letters, digits, '-'), e.g. acme");
+    c.account = *subdomain;
+    c.source.base_url = "https://" + *subdomain + ".zendesk.com";
+  } else {
+    std::string url = *base_url;
+    while (!url.empty() && url.back() == '/') url.pop_back();
+    auto origin = source::origin_of(url);
+    if (!origin || (origin->scheme != "https" && origin->scheme != "http"))
+      z.fail("base_url", "expected an http(s) URL such as https://acme.zendesk.com");
+    if (origin->scheme == "http" && !is_loopback_host(origin->host))
+      z.fail("base_url", "plain http is allowed only for loopback (the emulator); use https for " + origin->host);
+    c.source.base_url = url;
+    c.account = z.get_string("account", origin->host.substr(0, origin->host.find('.')));
+  }
+
+  ConfigNode auth = z.child("auth");
+  std::string type = auth.get_enum("type", {"api_token", "password", "oauth"}, "api_token");
+  if (type == "oauth") {
+    auto token = auth.get_secret("oauth_token");
+    if (!token) auth.fail("oauth_token", "is required for auth.type oauth (or oauth_token_file)");
+    c.source.authorization = source::bearer_authorization(*token);
+  } else {
+    std::string email = auth.require_string("email");
+    if (email.find('@') == std::string::npos) auth.fail("email", "expected the admin's email address");
+    if (type == "api_token") {
+      auto token = auth.get_secret("token");
+      if (!token) auth.fail("token", "is required for auth.type api_token (or token_file)");
+      c.source.authorization = source::basic_authorization(email + "/token", *token);
+    } else {
+      auto password = auth.get_secret("password");
+      if (!password) auth.fail("password", "is required for auth.type password (or password_file)");
+      c.source.authorization = source::basic_authorization(email, *password);
+    }
+  }
+  // The encoded header is as secret as the token it carries.
+  c.secrets.push_back(c.source.authorization);
+  c.secrets.push_back(c.source.authorization.substr(c.source.authorization.find(' ') + 1));
+
+  std::string start = z.get_string("start", "7d");
+  if (auto d = parse_duration(start)) {
+    c.start.back = std::chrono::duration_cast<std::chrono::seconds>(*d);
+  } else if (auto ms = source::parse_rfc3339_ms(start)) {
+    c.start.at_unix_s = *ms / 1000;
+  } else {
+    z.fail("start", "expected a duration back from now (e.g. 7d, 12h) or a timestamp such as 2026-11-01T00:00:00Z");
+  }
+
+  c.source.page_size = static_cast<int>(z.get_int("page_size", 1, 2500, 2500));
+  auto& w = c.source.windows;
+  auto secs = [](milliseconds d) { return std::chrono::duration_cast<std::chrono::seconds>(d).count(); };
+  w.settle_delay_s = secs(z.get_duration("settle_delay", 0ms, 24h, 60s));
+  w.overlap_s = secs(z.get_duration("overlap", 1s, 24h, 600s));
+  w.max_window_s = secs(z.get_duration("max_window", 1min, 90 * 24h, 24h));
+  w.poll_interval_s = secs(z.get_duration("poll_interval", 1s, 24h, 30s));
+  if (w.max_window_s <= w.overlap_s) z.fail("max_window", "must be longer than zendesk.overlap");
+
+  ConfigNode rl = z.child("rate_limit");
+  c.rate_limit_requests = static_cast<int>(rl.get_int("requests", 1, 100000, 50));
+  c.rate_limit_period = rl.get_duration("period", 100ms, 1h, 60s);
+
+  ConfigNode retry = z.child("retry");
+  c.source.retry_initial = retry.get_duration("initial_backoff", 10ms, 10min, 1s);
+  c.source.retry_max = retry.get_duration("max_backoff", 10ms, 1h, 60s);
+  c.source.auth_retry = retry.get_duration("auth_error_interval", 10ms, 24h, 60s);
+
+  c.http.connect_timeout = z.get_duration("connect_timeout", 100ms, 10min, 10s);
+  c.http.total_timeout = z.get_duration("request_timeout", 1s, 1h, 120s);
+  c.http.ca_file = z.get_string("ca_file", "");
+  c.http.user_agent = std::string("zendesk-forwarder/") + ZF_VERSION;
+  c.keep_original = z.get_bool("keep_original", false);
+  c.dedup_max_ids = static_cast<size_t>(z.get_int("dedup_max_ids", 1000, 100'000'000, 200'000));
+}
+
+}  // namespace
+
+AppConfig load_config(const ConfigNode& root) {
+  AppConfig c;
+  read_zendesk(root.child("zendesk"), c);
+
+  ConfigNode cp = root.child("checkpoint");
+  c.checkpoint_path = cp.require_string("path");
+
+  ConfigNode p = root.child("pipeline");
+  c.max_inflight_batches = static_cast<size_t>(p.get_int("max_inflight_batches", 1, 256, 4));
+  c.sink_retry_initial = p.get_duration("sink_retry_initial", std::chrono::milliseconds(10), std::chrono::minutes(10),
+                                        c.sink_retry_initial);
+  c.sink_retry_max = p.get_duration("sink_retry_max", std::chrono::milliseconds(10), std::chrono::hours(1), c.sink_retry_max);
+  c.shutdown_timeout = p.get_duration("shutdown_timeout", std::chrono::milliseconds(100), std::chrono::minutes(10),
+                                      c.shutdown_timeout);
+  c.progress_interval = p.get_duration("progress_interval", std::chrono::milliseconds(100), std::chrono::hours(1),
+                                       c.progress_interval);
+
+  c.sinks = sinks::configure_all(root);
+
+  ConfigNode m = root.child("metrics");
+  c.health.listen = m.get_string("listen", "");
+  if (!c.health.listen.empty() && c.health.listen.rfind(':') == std::string::npos)
+    m.fail("listen", "expected host:port, e.g. 0.0.0.0:9464");
+  ConfigNode ready = m.child("readiness");
+  c.health.max_fetch_age = ready.get_duration("max_fetch_age", std::chrono::seconds(1), std::chrono::hours(24), c.health.max_fetch_age);
+  c.health.max_delivery_age =
+      ready.get_duration("max_delivery_age", std::chrono::seconds(1), std::chrono::hours(24), c.health.max_delivery_age);
+
+  ConfigNode log = root.child("log");
+  std::string level = log.get_enum("level", {"debug", "info", "warn", "error"}, "info");
+  c.log_level = *parse_log_level(level);
+
+  root.reject_unknown_keys();
+  auto more = root.secrets();
+  c.secrets.insert(c.secrets.end(), more.begin(), more.end());
+  return c;
+}
+
+}  // namespace zf::app

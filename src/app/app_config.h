@@ -1,0 +1,53 @@
+#pragma once
+// The whole config file, validated once at start. Every problem is a
+// ConfigError naming the key; `validate` stops here, `run` goes on to build.
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/config_node.h"
+#include "log/logger.h"
+#include "sink_registry.h"
+#include "source/access_log_source.h"
+
+namespace zf::app {
+
+struct StartPoint {
+  std::optional<int64_t> at_unix_s;              // an absolute timestamp
+  std::chrono::seconds back{7 * 24 * 3600};      // or this long before now
+  int64_t resolve(int64_t now) const { return at_unix_s ? *at_unix_s : now - back.count(); }
+};
+
+struct HealthSettings {
+  std::string listen;                              // "" = no metrics/health endpoint
+  std::chrono::milliseconds max_fetch_age{300'000};
+  std::chrono::milliseconds max_delivery_age{300'000};
+};
+
+struct AppConfig {
+  std::string account;  // subdomain, or the base_url's host
+  source::SourceSettings source;
+  source::HttpSettings http;
+  int rate_limit_requests = 50;
+  std::chrono::milliseconds rate_limit_period{60'000};
+  StartPoint start;
+  bool keep_original = false;
+  size_t dedup_max_ids = 200'000;
+
+  std::string checkpoint_path;
+  size_t max_inflight_batches = 4;
+  std::chrono::milliseconds sink_retry_initial{500};
+  std::chrono::milliseconds sink_retry_max{30'000};
+  std::chrono::milliseconds shutdown_timeout{10'000};
+  std::chrono::milliseconds progress_interval{10'000};
+
+  std::vector<sinks::ConfiguredSink> sinks;
+  HealthSettings health;
+  LogLevel log_level = LogLevel::Info;
+  std::vector<std::string> secrets;  // for the logger's redaction
+};
+
+AppConfig load_config(const ConfigNode& root);
+
+}  // namespace zf::app

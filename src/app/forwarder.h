@@ -1,0 +1,13 @@
+#pragma once
+#include "app/app_config.h"
+#include "core/stop_signal.h"
+#include "log/logger.h"
+
+namespace zf::app {
+
+// Assembles source -> normalize -> sinks with the checkpoint, runs until
+// `stop` (or, with `once`, until everything up to now is delivered), then
+// flushes and commits. Returns the process exit code (0 ok, 1 fatal).
+int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& stop);
+
+}  // namespace zf::app

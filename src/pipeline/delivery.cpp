@@ -1,0 +1,162 @@
+#include "pipeline/delivery.h"
+
+#include <algorithm>
+
+#include "log/logger.h"
+#include "metrics/metrics.h"
+
+namespace zf::pipeline {
+
+namespace {
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+Delivery::Delivery(std::vector<NamedSink> sinks, size_t max_inflight, std::chrono::milliseconds retry_initial,
+                   std::chrono::milliseconds retry_max, Logger& log, Metrics& metrics,
+                   std::function<void(const Commit&)> on_commit)
+    : sinks_(std::move(sinks)),
+      max_inflight_(std::max<size_t>(1, max_inflight)),
+      retry_initial_(retry_initial),
+      retry_max_(retry_max),
+      log_(log),
+      metrics_(metrics),
+      on_commit_(std::move(on_commit)) {
+  for (const auto& s : sinks_) sink_metrics_.push_back(&metrics_.sink(s.name));
+  retry_thread_ = std::thread([this] { retry_loop(); });
+}
+
+Delivery::~Delivery() { close(std::chrono::seconds(5)); }
+
+size_t Delivery::inflight() const {
+  std::lock_guard lock(mu_);
+  return inflight_.size();
+}
+
+std::optional<std::string> Delivery::failure() const {
+  std::lock_guard lock(mu_);
+  return failure_;
+}
+
+bool Delivery::wait_for_room(StopSignal& stop) {
+  std::unique_lock lock(mu_);
+  while (inflight_.size() >= max_inflight_ && !failure_ && !stop.requested())
+    changed_.wait_for(lock, std::chrono::milliseconds(100));
+  return !failure_ && !stop.requested();
+}
+
+void Delivery::dispatch(BatchPtr batch, BatchMeta meta) {
+  uint64_t seq = batch->seq;
+  bool empty = batch->records.empty();
+  {
+    std::lock_guard lock(mu_);
+    inflight_[seq] = InFlight{batch, meta, empty ? 0 : sinks_.size(), false};
+    metrics_.inflight_batches.Set(static_cast<double>(inflight_.size()));
+  }
+  if (empty) {
+    // Nothing to ship (all duplicates, or an empty page): the position
+    // still has to advance through the same in-order path.
+    on_ack(SIZE_MAX, 0, Ack{seq, DeliveryStatus::Delivered, ""});
+    return;
+  }
+  for (size_t i = 0; i < sinks_.size(); ++i) send_to(i, batch, 0);
+}
+
+void Delivery::send_to(size_t sink_index, const BatchPtr& batch, int attempt) {
+  sink_metrics_[sink_index]->inflight_batches.Increment();
+  sinks_[sink_index].sink->send(batch, [this, sink_index, attempt](Ack ack) { on_ack(sink_index, attempt, std::move(ack)); });
+}
+
+void Delivery::on_ack(size_t sink_index, int attempt, Ack ack) {
+  {
+    std::lock_guard lock(mu_);
+    auto it = inflight_.find(ack.seq);
+    if (it == inflight_.end()) return;  // closed meanwhile
+    InFlight& f = it->second;
+    if (sink_index != SIZE_MAX) {
+      SinkMetrics& sm = *sink_metrics_[sink_index];
+      sm.inflight_batches.Decrement();
+      const std::string& name = sinks_[sink_index].name;
+      if (ack.status == DeliveryStatus::Delivered) {
+        sm.events_delivered.Increment(static_cast<double>(f.batch->records.size()));
+        sm.last_delivery_ts.Set(now_seconds());
+        --f.pending_sinks;
+      } else {
+        sm.events_failed.Increment(static_cast<double>(f.batch->records.size()));
+        if (ack.status == DeliveryStatus::Permanent) {
+          if (!failure_)
+            failure_ = "sink \"" + name + "\" cannot deliver and retrying will not help: " + ack.error;
+          log_.error("sink failed permanently; stopping without committing past this batch",
+                     {{"sink", name}, {"batch", ack.seq}, {"error", ack.error}});
+        } else if (!closing_) {
+          std::chrono::milliseconds delay = std::min(retry_max_, retry_initial_ * (int64_t{1} << std::min(attempt, 20)));
+          log_.warn("sink could not deliver a batch; it will be sent again",
+                    {{"sink", name}, {"batch", ack.seq}, {"attempt", attempt + 1}, {"retry_in_ms", delay.count()},
+                     {"error", ack.error}});
+          sm.batches_retried.Increment();
+          retries_.push(Retry{std::chrono::steady_clock::now() + delay, sink_index, ack.seq, attempt + 1});
+        }
+        changed_.notify_all();
+        return;
+      }
+    }
+    if (f.pending_sinks == 0) f.done = true;
+    // Commit the longest done prefix, in order.
+    std::optional<Commit> commit;
+    while (!inflight_.empty() && inflight_.begin()->second.done) {
+      if (!commit) commit.emplace();
+      commit->seq = inflight_.begin()->first;
+      commit->meta = inflight_.begin()->second.meta;
+      commit->events += commit->meta.events;
+      commit->received.push_back(commit->meta.received);
+      inflight_.erase(inflight_.begin());
+    }
+    metrics_.inflight_batches.Set(static_cast<double>(inflight_.size()));
+    // Under the lock, so that drain() returning means the committer has
+    // been handed the last commit.
+    if (commit) on_commit_(*commit);
+  }
+  changed_.notify_all();
+}
+
+void Delivery::retry_loop() {
+  std::unique_lock lock(mu_);
+  while (!closing_) {
+    if (retries_.empty()) {
+      changed_.wait(lock);
+      continue;
+    }
+    auto next = retries_.top();
+    if (next.when > std::chrono::steady_clock::now()) {
+      changed_.wait_until(lock, next.when);
+      continue;
+    }
+    retries_.pop();
+    auto it = inflight_.find(next.seq);
+    if (it == inflight_.end() || failure_) continue;
+    BatchPtr batch = it->second.batch;
+    lock.unlock();
+    send_to(next.sink, batch, next.attempt);
+    lock.lock();
+  }
+}
+
+bool Delivery::drain(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  return changed_.wait_for(lock, timeout, [&] { return inflight_.empty() || failure_.has_value(); }) &&
+         !failure_;
+}
+
+void Delivery::close(std::chrono::milliseconds timeout) {
+  {
+    std::lock_guard lock(mu_);
+    if (closing_) return;
+    closing_ = true;
+  }
+  changed_.notify_all();
+  if (retry_thread_.joinable()) retry_thread_.join();
+  for (auto& s : sinks_) s.sink->close(timeout);
+}
+
+}  // namespace zf::pipeline

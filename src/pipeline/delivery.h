@@ -1,0 +1,110 @@
+#pragma once
+// Fans each batch out to every sink and turns their acknowledgements, in
+// batch order, into commits: a batch is done when every sink said
+// Delivered, and the checkpoint may move to a batch only when it and every
+// batch before it are done (libbeat's cursor-on-ack). Retriable failures
+// are re-sent to the sink that failed, after a capped backoff; a Permanent
+// failure stops the pipeline with the sink's message and nothing after
+// that batch is ever committed.
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <queue>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/sink.h"
+#include "core/stop_signal.h"
+#include "source/position.h"
+
+namespace zf {
+class Logger;
+class Metrics;
+struct SinkMetrics;
+}  // namespace zf
+
+namespace zf::pipeline {
+
+// What a committed batch means for the checkpoint.
+struct BatchMeta {
+  source::Position after;  // fetch position once this batch is delivered
+  int64_t newest_event_ms = 0;
+  size_t events = 0;
+  std::chrono::steady_clock::time_point received;  // when its page body arrived
+};
+
+// The newest batch of a done prefix, standing for all of them.
+struct Commit {
+  uint64_t seq = 0;
+  BatchMeta meta;        // of the newest batch
+  size_t events = 0;     // in every batch of the prefix
+  std::vector<std::chrono::steady_clock::time_point> received;  // one per batch of the prefix
+};
+
+struct NamedSink {
+  std::string name;
+  std::unique_ptr<Sink> sink;
+};
+
+class Delivery {
+ public:
+  Delivery(std::vector<NamedSink> sinks, size_t max_inflight, std::chrono::milliseconds retry_initial,
+           std::chrono::milliseconds retry_max, Logger& log, Metrics& metrics,
+           std::function<void(const Commit&)> on_commit);
+  ~Delivery();
+
+  // Blocks while max_inflight batches are unacknowledged (backpressure on
+  // the fetch stage). False when stopping or after a permanent failure.
+  bool wait_for_room(StopSignal& stop);
+  void dispatch(BatchPtr batch, BatchMeta meta);
+  // Waits until every dispatched batch is committed; false on timeout or failure.
+  bool drain(std::chrono::milliseconds timeout);
+  // Set once a sink failed permanently: the message for the operator.
+  std::optional<std::string> failure() const;
+  // Stops retries and closes every sink within `timeout`.
+  void close(std::chrono::milliseconds timeout);
+  size_t inflight() const;
+
+ private:
+  struct InFlight {
+    BatchPtr batch;
+    BatchMeta meta;
+    size_t pending_sinks = 0;
+    bool done = false;
+  };
+  struct Retry {
+    std::chrono::steady_clock::time_point when;
+    size_t sink;
+    uint64_t seq;
+    int attempt;
+    bool operator>(const Retry& o) const { return when > o.when; }
+  };
+
+  void send_to(size_t sink_index, const BatchPtr& batch, int attempt);
+  void on_ack(size_t sink_index, int attempt, Ack ack);
+  void retry_loop();
+
+  std::vector<NamedSink> sinks_;
+  std::vector<SinkMetrics*> sink_metrics_;
+  const size_t max_inflight_;
+  const std::chrono::milliseconds retry_initial_, retry_max_;
+  Logger& log_;
+  Metrics& metrics_;
+  std::function<void(const Commit&)> on_commit_;
+
+  mutable std::mutex mu_;
+  std::condition_variable changed_;
+  std::map<uint64_t, InFlight> inflight_;
+  std::optional<std::string> failure_;
+  std::priority_queue<Retry, std::vector<Retry>, std::greater<>> retries_;
+  bool closing_ = false;
+  std::thread retry_thread_;
+};
+
+}  // namespace zf::pipeline

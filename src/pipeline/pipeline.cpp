@@ -1,0 +1,128 @@
+#include "pipeline/pipeline.h"
+
+#include <algorithm>
+
+#include "core/errors.h"
+#include "log/logger.h"
+#include "metrics/metrics.h"
+#include "source/time_format.h"
+
+namespace zf::pipeline {
+
+Pipeline::Pipeline(source::AccessLogSource& source, const normalize::Normalizer& normalizer, Delivery& delivery,
+                   source::RecentIds& recent, Logger& log, Metrics& metrics, StopSignal& stop, RunSettings settings)
+    : source_(source),
+      normalizer_(normalizer),
+      delivery_(delivery),
+      recent_(recent),
+      log_(log),
+      metrics_(metrics),
+      stop_(stop),
+      settings_(std::move(settings)) {}
+
+BatchPtr Pipeline::shape(const source::FetchedPage& fetched, uint64_t seq, BatchMeta& meta, RunResult& result) {
+  auto batch = std::make_shared<Batch>();
+  batch->seq = seq;
+  batch->account = settings_.account;
+  batch->records.reserve(fetched.page.events.size());
+  for (simdjson::dom::element event : fetched.page.events) {
+    ++result.events_fetched;
+    auto shaped = normalizer_.normalize(event);
+    if (auto* problem = std::get_if<std::string>(&shaped)) {
+      // Without an id an event cannot be deduplicated or keyed; keep it in
+      // the log in full so it is not lost silently.
+      ++result.invalid;
+      metrics_.events_invalid.Increment();
+      log_.error("event without a usable id; not shipped, recorded here in full",
+                 {{"problem", *problem}, {"event", simdjson::minify(event)}});
+      continue;
+    }
+    Record& record = std::get<Record>(shaped);
+    if (recent_.contains(record.id)) {
+      ++result.duplicates;
+      metrics_.duplicates_dropped.Increment();
+      continue;
+    }
+    int64_t ts_s = record.timestamp_ms / 1000;
+    if (ts_s >= fetched.remember_from_s && !recent_.add(record.id, ts_s, seq) && !warned_dedup_full_) {
+      warned_dedup_full_ = true;
+      log_.warn("zendesk.dedup_max_ids reached: some re-read events may be shipped twice (never lost). Raise "
+                "dedup_max_ids or shorten zendesk.overlap.",
+                {{"ids", recent_.size()}});
+    }
+    meta.newest_event_ms = std::max(meta.newest_event_ms, record.timestamp_ms);
+    batch->records.push_back(std::move(record));
+  }
+  meta.events = batch->records.size();
+  metrics_.events_fetched.Increment(static_cast<double>(fetched.page.events.size()));
+  metrics_.page_events.Observe(static_cast<double>(fetched.page.events.size()));
+  return batch;
+}
+
+void Pipeline::report_progress(const source::FetchedPage& page, const RunResult& result) {
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_progress_ < settings_.progress_interval) return;
+  last_progress_ = now;
+  int64_t now_s =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  // Event time reached: the newest event delivered, else the window start.
+  int64_t reached = std::max<int64_t>(page.window.start,
+                                      static_cast<int64_t>(metrics_.newest_delivered_event_ts.Value()));
+  reached = std::min(reached, now_s);
+  nlohmann::json fields = {{"position", source::format_utc_seconds(reached)},
+                           {"behind_seconds", now_s - reached},
+                           {"events_fetched", result.events_fetched},
+                           {"events_shipped", result.events_shipped},
+                           {"duplicates_dropped", result.duplicates},
+                           {"pages", result.pages}};
+  if (progress_mark_s_ > 0) {
+    double elapsed = std::chrono::duration<double>(now - progress_mark_at_).count();
+    double speed = (reached - progress_mark_s_) / std::max(elapsed, 1e-3);  // event-seconds per second
+    if (speed > 0) fields["eta_seconds"] = static_cast<int64_t>((now_s - reached) / speed);
+  }
+  progress_mark_s_ = reached;
+  progress_mark_at_ = now;
+  log_.info("progress", fields);
+}
+
+RunResult Pipeline::run() {
+  RunResult result;
+  uint64_t seq = 0;
+  try {
+    while (delivery_.wait_for_room(stop_)) {
+      auto page = source_.next(settings_.once);
+      if (!page) break;
+      BatchMeta meta;
+      meta.received = std::chrono::steady_clock::now();
+      meta.after = page->after;
+      BatchPtr batch = shape(*page, ++seq, meta, result);
+      ++result.pages;
+      result.events_shipped += batch->records.size();
+      delivery_.dispatch(std::move(batch), meta);
+      report_progress(*page, result);
+    }
+  } catch (const FatalError& e) {
+    result.ok = false;
+    result.error = e.what();
+  }
+  if (auto failure = delivery_.failure()) {
+    result.ok = false;
+    result.error = *failure;
+  }
+  if (result.ok) {
+    result.drained = delivery_.drain(settings_.shutdown_timeout);
+    if (!result.drained) {
+      if (auto failure = delivery_.failure()) {
+        result.ok = false;
+        result.error = *failure;
+      } else {
+        log_.warn("shutdown timeout reached with batches still unacknowledged; they are not committed and will be "
+                  "fetched again on the next start",
+                  {{"inflight_batches", delivery_.inflight()}});
+      }
+    }
+  }
+  return result;
+}
+
+}  // namespace zf::pipeline

@@ -1,0 +1,68 @@
+#pragma once
+// The run loop, in one place: fetch a page, shape its events, drop the
+// ones already shipped, hand the batch to the sinks; repeat. Backpressure
+// is simple because the source is a poller: when the sinks have
+// max_inflight batches unacknowledged, stop polling.
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/stop_signal.h"
+#include "normalize/normalizer.h"
+#include "pipeline/delivery.h"
+#include "source/access_log_source.h"
+#include "source/recent_ids.h"
+
+namespace zf {
+class Logger;
+class Metrics;
+}  // namespace zf
+
+namespace zf::pipeline {
+
+struct RunSettings {
+  bool once = false;
+  std::string account;
+  std::chrono::milliseconds shutdown_timeout{10'000};
+  std::chrono::milliseconds progress_interval{10'000};
+};
+
+struct RunResult {
+  bool ok = true;
+  std::string error;             // why the run stopped, when !ok
+  uint64_t pages = 0;
+  uint64_t events_fetched = 0;
+  uint64_t events_shipped = 0;   // handed to the sinks
+  uint64_t duplicates = 0;
+  uint64_t invalid = 0;
+  bool drained = true;           // every shipped batch acknowledged at exit
+};
+
+class Pipeline {
+ public:
+  Pipeline(source::AccessLogSource& source, const normalize::Normalizer& normalizer, Delivery& delivery,
+           source::RecentIds& recent, Logger& log, Metrics& metrics, StopSignal& stop, RunSettings settings);
+  RunResult run();
+
+ private:
+  BatchPtr shape(const source::FetchedPage& page, uint64_t seq, BatchMeta& meta, RunResult& result);
+  void report_progress(const source::FetchedPage& page, const RunResult& result);
+
+  source::AccessLogSource& source_;
+  const normalize::Normalizer& normalizer_;
+  Delivery& delivery_;
+  source::RecentIds& recent_;
+  Logger& log_;
+  Metrics& metrics_;
+  StopSignal& stop_;
+  RunSettings settings_;
+  std::chrono::steady_clock::time_point last_progress_{};
+  int64_t progress_mark_s_ = 0;  // event time reached at the last progress line
+  std::chrono::steady_clock::time_point progress_mark_at_{};
+  bool warned_dedup_full_ = false;
+};
+
+}  // namespace zf::pipeline

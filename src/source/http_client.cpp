@@ -1,0 +1,111 @@
+#include "source/http_client.h"
+
+#include <algorithm>
+#include <cctype>
+#include <memory>
+#include <stdexcept>
+
+namespace zf::source {
+
+std::optional<std::string> HttpResponse::header(const std::string& lower_name) const {
+  auto it = headers.find(lower_name);
+  if (it == headers.end()) return std::nullopt;
+  return it->second;
+}
+
+HttpClient::HttpClient(HttpSettings settings) : settings_(std::move(settings)), curl_(curl_easy_init()) {
+  if (!curl_) throw std::runtime_error("http: curl_easy_init failed (out of memory?)");
+}
+
+HttpClient::~HttpClient() { curl_easy_cleanup(curl_); }
+
+size_t HttpClient::on_body(char* data, size_t size, size_t n, void* self) {
+  auto* client = static_cast<HttpClient*>(self);
+  client->current_->body.append(data, size * n);
+  return size * n;
+}
+
+size_t HttpClient::on_header(char* data, size_t size, size_t n, void* self) {
+  auto* client = static_cast<HttpClient*>(self);
+  std::string_view line(data, size * n);
+  size_t colon = line.find(':');
+  if (colon != std::string_view::npos) {
+    std::string name(line.substr(0, colon));
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) value.remove_suffix(1);
+    client->current_->headers[name] = std::string(value);
+  }
+  return size * n;
+}
+
+HttpResponse HttpClient::get(const std::string& url, const std::string& authorization) {
+  HttpResponse resp;
+  resp.body.reserve(1 << 20);
+  current_ = &resp;
+  curl_easy_reset(curl_);  // keeps the connection cache; clears per-request options
+  curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl_, CURLOPT_HTTPGET, 1L);
+  curl_easy_setopt(curl_, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(curl_, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(curl_, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(curl_, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (!settings_.ca_file.empty()) curl_easy_setopt(curl_, CURLOPT_CAINFO, settings_.ca_file.c_str());
+  curl_easy_setopt(curl_, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(settings_.connect_timeout.count()));
+  curl_easy_setopt(curl_, CURLOPT_TIMEOUT_MS, static_cast<long>(settings_.total_timeout.count()));
+  curl_easy_setopt(curl_, CURLOPT_ACCEPT_ENCODING, "");  // gzip/deflate as curl supports
+  curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl_, CURLOPT_USERAGENT, settings_.user_agent.c_str());
+  curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, &HttpClient::on_body);
+  curl_easy_setopt(curl_, CURLOPT_WRITEDATA, this);
+  curl_easy_setopt(curl_, CURLOPT_HEADERFUNCTION, &HttpClient::on_header);
+  curl_easy_setopt(curl_, CURLOPT_HEADERDATA, this);
+
+  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers(nullptr, curl_slist_free_all);
+  curl_slist* list = curl_slist_append(nullptr, "Accept: application/json");
+  if (!authorization.empty()) list = curl_slist_append(list, ("Authorization: " + authorization).c_str());
+  headers.reset(list);
+  curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, list);
+
+  auto t0 = std::chrono::steady_clock::now();
+  CURLcode rc = curl_easy_perform(curl_);
+  resp.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &resp.status);
+  if (rc != CURLE_OK) {
+    // A status line followed by a broken body (truncated, reset) is still a
+    // failed transfer: the body must not be used.
+    resp.transport_error = std::string(curl_easy_strerror(rc)) + " (curl " + std::to_string(rc) + ")";
+    resp.status = 0;
+  }
+  current_ = nullptr;
+  return resp;
+}
+
+std::optional<Origin> origin_of(const std::string& url) {
+  CURLU* h = curl_url();
+  if (!h) return std::nullopt;
+  std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> guard(h, curl_url_cleanup);
+  if (curl_url_set(h, CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) return std::nullopt;
+  char *scheme = nullptr, *host = nullptr, *port = nullptr;
+  Origin o;
+  if (curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK) return std::nullopt;
+  o.scheme = scheme;
+  curl_free(scheme);
+  if (curl_url_get(h, CURLUPART_HOST, &host, 0) != CURLUE_OK) return std::nullopt;
+  o.host = host;
+  curl_free(host);
+  std::transform(o.host.begin(), o.host.end(), o.host.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (curl_url_get(h, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+    o.port = std::stol(port);
+    curl_free(port);
+  }
+  return o;
+}
+
+bool same_origin(const std::string& url, const Origin& configured) {
+  auto o = origin_of(url);
+  return o && *o == configured;
+}
+
+}  // namespace zf::source

@@ -1,0 +1,55 @@
+#pragma once
+// The forwarder's own request budget: at most `budget` requests in any
+// interval of length `period` (a sliding log, so any fixed window the
+// server uses sees no more than the budget either), plus an absolute
+// "not before" set by a 429's reset. Every API request, page or retry,
+// passes through acquire().
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <mutex>
+
+#include "core/stop_signal.h"
+
+namespace zf::source {
+
+class RateLimiter {
+ public:
+  using Clock = std::chrono::steady_clock;
+  struct Waited {
+    std::chrono::milliseconds budget{0};  // paced to stay within our budget
+    std::chrono::milliseconds reset{0};   // held back by a server reset
+  };
+
+  // `margin` is added to every computed wait: server and client clocks
+  // read arrivals a little apart, and a request landing a hair early costs
+  // a whole 429 round.
+  RateLimiter(int budget, std::chrono::milliseconds period, std::chrono::milliseconds margin,
+              std::function<Clock::time_point()> now = Clock::now);
+
+  // Blocks until a request may be sent, then records it. Returns false if
+  // `stop` was requested while waiting.
+  bool acquire(StopSignal& stop, Waited* waited = nullptr);
+  // No request before now + wait (a 429's ratelimit-reset).
+  void hold_until(Clock::time_point t);
+  // Requests recorded within the last period (the budget in use).
+  int in_use();
+  // How long acquire() would wait now (0 when a request may go).
+  std::chrono::milliseconds next_delay();
+
+  int budget() const { return budget_; }
+  std::chrono::milliseconds period() const { return period_; }
+
+ private:
+  void expire(Clock::time_point now);
+
+  const int budget_;
+  const std::chrono::milliseconds period_;
+  const std::chrono::milliseconds margin_;
+  std::function<Clock::time_point()> now_;
+  std::mutex mu_;
+  std::deque<Clock::time_point> sent_;
+  Clock::time_point hold_until_{};
+};
+
+}  // namespace zf::source
