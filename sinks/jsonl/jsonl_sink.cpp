@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -74,11 +75,40 @@ class JsonlSink final : public Sink {
       fd_ = STDOUT_FILENO;
       return;
     }
-    fd_ = ::open(s_.path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    fd_ = ::open(s_.path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
     if (fd_ < 0)
       throw std::runtime_error("jsonl sink \"" + name_ + "\": cannot open " + s_.path + ": " + std::strerror(errno));
     off_t end = ::lseek(fd_, 0, SEEK_END);
     written_ = end > 0 ? static_cast<uint64_t>(end) : 0;
+    repair_torn_tail(end);
+  }
+
+  // A crash in the middle of a write can leave a partial last line. Those
+  // bytes were never acknowledged (the batch is fetched again), so cut them
+  // off rather than glue the next record onto them.
+  void repair_torn_tail(off_t end) {
+    if (end <= 0) return;
+    char last = 0;
+    if (::pread(fd_, &last, 1, end - 1) != 1 || last == '\n') return;
+    off_t cut = end;
+    char buf[4096];
+    while (cut > 0) {
+      off_t from = std::max<off_t>(0, cut - static_cast<off_t>(sizeof buf));
+      ssize_t n = ::pread(fd_, buf, static_cast<size_t>(cut - from), from);
+      if (n <= 0) return;
+      const char* nl = static_cast<const char*>(memrchr(buf, '\n', static_cast<size_t>(n)));
+      if (nl) {
+        cut = from + (nl - buf) + 1;
+        break;
+      }
+      cut = from;
+    }
+    if (::ftruncate(fd_, cut) == 0) {
+      log_.warn("removed a partial last line left by an interrupted write (it was never acknowledged and will be "
+                "written again)",
+                {{"sink", name_}, {"path", s_.path}, {"bytes", end - cut}});
+      written_ = static_cast<uint64_t>(cut);
+    }
   }
 
   // Renames path -> path.1 -> path.2 ... (keeping rotate_keep files) once

@@ -25,6 +25,7 @@ void Committer::submit(const Commit& commit) {
     events_total_ += commit.events;
     uncommitted_pages_.insert(uncommitted_pages_.end(), commit.received.begin(), commit.received.end());
     pending_ = commit;
+    pending_->events_total = events_total_;
   }
   cv_.notify_one();
 }
@@ -49,10 +50,7 @@ void Committer::write(const Commit& c) {
   cp.recent_ids = recent_.snapshot(c.seq);
   cp.committed_at_s =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  {
-    std::lock_guard lock(mu_);
-    cp.events_delivered = events_total_;
-  }
+  cp.events_delivered = c.events_total;
   try {
     store_.save(cp);
   } catch (const std::exception& e) {

@@ -44,6 +44,7 @@ struct Commit {
   uint64_t seq = 0;
   BatchMeta meta;        // of the newest batch
   size_t events = 0;     // in every batch of the prefix
+  uint64_t events_total = 0;  // cumulative, set by the committer on submit
   std::vector<std::chrono::steady_clock::time_point> received;  // one per batch of the prefix
 };
 

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Pipeline throughput: emulator (rate limit off) -> forwarder -> JSON-lines
+# file, beside a baseline of plain curl fetching the same pages to a file,
+# measured in the same run on the same machine.
+# usage: bench_pipeline.sh BUILD_DIR [EVENTS]
+set -euo pipefail
+BUILD=${1:-build}; EVENTS=${2:-2000000}
+source "$(dirname "$0")/../integration/lib.sh"
+zf_tmpdir
+echo "generating $EVENTS events in the emulator..."
+zf_start_emulator "$BUILD/src/emulator/zendesk-emulator" --events "$EVENTS" --seed 42 --rate-limit 0 --span 20h
+AUTH=$(printf 'agent@example.com/token:emulator-token' | base64 -w0)
+START=$(date -u -d '-1 day' +%Y-%m-%dT%H:%M:%SZ); END=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+
+# Baseline: curl walks the same window with the same page size, bodies to a file.
+t0=$(date +%s.%N); pages=0; cursor=""
+: >"$ZF_TMP/curl.out"
+while :; do
+  url="$EMU_URL/api/v2/access_logs?filter%5Bstart%5D=$START&filter%5Bend%5D=$END&page%5Bsize%5D=2500"
+  [ -n "$cursor" ] && url="$url&page%5Bafter%5D=$cursor"
+  curl -sf -H "Authorization: Basic $AUTH" --compressed "$url" -o "$ZF_TMP/page.json"
+  cat "$ZF_TMP/page.json" >>"$ZF_TMP/curl.out"
+  pages=$((pages + 1))
+  grep -q '"has_more":true' "$ZF_TMP/page.json" || break
+  cursor=$(grep -o '"after_cursor":"[^"]*"' "$ZF_TMP/page.json" | cut -d'"' -f4)
+done
+t1=$(date +%s.%N)
+curl_s=$(echo "$t1 - $t0" | bc -l)
+curl_bytes=$(stat -c %s "$ZF_TMP/curl.out")
+rm -f "$ZF_TMP/curl.out"
+
+cat >"$ZF_TMP/fwd.yaml" <<YAML
+zendesk:
+  base_url: $EMU_URL
+  auth: {type: api_token, email: agent@example.com, token: emulator-token}
+  start: $START
+  settle_delay: 0s
+  max_window: 90d
+  rate_limit: {requests: 100000, period: 60s}
+checkpoint: {path: $ZF_TMP/checkpoint.json}
+sinks:
+  - {type: jsonl, path: $ZF_TMP/out.jsonl}
+YAML
+t0=$(date +%s.%N)
+/usr/bin/time -f '%M' -o "$ZF_TMP/maxrss" "$BUILD/src/app/zendesk-forwarder" run --once --config "$ZF_TMP/fwd.yaml" 2>"$ZF_TMP/fwd.log"
+t1=$(date +%s.%N)
+fwd_s=$(echo "$t1 - $t0" | bc -l)
+lines=$(wc -l <"$ZF_TMP/out.jsonl")
+summary=$(grep '"msg":"stopped"' "$ZF_TMP/fwd.log")
+field() { echo "$summary" | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
+p50=$(field page_to_commit_ms_p50); p99=$(field page_to_commit_ms_p99)
+rss_kb=$(cat "$ZF_TMP/maxrss")
+
+/usr/bin/python3 - "$EVENTS" "$pages" "$curl_s" "$curl_bytes" "$lines" "$fwd_s" "$rss_kb" "$p50" "$p99" <<'PY'
+import sys
+events, pages, curl_s, curl_bytes, lines, fwd_s, rss_kb, p50, p99 = sys.argv[1:]
+events, pages, lines, rss_kb = int(events), int(pages), int(lines), int(rss_kb)
+curl_s, fwd_s, curl_bytes, p50, p99 = float(curl_s), float(fwd_s), int(curl_bytes), float(p50), float(p99)
+curl_rate, fwd_rate = events / curl_s, lines / fwd_s
+print(f"baseline  curl, {pages} pages to a file: {curl_s:6.2f} s  {curl_rate:10,.0f} events/s  ({curl_bytes/curl_s/1e6:,.0f} MB/s)")
+print(f"forwarder emulator -> normalize -> jsonl (fsync per batch): {fwd_s:6.2f} s  {fwd_rate:10,.0f} events/s")
+print(f"ratio forwarder/curl: {fwd_rate/curl_rate:.2f}")
+print(f"peak RSS: {rss_kb/1024:.1f} MiB   page->checkpoint latency p50 {p50:.0f} ms, p99 {p99:.0f} ms")
+print(f"events written: {lines} of {events}")
+ok = lines == events
+print("targets: >=200,000 events/s:", "met" if fwd_rate >= 200000 else "NOT met",
+      "| RSS < 64 MiB:", "met" if rss_kb < 65536 else "NOT met",
+      "| p99 < 300 ms:", "met" if p99 < 300 else "NOT met")
+sys.exit(0 if ok else 1)
+PY

@@ -1,0 +1,341 @@
+// The fetch stage against the emulator over real HTTP on loopback: every
+// event arrives exactly once, through faults, rate limits and late events.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <httplib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "app/app_config.h"
+#include "app/forwarder.h"
+#include "emulator/emulator.h"
+#include "log/logger.h"
+
+using namespace zf;
+using namespace std::chrono;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Workdir {
+  fs::path dir;
+  explicit Workdir(const std::string& name) {
+    static int counter = 0;
+    dir = fs::temp_directory_path() / ("zf-fetch-" + name + "-" + std::to_string(getpid()) + "-" + std::to_string(++counter));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+  }
+  ~Workdir() { fs::remove_all(dir); }
+  std::string out() const { return (dir / "out.jsonl").string(); }
+};
+
+std::string config_yaml(const std::string& base_url, const Workdir& w, const std::string& extra_zendesk = "",
+                        const std::string& auth = "{type: api_token, email: agent@example.com, token: emulator-token}") {
+  return "zendesk:\n"
+         "  base_url: " + base_url + "\n"
+         "  auth: " + auth + "\n"
+         "  start: 1d\n"
+         "  settle_delay: 0s\n"
+         "  retry: {initial_backoff: 20ms, max_backoff: 200ms, auth_error_interval: 100ms}\n"
+         "  request_timeout: 5s\n" + extra_zendesk +
+         (extra_zendesk.find("overlap:") == std::string::npos ? "  overlap: 1m\n" : "") +
+         "checkpoint: {path: " + (w.dir / "checkpoint.json").string() + "}\n"
+         "sinks:\n"
+         "  - {type: jsonl, path: " + w.out() + ", fsync: false}\n";
+}
+
+struct RunOutcome {
+  int code;
+  std::string log;
+};
+
+RunOutcome run_once(const std::string& yaml, LogLevel level = LogLevel::Info) {
+  std::ostringstream logs;
+  Logger log(logs, level);
+  auto config = app::load_config(ConfigNode::load_string(yaml));
+  log.set_level(level);
+  log.add_secrets(config.secrets);
+  StopSignal stop;
+  int code = app::run_forwarder(config, /*once=*/true, log, stop);
+  return {code, logs.str()};
+}
+
+std::multiset<std::string> output_ids(const std::string& path) {
+  std::multiset<std::string> ids;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) ids.insert(nlohmann::json::parse(line)["event"]["id"].get<std::string>());
+  return ids;
+}
+
+// The "stopped" line the forwarder logs at exit.
+nlohmann::json final_summary(const std::string& log) {
+  std::istringstream in(log);
+  std::string line;
+  nlohmann::json last;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line);
+    if (j["msg"] == "stopped") last = j;
+  }
+  return last;
+}
+
+void check_exactly(const std::multiset<std::string>& got, const std::vector<std::string>& expected) {
+  std::set<std::string> want(expected.begin(), expected.end());
+  std::set<std::string> unique(got.begin(), got.end());
+  CHECK(got.size() == unique.size());  // no duplicates
+  CHECK(unique.size() == want.size());
+  CHECK(unique == want);
+}
+
+}  // namespace
+
+TEST_CASE("backfill: 50,000 events over many pages arrive exactly once, in either sort order") {
+  for (bool descending : {false, true}) {
+    CAPTURE(descending);
+    emulator::Options opts;
+    opts.seed = descending ? 2 : 1;
+    opts.events = 50'000;
+    opts.descending = descending;
+    opts.rate_limit = 0;
+    emulator::Emulator emu(opts);
+    emu.start();
+    Workdir w("backfill");
+    auto r = run_once(config_yaml(emu.base_url(), w, "  page_size: 1000\n  rate_limit: {requests: 1000, period: 1s}\n"));
+    CHECK(r.code == 0);
+    check_exactly(output_ids(w.out()), emu.ids());
+    CHECK(emu.stats().requests >= 50);
+    CHECK(emu.served_ids().size() == 50'000);
+  }
+}
+
+TEST_CASE("faults: 5xx, dropped connections, slow, truncated and malformed pages lose nothing") {
+  emulator::Options opts;
+  opts.seed = 3;
+  opts.events = 20'000;
+  opts.rate_limit = 0;
+  opts.fault_rate = 0.3;
+  opts.faults = {emulator::Fault::ServerError, emulator::Fault::DropConnection, emulator::Fault::Slow,
+                 emulator::Fault::TruncatedBody, emulator::Fault::MalformedJson};
+  opts.slow_delay = milliseconds(300);
+  emulator::Emulator emu(opts);
+  emu.start();
+  Workdir w("faults");
+  auto r = run_once(config_yaml(emu.base_url(), w, "  page_size: 500\n  rate_limit: {requests: 1000, period: 1s}\n"));
+  CHECK(r.code == 0);
+  check_exactly(output_ids(w.out()), emu.ids());
+  CHECK(emu.stats().faults_injected > 5);
+  CHECK(r.log.find("\"reason\":\"body\"") != std::string::npos);  // malformed/truncated pages were retried
+}
+
+TEST_CASE("rate limit: below our budget the server answers 429, each reset is honoured, and the run completes") {
+  struct Format {
+    emulator::ResetFormat format;
+    const char* name;
+  };
+  for (auto f : {Format{emulator::ResetFormat::Rfc3339, "rfc3339"}, Format{emulator::ResetFormat::HttpDate, "http-date"},
+                 Format{emulator::ResetFormat::EpochSeconds, "epoch"}, Format{emulator::ResetFormat::DeltaSeconds, "delta"},
+                 Format{emulator::ResetFormat::RetryAfterOnly, "retry-after"}}) {
+    CAPTURE(f.name);
+    emulator::Options opts;
+    opts.seed = 4;
+    opts.events = 8'000;
+    opts.rate_limit = 4;
+    opts.rate_window = milliseconds(1000);
+    opts.reset_format = f.format;
+    emulator::Emulator emu(opts);
+    emu.start();
+    Workdir w("429");
+    auto r = run_once(config_yaml(emu.base_url(), w, "  page_size: 1000\n  rate_limit: {requests: 50, period: 60s}\n"));
+    CHECK(r.code == 0);
+    check_exactly(output_ids(w.out()), emu.ids());
+    auto stats = emu.stats();
+    CHECK(stats.rate_limited > 0);
+    CHECK(stats.early_requests == 0);  // no request before the announced reset
+  }
+}
+
+TEST_CASE("rate limit: with our budget below the server's limit, the run completes with zero 429s") {
+  emulator::Options opts;
+  opts.seed = 5;
+  opts.events = 12'000;
+  opts.rate_limit = 10;
+  opts.rate_window = milliseconds(1000);
+  emulator::Emulator emu(opts);
+  emu.start();
+  Workdir w("budget");
+  auto r = run_once(config_yaml(emu.base_url(), w, "  page_size: 500\n  rate_limit: {requests: 9, period: 1s}\n"));
+  CHECK(r.code == 0);
+  check_exactly(output_ids(w.out()), emu.ids());
+  CHECK(emu.stats().requests >= 24);
+  CHECK(emu.stats().rate_limited == 0);
+}
+
+TEST_CASE("links.next to a foreign host never receives the Authorization header") {
+  httplib::Server foreign;
+  std::atomic<int> foreign_requests{0};
+  std::atomic<int> foreign_with_auth{0};
+  foreign.Get(".*", [&](const httplib::Request& req, httplib::Response& res) {
+    ++foreign_requests;
+    if (req.has_header("Authorization")) ++foreign_with_auth;
+    res.set_content("{\"access_logs\":[],\"meta\":{\"has_more\":false}}", "application/json");
+  });
+  int foreign_port = foreign.bind_to_any_port("127.0.0.1");
+  std::thread foreign_thread([&] { foreign.listen_after_bind(); });
+
+  httplib::Server api;
+  std::atomic<int> api_requests{0};
+  std::string second_cursor;
+  api.Get("/api/v2/access_logs", [&](const httplib::Request& req, httplib::Response& res) {
+    ++api_requests;
+    std::string cursor = req.get_param_value("page[after]");
+    nlohmann::json page;
+    if (cursor.empty()) {
+      page = {{"access_logs", {{{"id", "01HFOREIGNTEST0000000000A1"}, {"timestamp", "2026-11-24T10:00:00Z"},
+                                {"user_id", 1}, {"ip_address", ""}, {"method", "GET"}, {"status", 200},
+                                {"url", "/api/v2/tickets/1.json"}}}},
+              {"links", {{"next", "http://127.0.0.1:" + std::to_string(foreign_port) + "/api/v2/access_logs?page[after]=c1"}}},
+              {"meta", {{"after_cursor", "c1"}, {"has_more", true}}}};
+    } else {
+      second_cursor = cursor;
+      page = {{"access_logs", nlohmann::json::array()}, {"links", {{"next", nullptr}}},
+              {"meta", {{"after_cursor", nullptr}, {"has_more", false}}}};
+    }
+    res.set_content(page.dump(), "application/json");
+  });
+  int api_port = api.bind_to_any_port("127.0.0.1");
+  std::thread api_thread([&] { api.listen_after_bind(); });
+
+  Workdir w("foreign");
+  auto r = run_once(config_yaml("http://127.0.0.1:" + std::to_string(api_port), w));
+  api.stop();
+  foreign.stop();
+  api_thread.join();
+  foreign_thread.join();
+  CHECK(r.code == 0);
+  CHECK(foreign_requests == 0);
+  CHECK(foreign_with_auth == 0);
+  CHECK(second_cursor == "c1");  // paged on with meta.after_cursor instead
+  CHECK(r.log.find("links.next points at another host") != std::string::npos);
+  CHECK(output_ids(w.out()).size() == 1);
+}
+
+TEST_CASE("auth errors: 401, 403 and 404 are explained, retried slowly, and never crash the process") {
+  struct Case {
+    int status;
+    const char* says;
+  };
+  for (auto c : {Case{401, "credentials were rejected"}, Case{403, "must be a Zendesk admin"},
+                 Case{404, "turn it on in Admin Center"}}) {
+    CAPTURE(c.status);
+    emulator::Options opts;
+    opts.events = 100;
+    opts.force_status = c.status;
+    emulator::Emulator emu(opts);
+    emu.start();
+    Workdir w("auth");
+    std::ostringstream logs;
+    Logger log(logs);
+    auto config = app::load_config(ConfigNode::load_string(config_yaml(emu.base_url(), w)));
+    StopSignal stop;
+    std::thread stopper([&] {
+      std::this_thread::sleep_for(milliseconds(700));
+      stop.request();
+    });
+    int code = app::run_forwarder(config, /*once=*/false, log, stop);
+    stopper.join();
+    CHECK(code == 0);
+    CHECK(logs.str().find(c.says) != std::string::npos);
+    CHECK(emu.stats().requests >= 2);   // retried
+    CHECK(emu.stats().requests <= 12);  // slowly
+  }
+}
+
+TEST_CASE("HTTP 400 stops the forwarder with a message naming the setting to check") {
+  httplib::Server api;
+  api.Get("/api/v2/access_logs", [](const httplib::Request&, httplib::Response& res) {
+    res.status = 400;
+    res.set_content(R"({"errors":[{"title":"Malformed query params","detail":"max allowed page size is 2500"}]})",
+                    "application/json");
+  });
+  int port = api.bind_to_any_port("127.0.0.1");
+  std::thread t([&] { api.listen_after_bind(); });
+  Workdir w("400");
+  std::ostringstream logs;
+  Logger log(logs);
+  auto config = app::load_config(ConfigNode::load_string(config_yaml("http://127.0.0.1:" + std::to_string(port), w)));
+  StopSignal stop;
+  int code = app::run_forwarder(config, true, log, stop);
+  api.stop();
+  t.join();
+  CHECK(code == 1);
+  CHECK(logs.str().find("max allowed page size is 2500") != std::string::npos);
+  CHECK(logs.str().find("zendesk.page_size") != std::string::npos);
+}
+
+TEST_CASE("secrets: a debug-level log of a whole run contains no credential") {
+  for (const char* auth : {"{type: api_token, email: agent@example.com, token: emulator-token}",
+                           "{type: password, email: agent@example.com, password: emulator-password}",
+                           "{type: oauth, oauth_token: emulator-oauth}"}) {
+    CAPTURE(auth);
+    emulator::Options opts;
+    opts.events = 3000;
+    opts.rate_limit = 0;
+    emulator::Emulator emu(opts);
+    emu.start();
+    Workdir w("secrets");
+    auto r = run_once(config_yaml(emu.base_url(), w, "  page_size: 1000\n", auth), LogLevel::Debug);
+    CHECK(r.code == 0);
+    CHECK(r.log.find("\"level\":\"debug\"") != std::string::npos);
+    for (const char* secret : {"emulator-token", "emulator-password", "emulator-oauth",
+                               "YWdlbnRAZXhhbXBsZS5jb20vdG9rZW46ZW11bGF0b3ItdG9rZW4=",
+                               "YWdlbnRAZXhhbXBsZS5jb206ZW11bGF0b3ItcGFzc3dvcmQ="}) {
+      CAPTURE(secret);
+      CHECK(r.log.find(secret) == std::string::npos);
+    }
+    check_exactly(output_ids(w.out()), emu.ids());
+  }
+}
+
+TEST_CASE("late events: re-reading the overlap catches events that appear late, and drops what was shipped") {
+  emulator::Options opts;
+  opts.seed = 9;
+  opts.events = 2000;
+  opts.span = std::chrono::seconds(600);
+  opts.end_gap = std::chrono::seconds(5);
+  opts.rate_limit = 0;
+  opts.live_rate = 40;
+  opts.late_fraction = 0.3;
+  opts.late_max = std::chrono::seconds(8);
+  emulator::Emulator emu(opts);
+  emu.start();
+  Workdir w("late");
+  std::ostringstream logs;
+  Logger log(logs);
+  auto config = app::load_config(
+      ConfigNode::load_string(config_yaml(emu.base_url(), w, "  overlap: 15s\n  poll_interval: 1s\n  page_size: 200\n")));
+  StopSignal stop;
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(seconds(6));
+    emu.update({{"live_rate", 0}});
+    // Late events are at most 8 s late and the overlap is 15 s: after this
+    // pause every window that could hold one has been re-read.
+    std::this_thread::sleep_for(seconds(12));
+    stop.request();
+  });
+  int code = app::run_forwarder(config, /*once=*/false, log, stop);
+  stopper.join();
+  CHECK(code == 0);
+  check_exactly(output_ids(w.out()), emu.ids());
+  CHECK(emu.ids().size() > 2100);  // live events did arrive
+  auto summary = final_summary(logs.str());
+  CHECK(summary["duplicates_dropped"].get<int>() > 0);  // the overlap was re-read and deduplicated
+}

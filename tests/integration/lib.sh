@@ -1,0 +1,55 @@
+# Shared helpers for the integration scripts: start the emulator, wait for
+# ports, and kill everything we started on exit.
+set -euo pipefail
+
+ZF_PIDS=()
+zf_cleanup() {
+  for pid in "${ZF_PIDS[@]:-}"; do
+    [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+  [ -n "${ZF_TMP:-}" ] && [ -z "${ZF_KEEP_TMP:-}" ] && rm -rf "$ZF_TMP"
+  return 0
+}
+trap zf_cleanup EXIT
+
+zf_tmpdir() {
+  ZF_TMP=$(mktemp -d "${TMPDIR:-/tmp}/zf-it-XXXXXX")
+}
+
+# zf_wait_file FILE SECONDS: wait until FILE exists and is non-empty.
+zf_wait_file() {
+  local deadline=$((SECONDS + $2))
+  while [ ! -s "$1" ]; do
+    [ $SECONDS -lt $deadline ] || { echo "timed out waiting for $1" >&2; return 1; }
+    sleep 0.05
+  done
+}
+
+# zf_start_emulator EMULATOR_BINARY ARGS...: sets EMU_URL.
+zf_start_emulator() {
+  local bin=$1; shift
+  rm -f "$ZF_TMP/emu.port"
+  "$bin" --host 127.0.0.1 --port 0 --port-file "$ZF_TMP/emu.port" "$@" >"$ZF_TMP/emulator.log" 2>&1 &
+  ZF_PIDS+=($!)
+  zf_wait_file "$ZF_TMP/emu.port" 60
+  EMU_URL="http://127.0.0.1:$(cat "$ZF_TMP/emu.port")"
+}
+
+# zf_forwarder_config FILE SINK_YAML [EXTRA_ZENDESK_YAML]
+zf_forwarder_config() {
+  cat >"$1" <<YAML
+zendesk:
+  base_url: $EMU_URL
+  auth: {type: api_token, email: agent@example.com, token: emulator-token}
+  start: 1d
+  settle_delay: 0s
+  overlap: 1m
+  retry: {initial_backoff: 50ms, max_backoff: 500ms}
+${3:-}
+checkpoint: {path: $ZF_TMP/checkpoint.json}
+pipeline: {progress_interval: 1s}
+sinks:
+$2
+YAML
+}
