@@ -92,12 +92,20 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
   source.resume(position);
   normalize::Normalizer normalizer({config.account, config.keep_original});
 
-  StopSignal ticker_stop;
-  std::thread ticker([&] {
+  // Once a second: the liveness heartbeat and the lag/age gauges.
+  struct Ticker {
+    StopSignal stop;
+    std::thread thread;
+    ~Ticker() {
+      stop.request();
+      if (thread.joinable()) thread.join();
+    }
+  } ticker;
+  ticker.thread = std::thread([&] {
     do {
       health.heartbeat_ms = now_s() * 1000;
       metrics.tick();
-    } while (ticker_stop.sleep_for(std::chrono::seconds(1)));
+    } while (ticker.stop.sleep_for(std::chrono::seconds(1)));
   });
 
   pipeline::Pipeline loop(source, normalizer, delivery, recent, log, metrics, stop,
@@ -109,8 +117,6 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
 
   committer.finish();
   delivery.close(config.shutdown_timeout);
-  ticker_stop.request();
-  ticker.join();
 
   auto latencies = committer.latency_samples();
   log.info(result.ok ? "stopped" : "stopped on error",

@@ -59,15 +59,19 @@ std::thread start_signal_thread(zf::StopSignal& stop, zf::Logger& log, sigset_t 
   });
 }
 
-int run_with_config(const zf::app::AppConfig& config, bool once, zf::Logger& log) {
-  log.set_level(config.log_level);
-  log.add_secrets(config.secrets);
+sigset_t stop_signals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGUSR2);  // used only to release the signal thread at exit
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+int run_with_config(const zf::app::AppConfig& config, bool once, zf::Logger& log) {
+  log.set_level(config.log_level);
+  log.add_secrets(config.secrets);
+  sigset_t set = stop_signals();
   zf::StopSignal stop;
   std::thread signals = start_signal_thread(stop, log, set);
   int code;
@@ -142,6 +146,10 @@ int main(int argc, char** argv) {
     }
   }
   std::signal(SIGPIPE, SIG_IGN);
+  // Before any thread starts, so that every thread inherits the mask and
+  // only the signal thread ever sees SIGTERM/SIGINT.
+  sigset_t set = stop_signals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
   zf::Logger log(std::cerr);
   if (args.command == "demo") {
     try {
