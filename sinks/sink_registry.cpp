@@ -20,8 +20,13 @@ std::vector<ConfiguredSink> configure_all(const ConfigNode& root) {
       entry.fail("name", "sink name \"" + name + "\" is used twice; give each sink a unique name");
     SinkBuilder build;
     if (type == "jsonl") build = jsonl::configure(entry);
+#ifdef ZF_SINK_KAFKA
     else if (type == "kafka") build = kafka::configure(entry);
-    else build = syslog::configure(entry);
+#endif
+#ifdef ZF_SINK_SYSLOG
+    else if (type == "syslog") build = syslog::configure(entry);
+#endif
+    else entry.fail("type", "not built in");
     out.push_back({name, type, std::move(build)});
   }
   return out;

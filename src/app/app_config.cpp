@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
-#include "source/time_format.h"
+#include "core/time_format.h"
 
 namespace zf::app {
 
@@ -37,7 +37,12 @@ void read_zendesk(const ConfigNode& z, AppConfig& c) {
     if (origin->scheme == "http" && !is_loopback_host(origin->host))
       z.fail("base_url", "plain http is allowed only for loopback (the emulator); use https for " + origin->host);
     c.source.base_url = url;
-    c.account = z.get_string("account", origin->host.substr(0, origin->host.find('.')));
+    // The account label: the subdomain of a Zendesk-like host name, the
+    // whole host for an address (the emulator on 127.0.0.1).
+    bool numeric = origin->host.find_first_not_of("0123456789.:[]") == std::string::npos;
+    c.account = z.get_string("account", numeric || is_loopback_host(origin->host)
+                                            ? origin->host
+                                            : origin->host.substr(0, origin->host.find('.')));
   }
 
   ConfigNode auth = z.child("auth");
@@ -66,7 +71,7 @@ void read_zendesk(const ConfigNode& z, AppConfig& c) {
   std::string start = z.get_string("start", "7d");
   if (auto d = parse_duration(start)) {
     c.start.back = std::chrono::duration_cast<std::chrono::seconds>(*d);
-  } else if (auto ms = source::parse_rfc3339_ms(start)) {
+  } else if (auto ms = parse_rfc3339_ms(start)) {
     c.start.at_unix_s = *ms / 1000;
   } else {
     z.fail("start", "expected a duration back from now (e.g. 7d, 12h) or a timestamp such as 2026-11-01T00:00:00Z");

@@ -11,7 +11,7 @@
 #include "pipeline/committer.h"
 #include "pipeline/delivery.h"
 #include "pipeline/pipeline.h"
-#include "source/time_format.h"
+#include "core/time_format.h"
 
 namespace zf::app {
 
@@ -67,12 +67,12 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
     recent.restore(cp->recent_ids);
     delivered_before = cp->events_delivered;
     log.info("resuming from checkpoint",
-             {{"path", config.checkpoint_path}, {"window_start", source::format_utc_seconds(position.window_start)},
+             {{"path", config.checkpoint_path}, {"window_start", format_utc_seconds(position.window_start)},
               {"mid_window", position.window_end != 0}, {"recent_ids", cp->recent_ids.size()}});
   } else {
     position.window_start = config.start.resolve(now_s());
     log.info("no checkpoint yet; starting backfill",
-             {{"path", config.checkpoint_path}, {"start", source::format_utc_seconds(position.window_start)}});
+             {{"path", config.checkpoint_path}, {"start", format_utc_seconds(position.window_start)}});
   }
 
   auto sinks = build_sinks(config, log, metrics);

@@ -5,7 +5,7 @@
 #include "core/errors.h"
 #include "log/logger.h"
 #include "metrics/metrics.h"
-#include "source/time_format.h"
+#include "core/time_format.h"
 
 namespace zf::pipeline {
 
@@ -69,7 +69,7 @@ void Pipeline::report_progress(const source::FetchedPage& page, const RunResult&
   int64_t reached = std::max<int64_t>(page.window.start,
                                       static_cast<int64_t>(metrics_.newest_delivered_event_ts.Value()));
   reached = std::min(reached, now_s);
-  nlohmann::json fields = {{"position", source::format_utc_seconds(reached)},
+  nlohmann::json fields = {{"position", format_utc_seconds(reached)},
                            {"behind_seconds", now_s - reached},
                            {"events_fetched", result.events_fetched},
                            {"events_shipped", result.events_shipped},

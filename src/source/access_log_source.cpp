@@ -4,11 +4,12 @@
 #include <cctype>
 #include <cmath>
 
+#include "core/encoding.h"
 #include "core/errors.h"
 #include "log/logger.h"
 #include "metrics/metrics.h"
 #include "source/ratelimit_reset.h"
-#include "source/time_format.h"
+#include "core/time_format.h"
 
 namespace zf::source {
 
@@ -22,47 +23,6 @@ double now_seconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-std::string url_encode(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
-std::string base64(const std::string& in) {
-  static const char* table = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t n = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
-    out += table[n >> 18];
-    out += table[(n >> 12) & 63];
-    out += table[(n >> 6) & 63];
-    out += table[n & 63];
-  }
-  if (i + 1 == in.size()) {
-    uint32_t n = uint8_t(in[i]) << 16;
-    out += table[n >> 18];
-    out += table[(n >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == in.size()) {
-    uint32_t n = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
-    out += table[n >> 18];
-    out += table[(n >> 12) & 63];
-    out += table[(n >> 6) & 63];
-    out += '=';
-  }
-  return out;
-}
-
 std::string status_class(long status) {
   if (status == 0) return "transport";
   if (status == 429) return "429";
@@ -72,7 +32,7 @@ std::string status_class(long status) {
 }  // namespace
 
 std::string basic_authorization(const std::string& user, const std::string& secret) {
-  return "Basic " + base64(user + ":" + secret);
+  return "Basic " + base64_encode(user + ":" + secret);
 }
 std::string bearer_authorization(const std::string& token) { return "Bearer " + token; }
 

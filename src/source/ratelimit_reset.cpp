@@ -6,7 +6,7 @@
 #include <ctime>
 #include <string>
 
-#include "source/time_format.h"
+#include "core/time_format.h"
 
 namespace zf::source {
 

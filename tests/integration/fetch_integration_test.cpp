@@ -289,6 +289,7 @@ TEST_CASE("secrets: a debug-level log of a whole run contains no credential") {
     emulator::Options opts;
     opts.events = 3000;
     opts.rate_limit = 0;
+    opts.gzip = true;  // and gzip-compressed pages decode like plain ones
     emulator::Emulator emu(opts);
     emu.start();
     Workdir w("secrets");

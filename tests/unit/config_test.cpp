@@ -13,7 +13,10 @@ using namespace zf;
 namespace {
 const std::string kValid = R"(zendesk:
   subdomain: acme
-  auth: {type: api_token, email: soc@acme.example, token: s3cr3t-token-value}
+  auth:
+    type: api_token
+    email: soc@acme.example
+    token: s3cr3t-token-value
 checkpoint: {path: /tmp/zf-cp.json}
 sinks:
   - type: jsonl

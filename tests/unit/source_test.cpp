@@ -5,8 +5,9 @@
 #include "source/position.h"
 #include "source/rate_limiter.h"
 #include "source/ratelimit_reset.h"
-#include "source/time_format.h"
+#include "core/time_format.h"
 
+using namespace zf;
 using namespace zf::source;
 using namespace std::chrono;
 

@@ -1,9 +1,10 @@
-#include "source/time_format.h"
+#include "core/time_format.h"
 
 #include <cctype>
+#include <cstdio>
 #include <ctime>
 
-namespace zf::source {
+namespace zf {
 
 std::string format_utc_seconds(int64_t unix_seconds) {
   std::time_t t = static_cast<std::time_t>(unix_seconds);
@@ -11,6 +12,18 @@ std::string format_utc_seconds(int64_t unix_seconds) {
   gmtime_r(&t, &tm);
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string format_utc_millis(int64_t unix_ms) {
+  int64_t secs = unix_ms >= 0 ? unix_ms / 1000 : (unix_ms - 999) / 1000;
+  int ms = static_cast<int>(unix_ms - secs * 1000);
+  std::time_t t = static_cast<std::time_t>(secs);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
   return buf;
 }
 
@@ -70,4 +83,4 @@ std::optional<int64_t> parse_rfc3339_ms(std::string_view s) {
   return secs * 1000 + millis;
 }
 
-}  // namespace zf::source
+}  // namespace zf

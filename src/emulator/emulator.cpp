@@ -1,0 +1,525 @@
+#include "emulator/emulator.h"
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <set>
+#include <shared_mutex>
+
+#include "core/encoding.h"
+#include "core/time_format.h"
+#include "emulator/dataset.h"
+
+namespace zf::emulator {
+
+namespace {
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string error_body(const std::string& title, const std::string& detail) {
+  return nlohmann::json({{"errors", {{{"title", title}, {"detail", detail}}}}}).dump();
+}
+
+std::string b64url(const std::string& in) {
+  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  uint32_t buf = 0;
+  int bits = 0;
+  for (unsigned char c : in) {
+    buf = (buf << 8) | c;
+    bits += 8;
+    while (bits >= 6) {
+      out += t[(buf >> (bits - 6)) & 63];
+      bits -= 6;
+    }
+  }
+  if (bits > 0) out += t[(buf << (6 - bits)) & 63];
+  return out;
+}
+
+std::optional<std::string> b64url_decode(const std::string& in) {
+  std::string out;
+  uint32_t buf = 0;
+  int bits = 0;
+  for (char c : in) {
+    int v = c >= 'A' && c <= 'Z' ? c - 'A' : c >= 'a' && c <= 'z' ? c - 'a' + 26 : c >= '0' && c <= '9' ? c - '0' + 52
+            : c == '-' ? 62 : c == '_' ? 63 : -1;
+    if (v < 0) return std::nullopt;
+    buf = (buf << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      out += static_cast<char>((buf >> (bits - 8)) & 0xFF);
+      bits -= 8;
+    }
+  }
+  return out;
+}
+
+// Page position: the (timestamp, id) of the last event served, so that
+// events inserted meanwhile do not shift the cursor.
+struct Key {
+  int64_t ts_ms;
+  std::string id;
+};
+bool key_less(int64_t ts, const std::string& id, const Key& k) { return ts < k.ts_ms || (ts == k.ts_ms && id < k.id); }
+bool key_greater(int64_t ts, const std::string& id, const Key& k) {
+  return ts > k.ts_ms || (ts == k.ts_ms && id > k.id);
+}
+
+std::string encode_cursor(const Emulator::Event& e) { return b64url(std::to_string(e.ts_ms) + ":" + e.id); }
+std::optional<Key> decode_cursor(const std::string& c) {
+  auto raw = b64url_decode(c);
+  if (!raw) return std::nullopt;
+  size_t colon = raw->find(':');
+  if (colon == std::string::npos || colon == 0 || raw->size() - colon - 1 != 26) return std::nullopt;
+  try {
+    return Key{std::stoll(raw->substr(0, colon)), raw->substr(colon + 1)};
+  } catch (...) {
+    return std::nullopt;
+  }
+}
+
+std::string http_date(int64_t unix_s) {
+  std::time_t t = unix_s;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
+
+}  // namespace
+
+std::string to_string(ResetFormat f) {
+  switch (f) {
+    case ResetFormat::Rfc3339: return "rfc3339";
+    case ResetFormat::HttpDate: return "http-date";
+    case ResetFormat::EpochSeconds: return "epoch";
+    case ResetFormat::DeltaSeconds: return "delta";
+    case ResetFormat::RetryAfterOnly: return "retry-after";
+    case ResetFormat::None: return "none";
+    case ResetFormat::Garbage: return "garbage";
+  }
+  return "rfc3339";
+}
+
+ResetFormat parse_reset_format(const std::string& s) {
+  for (auto f : {ResetFormat::Rfc3339, ResetFormat::HttpDate, ResetFormat::EpochSeconds, ResetFormat::DeltaSeconds,
+                 ResetFormat::RetryAfterOnly, ResetFormat::None, ResetFormat::Garbage})
+    if (to_string(f) == s) return f;
+  throw std::invalid_argument("unknown reset format \"" + s +
+                              "\" (rfc3339, http-date, epoch, delta, retry-after, none, garbage)");
+}
+
+Fault parse_fault(const std::string& s) {
+  if (s == "5xx") return Fault::ServerError;
+  if (s == "drop") return Fault::DropConnection;
+  if (s == "slow") return Fault::Slow;
+  if (s == "truncate") return Fault::TruncatedBody;
+  if (s == "malformed") return Fault::MalformedJson;
+  throw std::invalid_argument("unknown fault \"" + s + "\" (5xx, drop, slow, truncate, malformed)");
+}
+
+struct Emulator::Impl {
+  Options opts;
+  httplib::Server server;
+  std::thread server_thread, live_thread;
+  std::string host;
+  uint16_t port = 0;
+  int64_t started_ms = now_ms();
+
+  mutable std::shared_mutex data_mu;  // events
+  std::vector<Event> events;          // sorted by (ts_ms, id)
+  std::mt19937_64 rng;                // data generation (under data_mu)
+
+  mutable std::mutex mu;              // everything below
+  std::mt19937_64 fault_rng;
+  Stats stats;
+  int64_t window_index = -1;
+  int window_count = 0;
+  std::map<std::string, int64_t> reset_given_ms;  // per Authorization value
+  std::atomic<bool> live_running{false};
+
+  explicit Impl(Options o) : opts(std::move(o)), rng(opts.seed), fault_rng(opts.seed ^ 0x9e3779b97f4a7c15ULL) {
+    int64_t end = now_ms() - opts.end_gap.count() * 1000;
+    int64_t span = std::max<int64_t>(1, opts.span.count() * 1000);
+    events.reserve(opts.events);
+    for (size_t i = 0; i < opts.events; ++i) {
+      int64_t ts = end - span + static_cast<int64_t>(rng() % static_cast<uint64_t>(span));
+      events.push_back(make_event(ts, rng, opts.awkward));
+    }
+    std::sort(events.begin(), events.end(),
+              [](const Event& a, const Event& b) { return a.ts_ms < b.ts_ms || (a.ts_ms == b.ts_ms && a.id < b.id); });
+  }
+
+  bool authorized(const httplib::Request& req) {
+    std::string auth = req.get_header_value("Authorization");
+    auto basic = [](const std::string& user, const std::string& secret) {
+      return "Basic " + base64_encode(user + ":" + secret);
+    };
+    return auth == basic(opts.email + "/token", opts.api_token) || auth == basic(opts.email, opts.password) ||
+           auth == "Bearer " + opts.bearer;
+  }
+
+  void count(int status) {
+    std::lock_guard lock(mu);
+    ++stats.by_status[status];
+    if (status == 200) ++stats.ok;
+  }
+
+  // Fixed windows aligned to the emulator's start. Returns the reset time
+  // (ms) when this request is over the limit.
+  std::optional<int64_t> over_limit(int64_t now) {
+    if (opts.rate_limit <= 0) return std::nullopt;
+    int64_t w = opts.rate_window.count();
+    int64_t index = (now - started_ms) / w;
+    if (index != window_index) {
+      window_index = index;
+      window_count = 0;
+    }
+    if (window_count >= opts.rate_limit) {
+      int64_t end = started_ms + (index + 1) * w;
+      return ((end + 999) / 1000) * 1000;  // announced with second granularity, rounded up
+    }
+    ++window_count;
+    return std::nullopt;
+  }
+
+  void answer_429(httplib::Response& res, int64_t reset_ms, int64_t now) {
+    int64_t reset_s = reset_ms / 1000;
+    int64_t delta = std::max<int64_t>(0, (reset_ms - now + 999) / 1000);
+    switch (opts.reset_format) {
+      case ResetFormat::Rfc3339: res.set_header("ratelimit-reset", format_utc_seconds(reset_s)); break;
+      case ResetFormat::HttpDate: res.set_header("ratelimit-reset", http_date(reset_s)); break;
+      case ResetFormat::EpochSeconds: res.set_header("ratelimit-reset", std::to_string(reset_s)); break;
+      case ResetFormat::DeltaSeconds: res.set_header("ratelimit-reset", std::to_string(delta)); break;
+      case ResetFormat::RetryAfterOnly: res.set_header("Retry-After", std::to_string(delta)); break;
+      case ResetFormat::None: break;
+      case ResetFormat::Garbage: res.set_header("ratelimit-reset", "soon"); break;
+    }
+    res.status = 429;
+    res.set_content(error_body("Too many requests", "Use RateLimit-Reset header to backoff on retries"),
+                    "application/json");
+  }
+
+  void bad_request(httplib::Response& res, const std::string& detail) {
+    res.status = 400;
+    res.set_content(error_body("Malformed query params", detail), "application/json");
+  }
+
+  void handle(const httplib::Request& req, httplib::Response& res) {
+    int64_t now = now_ms();
+    std::optional<Fault> fault;
+    {
+      std::lock_guard lock(mu);
+      ++stats.requests;
+      std::string client = req.get_header_value("Authorization");
+      auto given = reset_given_ms.find(client);
+      if (given != reset_given_ms.end()) {
+        if (now < given->second) ++stats.early_requests;
+        else reset_given_ms.erase(given);
+      }
+      if (opts.force_status == 0 && authorized(req)) {
+        if (auto reset = over_limit(now)) {
+          ++stats.rate_limited;
+          ++stats.by_status[429];
+          reset_given_ms[client] = opts.reset_format == ResetFormat::None || opts.reset_format == ResetFormat::Garbage
+                                       ? now + 60'000 - 50  // the client must fall back to 60 s
+                                       : *reset;
+          answer_429(res, *reset, now);
+          return;
+        }
+      }
+      if (opts.fault_rate > 0 && !opts.faults.empty() &&
+          std::uniform_real_distribution<double>(0, 1)(fault_rng) < opts.fault_rate) {
+        fault = opts.faults[fault_rng() % opts.faults.size()];
+        ++stats.faults_injected;
+      }
+    }
+    if (opts.force_status == 401 || (opts.force_status == 0 && !authorized(req))) {
+      res.status = 401;
+      res.set_content(error_body("Authentication failed", "Please use valid credentials"), "application/json");
+      return count(401);
+    }
+    if (opts.force_status == 403) {
+      res.status = 403;
+      res.set_content(error_body("Authorization failed", "You must have administrator privileges"), "application/json");
+      return count(403);
+    }
+    if (opts.force_status == 404) {
+      res.status = 404;
+      res.set_content(error_body("Not Found", "The Access Log API is not enabled for this account"), "application/json");
+      return count(404);
+    }
+    if (opts.force_status >= 500 || (fault && *fault == Fault::ServerError)) {
+      if (fault && fault_rng() % 2) {
+        res.status = 503;
+        res.set_content("<html><body><h1>503 Service Unavailable</h1></body></html>", "text/html");
+      } else {
+        res.status = 500;
+        res.set_content(error_body("Internal Service Error", "Failed to process request"), "application/json");
+      }
+      return count(res.status);
+    }
+    if (fault && *fault == Fault::DropConnection) {
+      res.set_content_provider(1000, "application/json", [](size_t, size_t, httplib::DataSink&) { return false; });
+      return;
+    }
+    if (fault && *fault == Fault::Slow) std::this_thread::sleep_for(opts.slow_delay);
+
+    // Query parameters, in both of the documented spellings.
+    auto param = [&](const char* a, const char* b) {
+      if (req.has_param(a)) return req.get_param_value(a);
+      return req.get_param_value(b);
+    };
+    std::string size_text = param("page[size]", "filter[size]");
+    int size = 1000;
+    if (!size_text.empty()) {
+      try {
+        size_t used = 0;
+        size = std::stoi(size_text, &used);
+        if (used != size_text.size()) size = -1;
+      } catch (...) {
+        size = -1;
+      }
+      if (size > 2500) return bad_request(res, "max allowed page size is 2500"), count(400);
+      if (size < 1) return bad_request(res, "page size must be a positive number"), count(400);
+    }
+    int64_t start = INT64_MIN, end = INT64_MAX;
+    for (auto [name, target] : {std::pair<const char*, int64_t*>{"filter[start]", &start}, {"filter[end]", &end}}) {
+      if (!req.has_param(name)) continue;
+      auto v = parse_rfc3339_ms(req.get_param_value(name));
+      if (!v) return bad_request(res, std::string(name) + " must be yyyy-mm-ddThh:mm:ssZ"), count(400);
+      *target = *v;
+    }
+    std::optional<Key> after;
+    std::string cursor = param("page[after]", "filter[after]");
+    if (!cursor.empty() && !(after = decode_cursor(cursor)))
+      return bad_request(res, "invalid cursor"), count(400);
+    bool desc = opts.descending || req.get_param_value("sort") == "-created_at";
+    std::string user_filter = req.get_param_value("filter[user_id]");
+    std::string path_filter = req.get_param_value("filter[path]");
+
+    std::string body = "{\"access_logs\":[";
+    std::vector<size_t> page;
+    bool has_more = false;
+    {
+      std::shared_lock lock(data_mu);
+      auto matches = [&](const Event& e) {
+        return (user_filter.empty() || std::to_string(e.user_id) == user_filter) &&
+               (path_filter.empty() || e.path == path_filter);
+      };
+      auto lo = std::lower_bound(events.begin(), events.end(), start,
+                                 [](const Event& e, int64_t t) { return e.ts_ms < t; });
+      auto hi = std::lower_bound(lo, events.end(), end, [](const Event& e, int64_t t) { return e.ts_ms < t; });
+      if (!desc) {
+        auto it = lo;
+        if (after)
+          it = std::upper_bound(lo, hi, *after, [](const Key& k, const Event& e) { return key_less(k.ts_ms, k.id, Key{e.ts_ms, e.id}); });
+        for (; it != hi; ++it) {
+          if (!matches(*it)) continue;
+          if (static_cast<int>(page.size()) == size) {
+            has_more = true;
+            break;
+          }
+          page.push_back(static_cast<size_t>(it - events.begin()));
+        }
+      } else {
+        auto it = hi;
+        if (after)
+          it = std::lower_bound(lo, hi, *after, [](const Event& e, const Key& k) { return key_less(e.ts_ms, e.id, k); });
+        while (it != lo) {
+          --it;
+          if (!matches(*it)) continue;
+          if (static_cast<int>(page.size()) == size) {
+            has_more = true;
+            break;
+          }
+          page.push_back(static_cast<size_t>(it - events.begin()));
+        }
+      }
+      size_t bytes = 0;
+      for (size_t i : page) bytes += events[i].json.size() + 1;
+      body.reserve(bytes + 512);
+      for (size_t k = 0; k < page.size(); ++k) {
+        if (k) body += ',';
+        body += events[page[k]].json;
+      }
+      body += "],";
+      if (has_more && !page.empty()) {
+        std::string next_cursor = encode_cursor(events[page.back()]);
+        std::string next = "http://" + req.get_header_value("Host") + "/api/v2/access_logs?";
+        for (const auto& [k, v] : req.params)
+          if (k != "page[after]" && k != "filter[after]" && k != "page[size]" && k != "filter[size]")
+            next += url_encode(k) + "=" + url_encode(v) + "&";
+        next += "page%5Bsize%5D=" + std::to_string(size) + "&page%5Bafter%5D=" + next_cursor;
+        body += "\"links\":{\"next\":\"" + next + "\"},\"meta\":{\"after_cursor\":\"" + next_cursor +
+                "\",\"has_more\":true}}";
+      } else {
+        body += "\"links\":{\"next\":null},\"meta\":{\"after_cursor\":null,\"has_more\":false}}";
+      }
+    }
+    if (fault && *fault == Fault::MalformedJson) {
+      body.resize(body.size() / 2);
+      body += "<html>oops";
+    } else if (fault && *fault == Fault::TruncatedBody) {
+      auto shared = std::make_shared<std::string>(std::move(body));
+      res.set_content_provider(shared->size(), "application/json",
+                               [shared](size_t offset, size_t, httplib::DataSink& sink) {
+                                 if (offset > 0) return false;
+                                 sink.write(shared->data(), shared->size() / 2);
+                                 return true;
+                               });
+      return count(200);
+    } else {
+      std::unique_lock lock(data_mu);
+      for (size_t i : page) events[i].served = true;
+    }
+    // cpp-httplib compresses only an exact "application/json"; the charset
+    // form (what Zendesk sends) opts out.
+    res.set_content(std::move(body), opts.gzip ? "application/json" : "application/json; charset=utf-8");
+    count(200);
+  }
+
+  void add_live(size_t n, int64_t now) {
+    std::unique_lock lock(data_mu);
+    for (size_t i = 0; i < n; ++i) {
+      int64_t ts = now;
+      if (opts.late_fraction > 0 && std::uniform_real_distribution<double>(0, 1)(rng) < opts.late_fraction)
+        ts -= static_cast<int64_t>(rng() % static_cast<uint64_t>(std::max<int64_t>(1, opts.late_max.count() * 1000)));
+      Event e = make_event(ts, rng, opts.awkward);
+      auto pos = std::upper_bound(events.begin(), events.end(), e, [](const Event& a, const Event& b) {
+        return a.ts_ms < b.ts_ms || (a.ts_ms == b.ts_ms && a.id < b.id);
+      });
+      events.insert(pos, std::move(e));
+    }
+  }
+
+  void live_loop() {
+    double owed = 0;
+    auto last = std::chrono::steady_clock::now();
+    while (live_running) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      auto t = std::chrono::steady_clock::now();
+      double rate;
+      {
+        std::lock_guard lock(mu);
+        rate = opts.live_rate;
+      }
+      owed += rate * std::chrono::duration<double>(t - last).count();
+      last = t;
+      if (owed >= 1) {
+        add_live(static_cast<size_t>(owed), now_ms());
+        owed -= static_cast<size_t>(owed);
+      }
+    }
+  }
+};
+
+Emulator::Emulator(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {
+  Impl& s = *impl_;
+  s.server.set_keep_alive_max_count(100000);
+  s.server.set_payload_max_length(1 << 20);
+  s.server.Get("/api/v2/access_logs", [&s](const httplib::Request& req, httplib::Response& res) { s.handle(req, res); });
+  s.server.Get("/_emulator/ids", [this](const httplib::Request&, httplib::Response& res) {
+    std::string out;
+    for (const auto& id : ids()) out += id + "\n";
+    res.set_content(out, "text/plain");
+  });
+  s.server.Get("/_emulator/served_ids", [this](const httplib::Request&, httplib::Response& res) {
+    std::string out;
+    for (const auto& id : served_ids()) out += id + "\n";
+    res.set_content(out, "text/plain");
+  });
+  s.server.Get("/_emulator/stats", [this](const httplib::Request&, httplib::Response& res) {
+    Stats st = stats();
+    nlohmann::json by_status = nlohmann::json::object();
+    for (auto [code, n] : st.by_status) by_status[std::to_string(code)] = n;
+    res.set_content(nlohmann::json({{"requests", st.requests},
+                                    {"ok", st.ok},
+                                    {"rate_limited", st.rate_limited},
+                                    {"faults_injected", st.faults_injected},
+                                    {"early_requests", st.early_requests},
+                                    {"by_status", by_status}})
+                        .dump(),
+                    "application/json");
+  });
+  s.server.Post("/_emulator/config", [this](const httplib::Request& req, httplib::Response& res) {
+    try {
+      update(nlohmann::json::parse(req.body));
+      res.set_content("{\"ok\":true}", "application/json");
+    } catch (const std::exception& e) {
+      res.status = 400;
+      res.set_content(error_body("Bad emulator config", e.what()), "application/json");
+    }
+  });
+}
+
+Emulator::~Emulator() { stop(); }
+
+uint16_t Emulator::start(const std::string& host, uint16_t port) {
+  Impl& s = *impl_;
+  int bound = port == 0 ? s.server.bind_to_any_port(host) : (s.server.bind_to_port(host, port) ? port : -1);
+  if (bound < 0) throw std::runtime_error("emulator: cannot listen on " + host + ":" + std::to_string(port));
+  s.host = host;
+  s.port = static_cast<uint16_t>(bound);
+  s.server_thread = std::thread([&s] { s.server.listen_after_bind(); });
+  s.live_running = true;
+  s.live_thread = std::thread([&s] { s.live_loop(); });
+  return s.port;
+}
+
+void Emulator::stop() {
+  Impl& s = *impl_;
+  s.live_running = false;
+  if (s.live_thread.joinable()) s.live_thread.join();
+  s.server.stop();
+  if (s.server_thread.joinable()) s.server_thread.join();
+}
+
+std::string Emulator::base_url() const { return "http://" + impl_->host + ":" + std::to_string(impl_->port); }
+
+std::vector<std::string> Emulator::ids() const {
+  std::shared_lock lock(impl_->data_mu);
+  std::vector<std::string> out;
+  out.reserve(impl_->events.size());
+  for (const auto& e : impl_->events) out.push_back(e.id);
+  return out;
+}
+
+std::vector<std::string> Emulator::served_ids() const {
+  std::shared_lock lock(impl_->data_mu);
+  std::vector<std::string> out;
+  for (const auto& e : impl_->events)
+    if (e.served) out.push_back(e.id);
+  return out;
+}
+
+Stats Emulator::stats() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->stats;
+}
+
+void Emulator::update(const nlohmann::json& patch) {
+  Impl& s = *impl_;
+  std::lock_guard lock(s.mu);
+  for (auto it = patch.begin(); it != patch.end(); ++it) {
+    const std::string& k = it.key();
+    if (k == "rate_limit") s.opts.rate_limit = it->get<int>();
+    else if (k == "rate_window_ms") s.opts.rate_window = std::chrono::milliseconds(it->get<int64_t>());
+    else if (k == "reset_format") s.opts.reset_format = parse_reset_format(it->get<std::string>());
+    else if (k == "fault_rate") s.opts.fault_rate = it->get<double>();
+    else if (k == "faults") {
+      s.opts.faults.clear();
+      for (const auto& f : *it) s.opts.faults.push_back(parse_fault(f.get<std::string>()));
+    } else if (k == "force_status") s.opts.force_status = it->get<int>();
+    else if (k == "live_rate") s.opts.live_rate = it->get<double>();
+    else throw std::invalid_argument("unknown emulator setting \"" + k + "\"");
+  }
+  s.window_index = -1;  // a new limit starts a fresh window
+}
+
+}  // namespace zf::emulator

@@ -1,0 +1,111 @@
+// zendesk-emulator: the Access Logs API emulator as a process, for shell
+// tests, benchmarks and manual experiments.
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <pthread.h>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "config/config_node.h"
+#include "emulator/emulator.h"
+
+namespace {
+
+constexpr const char* kUsage = R"(zendesk-emulator - the Zendesk Access Logs API on loopback, for tests
+
+Options (defaults in brackets):
+  --host H [127.0.0.1]   --port N [0 = pick]   --port-file F (write the bound port)
+  --seed N [1]           --events N [10000]    --span D [6h]   --end-gap D [120s]
+  --live-rate R [0]      --late-fraction F [0] --late-max D [300s]
+  --descending           --rate-limit N [50, 0 = off]          --rate-window D [60s]
+  --reset-format rfc3339|http-date|epoch|delta|retry-after|none|garbage [rfc3339]
+  --email E  --api-token T  --password P  --bearer B
+  --force-status 401|403|404|500
+  --fault-rate F [0]     --faults 5xx,drop,slow,truncate,malformed   --slow-delay D [2s]
+  --no-awkward           --gzip (compress pages, slow)
+Durations: 500ms, 6s, 10m, 2h. Admin (no auth, no limit): GET /_emulator/ids,
+/_emulator/served_ids, /_emulator/stats; POST /_emulator/config (JSON).
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  zf::emulator::Options o;
+  std::string host = "127.0.0.1", port_file;
+  int port = 0;
+  try {
+    for (size_t i = 0; i < args.size(); ++i) {
+      const std::string& a = args[i];
+      auto value = [&]() -> std::string {
+        if (i + 1 >= args.size()) throw std::invalid_argument(a + " needs a value");
+        return args[++i];
+      };
+      auto duration = [&]() {
+        std::string v = value();
+        auto d = zf::parse_duration(v);
+        if (!d) throw std::invalid_argument(a + ": not a duration: " + v);
+        return *d;
+      };
+      if (a == "--help" || a == "-h") {
+        std::cout << kUsage;
+        return 0;
+      } else if (a == "--host") host = value();
+      else if (a == "--port") port = std::stoi(value());
+      else if (a == "--port-file") port_file = value();
+      else if (a == "--seed") o.seed = std::stoull(value());
+      else if (a == "--events") o.events = std::stoull(value());
+      else if (a == "--span") o.span = std::chrono::duration_cast<std::chrono::seconds>(duration());
+      else if (a == "--end-gap") o.end_gap = std::chrono::duration_cast<std::chrono::seconds>(duration());
+      else if (a == "--live-rate") o.live_rate = std::stod(value());
+      else if (a == "--late-fraction") o.late_fraction = std::stod(value());
+      else if (a == "--late-max") o.late_max = std::chrono::duration_cast<std::chrono::seconds>(duration());
+      else if (a == "--descending") o.descending = true;
+      else if (a == "--rate-limit") o.rate_limit = std::stoi(value());
+      else if (a == "--rate-window") o.rate_window = duration();
+      else if (a == "--reset-format") o.reset_format = zf::emulator::parse_reset_format(value());
+      else if (a == "--email") o.email = value();
+      else if (a == "--api-token") o.api_token = value();
+      else if (a == "--password") o.password = value();
+      else if (a == "--bearer") o.bearer = value();
+      else if (a == "--force-status") o.force_status = std::stoi(value());
+      else if (a == "--fault-rate") o.fault_rate = std::stod(value());
+      else if (a == "--faults") {
+        std::stringstream ss(value());
+        std::string f;
+        while (std::getline(ss, f, ',')) o.faults.push_back(zf::emulator::parse_fault(f));
+      } else if (a == "--slow-delay") o.slow_delay = duration();
+      else if (a == "--no-awkward") o.awkward = false;
+      else if (a == "--gzip") o.gzip = true;
+      else throw std::invalid_argument("unknown option " + a);
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "zendesk-emulator: " << e.what() << "\n\n" << kUsage;
+    return 2;
+  }
+
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  zf::emulator::Emulator emulator(o);
+  uint16_t bound;
+  try {
+    bound = emulator.start(host, static_cast<uint16_t>(port));
+  } catch (const std::exception& e) {
+    std::cerr << e.what() << "\n";
+    return 1;
+  }
+  std::cerr << "zendesk-emulator: serving " << o.events << " events on " << emulator.base_url() << "\n";
+  if (!port_file.empty()) {
+    std::ofstream(port_file + ".tmp") << bound << "\n";
+    std::rename((port_file + ".tmp").c_str(), port_file.c_str());
+  }
+  int sig = 0;
+  sigwait(&set, &sig);
+  emulator.stop();
+  return 0;
+}

@@ -1,0 +1,48 @@
+#pragma once
+// The shape stage: one Access Logs API event in, one ECS-shaped Record out
+// (docs/FIELDS.md lists every field). Unknown fields are kept under
+// zendesk.extra, values of the wrong type under zendesk.invalid; only an
+// event that cannot be identified (not an object, no string id) is refused.
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include <simdjson.h>
+
+#include "core/record.h"
+
+namespace zf::normalize {
+
+struct Options {
+  std::string account;
+  bool keep_original = false;  // event.original: the event's JSON verbatim
+};
+
+// What a REST path or GraphQL call says was accessed.
+struct Resource {
+  std::string type;         // "ticket", "user", ... ("" when unknown)
+  std::string id;           // "" for collections and searches
+  std::string subresource;  // "comments" in /tickets/1/comments
+  bool search = false;
+};
+Resource resource_from_path(std::string_view path);
+// The `query` parameter of a search URL, URL-decoded ('+' is a space).
+std::string query_param(std::string_view query_string, std::string_view name);
+std::string url_decode(std::string_view s);
+
+class Normalizer {
+ public:
+  explicit Normalizer(Options options);
+
+  // Not thread-safe (it reuses a parser for GraphQL variables): one per thread.
+  std::variant<Record, std::string> normalize(simdjson::dom::element event) const;
+  // From the JSON text of one event (tests, fuzzing, webhooks).
+  std::variant<Record, std::string> normalize_json(std::string_view event_json) const;
+
+ private:
+  Options options_;
+  mutable simdjson::dom::parser variables_parser_;
+  mutable simdjson::dom::parser event_parser_;
+};
+
+}  // namespace zf::normalize
