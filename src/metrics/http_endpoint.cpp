@@ -49,7 +49,6 @@ HttpEndpoint::HttpEndpoint(Metrics& metrics, HealthState& health, ReadinessRules
                     "application/json");
   };
   server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    metrics_.tick();
     prometheus::TextSerializer serializer;
     res.set_content(serializer.Serialize(metrics_.registry().Collect()), "text/plain; version=0.0.4; charset=utf-8");
   });

@@ -94,7 +94,7 @@ Metrics::Metrics(std::string account, std::string version)
       sink_last_delivery_family_(family(BuildGauge(), *registry_, "zendesk_forwarder_sink_last_delivery_timestamp_seconds",
                                         "When a sink last acknowledged a batch as delivered.", account_)),
       process_rss_(BuildGauge().Name("process_resident_memory_bytes").Help("Resident memory size in bytes.").Register(*registry_).Add({})),
-      process_cpu_(BuildGauge().Name("process_cpu_seconds_total").Help("Total user and system CPU time spent in seconds.").Register(*registry_).Add({})),
+      process_cpu_(BuildCounter().Name("process_cpu_seconds_total").Help("Total user and system CPU time spent in seconds.").Register(*registry_).Add({})),
       process_fds_(BuildGauge().Name("process_open_fds").Help("Number of open file descriptors.").Register(*registry_).Add({})),
       process_start_(BuildGauge().Name("process_start_time_seconds").Help("Start time of the process since unix epoch in seconds.").Register(*registry_).Add({})) {
   BuildGauge()
@@ -147,7 +147,11 @@ void Metrics::tick() {
       if (i == 14) utime = std::stod(field);
       if (i == 15) { stime = std::stod(field); break; }
     }
-    process_cpu_.Set((utime + stime) / sysconf(_SC_CLK_TCK));
+    double cpu = (utime + stime) / sysconf(_SC_CLK_TCK);
+    if (cpu > process_cpu_seen_) {
+      process_cpu_.Increment(cpu - process_cpu_seen_);
+      process_cpu_seen_ = cpu;
+    }
   }
   int fds = 0;
   if (DIR* d = opendir("/proc/self/fd")) {

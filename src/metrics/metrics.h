@@ -72,7 +72,7 @@ class Metrics {
   prometheus::Gauge& checkpoint_age;             // now - last commit
 
   // Recomputes the *_age / lag gauges and process metrics; called about
-  // once a second by the run loop.
+  // once a second by the run loop's ticker (one thread only).
   void tick();
 
  private:
@@ -85,7 +85,8 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>& sink_inflight_family_;
   prometheus::Family<prometheus::Gauge>& sink_last_delivery_family_;
   prometheus::Gauge& process_rss_;
-  prometheus::Gauge& process_cpu_;
+  prometheus::Counter& process_cpu_;  // advanced by the CPU time read each tick
+  double process_cpu_seen_ = 0;
   prometheus::Gauge& process_fds_;
   prometheus::Gauge& process_start_;
   std::mutex sinks_mu_;

@@ -61,10 +61,15 @@ BatchPtr Pipeline::shape(const source::FetchedPage& fetched, uint64_t seq, Batch
 
 void Pipeline::report_progress(const source::FetchedPage& page, const RunResult& result) {
   auto now = std::chrono::steady_clock::now();
-  if (now - last_progress_ < settings_.progress_interval) return;
-  last_progress_ = now;
   int64_t now_s =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  // Every progress_interval while backfilling; ten times rarer once caught
+  // up (the window is then within a few poll intervals of now).
+  bool backfilling = now_s - page.window.start > 3 * (page.window.end - page.window.start) + 60 ||
+                     now_s - page.window.end > 300;
+  auto interval = backfilling ? settings_.progress_interval : settings_.progress_interval * 10;
+  if (now - last_progress_ < interval) return;
+  last_progress_ = now;
   // Event time reached: the newest event delivered, else the window start.
   int64_t reached = std::max<int64_t>(page.window.start,
                                       static_cast<int64_t>(metrics_.newest_delivered_event_ts.Value()));

@@ -7,12 +7,12 @@
 source "$(dirname "$0")/lib.sh"
 FWD=$1 EMU=$2 KILLS=${3:-12}
 zf_tmpdir
-zf_start_emulator "$EMU" --events 60000 --seed 11 --rate-limit 0
-# A budget of 25 pages/s keeps the backfill going for ~5 s, so every kill
-# lands mid-run.
+zf_start_emulator "$EMU" --events 150000 --seed 11 --rate-limit 0
+# A budget of 4 pages per 100 ms (20,000 events/s) keeps the backfill going
+# for ~7 s, so every kill lands mid-run, often with batches in flight.
 zf_forwarder_config "$ZF_TMP/fwd.yaml" "  - {type: jsonl, path: $ZF_TMP/out.jsonl}" \
   "  page_size: 500
-  rate_limit: {requests: 25, period: 1s}"
+  rate_limit: {requests: 4, period: 100ms}"
 OUT=$ZF_TMP/out.jsonl
 REGIONS=$ZF_TMP/regions
 : >"$REGIONS"

@@ -23,17 +23,19 @@ READER=$!; ZF_PIDS+=($READER)
 FWD_PID=$!; ZF_PIDS+=($FWD_PID)
 
 for _ in $(seq 100); do
-  ADDR=$(grep -o '"msg":"metrics endpoint listening","address":"[^"]*"' "$ZF_TMP/forwarder.log" | sed 's/.*"address":"//; s/"$//' || true)
+  ADDR=$(grep 'metrics endpoint listening' "$ZF_TMP/forwarder.log" | grep -o '"address":"[^"]*"' | cut -d'"' -f4 || true)
   [ -n "$ADDR" ] && break; sleep 0.1
 done
 [ -n "$ADDR" ] || { echo "no metrics address in the log"; cat "$ZF_TMP/forwarder.log"; exit 1; }
 M="http://$ADDR"
 metric() { curl -sf "$M/metrics" | awk -v n="$1" '$1 ~ "^"n"({|$)" {s+=$2} END {print s+0}'; }
 ready() { curl -s -o /dev/null -w '%{http_code}' "$M/readyz"; }
+readiness_is() { [ "$(ready)" = "$1" ]; }
+hits_above() { [ "$(metric zendesk_forwarder_rate_limit_hits_total)" -gt "$1" ]; }
 wait_for() { local what=$1 deadline=$((SECONDS + $2)); shift 2; until "$@"; do [ $SECONDS -lt $deadline ] || { echo "FAIL: $what"; return 1; }; sleep 0.2; done; }
 fail() { echo "FAIL: $*"; tail -20 "$ZF_TMP/forwarder.log"; exit 1; }
 
-wait_for "readiness 200 while healthy" 30 test "$(ready)" = 200
+wait_for "readiness 200 while healthy" 30 readiness_is 200
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$M/healthz")" = 200 ] || fail "/healthz not 200"
 curl -sf "$M/metrics" >"$ZF_TMP/scrape.txt"
 promtool check metrics <"$ZF_TMP/scrape.txt" || fail "promtool check metrics rejected the exposition"
@@ -47,15 +49,15 @@ done
 # 429s injected -> the counter rises.
 hits0=$(metric zendesk_forwarder_rate_limit_hits_total)
 curl -sf -X POST -d '{"rate_limit": 1, "rate_window_ms": 3000}' "$EMU_URL/_emulator/config" >/dev/null
-wait_for "rate-limit hits counted" 20 test "$(metric zendesk_forwarder_rate_limit_hits_total | cut -d. -f1)" -gt "${hits0%.*}"
+wait_for "rate-limit hits counted" 20 hits_above "$hits0"
 echo "rate_limit_hits_total: $hits0 -> $(metric zendesk_forwarder_rate_limit_hits_total)"
 curl -sf -X POST -d '{"rate_limit": 0}' "$EMU_URL/_emulator/config" >/dev/null
-wait_for "readiness back after 429s" 30 test "$(ready)" = 200
+wait_for "readiness back after 429s" 30 readiness_is 200
 
 # The sink stalls: its reader stops reading (SIGSTOP, so no line it already
 # took is lost), the pipe fills and writes block.
 kill -STOP "$READER"
-wait_for "readiness 503 while the sink is stalled" 60 test "$(ready)" = 503
+wait_for "readiness 503 while the sink is stalled" 60 readiness_is 503
 curl -s "$M/readyz"; echo
 cp1=$(md5sum <"$ZF_TMP/checkpoint.json"); lag1=$(metric zendesk_forwarder_lag_seconds)
 sleep 3
@@ -71,7 +73,7 @@ echo "stalled: checkpoint held, lag $lag1 -> $lag2 s, in-flight batches $infligh
 
 # The sink recovers.
 kill -CONT "$READER"
-wait_for "readiness 200 after recovery" 60 test "$(ready)" = 200
+wait_for "readiness 200 after recovery" 60 readiness_is 200
 curl -sf -X POST -d '{"live_rate": 0}' "$EMU_URL/_emulator/config" >/dev/null
 sleep 4  # let the windows pass the last live event
 kill -TERM "$FWD_PID"
