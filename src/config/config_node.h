@@ -68,6 +68,9 @@ class ConfigNode {
   // getter asked for (typos must not be silently ignored).
   void reject_unknown_keys() const;
 
+  // Marks a value read some other way (e.g. a librdkafka password property)
+  // as secret.
+  void add_secret(const std::string& value) const { shared_->secrets.push_back(value); }
   // Secret values read so far, for the logger's redaction list.
   std::vector<std::string> secrets() const;
 
