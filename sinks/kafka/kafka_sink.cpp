@@ -95,7 +95,7 @@ class KafkaSink final : public Sink {
   ~KafkaSink() override { close(settings_.flush_timeout); }
 
   void send(BatchPtr batch, AckCallback on_ack) override {
-    auto* pending = new Pending{batch, std::move(on_ack), batch->records.size(), DeliveryStatus::Delivered, ""};
+    auto* pending = new Pending{batch, std::move(on_ack), {batch->records.size()}, DeliveryStatus::Delivered, "", false};
     {
       std::lock_guard lock(mu_);
       pending_[pending->batch->seq] = pending;
@@ -156,10 +156,10 @@ class KafkaSink final : public Sink {
   struct Pending {
     BatchPtr batch;
     AckCallback ack;
-    size_t remaining;
-    DeliveryStatus status;
-    std::string error;
-    bool orphaned = false;
+    std::atomic<size_t> remaining;  // delivery reports still to come
+    DeliveryStatus status;          // guarded by mu_
+    std::string error;              // guarded by mu_
+    bool orphaned = false;          // guarded by mu_
   };
 
   std::string topic_for(const std::string& account) const {
@@ -170,20 +170,16 @@ class KafkaSink final : public Sink {
   }
 
   void message_done(Pending* p, rd_kafka_resp_err_t err, size_t count = 1) {
+    // Delivery reports arrive once per message: the common case (success,
+    // not the batch's last message) takes no lock.
+    bool last = count == 0 || p->remaining.fetch_sub(count) == count;
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) record_error(p, err);
+    if (!last) return;
     Ack ack;
     AckCallback cb;
     {
       std::lock_guard lock(mu_);
       if (p->orphaned) return;
-      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        DeliveryStatus s = is_permanent(err) ? DeliveryStatus::Permanent : DeliveryStatus::Retriable;
-        if (p->status != DeliveryStatus::Permanent) {
-          p->status = s;
-          p->error = std::string(rd_kafka_err2name(err)) + ": " + rd_kafka_err2str(err) + " (" + advice(err) + ")";
-        }
-      }
-      p->remaining -= std::min(p->remaining, count);
-      if (p->remaining > 0) return;
       pending_.erase(p->batch->seq);
       ack = Ack{p->batch->seq, p->status, p->status == DeliveryStatus::Delivered ? "" : "kafka: " + p->error};
       cb = std::move(p->ack);
@@ -191,6 +187,13 @@ class KafkaSink final : public Sink {
     done_cv_.notify_all();
     delete p;
     cb(std::move(ack));
+  }
+
+  void record_error(Pending* p, rd_kafka_resp_err_t err) {
+    std::lock_guard lock(mu_);
+    if (p->status == DeliveryStatus::Permanent) return;
+    p->status = is_permanent(err) ? DeliveryStatus::Permanent : DeliveryStatus::Retriable;
+    p->error = std::string(rd_kafka_err2name(err)) + ": " + rd_kafka_err2str(err) + " (" + advice(err) + ")";
   }
 
   static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
