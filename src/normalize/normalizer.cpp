@@ -144,11 +144,15 @@ std::string query_param(std::string_view qs, std::string_view name) {
 Resource resource_from_path(std::string_view path) {
   Resource r;
   // Segments after the API prefix: /api/v2/<collection>/<id>/<sub>...
+  // Other paths (agent UI pages) name no resource we can trust.
+  bool api = false;
   for (std::string_view prefix : {"/api/v2/", "/api/lotus/", "/api/v1/"})
     if (path.substr(0, prefix.size()) == prefix) {
       path.remove_prefix(prefix.size());
+      api = true;
       break;
     }
+  if (!api) return r;
   std::array<std::string_view, 4> seg{};
   size_t n = 0;
   while (!path.empty() && n < seg.size()) {
