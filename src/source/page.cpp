@@ -1,11 +1,19 @@
 #include "source/page.h"
 
+#include "core/encoding.h"
+
 namespace zf::source {
 
 std::variant<PageEnvelope, std::string> parse_page(simdjson::dom::parser& parser, std::string_view body) {
   simdjson::dom::element doc;
-  if (auto err = parser.parse(body.data(), body.size()).get(doc))
-    return std::string("page is not valid JSON: ") + simdjson::error_message(err);
+  auto err = parser.parse(body.data(), body.size()).get(doc);
+  if (err == simdjson::UTF8_ERROR) {
+    // One bad byte must not block the account forever: replace it and go
+    // on (the parser copies strings out, so the temporary may go).
+    std::string clean = sanitize_utf8(body);
+    err = parser.parse(clean.data(), clean.size()).get(doc);
+  }
+  if (err) return std::string("page is not valid JSON: ") + simdjson::error_message(err);
   simdjson::dom::object root;
   if (doc.get_object().get(root)) return std::string("page is not a JSON object");
   PageEnvelope page;

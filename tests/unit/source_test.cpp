@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include "source/http_client.h"
+#include "source/page.h"
 #include "source/position.h"
 #include "source/rate_limiter.h"
 #include "source/ratelimit_reset.h"
@@ -146,4 +147,29 @@ TEST_CASE("rate limiter: acquire returns false when stopped while waiting") {
   CHECK_FALSE(limiter.acquire(stop));
   CHECK(steady_clock::now() - t0 < seconds(5));
   stopper.join();
+}
+
+TEST_CASE("page: a body with invalid UTF-8 is repaired, not retried forever") {
+  simdjson::dom::parser parser;
+  std::string body = "{\"access_logs\":[{\"id\":\"01HBAD\",\"url\":\"/x\xff\"}],\"meta\":{\"has_more\":false}}";
+  auto parsed = parse_page(parser, body);
+  REQUIRE(std::holds_alternative<PageEnvelope>(parsed));
+  auto& page = std::get<PageEnvelope>(parsed);
+  CHECK(page.events.size() == 1);
+  std::string_view url;
+  CHECK_FALSE(page.events.at(0)["url"].get_string().get(url));
+  CHECK(url == "/x\xEF\xBF\xBD");
+}
+
+TEST_CASE("page: envelope errors say what is wrong") {
+  simdjson::dom::parser parser;
+  auto msg = [&](const std::string& body) {
+    auto r = parse_page(parser, body);
+    return std::holds_alternative<std::string>(r) ? std::get<std::string>(r) : std::string("accepted");
+  };
+  CHECK(msg("{\"access_logs\":[") .find("not valid JSON") != std::string::npos);
+  CHECK(msg("{\"meta\":{}}").find("no access_logs array") != std::string::npos);
+  CHECK(msg("{\"access_logs\":[],\"meta\":{\"has_more\":\"yes\"}}").find("has_more is not a boolean") != std::string::npos);
+  CHECK(msg("{\"access_logs\":[],\"meta\":{\"has_more\":true}}").find("neither") != std::string::npos);
+  CHECK(msg("{\"access_logs\":[],\"links\":{\"next\":null},\"meta\":{\"after_cursor\":null,\"has_more\":false}}") == "accepted");
 }
