@@ -1,0 +1,209 @@
+#include "syslog/format.h"
+
+#include <cstdio>
+
+#include "core/encoding.h"
+
+namespace zf::sinks::syslog {
+
+namespace {
+void append_control_escape(std::string& out, unsigned char c) {
+  switch (c) {
+    case '\n': out += "\\n"; break;
+    case '\r': out += "\\r"; break;
+    case '\t': out += "\\t"; break;
+    default: {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    }
+  }
+}
+}  // namespace
+
+std::string escape_sd_param(std::string_view v) {
+  std::string out;
+  out.reserve(v.size() + 8);
+  for (unsigned char c : v) {
+    if (c == '"' || c == '\\' || c == ']') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7f) {
+      // RFC 5424 only escapes " \ ]; a raw CR/LF would split the message
+      // under LF framing, so write them as visible escapes (the backslash
+      // itself escaped, so a parser yields the two characters \n).
+      out += '\\';
+      append_control_escape(out, c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return sanitize_utf8(out);
+}
+
+std::string escape_cef_header(std::string_view v) {
+  std::string out;
+  for (unsigned char c : v) {
+    if (c == '|' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7f) {
+      out += ' ';
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return sanitize_utf8(out);
+}
+
+std::string escape_cef_value(std::string_view v) {
+  std::string out;
+  for (unsigned char c : v) {
+    if (c == '=' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c < 0x20 || c == 0x7f) {
+      out += ' ';
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return sanitize_utf8(out);
+}
+
+std::string header_token(std::string_view v, size_t max_len) {
+  std::string out;
+  for (unsigned char c : v) {
+    if (out.size() >= max_len) break;
+    out += (c >= 33 && c <= 126) ? static_cast<char>(c) : '_';
+  }
+  return out.empty() ? "-" : out;
+}
+
+int severity_for(const Record& r, const FormatSettings& s) {
+  if (!s.severity_by_status) return s.severity;
+  if (r.status >= 500) return 3;  // error
+  if (r.status >= 400) return 4;  // warning
+  return 6;                       // informational
+}
+
+namespace {
+
+std::string header(const Record& r, const FormatSettings& s) {
+  std::string out = "<" + std::to_string(s.facility * 8 + severity_for(r, s)) + ">1 ";
+  out += r.timestamp.empty() ? "-" : r.timestamp;
+  out += ' ';
+  out += header_token(s.hostname, 255);
+  out += ' ';
+  out += header_token(s.app_name, 48);
+  out += " - ";
+  out += header_token(s.msgid, 32);
+  out += ' ';
+  return out;
+}
+
+std::string structured_data(const Record& r, const std::string& account, const FormatSettings& s, bool minimal) {
+  std::string sd = "[" + header_token(s.sd_id, 32);
+  auto param = [&](const char* name, std::string_view value) {
+    if (value.empty()) return;
+    sd += ' ';
+    sd += name;
+    sd += "=\"";
+    sd += escape_sd_param(value);
+    sd += '"';
+  };
+  param("id", r.id);
+  if (!minimal) {
+    param("account", account);
+    param("user", r.user_id);
+    param("src", r.source_ip);
+    param("method", r.method);
+    param("status", r.status ? std::to_string(r.status) : "");
+    param("action", r.action);
+    param("resource_type", r.resource_type);
+    param("resource_id", r.resource_id);
+    param("url", r.url.size() > 512 ? std::string_view(r.url).substr(0, 512) : std::string_view(r.url));
+    param("schema", std::to_string(kSchemaVersion));
+  }
+  sd += ']';
+  return sd;
+}
+
+std::string cef(const Record& r, const std::string& account, const FormatSettings& s) {
+  int sev = severity_for(r, s);
+  int cef_sev = sev <= 3 ? 8 : sev == 4 ? 6 : 3;
+  std::string out = "CEF:0|Zendesk|Access Logs|" + escape_cef_header(std::to_string(kSchemaVersion)) + "|" +
+                    escape_cef_header(r.action.empty() ? "access" : r.action) + "|" +
+                    escape_cef_header("Zendesk access: " + (r.action.empty() ? std::string("access") : r.action)) +
+                    "|" + std::to_string(cef_sev) + "|";
+  auto ext = [&](const char* key, std::string_view value) {
+    if (value.empty()) return;
+    if (out.back() != '|') out += ' ';
+    out += key;
+    out += '=';
+    out += escape_cef_value(value);
+  };
+  ext("rt", r.timestamp_ms ? std::to_string(r.timestamp_ms) : "");
+  ext("externalId", r.id);
+  ext("suid", r.user_id);
+  ext("src", r.source_ip);
+  ext("requestMethod", r.method);
+  ext("request", r.url);
+  ext("outcome", r.status == 0 ? "" : r.status < 400 ? "success" : "failure");
+  ext("cn1Label", r.status ? "httpStatus" : "");
+  ext("cn1", r.status ? std::to_string(r.status) : "");
+  ext("cs1Label", r.resource_type.empty() ? "" : "resourceType");
+  ext("cs1", r.resource_type);
+  ext("cs2Label", r.resource_id.empty() ? "" : "resourceId");
+  ext("cs2", r.resource_id);
+  ext("cs3Label", "zendeskAccount");
+  ext("cs3", account);
+  return out;
+}
+
+std::string body(const Record& r, const std::string& account, const FormatSettings& s) {
+  std::string msg = s.format == Format::Cef ? cef(r, account, s) : r.json;
+  return s.bom ? "\xEF\xBB\xBF" + msg : msg;
+}
+
+}  // namespace
+
+std::string format_message(const Record& r, const std::string& account, const FormatSettings& s) {
+  // CEF carries its fields itself; the RFC 5424 envelope then has no SD.
+  std::string sd = s.format == Format::Cef ? "-" : structured_data(r, account, s, false);
+  return header(r, s) + sd + " " + body(r, account, s);
+}
+
+std::string format_message_within(const Record& r, const std::string& account, const FormatSettings& s,
+                                  size_t max_bytes, bool& truncated) {
+  truncated = false;
+  std::string msg = format_message(r, account, s);
+  if (msg.size() <= max_bytes) return msg;
+  truncated = true;
+  std::string head = header(r, s) + (s.format == Format::Cef ? "-" : structured_data(r, account, s, false)) + " ";
+  if (head.size() + 16 > max_bytes)  // keep at least the event id identifiable
+    head = header(r, s) + structured_data(r, account, s, true) + " ";
+  std::string b = body(r, account, s);
+  size_t room = max_bytes > head.size() ? max_bytes - head.size() : 0;
+  size_t cut = std::min(room, b.size());
+  // Back off to a UTF-8 boundary.
+  while (cut > 0 && cut < b.size() && (static_cast<unsigned char>(b[cut]) & 0xC0) == 0x80) --cut;
+  return head + b.substr(0, cut);
+}
+
+void append_framed(std::string& out, std::string_view message, Framing framing) {
+  if (framing == Framing::OctetCounting) {
+    out += std::to_string(message.size());
+    out += ' ';
+    out += message;
+  } else {
+    out += message;
+    out += '\n';
+  }
+}
+
+}  // namespace zf::sinks::syslog

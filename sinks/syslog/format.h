@@ -1,0 +1,47 @@
+#pragma once
+// Pure formatters, testable without a socket: RFC 5424 messages (with the
+// record as MSG, key fields as structured data), CEF, and the two TCP
+// framings. No value can split or forge a message: control characters in
+// header fields, SD-PARAMs and CEF values are escaped or replaced, and the
+// record JSON has none.
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "core/record.h"
+
+namespace zf::sinks::syslog {
+
+enum class Format { Rfc5424, Cef };
+enum class Framing { OctetCounting, LineFeed };
+
+struct FormatSettings {
+  Format format = Format::Rfc5424;
+  int facility = 13;          // log audit (RFC 5424 facility 13)
+  int severity = 6;           // informational; ignored when by_status
+  bool severity_by_status = true;
+  std::string hostname = "-";
+  std::string app_name = "zendesk-forwarder";
+  std::string msgid = "access";
+  std::string sd_id = "zendesk@32473";
+  bool bom = false;           // RFC 5424 MSG-UTF8 BOM (many receivers mishandle it)
+};
+
+// <PRI>1 TIMESTAMP HOSTNAME APP-NAME - MSGID [SD] MSG
+std::string format_message(const Record& r, const std::string& account, const FormatSettings& s);
+// Same, with MSG cut so the whole message fits `max_bytes` (never inside a
+// UTF-8 sequence; the header and structured data are kept). Sets
+// `truncated` when it had to cut.
+std::string format_message_within(const Record& r, const std::string& account, const FormatSettings& s,
+                                  size_t max_bytes, bool& truncated);
+
+std::string escape_sd_param(std::string_view v);   // ", \, ] escaped; control characters as \n, \r, \t, \u00XX
+std::string escape_cef_header(std::string_view v); // |, \ escaped; control characters as spaces
+std::string escape_cef_value(std::string_view v);  // =, \ escaped; CR, LF as \r, \n; other controls as spaces
+std::string header_token(std::string_view v, size_t max_len);  // PRINTUSASCII, no spaces, "-" when empty
+
+void append_framed(std::string& out, std::string_view message, Framing framing);
+
+int severity_for(const Record& r, const FormatSettings& s);
+
+}  // namespace zf::sinks::syslog

@@ -1,0 +1,203 @@
+// Syslog sink: RFC 5424 (or CEF) messages over UDP, TCP or TLS. One worker
+// thread writes batches in order; a batch is acknowledged once written (and,
+// on TCP/TLS, once the connection is still open after the write). On a
+// broken connection the batch is acknowledged Retriable and sent again
+// after a reconnect: duplicates are possible, loss is not (docs/SYSLOG.md).
+#include "syslog/syslog_sink.h"
+
+#include <unistd.h>
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/registry.h>
+
+#include "log/logger.h"
+#include "syslog/format.h"
+#include "syslog/transport.h"
+
+namespace zf::sinks::syslog {
+
+namespace {
+
+struct Settings {
+  FormatSettings format;
+  TransportSettings transport;
+  Framing framing = Framing::OctetCounting;
+  size_t max_message_bytes = 2048;  // UDP only
+};
+
+const std::vector<std::string> kFacilities = {"kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news",
+                                              "uucp", "cron", "authpriv", "ftp", "ntp", "audit", "alert", "clock",
+                                              "local0", "local1", "local2", "local3", "local4", "local5", "local6",
+                                              "local7"};
+const std::vector<std::string> kSeverities = {"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"};
+
+class SyslogSink final : public Sink {
+ public:
+  SyslogSink(Settings s, const SinkContext& ctx)
+      : s_(std::move(s)),
+        log_(ctx.log),
+        name_(ctx.name),
+        transport_(make_transport(s_.transport)),
+        truncated_(prometheus::BuildCounter()
+                       .Name("zendesk_forwarder_syslog_truncated_total")
+                       .Help("Messages cut to fit syslog.max_message_bytes (UDP).")
+                       .Register(ctx.metrics)
+                       .Add({{"sink", ctx.name}})),
+        worker_([this] { run(); }) {}
+
+  ~SyslogSink() override { close(std::chrono::seconds(5)); }
+
+  void send(BatchPtr batch, AckCallback on_ack) override {
+    {
+      std::lock_guard lock(mu_);
+      queue_.push_back({std::move(batch), std::move(on_ack)});
+    }
+    cv_.notify_all();
+  }
+
+  bool flush(std::chrono::milliseconds timeout) override {
+    std::unique_lock lock(mu_);
+    return idle_cv_.wait_for(lock, timeout, [&] { return queue_.empty() && !busy_; });
+  }
+
+  void close(std::chrono::milliseconds timeout) override {
+    flush(timeout);
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) return;
+      closed_ = true;
+    }
+    cv_.notify_all();
+    if (worker_.joinable()) worker_.join();
+    for (auto& item : queue_) item.ack(Ack{item.batch->seq, DeliveryStatus::Retriable, "sink closed before sending"});
+    queue_.clear();
+    transport_->close();
+  }
+
+ private:
+  struct Item {
+    BatchPtr batch;
+    AckCallback ack;
+  };
+
+  std::string deliver(const Batch& batch) {
+    if (transport_->connected() && transport_->peer_closed()) {
+      log_.warn("syslog receiver closed the connection; reconnecting", {{"sink", name_}});
+      transport_->close();
+    }
+    if (!transport_->connected()) {
+      std::string error = transport_->connect();
+      if (!error.empty()) return error;
+      log_.info("syslog sink connected", {{"sink", name_}, {"host", s_.transport.host}, {"port", s_.transport.port}});
+    }
+    if (s_.transport.protocol == Protocol::Udp) {
+      for (const Record& r : batch.records) {
+        bool cut = false;
+        std::string msg = format_message_within(r, batch.account, s_.format, s_.max_message_bytes, cut);
+        if (cut) truncated_.Increment();
+        std::string error = transport_->send(msg);
+        if (!error.empty()) return error;
+      }
+      return "";
+    }
+    buf_.clear();
+    for (const Record& r : batch.records) append_framed(buf_, format_message(r, batch.account, s_.format), s_.framing);
+    std::string error = transport_->send(buf_);
+    if (error.empty() && transport_->peer_closed())
+      error = "the receiver closed the connection during the write; the batch will be sent again";
+    if (!error.empty()) transport_->close();
+    return error;
+  }
+
+  void run() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return closed_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      Item item = std::move(queue_.front());
+      queue_.pop_front();
+      busy_ = true;
+      lock.unlock();
+      std::string error = deliver(*item.batch);
+      item.ack(error.empty() ? Ack{item.batch->seq, DeliveryStatus::Delivered, ""}
+                             : Ack{item.batch->seq, DeliveryStatus::Retriable, "syslog: " + error});
+      lock.lock();
+      busy_ = false;
+      idle_cv_.notify_all();
+    }
+  }
+
+  Settings s_;
+  Logger& log_;
+  std::string name_;
+  std::unique_ptr<Transport> transport_;
+  prometheus::Counter& truncated_;
+  std::string buf_;
+  std::mutex mu_;
+  std::condition_variable cv_, idle_cv_;
+  std::deque<Item> queue_;
+  bool busy_ = false;
+  bool closed_ = false;
+  std::thread worker_;
+};
+
+int index_of(const std::vector<std::string>& list, const std::string& v) {
+  for (size_t i = 0; i < list.size(); ++i)
+    if (list[i] == v) return static_cast<int>(i);
+  return -1;
+}
+
+}  // namespace
+
+SinkBuilder configure(const ConfigNode& section) {
+  Settings s;
+  auto& t = s.transport;
+  t.host = section.require_string("host");
+  std::string transport = section.get_enum("transport", {"udp", "tcp", "tls"}, "tcp");
+  t.protocol = transport == "udp" ? Protocol::Udp : transport == "tls" ? Protocol::Tls : Protocol::Tcp;
+  t.port = static_cast<int>(section.get_int("port", 1, 65535, t.protocol == Protocol::Tls ? 6514 : 514));
+  t.connect_timeout = section.get_duration("connect_timeout", std::chrono::milliseconds(100), std::chrono::minutes(5),
+                                           t.connect_timeout);
+  s.framing = section.get_enum("framing", {"octet_counting", "lf"}, "octet_counting") == "lf" ? Framing::LineFeed
+                                                                                             : Framing::OctetCounting;
+  if (t.protocol == Protocol::Udp && section.has("framing"))
+    section.fail("framing", "applies to tcp and tls only (a UDP datagram is one message)");
+  auto& f = s.format;
+  f.format = section.get_enum("format", {"rfc5424", "cef"}, "rfc5424") == "cef" ? Format::Cef : Format::Rfc5424;
+  f.facility = index_of(kFacilities, section.get_enum("facility", kFacilities, "audit"));
+  std::string severity = section.get_string("severity", "by_status");
+  f.severity_by_status = severity == "by_status";
+  if (!f.severity_by_status) {
+    f.severity = index_of(kSeverities, severity);
+    if (f.severity < 0) section.fail("severity", "expected by_status or one of emerg, alert, crit, err, warning, notice, info, debug");
+  }
+  char host[256] = "-";
+  gethostname(host, sizeof host);
+  f.hostname = section.get_string("hostname", host);
+  f.app_name = section.get_string("app_name", f.app_name);
+  f.msgid = section.get_string("msgid", f.msgid);
+  f.sd_id = section.get_string("sd_id", f.sd_id);
+  if (f.sd_id.find('@') == std::string::npos)
+    section.fail("sd_id", "a custom SD-ID must have the form name@<private enterprise number>, e.g. zendesk@32473");
+  f.bom = section.get_bool("bom", false);
+  s.max_message_bytes = static_cast<size_t>(section.get_int("max_message_bytes", 480, 65000, 2048));
+  ConfigNode tls = section.child("tls");
+  if (t.protocol != Protocol::Tls && section.has("tls")) section.fail("tls", "is only used with transport: tls");
+  t.ca_file = tls.get_string("ca_file", "");
+  t.cert_file = tls.get_string("cert_file", "");
+  t.key_file = tls.get_string("key_file", "");
+  t.server_name = tls.get_string("server_name", "");
+  t.verify = tls.get_bool("verify", true);
+  if (t.cert_file.empty() != t.key_file.empty()) tls.fail("key_file", "cert_file and key_file go together");
+  for (const auto& [key, path] : {std::pair{"ca_file", t.ca_file}, {"cert_file", t.cert_file}, {"key_file", t.key_file}})
+    if (!path.empty() && access(path.c_str(), R_OK) != 0) tls.fail(key, "cannot read " + path);
+  return [s](const SinkContext& ctx) { return std::make_unique<SyslogSink>(s, ctx); };
+}
+
+}  // namespace zf::sinks::syslog

@@ -1,0 +1,106 @@
+// The syslog formatters, golden-tested without a socket.
+#include <doctest/doctest.h>
+
+#include "syslog/format.h"
+
+using namespace zf;
+using namespace zf::sinks::syslog;
+
+namespace {
+Record sample() {
+  Record r;
+  r.id = "01H6PWD1WQFC6EYJCJWFJ59EVE";
+  r.timestamp = "2020-01-01T13:01:26.000Z";
+  r.timestamp_ms = 1577883686000;
+  r.user_id = "123";
+  r.method = "GET";
+  r.status = 200;
+  r.url = "/api/v2/tickets/1.json";
+  r.action = "ticket.read";
+  r.resource_type = "ticket";
+  r.resource_id = "1";
+  r.json = "{\"event\":{\"id\":\"01H6PWD1WQFC6EYJCJWFJ59EVE\"}}";
+  return r;
+}
+FormatSettings settings() {
+  FormatSettings s;
+  s.hostname = "fwd-1";
+  return s;
+}
+}  // namespace
+
+TEST_CASE("rfc5424: golden message with structured data and the record as MSG") {
+  CHECK(format_message(sample(), "acme", settings()) ==
+        "<110>1 2020-01-01T13:01:26.000Z fwd-1 zendesk-forwarder - access "
+        "[zendesk@32473 id=\"01H6PWD1WQFC6EYJCJWFJ59EVE\" account=\"acme\" user=\"123\" method=\"GET\" "
+        "status=\"200\" action=\"ticket.read\" resource_type=\"ticket\" resource_id=\"1\" "
+        "url=\"/api/v2/tickets/1.json\" schema=\"1\"] {\"event\":{\"id\":\"01H6PWD1WQFC6EYJCJWFJ59EVE\"}}");
+}
+
+TEST_CASE("rfc5424: severity follows the HTTP status when by_status") {
+  auto r = sample();
+  r.status = 404;
+  CHECK(format_message(r, "acme", settings()).rfind("<108>1 ", 0) == 0);  // audit(13)*8 + warning(4)
+  r.status = 503;
+  CHECK(format_message(r, "acme", settings()).rfind("<107>1 ", 0) == 0);  // err(3)
+  auto fixed = settings();
+  fixed.severity_by_status = false;
+  fixed.severity = 5;
+  fixed.facility = 16;
+  CHECK(format_message(r, "acme", fixed).rfind("<133>1 ", 0) == 0);
+}
+
+TEST_CASE("rfc5424: SD-PARAM escaping of \" \\ ] and control characters can never split a message") {
+  CHECK(escape_sd_param("a\"b\\c]d") == "a\\\"b\\\\c\\]d");
+  CHECK(escape_sd_param("x\ny\rz\t\x01") == "x\\\\ny\\\\rz\\\\t\\\\u0001");
+  CHECK(escape_sd_param(std::string("nul\0end", 7)) == "nul\\\\u0000end");
+  auto r = sample();
+  r.url = "/api/v2/search?query=\"]\n<13>1 forged - - - - injected\r\n";
+  std::string msg = format_message(r, "acme", settings());
+  CHECK(msg.find('\n') == std::string::npos);
+  CHECK(msg.find('\r') == std::string::npos);
+  CHECK(msg.find("\\]\\\\n<13>1 forged") != std::string::npos);
+}
+
+TEST_CASE("header fields are printable ASCII without spaces") {
+  CHECK(header_token("my host\n", 255) == "my_host_");
+  CHECK(header_token("", 48) == "-");
+  CHECK(header_token(std::string(60, 'a'), 48).size() == 48);
+}
+
+TEST_CASE("cef: header and extension escaping, CR/LF never raw") {
+  CHECK(escape_cef_header("a|b\\c\nd") == "a\\|b\\\\c d");
+  CHECK(escape_cef_value("a=b\\c\nd\re\x01") == "a\\=b\\\\c\\nd\\re ");
+  auto r = sample();
+  r.url = "/x?q=a=b|c\nd";
+  auto s = settings();
+  s.format = Format::Cef;
+  std::string msg = format_message(r, "acme", s);
+  CHECK(msg.find("- CEF:0|Zendesk|Access Logs|1|ticket.read|Zendesk access: ticket.read|3|rt=1577883686000 "
+                 "externalId=01H6PWD1WQFC6EYJCJWFJ59EVE suid=123 requestMethod=GET request=/x?q\\=a\\=b|c\\nd ") !=
+        std::string::npos);
+  CHECK(msg.find('\n') == std::string::npos);
+}
+
+TEST_CASE("udp: a long message is cut inside MSG only, at a UTF-8 boundary, keeping the SD") {
+  auto r = sample();
+  r.json = "{\"u\":\"" + std::string(3000, 'x') + "\xc3\xa9\"}";
+  bool cut = false;
+  std::string msg = format_message_within(r, "acme", settings(), 1024, cut);
+  CHECK(cut);
+  CHECK(msg.size() <= 1024);
+  CHECK(msg.find("[zendesk@32473 id=\"01H6PWD1WQFC6EYJCJWFJ59EVE\"") != std::string::npos);
+  CHECK(msg.find(']') != std::string::npos);
+  std::string fits = format_message_within(sample(), "acme", settings(), 1024, cut);
+  CHECK_FALSE(cut);
+  CHECK(fits == format_message(sample(), "acme", settings()));
+}
+
+TEST_CASE("framing: octet counting prefixes the byte length; LF appends a newline") {
+  std::string out;
+  append_framed(out, "héllo", Framing::OctetCounting);
+  CHECK(out == "6 héllo");
+  out.clear();
+  append_framed(out, "x", Framing::LineFeed);
+  CHECK(out == "x\n");
+}
