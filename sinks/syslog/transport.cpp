@@ -200,7 +200,16 @@ class TlsTransport final : public TcpTransport {
   }
 
   void close() override {
-    if (ssl_) SSL_free(ssl_);
+    if (ssl_) {
+      // close_notify, then wait (bounded by the socket timeout) for the
+      // receiver's: it answers once it has read everything we sent.
+      if (SSL_shutdown(ssl_) == 0) {
+        timeval tv{2, 0};
+        setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        SSL_shutdown(ssl_);
+      }
+      SSL_free(ssl_);
+    }
     ssl_ = nullptr;
     TcpTransport::close();
   }

@@ -106,7 +106,7 @@ Emulator::Event make_event(int64_t ts_ms, std::mt19937_64& rng, bool awkward) {
   if (awkward && rng() % 100 < 4) {
     switch (rng() % 7) {
       case 0: ip = ""; url = "/api/v2/search.json?query=" + url_encode_q("café 東京 🎉 naïve"); break;
-      case 1: url = "/api/v2/search?query=" + url_encode_q("he said \"hi\" \\ back] [x=1|y"); break;
+      case 1: url = "/api/v2/search?query=he said \"hi\" \\ back] [x=1|y"; break;  // raw, as logged
       case 2: url = std::string("/api/v2/search?query=line1\nline2\r\x01\x1b[31m"); break;
       case 3:
         e["client"] = "Mozilla/5.0 (X11; Linux x86_64) \"quoted\"";
