@@ -9,7 +9,7 @@ build_pkgs=(cmake ninja-build g++ pkg-config
   libcurl4-openssl-dev nlohmann-json3-dev librdkafka-dev prometheus-cpp-dev
   doctest-dev libyaml-cpp-dev libcpp-httplib-dev libsimdjson-dev libssl-dev)
 test_pkgs=(curl rsyslog rsyslog-openssl kcat python3-kafka python3-zstandard prometheus openssl
-  unzip time bc)
+  unzip time bc python3-yaml)
 
 want=("${build_pkgs[@]}")
 [ "${1:-}" = "--build" ] || want+=("${test_pkgs[@]}")
@@ -29,5 +29,9 @@ fi
 # rsyslog is used only as a test peer: never leave the system daemon running.
 if [ "${1:-}" != "--build" ] && command -v systemctl >/dev/null && systemctl is-active -q rsyslog 2>/dev/null; then
   $SUDO systemctl stop rsyslog || true
+fi
+# Test section: real helm and kubectl for the chart tests.
+if [ "${1:-}" != "--build" ]; then
+  echo "install-deps: helm and kubectl in $("$(dirname "$0")/install-helm.sh")"
 fi
 echo "install-deps: all packages present"

@@ -1,0 +1,59 @@
+#!/usr/bin/python3
+"""Structural checks of `helm template` output (what kubectl's client-side
+dry run would parse, plus what this chart promises).
+
+usage: check_manifests.py RENDERED_YAML CONFIG_OUT
+Writes the ConfigMap's config.yaml to CONFIG_OUT for `zendesk-forwarder validate`.
+"""
+import sys
+
+import yaml
+
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+problems = []
+def need(cond, what):
+    if not cond:
+        problems.append(what)
+
+for d in docs:
+    need(isinstance(d.get("apiVersion"), str) and isinstance(d.get("kind"), str), f"object without apiVersion/kind: {d}")
+    need(isinstance(d.get("metadata", {}).get("name"), str), f"{d.get('kind')} without metadata.name")
+by_kind = {}
+for d in docs:
+    by_kind.setdefault(d["kind"], []).append(d)
+
+dep = by_kind["Deployment"][0]["spec"]
+need(dep["replicas"] == 1, "replicas must be 1")
+need(dep["strategy"]["type"] == "Recreate", "strategy must be Recreate (one pod per checkpoint)")
+pod = dep["template"]["spec"]
+need(pod["securityContext"].get("runAsNonRoot") is True, "pod runAsNonRoot")
+need(pod["securityContext"].get("seccompProfile", {}).get("type") == "RuntimeDefault", "seccomp RuntimeDefault")
+c = pod["containers"][0]
+sc = c["securityContext"]
+need(sc.get("readOnlyRootFilesystem") is True, "readOnlyRootFilesystem")
+need(sc.get("allowPrivilegeEscalation") is False, "allowPrivilegeEscalation false")
+need(sc.get("capabilities", {}).get("drop") == ["ALL"], "capabilities drop ALL")
+need(c["livenessProbe"]["httpGet"]["path"] == "/healthz", "liveness probe on /healthz")
+need(c["readinessProbe"]["httpGet"]["path"] == "/readyz", "readiness probe on /readyz")
+env = {e["name"]: e for e in c["env"]}
+need("secretKeyRef" in env.get("ZENDESK_CREDENTIAL", {}).get("valueFrom", {}), "credential from a Secret")
+mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
+need(mounts.get("state") == "/var/lib/zendesk-forwarder", "state volume at /var/lib/zendesk-forwarder")
+vols = {v["name"]: v for v in pod["volumes"]}
+pvc_names = [p["metadata"]["name"] for p in by_kind.get("PersistentVolumeClaim", [])]
+need("persistentVolumeClaim" in vols["state"] and vols["state"]["persistentVolumeClaim"]["claimName"] in pvc_names,
+     "checkpoint on the chart's PVC")
+need(len(by_kind.get("Service", [])) == 1, "a metrics Service")
+
+config = by_kind["ConfigMap"][0]["data"]["config.yaml"]
+parsed = yaml.safe_load(config)
+need(parsed["zendesk"]["auth"].get("token", parsed["zendesk"]["auth"].get("password", parsed["zendesk"]["auth"].get("oauth_token"))) == "${ZENDESK_CREDENTIAL}",
+     "the ConfigMap refers to the credential, never holds it")
+secret_name = env["ZENDESK_CREDENTIAL"]["valueFrom"]["secretKeyRef"]["name"]
+for s in by_kind.get("Secret", []):
+    need(s["metadata"]["name"] == secret_name, "the created Secret is the one referenced")
+open(sys.argv[2], "w").write(config)
+print(f"{len(docs)} objects: " + ", ".join(sorted(f"{k}x{len(v)}" for k, v in by_kind.items())))
+for p in problems:
+    print("PROBLEM:", p)
+sys.exit(1 if problems else 0)

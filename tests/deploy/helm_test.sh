@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The Helm chart with real helm v4: lint and template with the defaults and
+# each example values file; the rendered manifests parse and carry the
+# security context, probes, Secret references and volume; the rendered
+# config passes `zendesk-forwarder validate`; bad values are rejected by
+# the schema with a clear message; the PrometheusRule's rules are the ones
+# in deploy/prometheus/alerts.yaml.
+# usage: helm_test.sh FORWARDER
+set -euo pipefail
+FWD=$1
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+CHART=$ROOT/helm/zendesk-forwarder
+TOOLS=$("$ROOT/deploy/install-helm.sh")
+HELM=$TOOLS/helm/helm
+TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+"$HELM" version --short
+
+cmp -s "$ROOT/deploy/prometheus/alerts.yaml" "$CHART/files/alerts.yaml" \
+  || fail "helm/zendesk-forwarder/files/alerts.yaml differs from deploy/prometheus/alerts.yaml (copy it)"
+
+for values in "" "$CHART"/examples/values-*.yaml; do
+  name=${values:+$(basename "$values")}; name=${name:-defaults}
+  "$HELM" lint "$CHART" ${values:+-f "$values"} >"$TMP/lint" 2>&1 || { cat "$TMP/lint"; fail "helm lint ($name)"; }
+  "$HELM" template fwd "$CHART" ${values:+-f "$values"} >"$TMP/rendered.yaml" || fail "helm template ($name)"
+  /usr/bin/python3 "$ROOT/tests/deploy/check_manifests.py" "$TMP/rendered.yaml" "$TMP/config.yaml" || fail "manifests ($name)"
+  ZENDESK_CREDENTIAL=dummy-credential KAFKA_PASSWORD=dummy-password "$FWD" validate --config "$TMP/config.yaml" \
+    || fail "zendesk-forwarder validate rejected the rendered config ($name)"
+  echo "ok: $name"
+done
+
+"$HELM" template fwd "$CHART" -f "$CHART/examples/values-kafka.yaml" | grep -q 'alert: ZendeskForwarderRetentionEdge' \
+  || fail "PrometheusRule does not carry the alert rules"
+
+reject() {  # reject "what" "expected message part" helm-args...
+  local what=$1 expect=$2; shift 2
+  if "$HELM" template fwd "$CHART" "$@" >"$TMP/out" 2>&1; then fail "accepted: $what"; fi
+  grep -q -- "$expect" "$TMP/out" || { cat "$TMP/out"; fail "unclear message for: $what"; }
+  echo "rejected: $what -> $(grep -m1 -- "at '" "$TMP/out" | sed 's/^ *//')"
+}
+reject "missing account" "at '/account'" --set account=
+reject "both existingSecret and inline credential" "at '/auth/credential'" --set auth.credential=abc
+reject "unknown sink type" "at '/sinks/0/type'" --set 'sinks[0].type=splunk'
+reject "more than one replica" "replicas" --set replicas=2
+reject "page size above the API's maximum" "at '/zendesk/pageSize'" --set zendesk.pageSize=5000
+echo OK
