@@ -17,7 +17,9 @@ for p in podman buildah debootstrap; do dpkg-query -W -f='${Status}' "$p" 2>/dev
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-MIRROR=$(grep -rhoE 'https?://[^ ]+debian/?' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null | head -1)
+# The mirror this machine's apt already uses (only Debian's registry is reachable).
+MIRROR=$(grep -rhE '^(URIs:|deb )' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null |
+         grep -oE 'https?://[^ ]+/debian/?( |$)' | head -1 | tr -d ' ' || true)
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 t0=$SECONDS
 

@@ -11,11 +11,10 @@
 #include <sstream>
 
 #include "config/config_node.h"
-#include "emulator/dataset.h"
 #include "kafka/kafka_sink.h"
 #include "log/logger.h"
 #include "metrics/metrics.h"
-#include "normalize/normalizer.h"
+#include "tools/bench_records.h"
 
 int main(int argc, char** argv) {
   if (argc != 5) {
@@ -28,23 +27,10 @@ int main(int argc, char** argv) {
   // As pipeline.max_inflight_batches; ZF_BENCH_INFLIGHT overrides.
   const size_t max_inflight = getenv("ZF_BENCH_INFLIGHT") ? std::stoul(getenv("ZF_BENCH_INFLIGHT")) : 4;
 
-  std::mt19937_64 rng(7);
-  zf::normalize::Normalizer normalizer({"acme", false});
-  std::vector<zf::BatchPtr> batches;
+  auto batches = zf::bench::make_batches(n, batch_size);
   std::ofstream kcat(argv[4]);
-  int64_t ts = 1795000000000;
-  for (size_t i = 0; i < n;) {
-    auto b = std::make_shared<zf::Batch>();
-    b->seq = batches.size() + 1;
-    b->account = "acme";
-    for (size_t k = 0; k < batch_size && i < n; ++k, ++i) {
-      auto event = zf::emulator::make_event(ts + static_cast<int64_t>(i), rng, false);
-      auto r = std::get<zf::Record>(normalizer.normalize_json(event.json));
-      kcat << r.id << '\t' << r.json << '\n';
-      b->records.push_back(std::move(r));
-    }
-    batches.push_back(b);
-  }
+  for (const auto& b : batches)
+    for (const auto& r : b->records) kcat << r.id << '\t' << r.json << '\n';
   kcat.close();
 
   std::ostringstream logs;

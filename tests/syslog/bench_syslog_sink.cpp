@@ -1,0 +1,62 @@
+// Sends N realistic records through the syslog sink (TCP, RFC 5424,
+// octet counting) and reports messages per second once every batch is
+// acknowledged, and the average message size (for loggen's --size).
+// usage: bench_syslog_sink HOST PORT N
+#include <chrono>
+#include <condition_variable>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+
+#include "config/config_node.h"
+#include "log/logger.h"
+#include "metrics/metrics.h"
+#include "syslog/format.h"
+#include "syslog/syslog_sink.h"
+#include "tools/bench_records.h"
+
+int main(int argc, char** argv) {
+  if (argc != 4) {
+    std::cerr << "usage: bench_syslog_sink HOST PORT N\n";
+    return 2;
+  }
+  size_t n = std::stoul(argv[3]);
+  auto batches = zf::bench::make_batches(n);
+  size_t bytes = 0;
+  zf::sinks::syslog::FormatSettings fs;
+  for (const auto& b : batches)
+    for (const auto& r : b->records) bytes += zf::sinks::syslog::format_message(r, "acme", fs).size();
+
+  std::ostringstream logs;
+  zf::Logger log(logs, zf::LogLevel::Warn);
+  zf::Metrics metrics("acme", "bench");
+  auto build = zf::sinks::syslog::configure(zf::ConfigNode::load_string(
+      std::string("host: ") + argv[1] + "\nport: " + argv[2] + "\ntransport: tcp\n"));
+  auto sink = build(zf::SinkContext{"syslog", log, metrics.registry()});
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t acked = 0, failed = 0, inflight = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  for (const auto& b : batches) {
+    {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return inflight < 4; });  // as pipeline.max_inflight_batches
+      ++inflight;
+    }
+    sink->send(b, [&](zf::Ack a) {
+      std::lock_guard lock(mu);
+      --inflight;
+      ++acked;
+      if (a.status != zf::DeliveryStatus::Delivered) ++failed;
+      cv.notify_all();
+    });
+  }
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return acked == batches.size(); });
+  }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  sink->close(std::chrono::seconds(5));
+  std::cout << n << " " << secs << " " << failed << " " << bytes / n << "\n";
+  return failed ? 1 : 0;
+}
