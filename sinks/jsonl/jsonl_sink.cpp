@@ -8,14 +8,11 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <condition_variable>
 #include <cstring>
-#include <deque>
 #include <filesystem>
-#include <mutex>
-#include <thread>
 
 #include "log/logger.h"
+#include "util/serial_worker.h"
 
 namespace zf::sinks::jsonl {
 
@@ -30,46 +27,21 @@ struct Settings {
 
 class JsonlSink final : public Sink {
  public:
-  JsonlSink(Settings s, const SinkContext& ctx) : s_(std::move(s)), log_(ctx.log), name_(ctx.name) {
+  JsonlSink(Settings s, const SinkContext& ctx)
+      : s_(std::move(s)), log_(ctx.log), name_(ctx.name), worker_([this](const Batch& b) { return deliver(b); }) {
     open_file();
-    worker_ = std::thread([this] { run(); });
   }
   ~JsonlSink() override { close(std::chrono::seconds(5)); }
 
-  void send(BatchPtr batch, AckCallback on_ack) override {
-    {
-      std::lock_guard lock(mu_);
-      queue_.push_back({std::move(batch), std::move(on_ack)});
-    }
-    cv_.notify_all();
-  }
-
-  bool flush(std::chrono::milliseconds timeout) override {
-    std::unique_lock lock(mu_);
-    return idle_cv_.wait_for(lock, timeout, [&] { return queue_.empty() && !busy_; });
-  }
-
+  void send(BatchPtr batch, AckCallback on_ack) override { worker_.send(std::move(batch), std::move(on_ack)); }
+  bool flush(std::chrono::milliseconds timeout) override { return worker_.flush(timeout); }
   void close(std::chrono::milliseconds timeout) override {
-    flush(timeout);
-    {
-      std::lock_guard lock(mu_);
-      if (closed_) return;
-      closed_ = true;
-    }
-    cv_.notify_all();
-    if (worker_.joinable()) worker_.join();
-    for (auto& item : queue_) item.ack(Ack{item.batch->seq, DeliveryStatus::Retriable, "sink closed before writing"});
-    queue_.clear();
+    worker_.close(timeout);
     if (fd_ > STDERR_FILENO) ::close(fd_);
     fd_ = -1;
   }
 
  private:
-  struct Item {
-    BatchPtr batch;
-    AckCallback ack;
-  };
-
   void open_file() {
     if (s_.path == "-") {
       fd_ = STDOUT_FILENO;
@@ -148,34 +120,16 @@ class JsonlSink final : public Sink {
     return {};
   }
 
-  void run() {
-    std::unique_lock lock(mu_);
-    for (;;) {
-      cv_.wait(lock, [&] { return closed_ || !queue_.empty(); });
-      if (queue_.empty()) return;
-      Item item = std::move(queue_.front());
-      queue_.pop_front();
-      busy_ = true;
-      lock.unlock();
-      std::string error;
-      try {
-        maybe_rotate();
-        error = write_batch(*item.batch);
-      } catch (const std::exception& e) {
-        error = e.what();
-      }
-      if (!error.empty()) {
-        // A short write may have left a partial line: start the retry on a
-        // fresh line so the file stays one record per line.
-        if (fd_ >= 0) (void)!::write(fd_, "\n", 1);
-        item.ack(Ack{item.batch->seq, DeliveryStatus::Retriable, error + " (check free space and permissions)"});
-      } else {
-        item.ack(Ack{item.batch->seq, DeliveryStatus::Delivered, ""});
-      }
-      lock.lock();
-      busy_ = false;
-      idle_cv_.notify_all();
+  std::string deliver(const Batch& batch) {
+    maybe_rotate();
+    std::string error = write_batch(batch);
+    if (!error.empty()) {
+      // A short write may have left a partial line: start the retry on a
+      // fresh line so the file stays one record per line.
+      if (fd_ >= 0) (void)!::write(fd_, "\n", 1);
+      error += " (check free space and permissions)";
     }
+    return error;
   }
 
   Settings s_;
@@ -184,12 +138,7 @@ class JsonlSink final : public Sink {
   int fd_ = -1;
   uint64_t written_ = 0;
   std::string buf_;
-  std::mutex mu_;
-  std::condition_variable cv_, idle_cv_;
-  std::deque<Item> queue_;
-  bool busy_ = false;
-  bool closed_ = false;
-  std::thread worker_;
+  SerialWorker worker_;  // last: its thread uses everything above
 };
 
 }  // namespace

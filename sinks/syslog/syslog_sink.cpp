@@ -7,10 +7,6 @@
 
 #include <unistd.h>
 
-#include <condition_variable>
-#include <deque>
-#include <mutex>
-#include <thread>
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
@@ -19,6 +15,7 @@
 #include "log/logger.h"
 #include "syslog/format.h"
 #include "syslog/transport.h"
+#include "util/serial_worker.h"
 
 namespace zf::sinks::syslog {
 
@@ -49,43 +46,21 @@ class SyslogSink final : public Sink {
                        .Help("Messages cut to fit syslog.max_message_bytes (UDP).")
                        .Register(ctx.metrics)
                        .Add({{"sink", ctx.name}})),
-        worker_([this] { run(); }) {}
+        worker_([this](const Batch& b) {
+          std::string error = deliver(b);
+          return error.empty() ? error : "syslog: " + error;
+        }) {}
 
   ~SyslogSink() override { close(std::chrono::seconds(5)); }
 
-  void send(BatchPtr batch, AckCallback on_ack) override {
-    {
-      std::lock_guard lock(mu_);
-      queue_.push_back({std::move(batch), std::move(on_ack)});
-    }
-    cv_.notify_all();
-  }
-
-  bool flush(std::chrono::milliseconds timeout) override {
-    std::unique_lock lock(mu_);
-    return idle_cv_.wait_for(lock, timeout, [&] { return queue_.empty() && !busy_; });
-  }
-
+  void send(BatchPtr batch, AckCallback on_ack) override { worker_.send(std::move(batch), std::move(on_ack)); }
+  bool flush(std::chrono::milliseconds timeout) override { return worker_.flush(timeout); }
   void close(std::chrono::milliseconds timeout) override {
-    flush(timeout);
-    {
-      std::lock_guard lock(mu_);
-      if (closed_) return;
-      closed_ = true;
-    }
-    cv_.notify_all();
-    if (worker_.joinable()) worker_.join();
-    for (auto& item : queue_) item.ack(Ack{item.batch->seq, DeliveryStatus::Retriable, "sink closed before sending"});
-    queue_.clear();
+    worker_.close(timeout);
     transport_->close();
   }
 
  private:
-  struct Item {
-    BatchPtr batch;
-    AckCallback ack;
-  };
-
   std::string deliver(const Batch& batch) {
     if (transport_->connected() && transport_->peer_closed()) {
       log_.warn("syslog receiver closed the connection; reconnecting", {{"sink", name_}});
@@ -115,36 +90,13 @@ class SyslogSink final : public Sink {
     return error;
   }
 
-  void run() {
-    std::unique_lock lock(mu_);
-    for (;;) {
-      cv_.wait(lock, [&] { return closed_ || !queue_.empty(); });
-      if (queue_.empty()) return;
-      Item item = std::move(queue_.front());
-      queue_.pop_front();
-      busy_ = true;
-      lock.unlock();
-      std::string error = deliver(*item.batch);
-      item.ack(error.empty() ? Ack{item.batch->seq, DeliveryStatus::Delivered, ""}
-                             : Ack{item.batch->seq, DeliveryStatus::Retriable, "syslog: " + error});
-      lock.lock();
-      busy_ = false;
-      idle_cv_.notify_all();
-    }
-  }
-
   Settings s_;
   Logger& log_;
   std::string name_;
   std::unique_ptr<Transport> transport_;
   prometheus::Counter& truncated_;
   std::string buf_;
-  std::mutex mu_;
-  std::condition_variable cv_, idle_cv_;
-  std::deque<Item> queue_;
-  bool busy_ = false;
-  bool closed_ = false;
-  std::thread worker_;
+  SerialWorker worker_;  // last: its thread uses everything above
 };
 
 int index_of(const std::vector<std::string>& list, const std::string& v) {

@@ -1,0 +1,92 @@
+#pragma once
+// The delivery loop shared by sinks that write batches one after another on
+// one connection or file (jsonl, syslog): a queue, one thread, one
+// acknowledgement per batch in order, flush and close. The sink supplies
+// `deliver`, which returns "" when the batch is durably written, or why not
+// (acknowledged Retriable: the pipeline sends it again).
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "core/sink.h"
+
+namespace zf::sinks {
+
+class SerialWorker {
+ public:
+  using Deliver = std::function<std::string(const Batch&)>;
+
+  explicit SerialWorker(Deliver deliver) : deliver_(std::move(deliver)), thread_([this] { run(); }) {}
+  ~SerialWorker() { close(std::chrono::seconds(5)); }
+
+  void send(BatchPtr batch, AckCallback on_ack) {
+    {
+      std::lock_guard lock(mu_);
+      queue_.push_back({std::move(batch), std::move(on_ack)});
+    }
+    cv_.notify_all();
+  }
+
+  bool flush(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    return idle_cv_.wait_for(lock, timeout, [&] { return queue_.empty() && !busy_; });
+  }
+
+  // Returns after the thread ended; batches never written are acknowledged
+  // Retriable.
+  void close(std::chrono::milliseconds timeout) {
+    flush(timeout);
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) return;
+      closed_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    for (auto& item : queue_) item.ack(Ack{item.batch->seq, DeliveryStatus::Retriable, "sink closed before writing"});
+    queue_.clear();
+  }
+
+ private:
+  struct Item {
+    BatchPtr batch;
+    AckCallback ack;
+  };
+
+  void run() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return closed_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      Item item = std::move(queue_.front());
+      queue_.pop_front();
+      busy_ = true;
+      lock.unlock();
+      std::string error;
+      try {
+        error = deliver_(*item.batch);
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+      item.ack(error.empty() ? Ack{item.batch->seq, DeliveryStatus::Delivered, ""}
+                             : Ack{item.batch->seq, DeliveryStatus::Retriable, error});
+      lock.lock();
+      busy_ = false;
+      idle_cv_.notify_all();
+    }
+  }
+
+  Deliver deliver_;
+  std::mutex mu_;
+  std::condition_variable cv_, idle_cv_;
+  std::deque<Item> queue_;
+  bool busy_ = false;
+  bool closed_ = false;
+  std::thread thread_;  // last: starts after every other member exists
+};
+
+}  // namespace zf::sinks
