@@ -340,3 +340,19 @@ TEST_CASE("late events: re-reading the overlap catches events that appear late, 
   auto summary = final_summary(logs.str());
   CHECK(summary["duplicates_dropped"].get<int>() > 0);  // the overlap was re-read and deduplicated
 }
+
+TEST_CASE("backfill start older than the 90-day retention is clipped with a warning, and the run completes") {
+  emulator::Options opts;
+  opts.seed = 12;
+  opts.events = 2000;
+  opts.rate_limit = 0;
+  emulator::Emulator emu(opts);
+  emu.start();
+  Workdir w("retention");
+  std::string yaml = config_yaml(emu.base_url(), w, "  page_size: 1000\n  max_window: 90d\n");
+  yaml.replace(yaml.find("start: 1d"), 9, "start: 120d");
+  auto r = run_once(yaml);
+  CHECK(r.code == 0);
+  CHECK(r.log.find("older than the API's 90-day retention; clipping it") != std::string::npos);
+  check_exactly(output_ids(w.out()), emu.ids());
+}
