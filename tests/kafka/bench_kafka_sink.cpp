@@ -37,7 +37,8 @@ int main(int argc, char** argv) {
   zf::Logger log(logs, zf::LogLevel::Warn);
   zf::Metrics metrics("acme", "bench");
   auto build = zf::sinks::kafka::configure(
-      zf::ConfigNode::load_string("brokers: " + bootstrap + "\ntopic: " + topic + "\n"));
+      zf::ConfigNode::load_string("brokers: " + bootstrap + "\ntopic: " + topic + "\n" +
+                                  (getenv("ZF_BENCH_LINGER_MS") ? std::string("linger_ms: ") + getenv("ZF_BENCH_LINGER_MS") + "\n" : "")));
   auto sink = build(zf::SinkContext{"kafka", log, metrics.registry()});
 
   std::mutex mu;
