@@ -41,30 +41,9 @@ int main(int argc, char** argv) {
                                   (getenv("ZF_BENCH_LINGER_MS") ? std::string("linger_ms: ") + getenv("ZF_BENCH_LINGER_MS") + "\n" : "")));
   auto sink = build(zf::SinkContext{"kafka", log, metrics.registry()});
 
-  std::mutex mu;
-  std::condition_variable cv;
-  size_t acked = 0, failed = 0, inflight = 0;
-  auto t0 = std::chrono::steady_clock::now();
-  for (const auto& b : batches) {
-    {
-      // The pipeline's bound on batches in flight (pipeline.max_inflight_batches).
-      std::unique_lock lock(mu);
-      cv.wait(lock, [&] { return inflight < max_inflight; });
-      ++inflight;
-    }
-    sink->send(b, [&](zf::Ack a) {
-      std::lock_guard lock(mu);
-      --inflight;
-      ++acked;
-      if (a.status != zf::DeliveryStatus::Delivered) ++failed;
-      cv.notify_all();
-    });
-  }
-  {
-    std::unique_lock lock(mu);
-    cv.wait(lock, [&] { return acked == batches.size(); });
-  }
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  auto run = zf::bench::drive(*sink, batches, max_inflight);
+  double secs = run.seconds;
+  size_t failed = run.failed_batches;
   sink->close(std::chrono::seconds(5));
   std::cout << n << " " << secs << " " << failed << "\n";
   return failed ? 1 : 0;

@@ -33,29 +33,9 @@ int main(int argc, char** argv) {
   auto build = zf::sinks::syslog::configure(zf::ConfigNode::load_string(
       std::string("host: ") + argv[1] + "\nport: " + argv[2] + "\ntransport: tcp\n"));
   auto sink = build(zf::SinkContext{"syslog", log, metrics.registry()});
-  std::mutex mu;
-  std::condition_variable cv;
-  size_t acked = 0, failed = 0, inflight = 0;
-  auto t0 = std::chrono::steady_clock::now();
-  for (const auto& b : batches) {
-    {
-      std::unique_lock lock(mu);
-      cv.wait(lock, [&] { return inflight < 4; });  // as pipeline.max_inflight_batches
-      ++inflight;
-    }
-    sink->send(b, [&](zf::Ack a) {
-      std::lock_guard lock(mu);
-      --inflight;
-      ++acked;
-      if (a.status != zf::DeliveryStatus::Delivered) ++failed;
-      cv.notify_all();
-    });
-  }
-  {
-    std::unique_lock lock(mu);
-    cv.wait(lock, [&] { return acked == batches.size(); });
-  }
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  auto run = zf::bench::drive(*sink, batches, 4);
+  double secs = run.seconds;
+  size_t failed = run.failed_batches;
   sink->close(std::chrono::seconds(5));
   std::cout << n << " " << secs << " " << failed << " " << bytes / n << "\n";
   return failed ? 1 : 0;
