@@ -6,13 +6,14 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <fstream>
 #include <map>
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "log/logger.h"
 
@@ -68,6 +69,12 @@ std::string advice(rd_kafka_resp_err_t err) {
   }
 }
 
+// One thread owns the producer: it produces queued batches and serves the
+// delivery reports. Keeping both on one thread matters for throughput: every
+// message (and each of its headers) is allocated in producev and freed after
+// its delivery report, and glibc's per-thread caches only work when that
+// happens on the same thread (measured: ~25% of the sink's CPU went to
+// malloc/free while a second thread polled).
 class KafkaSink final : public Sink {
  public:
   KafkaSink(const Settings& s, const SinkContext& ctx) : settings_(s), log_(ctx.log), name_(ctx.name) {
@@ -87,80 +94,114 @@ class KafkaSink final : public Sink {
       rd_kafka_conf_destroy(conf);
       throw std::runtime_error(std::string("cannot create the Kafka producer: ") + err);
     }
-    poller_ = std::thread([this] {
-      while (!closing_) rd_kafka_poll(rk_, 100);
-    });
+    main_queue_ = rd_kafka_queue_get_main(rk_);
+    io_thread_ = std::thread([this] { run(); });
   }
 
   ~KafkaSink() override { close(settings_.flush_timeout); }
 
   void send(BatchPtr batch, AckCallback on_ack) override {
-    auto* pending = new Pending{batch, std::move(on_ack), {batch->records.size()}, DeliveryStatus::Delivered, "", false};
     {
       std::lock_guard lock(mu_);
-      pending_[pending->batch->seq] = pending;
-    }
-    std::string topic = topic_for(batch->account);
-    std::string schema = std::to_string(kSchemaVersion);
-    for (const Record& r : batch->records) {
-      for (;;) {
-        // The payload is not copied: the batch outlives every delivery report.
-        rd_kafka_resp_err_t err = rd_kafka_producev(
-            rk_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(0),
-            RD_KAFKA_V_KEY(r.id.data(), r.id.size()), RD_KAFKA_V_VALUE(const_cast<char*>(r.json.data()), r.json.size()),
-            RD_KAFKA_V_HEADER("zendesk-account", batch->account.data(), static_cast<ssize_t>(batch->account.size())),
-            RD_KAFKA_V_HEADER("schema-version", schema.data(), static_cast<ssize_t>(schema.size())),
-            RD_KAFKA_V_HEADER("source", kProduct, -1), RD_KAFKA_V_OPAQUE(pending), RD_KAFKA_V_END);
-        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
-        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !closing_) {
-          rd_kafka_poll(rk_, 50);  // the local queue drains as brokers acknowledge
-          continue;
-        }
-        message_done(pending, err);
-        break;
+      if (!stopping_) {
+        queue_.push_back(new Pending{std::move(batch), std::move(on_ack), 0, DeliveryStatus::Delivered, ""});
+        ++unacked_;
+        rd_kafka_queue_yield(main_queue_);  // wakes run() out of rd_kafka_poll
+        return;
       }
     }
-    if (batch->records.empty()) message_done(pending, RD_KAFKA_RESP_ERR_NO_ERROR, /*count=*/0);
+    on_ack(Ack{batch->seq, DeliveryStatus::Retriable, "kafka sink \"" + name_ + "\" is closed"});
   }
 
   bool flush(std::chrono::milliseconds timeout) override {
-    rd_kafka_flush(rk_, static_cast<int>(timeout.count()));
     std::unique_lock lock(mu_);
-    return done_cv_.wait_for(lock, std::chrono::milliseconds(50), [&] { return pending_.empty(); });
+    return idle_cv_.wait_for(lock, timeout, [&] { return unacked_ == 0; });
   }
 
   void close(std::chrono::milliseconds timeout) override {
     if (!rk_) return;
     flush(timeout);
-    closing_ = true;
-    if (poller_.joinable()) poller_.join();
-    std::map<uint64_t, Pending*> left;
     {
       std::lock_guard lock(mu_);
-      left.swap(pending_);
+      stopping_ = true;
     }
-    // Messages still in librdkafka's queue are purged; their delivery
-    // reports come back as purged and must not ack anything twice.
+    rd_kafka_queue_yield(main_queue_);
+    if (io_thread_.joinable()) io_thread_.join();
+    // The I/O thread is gone: what is left belongs to this thread. Messages
+    // still in librdkafka's queue are purged; their delivery reports come
+    // back as purged and must not acknowledge anything twice.
+    closed_ = true;
     rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     rd_kafka_poll(rk_, 0);
-    for (auto& [seq, p] : left) {
-      p->ack(Ack{seq, DeliveryStatus::Retriable, "kafka sink \"" + name_ + "\" closed before delivery completed"});
-      p->orphaned = true;
-    }
+    std::vector<Pending*> left(queue_.begin(), queue_.end());
+    for (auto& [seq, p] : producing_) left.push_back(p);
+    queue_.clear();
+    producing_.clear();
+    for (Pending* p : left)
+      p->ack(Ack{p->batch->seq, DeliveryStatus::Retriable, "kafka sink \"" + name_ + "\" closed before delivery completed"});
+    rd_kafka_queue_destroy(main_queue_);
     rd_kafka_destroy(rk_);
     rk_ = nullptr;
-    for (auto& [seq, p] : left) delete p;
+    for (Pending* p : left) delete p;
   }
 
  private:
+  // A batch between send() and its acknowledgement. Touched only by the I/O
+  // thread (and by close() after that thread ended).
   struct Pending {
     BatchPtr batch;
     AckCallback ack;
-    std::atomic<size_t> remaining;  // delivery reports still to come
-    DeliveryStatus status;          // guarded by mu_
-    std::string error;              // guarded by mu_
-    bool orphaned = false;          // guarded by mu_
+    size_t remaining;  // delivery reports still to come
+    DeliveryStatus status;
+    std::string error;
   };
+
+  void run() {
+    std::deque<Pending*> ready;
+    for (;;) {
+      {
+        std::lock_guard lock(mu_);
+        if (stopping_) return;
+        ready.swap(queue_);
+      }
+      for (Pending* p : ready) produce(p);
+      ready.clear();
+      // Serves delivery reports; send() and close() cut the wait short.
+      rd_kafka_poll(rk_, 100);
+    }
+  }
+
+  void produce(Pending* p) {
+    const Batch& batch = *p->batch;
+    producing_[batch.seq] = p;
+    p->remaining = batch.records.size() + 1;  // +1: held until every message is queued
+    std::string topic = topic_for(batch.account);
+    std::string schema = std::to_string(kSchemaVersion);
+    for (const Record& r : batch.records) {
+      for (;;) {
+        // The payload is not copied: the batch outlives every delivery report.
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+            rk_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(0),
+            RD_KAFKA_V_KEY(r.id.data(), r.id.size()), RD_KAFKA_V_VALUE(const_cast<char*>(r.json.data()), r.json.size()),
+            RD_KAFKA_V_HEADER("zendesk-account", batch.account.data(), static_cast<ssize_t>(batch.account.size())),
+            RD_KAFKA_V_HEADER("schema-version", schema.data(), static_cast<ssize_t>(schema.size())),
+            RD_KAFKA_V_HEADER("source", kProduct, -1), RD_KAFKA_V_OPAQUE(p), RD_KAFKA_V_END);
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !stopping()) {
+          rd_kafka_poll(rk_, 50);  // the local queue drains as brokers acknowledge
+          continue;
+        }
+        message_done(p, err);
+        break;
+      }
+    }
+    message_done(p, RD_KAFKA_RESP_ERR_NO_ERROR);  // the +1 above
+  }
+
+  bool stopping() {
+    std::lock_guard lock(mu_);
+    return stopping_;
+  }
 
   std::string topic_for(const std::string& account) const {
     std::string t = settings_.topic_template;
@@ -169,37 +210,24 @@ class KafkaSink final : public Sink {
     return t;
   }
 
-  void message_done(Pending* p, rd_kafka_resp_err_t err, size_t count = 1) {
-    // Delivery reports arrive once per message: the common case (success,
-    // not the batch's last message) takes no lock.
-    bool last = count == 0 || p->remaining.fetch_sub(count) == count;
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) record_error(p, err);
-    if (!last) return;
-    Ack ack;
-    AckCallback cb;
-    {
-      std::lock_guard lock(mu_);
-      if (p->orphaned) return;
-      pending_.erase(p->batch->seq);
-      ack = Ack{p->batch->seq, p->status, p->status == DeliveryStatus::Delivered ? "" : "kafka: " + p->error};
-      cb = std::move(p->ack);
+  void message_done(Pending* p, rd_kafka_resp_err_t err) {
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR && p->status != DeliveryStatus::Permanent) {
+      p->status = is_permanent(err) ? DeliveryStatus::Permanent : DeliveryStatus::Retriable;
+      p->error = std::string(rd_kafka_err2name(err)) + ": " + rd_kafka_err2str(err) + " (" + advice(err) + ")";
     }
-    done_cv_.notify_all();
+    if (--p->remaining > 0) return;
+    producing_.erase(p->batch->seq);
+    p->ack(Ack{p->batch->seq, p->status, p->status == DeliveryStatus::Delivered ? "" : "kafka: " + p->error});
     delete p;
-    cb(std::move(ack));
-  }
-
-  void record_error(Pending* p, rd_kafka_resp_err_t err) {
     std::lock_guard lock(mu_);
-    if (p->status == DeliveryStatus::Permanent) return;
-    p->status = is_permanent(err) ? DeliveryStatus::Permanent : DeliveryStatus::Retriable;
-    p->error = std::string(rd_kafka_err2name(err)) + ": " + rd_kafka_err2str(err) + " (" + advice(err) + ")";
+    if (--unacked_ == 0) idle_cv_.notify_all();
   }
 
   static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
     auto* self = static_cast<KafkaSink*>(opaque);
     auto* p = static_cast<Pending*>(m->_private);
-    if (!p || m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) return;
+    // After close() purged the queue, the batches were acknowledged already.
+    if (!p || self->closed_) return;
     self->message_done(p, m->err);
   }
 
@@ -228,11 +256,15 @@ class KafkaSink final : public Sink {
   Logger& log_;
   std::string name_;
   rd_kafka_t* rk_ = nullptr;
-  std::atomic<bool> closing_{false};
-  std::thread poller_;
+  rd_kafka_queue_t* main_queue_ = nullptr;  // the queue rd_kafka_poll serves
   std::mutex mu_;
-  std::condition_variable done_cv_;
-  std::map<uint64_t, Pending*> pending_;
+  std::condition_variable idle_cv_;
+  std::deque<Pending*> queue_;  // sent, not yet produced (guarded by mu_)
+  size_t unacked_ = 0;          // sent, not yet acknowledged (guarded by mu_)
+  bool stopping_ = false;       // guarded by mu_
+  std::map<uint64_t, Pending*> producing_;  // I/O thread only
+  bool closed_ = false;                     // set after the I/O thread ended
+  std::thread io_thread_;                   // last: starts after every member exists
 };
 
 bool looks_secret(const std::string& property) {
