@@ -18,7 +18,7 @@ FROM ${BASE} AS runtime
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       ca-certificates libcurl4 librdkafka1 libyaml-cpp0.7 libsimdjson14 libprometheus-cpp-core1.0 \
-      libcpp-httplib0.11 libssl3 \
+      libcpp-httplib0.11 libssl3 libjemalloc2 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --gid 65532 forwarder \
  && useradd --uid 65532 --gid 65532 --no-create-home --home-dir /var/lib/zendesk-forwarder --shell /usr/sbin/nologin forwarder \
