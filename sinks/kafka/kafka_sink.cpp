@@ -139,6 +139,8 @@ class KafkaSink final : public Sink {
     producing_.clear();
     for (Pending* p : left)
       p->ack(Ack{p->batch->seq, DeliveryStatus::Retriable, "kafka sink \"" + name_ + "\" closed before delivery completed"});
+    for (auto& [name, rkt] : topics_) rd_kafka_topic_destroy(rkt);
+    topics_.clear();
     rd_kafka_queue_destroy(main_queue_);
     rd_kafka_destroy(rk_);
     rk_ = nullptr;
@@ -175,13 +177,18 @@ class KafkaSink final : public Sink {
     const Batch& batch = *p->batch;
     producing_[batch.seq] = p;
     p->remaining = batch.records.size() + 1;  // +1: held until every message is queued
-    std::string topic = topic_for(batch.account);
+    rd_kafka_topic_t* topic = topic_handle(topic_for(batch.account));
     std::string schema = std::to_string(kSchemaVersion);
     for (const Record& r : batch.records) {
+      if (!topic) {  // never Delivered: a failure without its own code is an invalid topic
+        rd_kafka_resp_err_t err = rd_kafka_last_error();
+        message_done(p, err == RD_KAFKA_RESP_ERR_NO_ERROR ? RD_KAFKA_RESP_ERR__INVALID_ARG : err);
+        continue;
+      }
       for (;;) {
         // The payload is not copied: the batch outlives every delivery report.
         rd_kafka_resp_err_t err = rd_kafka_producev(
-            rk_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(0),
+            rk_, RD_KAFKA_V_RKT(topic), RD_KAFKA_V_MSGFLAGS(0),
             RD_KAFKA_V_KEY(r.id.data(), r.id.size()), RD_KAFKA_V_VALUE(const_cast<char*>(r.json.data()), r.json.size()),
             RD_KAFKA_V_HEADER("zendesk-account", batch.account.data(), static_cast<ssize_t>(batch.account.size())),
             RD_KAFKA_V_HEADER("schema-version", schema.data(), static_cast<ssize_t>(schema.size())),
@@ -196,6 +203,22 @@ class KafkaSink final : public Sink {
       }
     }
     message_done(p, RD_KAFKA_RESP_ERR_NO_ERROR);  // the +1 above
+  }
+
+  // One handle per topic, kept: producing by name looks the topic up per
+  // message. On first use the topic's metadata is fetched at once; otherwise
+  // a topic first named just after the bootstrap metadata request waits for
+  // librdkafka's 1 s refresh of unknown topics (seen in about one start in
+  // five against the mock cluster).
+  rd_kafka_topic_t* topic_handle(const std::string& name) {
+    auto it = topics_.find(name);
+    if (it != topics_.end()) return it->second;
+    rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk_, name.c_str(), nullptr);
+    if (!rkt) return nullptr;
+    const rd_kafka_metadata_t* md = nullptr;
+    if (rd_kafka_metadata(rk_, 0, rkt, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR) rd_kafka_metadata_destroy(md);
+    topics_.emplace(name, rkt);
+    return rkt;
   }
 
   bool stopping() {
@@ -263,6 +286,7 @@ class KafkaSink final : public Sink {
   size_t unacked_ = 0;          // sent, not yet acknowledged (guarded by mu_)
   bool stopping_ = false;       // guarded by mu_
   std::map<uint64_t, Pending*> producing_;  // I/O thread only
+  std::map<std::string, rd_kafka_topic_t*> topics_;  // I/O thread only
   bool closed_ = false;                     // set after the I/O thread ended
   std::thread io_thread_;                   // last: starts after every member exists
 };
