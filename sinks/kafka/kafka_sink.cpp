@@ -70,11 +70,10 @@ std::string advice(rd_kafka_resp_err_t err) {
 }
 
 // One thread owns the producer: it produces queued batches and serves the
-// delivery reports. Keeping both on one thread matters for throughput: every
-// message (and each of its headers) is allocated in producev and freed after
-// its delivery report, and glibc's per-thread caches only work when that
-// happens on the same thread (measured: ~25% of the sink's CPU went to
-// malloc/free while a second thread polled).
+// delivery reports. send() only queues, so the pipeline never waits on a full
+// librdkafka queue, and every message (with its headers) is allocated and
+// freed on the same thread. What those allocations cost is why the
+// executables link jemalloc (CMakeLists.txt, docs/KAFKA.md).
 class KafkaSink final : public Sink {
  public:
   KafkaSink(const Settings& s, const SinkContext& ctx) : settings_(s), log_(ctx.log), name_(ctx.name) {

@@ -16,8 +16,10 @@
 #include "kafka/kafka_sink.h"
 #include "log/logger.h"
 #include "metrics/metrics.h"
+#include "test_batches.h"
 
 using namespace zf;
+using zf::testing::make_batch;
 using namespace std::chrono_literals;
 
 namespace {
@@ -70,19 +72,6 @@ struct Acks {
     return by_seq.size();
   }
 };
-
-BatchPtr make_batch(uint64_t seq, size_t records) {
-  auto b = std::make_shared<Batch>();
-  b->seq = seq;
-  b->account = "acme";
-  for (size_t i = 0; i < records; ++i) {
-    Record r;
-    r.id = "01H6PWD1WQFC6EYJCJWFJ5" + std::to_string(1000 + seq * 100 + i);
-    r.json = "{\"event\":{\"id\":\"" + r.id + "\"}}";
-    b->records.push_back(std::move(r));
-  }
-  return b;
-}
 
 struct Harness {
   MockCluster cluster;

@@ -15,11 +15,13 @@
 #include "jsonl/jsonl_sink.h"
 #include "log/logger.h"
 #include "metrics/metrics.h"
+#include "test_batches.h"
 #include "pipeline/checkpoint.h"
 #include "pipeline/delivery.h"
 #include "source/recent_ids.h"
 
 using namespace zf;
+using zf::testing::make_batch;
 using namespace std::chrono;
 namespace fs = std::filesystem;
 
@@ -30,19 +32,6 @@ fs::path temp_dir(const std::string& name) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
-}
-
-BatchPtr make_batch(uint64_t seq, int n) {
-  auto b = std::make_shared<Batch>();
-  b->seq = seq;
-  b->account = "acme";
-  for (int i = 0; i < n; ++i) {
-    Record r;
-    r.id = "ID" + std::to_string(seq) + "_" + std::to_string(i);
-    r.json = "{\"event\":{\"id\":\"" + r.id + "\"}}";
-    b->records.push_back(r);
-  }
-  return b;
 }
 
 // A sink the test drives by hand: it keeps every ack callback until the

@@ -1,0 +1,23 @@
+#pragma once
+// Small batches for sink and delivery tests: ids unique per (seq, index).
+#include <memory>
+#include <string>
+
+#include "core/record.h"
+
+namespace zf::testing {
+
+inline BatchPtr make_batch(uint64_t seq, size_t records) {
+  auto b = std::make_shared<Batch>();
+  b->seq = seq;
+  b->account = "acme";
+  for (size_t i = 0; i < records; ++i) {
+    Record r;
+    r.id = "ID" + std::to_string(seq) + "_" + std::to_string(i);
+    r.json = "{\"event\":{\"id\":\"" + r.id + "\"}}";
+    b->records.push_back(std::move(r));
+  }
+  return b;
+}
+
+}  // namespace zf::testing
