@@ -42,6 +42,14 @@ bool err_by_name(const std::string& name, rd_kafka_resp_err_t& out) {
   return false;
 }
 
+// Leaders spread round-robin over the brokers, as Kafka assigns them: the
+// mock's own choice can put most partitions of a topic on one broker, whose
+// single thread then sets the pace (and differs from topic to topic).
+void create_topic(rd_kafka_mock_cluster_t* mc, int brokers, const std::string& name, int partitions, int replication) {
+  rd_kafka_mock_topic_create(mc, name.c_str(), partitions, replication);
+  for (int p = 0; p < partitions; ++p) rd_kafka_mock_partition_set_leader(mc, name.c_str(), p, 1 + p % brokers);
+}
+
 std::string run_command(rd_kafka_mock_cluster_t* mc, int brokers, const std::string& line) {
   std::istringstream in(line);
   std::string cmd, arg;
@@ -66,7 +74,7 @@ std::string run_command(rd_kafka_mock_cluster_t* mc, int brokers, const std::str
   if (cmd == "topic") {
     int partitions = 1, replication = 1;
     in >> partitions >> replication;
-    rd_kafka_mock_topic_create(mc, arg.c_str(), partitions, replication);
+    create_topic(mc, brokers, arg, partitions, replication);
     return "created " + arg;
   }
   return "unknown command: " + line;
@@ -118,7 +126,7 @@ int main(int argc, char** argv) {
     std::getline(in, name, ':');
     std::getline(in, p, ':');
     std::getline(in, r, ':');
-    rd_kafka_mock_topic_create(mc, name.c_str(), std::stoi(p), std::stoi(r));
+    create_topic(mc, brokers, name, std::stoi(p), std::stoi(r));
   }
   std::string bootstrap = rd_kafka_mock_cluster_bootstraps(mc);
   std::cout << bootstrap << std::endl;
