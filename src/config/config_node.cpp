@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 namespace zf {
@@ -23,6 +24,27 @@ std::optional<Duration> parse_duration(const std::string& text) {
   return Duration(n * ms_per);
 }
 
+namespace {
+
+// YAML parsers keep one value of a key given twice and drop the other
+// silently; a config where `overlap:` appears twice is a mistake to name.
+void reject_duplicate_keys(const YAML::Node& node, const std::string& path) {
+  if (node.IsSequence())
+    for (size_t i = 0; i < node.size(); ++i) reject_duplicate_keys(node[i], path + "[" + std::to_string(i) + "]");
+  if (!node.IsMap()) return;
+  std::set<std::string> seen;
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    std::string k = it->first.Scalar();
+    std::string p = path.empty() ? k : path + "." + k;
+    if (!seen.insert(k).second)
+      throw ConfigError(p, "given twice (again at line " + std::to_string(it->first.Mark().line + 1) +
+                               "); keep one of them");
+    reject_duplicate_keys(it->second, p);
+  }
+}
+
+}  // namespace
+
 ConfigNode::ConfigNode(YAML::Node node, std::string path, std::shared_ptr<Shared> shared)
     : node_(std::move(node)), path_(std::move(path)), shared_(std::move(shared)) {}
 
@@ -35,6 +57,7 @@ ConfigNode ConfigNode::load_string(const std::string& yaml, const std::string& o
                                   ", column " + std::to_string(e.mark.column + 1) + ")");
   }
   if (!root.IsMap()) throw ConfigError(origin, "the top level must be a mapping of sections (zendesk:, sinks:, ...)");
+  reject_duplicate_keys(root, "");
   return ConfigNode(root, "", std::make_shared<Shared>());
 }
 

@@ -61,6 +61,7 @@ TEST_CASE("config: each mistake is reported with the key that holds it") {
       {"subdomain: acme", "subdomain: acme\n  start: last tuesday", "zendesk.start", "duration back from now"},
       {"subdomain: acme", "subdomain: acme\n  overlap: 10 minutes", "zendesk.overlap", "duration such as"},
       {"subdomain: acme", "subdomain: acme\n  pagesize: 100", "zendesk.pagesize", "unknown key"},
+      {"subdomain: acme", "subdomain: acme\n  overlap: 1m\n  overlap: 10s", "zendesk.overlap", "given twice"},
       {"subdomain: acme", "subdomain: acme\n  rate_limit: {requests: 0}", "zendesk.rate_limit.requests", "from 1"},
       {"token: s3cr3t-token-value", "token: ${ZF_TEST_UNSET_VARIABLE}", "zendesk.auth.token", "ZF_TEST_UNSET_VARIABLE"},
       {"token: s3cr3t-token-value", "token: x\n    token_file: /etc/hostname", "zendesk.auth.token", "not both"},
