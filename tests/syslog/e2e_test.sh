@@ -28,8 +28,7 @@ zendesk:
   auth: {type: api_token, email: agent@example.com, token: emulator-token}
   start: 1d
   settle_delay: 0s
-  page_size: 1000
-${3:-}
+${3:-  page_size: 1000}
 checkpoint: {path: $ZF_TMP/$1/checkpoint.json}
 pipeline: {sink_retry_initial: 100ms, sink_retry_max: 1s}
 sinks:
