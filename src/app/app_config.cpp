@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 
 #include "core/time_format.h"
 
@@ -81,10 +82,27 @@ void read_zendesk(const ConfigNode& z, AppConfig& c) {
   auto& w = c.source.windows;
   auto secs = [](milliseconds d) { return std::chrono::duration_cast<std::chrono::seconds>(d).count(); };
   w.settle_delay_s = secs(z.get_duration("settle_delay", 0ms, 24h, 60s));
-  w.overlap_s = secs(z.get_duration("overlap", 1s, 24h, 600s));
   w.max_window_s = secs(z.get_duration("max_window", 1min, 90 * 24h, 24h));
   w.poll_interval_s = secs(z.get_duration("poll_interval", 1s, 24h, 30s));
-  if (w.max_window_s <= w.overlap_s) z.fail("max_window", "must be longer than zendesk.overlap");
+  if (z.has("overlap")) {
+    // Version 0.1 re-read `overlap` at every poll; a late read covers the
+    // same lateness at a fraction of the requests.
+    if (z.has("late_read_delay")) z.fail("overlap", "replaced by zendesk.late_read_delay; set only that one");
+    w.late_read_delay_s = secs(z.get_duration("overlap", 1s, 30 * 24h, 600s));
+    c.warnings.push_back("zendesk.overlap is deprecated: read as zendesk.late_read_delay (each window is read once "
+                         "more that long after its end, instead of re-reading the overlap at every poll)");
+  } else {
+    w.late_read_delay_s = secs(z.get_duration("late_read_delay", 0ms, 30 * 24h, 10min));
+  }
+  if (w.late_read_delay_s != 0 && w.late_read_delay_s <= w.settle_delay_s)
+    z.fail("late_read_delay", "must be longer than zendesk.settle_delay (or 0 to turn late reads off)");
+  // Both at most 30 days, so a late read is always asked within retention.
+  w.late_read_max_backlog_s = secs(z.get_duration("late_read_max_backlog", 1min, 30 * 24h, 30min));
+  if (z.has("dedup_max_ids")) {
+    z.get_int("dedup_max_ids", 0, INT64_MAX, 0);
+    c.warnings.push_back("zendesk.dedup_max_ids is no longer used and is ignored: late reads keep exactly the ids "
+                         "of windows awaiting them, on disk beside the checkpoint");
+  }
 
   ConfigNode rl = z.child("rate_limit");
   c.rate_limit_requests = static_cast<int>(rl.get_int("requests", 1, 100000, 50));
@@ -100,7 +118,6 @@ void read_zendesk(const ConfigNode& z, AppConfig& c) {
   c.http.ca_file = z.get_string("ca_file", "");
   c.http.user_agent = std::string("zendesk-forwarder/") + ZF_VERSION;
   c.keep_original = z.get_bool("keep_original", false);
-  c.dedup_max_ids = static_cast<size_t>(z.get_int("dedup_max_ids", 1000, 100'000'000, 200'000));
 }
 
 }  // namespace

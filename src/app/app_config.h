@@ -33,7 +33,6 @@ struct AppConfig {
   std::chrono::milliseconds rate_limit_period{60'000};
   StartPoint start;
   bool keep_original = false;
-  size_t dedup_max_ids = 200'000;
 
   std::string checkpoint_path;
   size_t max_inflight_batches = 4;
@@ -46,6 +45,7 @@ struct AppConfig {
   HealthSettings health;
   LogLevel log_level = LogLevel::Info;
   std::vector<std::string> secrets;  // for the logger's redaction
+  std::vector<std::string> warnings; // deprecated keys and the like: printed by validate, logged by run
 };
 
 AppConfig load_config(const ConfigNode& root);

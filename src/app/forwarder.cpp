@@ -7,11 +7,11 @@
 #include "metrics/http_endpoint.h"
 #include "metrics/metrics.h"
 #include "normalize/normalizer.h"
-#include "pipeline/checkpoint.h"
 #include "pipeline/committer.h"
 #include "pipeline/delivery.h"
 #include "pipeline/pipeline.h"
 #include "core/time_format.h"
+#include "source/pull_checkpoint.h"
 
 namespace zf::app {
 
@@ -54,33 +54,7 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
     log.info("metrics endpoint listening", {{"address", endpoint->start(config.health.listen)}});
   }
 
-  pipeline::CheckpointStore store(config.checkpoint_path);
-  source::Position position;
-  source::RecentIds recent(config.dedup_max_ids);
-  uint64_t delivered_before = 0;
-  if (auto cp = store.load()) {
-    if (cp->account != config.account)
-      throw FatalError("checkpoint " + config.checkpoint_path + " belongs to account \"" + cp->account +
-                       "\", but the config is for \"" + config.account +
-                       "\". Use a separate checkpoint.path per account.");
-    position = cp->position;
-    recent.restore(cp->recent_ids);
-    delivered_before = cp->events_delivered;
-    log.info("resuming from checkpoint",
-             {{"path", config.checkpoint_path}, {"window_start", format_utc_seconds(position.window_start)},
-              {"mid_window", position.window_end != 0}, {"recent_ids", cp->recent_ids.size()}});
-  } else {
-    position.window_start = config.start.resolve(now_s());
-    log.info("no checkpoint yet; starting backfill",
-             {{"path", config.checkpoint_path}, {"start", format_utc_seconds(position.window_start)}});
-  }
-
-  auto sinks = build_sinks(config, log, metrics);
-  pipeline::Committer committer(store, recent, config.account, delivered_before, log, metrics);
-  pipeline::Delivery delivery(std::move(sinks), config.max_inflight_batches, config.sink_retry_initial,
-                              config.sink_retry_max, log, metrics,
-                              [&committer](const pipeline::Commit& c) { committer.submit(c); });
-
+  source::PullCheckpoint store(config.checkpoint_path);
   source::HttpClient http(config.http);
   // A small margin on every budget wait: the server stamps arrivals a
   // little after we stamp sends.
@@ -88,8 +62,19 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
   source::RateLimiter limiter(config.rate_limit_requests, config.rate_limit_period, margin);
   metrics.rate_limit_budget.Set(config.rate_limit_requests);
   metrics.rate_limit_period.Set(config.rate_limit_period.count() / 1000.0);
-  source::AccessLogSource source(config.source, http, limiter, log, metrics, stop);
-  source.resume(position);
+  source::AccessLogSource source(config.source, http, limiter, store, log, metrics, stop);
+  source.open(config.account, config.start.resolve(now_s()));
+
+  auto sinks = build_sinks(config, log, metrics);
+  pipeline::Committer committer(
+      [&source](uint64_t token) {
+        auto cost = source.commit(token);
+        return pipeline::PersistCost{cost.bytes, cost.ms};
+      },
+      config.checkpoint_path, log, metrics);
+  pipeline::Delivery delivery(std::move(sinks), config.max_inflight_batches, config.sink_retry_initial,
+                              config.sink_retry_max, log, metrics,
+                              [&committer](const pipeline::Commit& c) { committer.submit(c); });
   normalize::Normalizer normalizer({config.account, config.keep_original});
 
   // Once a second: the liveness heartbeat and the lag/age gauges.
@@ -108,28 +93,49 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
     } while (ticker.stop.sleep_for(std::chrono::seconds(1)));
   });
 
-  pipeline::Pipeline loop(source, normalizer, delivery, recent, log, metrics, stop,
+  pipeline::Pipeline loop(source, normalizer, delivery, log, metrics, stop,
                           {once, config.account, config.shutdown_timeout, config.progress_interval});
   auto t0 = std::chrono::steady_clock::now();
   pipeline::RunResult result = loop.run();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   health.running = false;
 
-  committer.finish();
+  // Sinks may still acknowledge while they close: those commits must reach
+  // the committer before it stops.
   delivery.close(config.shutdown_timeout);
+  committer.finish();
 
   auto latencies = committer.latency_samples();
+  std::vector<double> write_ms, write_bytes;
+  for (const auto& c : committer.write_costs()) {
+    write_ms.push_back(c.ms);
+    write_bytes.push_back(static_cast<double>(c.bytes));
+  }
+  if (result.ok && !committer.last_write_ok()) {
+    result.ok = false;
+    result.error = "the last checkpoint write failed (see the errors above): what was delivered since the last good "
+                   "write will be shipped again on the next start. Check that " + config.checkpoint_path +
+                   " is on a writable volume with free space.";
+  }
   log.info(result.ok ? "stopped" : "stopped on error",
            {{"pages", result.pages},
             {"events_fetched", result.events_fetched},
             {"events_shipped", result.events_shipped},
             {"duplicates_dropped", result.duplicates},
+            {"late_events", metrics.late_events.Value()},
+            {"late_reads_done", metrics.late_read_windows("reread").Value()},
+            {"late_reads_given_up", metrics.late_read_windows("skipped").Value()},
             {"invalid_events", result.invalid},
             {"all_acknowledged", result.drained},
             {"seconds", secs},
             {"events_per_second", secs > 0 ? result.events_shipped / secs : 0},
             {"page_to_commit_ms_p50", percentile(latencies, 0.50)},
             {"page_to_commit_ms_p99", percentile(latencies, 0.99)},
+            {"checkpoint_writes", write_ms.size()},
+            {"checkpoint_write_ms_p99", percentile(write_ms, 0.99)},
+            {"checkpoint_write_bytes_p99", percentile(write_bytes, 0.99)},
+            {"checkpoint_write_bytes_max", percentile(write_bytes, 1.0)},
+            {"events_delivered_total", source.events_delivered()},
             {"checkpoint", config.checkpoint_path}});
   if (!result.ok) {
     log.error(result.error);

@@ -102,7 +102,7 @@ int run_demo(size_t events, zf::Logger& log) {
                      "  auth: {type: api_token, email: " + opts.email + ", token: " + opts.api_token + "}\n"
                      "  start: 3h\n"
                      "  settle_delay: 0s\n"
-                     "  overlap: 1m\n"
+                     "  late_read_delay: 1m\n"
                      "checkpoint: {path: " + (dir / "checkpoint.json").string() + "}\n"
                      "sinks:\n"
                      "  - {type: jsonl, path: \"-\"}\n";
@@ -171,9 +171,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (args.command == "validate") {
+    for (const auto& w : config.warnings) std::cout << "warning: " << w << "\n";
     std::cout << "config " << args.config << " is valid: account " << config.account << ", " << config.sinks.size()
               << " sink(s)\n";
     return 0;
   }
+  for (const auto& w : config.warnings) log.warn(w, {{"config", args.config}});
   return run_with_config(config, args.once, log);
 }

@@ -64,11 +64,6 @@ struct Key {
   int64_t ts_ms;
   std::string id;
 };
-bool key_less(int64_t ts, const std::string& id, const Key& k) { return ts < k.ts_ms || (ts == k.ts_ms && id < k.id); }
-bool key_greater(int64_t ts, const std::string& id, const Key& k) {
-  return ts > k.ts_ms || (ts == k.ts_ms && id > k.id);
-}
-
 std::string encode_cursor(const Emulator::Event& e) { return b64url(std::to_string(e.ts_ms) + ":" + e.id); }
 std::optional<Key> decode_cursor(const std::string& c) {
   auto raw = b64url_decode(c);
@@ -132,7 +127,11 @@ struct Emulator::Impl {
   int64_t started_ms = now_ms();
 
   mutable std::shared_mutex data_mu;  // events
-  std::vector<Event> events;          // sorted by (ts_ms, id)
+  // Ordered by (ts_ms, id). A map, not a sorted vector: a late event lands
+  // minutes before the end, and at thousands of events a second shifting a
+  // vector's tail for each would make the emulator the bottleneck.
+  using EventMap = std::map<std::pair<int64_t, std::string>, Event>;
+  EventMap events;
   std::mt19937_64 rng;                // data generation (under data_mu)
 
   mutable std::mutex mu;              // everything below
@@ -146,13 +145,14 @@ struct Emulator::Impl {
   explicit Impl(Options o) : opts(std::move(o)), rng(opts.seed), fault_rng(opts.seed ^ 0x9e3779b97f4a7c15ULL) {
     int64_t end = now_ms() - opts.end_gap.count() * 1000;
     int64_t span = std::max<int64_t>(1, opts.span.count() * 1000);
-    events.reserve(opts.events);
+    int64_t visible = now_ms();
     for (size_t i = 0; i < opts.events; ++i) {
       int64_t ts = end - span + static_cast<int64_t>(rng() % static_cast<uint64_t>(span));
-      events.push_back(make_event(ts, rng, opts.awkward));
+      Event e = make_event(ts, rng, opts.awkward);
+      e.visible_ms = visible;
+      auto key = std::make_pair(e.ts_ms, e.id);
+      events.emplace(std::move(key), std::move(e));
     }
-    std::sort(events.begin(), events.end(),
-              [](const Event& a, const Event& b) { return a.ts_ms < b.ts_ms || (a.ts_ms == b.ts_ms && a.id < b.id); });
   }
 
   bool authorized(const httplib::Request& req) {
@@ -304,7 +304,7 @@ struct Emulator::Impl {
     std::string path_filter = req.get_param_value("filter[path]");
 
     std::string body = "{\"access_logs\":[";
-    std::vector<size_t> page;
+    std::vector<EventMap::iterator> page;
     bool has_more = false;
     {
       std::shared_lock lock(data_mu);
@@ -312,45 +312,45 @@ struct Emulator::Impl {
         return (user_filter.empty() || std::to_string(e.user_id) == user_filter) &&
                (path_filter.empty() || e.path == path_filter);
       };
-      auto lo = std::lower_bound(events.begin(), events.end(), start,
-                                 [](const Event& e, int64_t t) { return e.ts_ms < t; });
-      auto hi = std::lower_bound(lo, events.end(), end, [](const Event& e, int64_t t) { return e.ts_ms < t; });
+      auto lo = events.lower_bound({start, std::string()});
+      auto hi = events.lower_bound({end, std::string()});
+      // A cursor outside [lo, hi) (another window's) is clamped into it.
+      auto before = [&](EventMap::iterator a, EventMap::iterator b) {
+        return a != events.end() && (b == events.end() || a->first < b->first);
+      };
+      auto clamp = [&](EventMap::iterator it) { return before(it, lo) ? lo : before(hi, it) ? hi : it; };
       if (!desc) {
-        auto it = lo;
-        if (after)
-          it = std::upper_bound(lo, hi, *after, [](const Key& k, const Event& e) { return key_less(k.ts_ms, k.id, Key{e.ts_ms, e.id}); });
+        auto it = clamp(after ? events.upper_bound({after->ts_ms, after->id}) : lo);
         for (; it != hi; ++it) {
-          if (!matches(*it)) continue;
+          if (!matches(it->second)) continue;
           if (static_cast<int>(page.size()) == size) {
             has_more = true;
             break;
           }
-          page.push_back(static_cast<size_t>(it - events.begin()));
+          page.push_back(it);
         }
       } else {
-        auto it = hi;
-        if (after)
-          it = std::lower_bound(lo, hi, *after, [](const Event& e, const Key& k) { return key_less(e.ts_ms, e.id, k); });
+        auto it = clamp(after ? events.lower_bound({after->ts_ms, after->id}) : hi);
         while (it != lo) {
           --it;
-          if (!matches(*it)) continue;
+          if (!matches(it->second)) continue;
           if (static_cast<int>(page.size()) == size) {
             has_more = true;
             break;
           }
-          page.push_back(static_cast<size_t>(it - events.begin()));
+          page.push_back(it);
         }
       }
       size_t bytes = 0;
-      for (size_t i : page) bytes += events[i].json.size() + 1;
+      for (auto it : page) bytes += it->second.json.size() + 1;
       body.reserve(bytes + 512);
       for (size_t k = 0; k < page.size(); ++k) {
         if (k) body += ',';
-        body += events[page[k]].json;
+        body += page[k]->second.json;
       }
       body += "],";
       if (has_more && !page.empty()) {
-        std::string next_cursor = encode_cursor(events[page.back()]);
+        std::string next_cursor = encode_cursor(page.back()->second);
         std::string next = "http://" + req.get_header_value("Host") + "/api/v2/access_logs?";
         for (const auto& [k, v] : req.params)
           if (k != "page[after]" && k != "filter[after]" && k != "page[size]" && k != "filter[size]")
@@ -376,7 +376,8 @@ struct Emulator::Impl {
       return count(200);
     } else {
       std::unique_lock lock(data_mu);
-      for (size_t i : page) events[i].served = true;
+      // Map iterators stay valid across inserts, and nothing is erased.
+      for (auto it : page) it->second.served = true;
     }
     // cpp-httplib compresses only an exact "application/json"; the charset
     // form (what Zendesk sends) opts out.
@@ -391,10 +392,9 @@ struct Emulator::Impl {
       if (opts.late_fraction > 0 && std::uniform_real_distribution<double>(0, 1)(rng) < opts.late_fraction)
         ts -= static_cast<int64_t>(rng() % static_cast<uint64_t>(std::max<int64_t>(1, opts.late_max.count() * 1000)));
       Event e = make_event(ts, rng, opts.awkward);
-      auto pos = std::upper_bound(events.begin(), events.end(), e, [](const Event& a, const Event& b) {
-        return a.ts_ms < b.ts_ms || (a.ts_ms == b.ts_ms && a.id < b.id);
-      });
-      events.insert(pos, std::move(e));
+      e.visible_ms = now;
+      auto key = std::make_pair(e.ts_ms, e.id);
+      events.emplace(std::move(key), std::move(e));
     }
   }
 
@@ -427,6 +427,12 @@ Emulator::Emulator(Options options) : impl_(std::make_unique<Impl>(std::move(opt
   s.server.Get("/_emulator/ids", [this](const httplib::Request&, httplib::Response& res) {
     std::string out;
     for (const auto& id : ids()) out += id + "\n";
+    res.set_content(out, "text/plain");
+  });
+  s.server.Get("/_emulator/events", [this](const httplib::Request&, httplib::Response& res) {
+    std::string out;
+    for (const auto& e : listing())
+      out += e.id + " " + std::to_string(e.ts_ms) + " " + std::to_string(e.visible_ms) + "\n";
     res.set_content(out, "text/plain");
   });
   s.server.Get("/_emulator/served_ids", [this](const httplib::Request&, httplib::Response& res) {
@@ -486,14 +492,22 @@ std::vector<std::string> Emulator::ids() const {
   std::shared_lock lock(impl_->data_mu);
   std::vector<std::string> out;
   out.reserve(impl_->events.size());
-  for (const auto& e : impl_->events) out.push_back(e.id);
+  for (const auto& [key, e] : impl_->events) out.push_back(e.id);
+  return out;
+}
+
+std::vector<Emulator::Listed> Emulator::listing() const {
+  std::shared_lock lock(impl_->data_mu);
+  std::vector<Listed> out;
+  out.reserve(impl_->events.size());
+  for (const auto& [key, e] : impl_->events) out.push_back({e.id, e.ts_ms, e.visible_ms});
   return out;
 }
 
 std::vector<std::string> Emulator::served_ids() const {
   std::shared_lock lock(impl_->data_mu);
   std::vector<std::string> out;
-  for (const auto& e : impl_->events)
+  for (const auto& [key, e] : impl_->events)
     if (e.served) out.push_back(e.id);
   return out;
 }

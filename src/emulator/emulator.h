@@ -74,6 +74,14 @@ class Emulator {
 
   std::vector<std::string> ids() const;         // every event that exists now
   std::vector<std::string> served_ids() const;  // every id returned in a 200 page
+  // Every event with its timestamp and when the API first listed it (its
+  // insertion: the start for historical events, arrival for live ones).
+  struct Listed {
+    std::string id;
+    int64_t ts_ms;
+    int64_t visible_ms;
+  };
+  std::vector<Listed> listing() const;
   Stats stats() const;
   // Runtime changes: rate_limit, rate_window_ms, reset_format, fault_rate,
   // faults, force_status, live_rate (keys as in Options).
@@ -86,6 +94,7 @@ class Emulator {
     int64_t user_id;
     std::string path;  // url without query, for filter[path]
     bool served = false;
+    int64_t visible_ms = 0;  // when the API first listed it
   };
 
  private:

@@ -26,7 +26,8 @@ Options (defaults in brackets):
   --fault-rate F [0]     --faults 5xx,drop,slow,truncate,malformed   --slow-delay D [2s]
   --no-awkward           --gzip (compress pages, slow)
 Durations: 500ms, 6s, 10m, 2h. Admin (no auth, no limit): GET /_emulator/ids,
-/_emulator/served_ids, /_emulator/stats; POST /_emulator/config (JSON).
+/_emulator/served_ids, /_emulator/events ("id ts_ms listed_ms" lines),
+/_emulator/stats; POST /_emulator/config (JSON).
 )";
 
 }  // namespace

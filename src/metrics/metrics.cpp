@@ -48,7 +48,7 @@ Metrics::Metrics(std::string account, std::string version)
                                  "Requests made within the current rate-limit period.")),
       events_fetched(ZF_COUNTER("zendesk_forwarder_events_fetched_total", "Access events received from the API.")),
       duplicates_dropped(ZF_COUNTER("zendesk_forwarder_duplicates_dropped_total",
-                                    "Events dropped because their id was already shipped (overlap re-reads).")),
+                                    "Events a late read (or a re-read after a restart) dropped: their id was already shipped.")),
       page_events(family(BuildHistogram(), *registry_, "zendesk_forwarder_page_events", "Events per fetched page.",
                          account_)
                       .Add({}, prometheus::Histogram::BucketBoundaries{0, 1, 10, 100, 500, 1000, 2000, 2500})),
@@ -60,6 +60,17 @@ Metrics::Metrics(std::string account, std::string version)
                                   "Seconds of event time between the read position and now.")),
       retention_margin(ZF_GAUGE("zendesk_forwarder_retention_margin_seconds",
                                 "Seconds until the read position falls out of the API's 90-day retention.")),
+      late_read_skipped_events(ZF_COUNTER("zendesk_forwarder_late_read_skipped_events_total",
+                                          "First-read events in windows whose late read was given up.")),
+      late_events(ZF_COUNTER("zendesk_forwarder_late_events_total",
+                             "Events found only by a late read: they appeared after their window's first read.")),
+      late_read_pending_windows(ZF_GAUGE("zendesk_forwarder_late_read_pending_windows",
+                                         "Windows read once and awaiting their late read.")),
+      late_read_backlog_seconds(ZF_GAUGE("zendesk_forwarder_late_read_backlog_seconds",
+                                         "How long the oldest pending late read is overdue (0 when on time).")),
+      late_read_coverage_ratio(ZF_GAUGE("zendesk_forwarder_late_read_coverage_ratio",
+                                        "Share of event time due a late read that was re-read since start (1 when "
+                                        "none was given up).")),
       inflight_batches(ZF_GAUGE("zendesk_forwarder_inflight_batches",
                                 "Batches sent to the sinks and not yet acknowledged by all of them.")),
       newest_delivered_event_ts(ZF_GAUGE("zendesk_forwarder_newest_delivered_event_timestamp_seconds",
@@ -76,8 +87,21 @@ Metrics::Metrics(std::string account, std::string version)
       checkpoint_last_commit_ts(ZF_GAUGE("zendesk_forwarder_checkpoint_last_commit_timestamp_seconds",
                                          "When the checkpoint was last committed.")),
       checkpoint_age(ZF_GAUGE("zendesk_forwarder_checkpoint_age_seconds", "Seconds since the last checkpoint commit.")),
+      checkpoint_write_duration(
+          family(BuildHistogram(), *registry_, "zendesk_forwarder_checkpoint_write_duration_seconds",
+                 "Seconds per checkpoint commit: ids appended and synced, state written and synced.", account_)
+              .Add({}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                                               0.25, 1})),
+      checkpoint_write_bytes(family(BuildHistogram(), *registry_, "zendesk_forwarder_checkpoint_write_bytes",
+                                    "Bytes written per checkpoint commit.", account_)
+                                 .Add({}, prometheus::Histogram::BucketBoundaries{256, 1024, 4096, 16384, 65536,
+                                                                                  262144, 1048576})),
       api_requests_family_(family(BuildCounter(), *registry_, "zendesk_forwarder_api_requests_total",
                                   "Access Logs API requests by HTTP status class.", account_)),
+      api_page_requests_family_(family(BuildCounter(), *registry_, "zendesk_forwarder_api_page_requests_total",
+                                       "Access Logs API page requests by read: first or late.", account_)),
+      late_read_windows_family_(family(BuildCounter(), *registry_, "zendesk_forwarder_late_read_windows_total",
+                                       "Windows whose late read was done (reread) or given up (skipped).", account_)),
       api_retries_family_(family(BuildCounter(), *registry_, "zendesk_forwarder_api_retries_total",
                                  "API requests retried, by reason.", account_)),
       api_errors_family_(family(BuildCounter(), *registry_, "zendesk_forwarder_api_errors_total",
@@ -114,6 +138,12 @@ prometheus::Counter& Metrics::api_requests(const std::string& status_class) {
 }
 prometheus::Counter& Metrics::api_retries(const std::string& reason) {
   return api_retries_family_.Add({{"reason", reason}});
+}
+prometheus::Counter& Metrics::api_page_requests(const std::string& read) {
+  return api_page_requests_family_.Add({{"read", read}});
+}
+prometheus::Counter& Metrics::late_read_windows(const std::string& outcome) {
+  return late_read_windows_family_.Add({{"outcome", outcome}});
 }
 prometheus::Counter& Metrics::api_errors(const std::string& kind) { return api_errors_family_.Add({{"kind", kind}}); }
 

@@ -58,6 +58,15 @@ class Metrics {
   prometheus::Gauge& backfill_position_ts;       // start of the window being read
   prometheus::Gauge& backfill_remaining;         // seconds between position and the window end target
   prometheus::Gauge& retention_margin;           // seconds before the position falls out of 90-day retention
+  // read: first (a window as it closes), late (the same window late_read_delay later)
+  prometheus::Counter& api_page_requests(const std::string& read);
+  // outcome: reread (late read done), skipped (given up past late_read_max_backlog)
+  prometheus::Counter& late_read_windows(const std::string& outcome);
+  prometheus::Counter& late_read_skipped_events;  // first-read events of windows never read again
+  prometheus::Counter& late_events;               // events only a late read found
+  prometheus::Gauge& late_read_pending_windows;
+  prometheus::Gauge& late_read_backlog_seconds;   // how overdue the oldest pending late read is
+  prometheus::Gauge& late_read_coverage_ratio;    // event time re-read / event time due a late read
 
   // --- delivery and checkpoint ---
   SinkMetrics& sink(const std::string& name);
@@ -70,6 +79,8 @@ class Metrics {
   prometheus::Counter& checkpoint_failures;
   prometheus::Gauge& checkpoint_last_commit_ts;
   prometheus::Gauge& checkpoint_age;             // now - last commit
+  prometheus::Histogram& checkpoint_write_duration;  // seconds per commit (ids appended, state written, synced)
+  prometheus::Histogram& checkpoint_write_bytes;     // bytes per commit
 
   // Recomputes the *_age / lag gauges and process metrics; called about
   // once a second by the run loop's ticker (one thread only).
@@ -77,6 +88,8 @@ class Metrics {
 
  private:
   prometheus::Family<prometheus::Counter>& api_requests_family_;
+  prometheus::Family<prometheus::Counter>& api_page_requests_family_;
+  prometheus::Family<prometheus::Counter>& late_read_windows_family_;
   prometheus::Family<prometheus::Counter>& api_retries_family_;
   prometheus::Family<prometheus::Counter>& api_errors_family_;
   prometheus::Family<prometheus::Counter>& delivered_family_;

@@ -5,14 +5,22 @@
 
 namespace zf::pipeline {
 
-Committer::Committer(CheckpointStore& store, source::RecentIds& recent, std::string account, uint64_t events_before,
-                     Logger& log, Metrics& metrics)
-    : store_(store),
-      recent_(recent),
-      account_(std::move(account)),
+namespace {
+// The samples feed the exit summary's percentiles; a process that runs for
+// months keeps the newest ones only.
+template <typename T>
+void push_bounded(std::vector<T>& v, T sample) {
+  constexpr size_t kMax = 100'000;
+  if (v.size() >= kMax) v.erase(v.begin(), v.begin() + kMax / 2);
+  v.push_back(sample);
+}
+}  // namespace
+
+Committer::Committer(Persist persist, std::string where, Logger& log, Metrics& metrics)
+    : persist_(std::move(persist)),
+      where_(std::move(where)),
       log_(log),
       metrics_(metrics),
-      events_total_(events_before),
       thread_([this] { loop(); }) {}
 
 Committer::~Committer() { finish(); }
@@ -21,11 +29,14 @@ void Committer::submit(const Commit& commit) {
   {
     std::lock_guard lock(mu_);
     // A commit arriving before the previous one was written replaces it:
-    // the newer position covers the older pages too.
-    events_total_ += commit.events;
+    // the newer token covers the older pages too.
     uncommitted_pages_.insert(uncommitted_pages_.end(), commit.received.begin(), commit.received.end());
-    pending_ = commit;
-    pending_->events_total = events_total_;
+    if (pending_) {
+      pending_->seq = commit.seq;
+      pending_->meta = commit.meta;
+    } else {
+      pending_ = commit;
+    }
   }
   cv_.notify_one();
 }
@@ -44,35 +55,33 @@ void Committer::loop() {
 }
 
 void Committer::write(const Commit& c) {
-  Checkpoint cp;
-  cp.account = account_;
-  cp.position = c.meta.after;
-  cp.recent_ids = recent_.snapshot(c.seq);
-  cp.committed_at_s =
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  cp.events_delivered = c.events_total;
+  PersistCost cost;
   try {
-    store_.save(cp);
+    cost = persist_(c.meta.source_token);
   } catch (const std::exception& e) {
     metrics_.checkpoint_failures.Increment();
+    std::lock_guard lock(mu_);
+    ++failures_;
+    last_write_ok_ = false;
     log_.error("checkpoint write failed; delivery goes on and the next commit retries",
-               {{"error", e.what()}, {"path", store_.path()}});
+               {{"error", e.what()}, {"path", where_}});
     return;
   }
-  // Ids older than the committed window start are never re-read, by this
-  // process or by one resuming from this checkpoint.
-  recent_.forget_before(c.meta.after.window_start);
   auto done = std::chrono::steady_clock::now();
   metrics_.checkpoint_commits.Increment();
+  metrics_.checkpoint_write_duration.Observe(cost.ms / 1000.0);
+  metrics_.checkpoint_write_bytes.Observe(static_cast<double>(cost.bytes));
   double now_s = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   metrics_.checkpoint_last_commit_ts.Set(now_s);
   if (c.meta.newest_event_ms > 0 &&
       c.meta.newest_event_ms / 1000.0 > metrics_.newest_delivered_event_ts.Value())
     metrics_.newest_delivered_event_ts.Set(c.meta.newest_event_ms / 1000.0);
   std::lock_guard lock(mu_);
+  last_write_ok_ = true;
+  push_bounded(costs_, cost);
   for (auto t : uncommitted_pages_) {
     double ms = std::chrono::duration<double, std::milli>(done - t).count();
-    latencies_ms_.push_back(ms);
+    push_bounded(latencies_ms_, ms);
     metrics_.page_commit_latency.Observe(ms / 1000.0);
   }
   uncommitted_pages_.clear();
@@ -93,9 +102,19 @@ std::vector<double> Committer::latency_samples() const {
   return latencies_ms_;
 }
 
-uint64_t Committer::events_committed() const {
+std::vector<PersistCost> Committer::write_costs() const {
   std::lock_guard lock(mu_);
-  return events_total_;
+  return costs_;
+}
+
+uint64_t Committer::failures() const {
+  std::lock_guard lock(mu_);
+  return failures_;
+}
+
+bool Committer::last_write_ok() const {
+  std::lock_guard lock(mu_);
+  return last_write_ok_;
 }
 
 }  // namespace zf::pipeline

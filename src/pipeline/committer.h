@@ -1,17 +1,17 @@
 #pragma once
-// Writes the checkpoint for the newest commit on its own thread, so slow
-// disks never hold up acknowledgements; commits arriving while a write is
-// under way are coalesced into the next write.
+// Makes commits durable on its own thread, so slow disks never hold up
+// acknowledgements; commits arriving while a write is under way are
+// coalesced into the next one. What "durable" means belongs to the source
+// (its checkpoint); the committer only orders, times and counts it.
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
 
-#include "pipeline/checkpoint.h"
 #include "pipeline/delivery.h"
-#include "source/recent_ids.h"
 
 namespace zf {
 class Logger;
@@ -20,10 +20,17 @@ class Metrics;
 
 namespace zf::pipeline {
 
+struct PersistCost {
+  size_t bytes = 0;
+  double ms = 0;
+};
+// Makes everything up to the source token durable; throws with the failing
+// step (the committer logs it and the next commit retries).
+using Persist = std::function<PersistCost(uint64_t source_token)>;
+
 class Committer {
  public:
-  Committer(CheckpointStore& store, source::RecentIds& recent, std::string account, uint64_t events_before,
-            Logger& log, Metrics& metrics);
+  Committer(Persist persist, std::string where, Logger& log, Metrics& metrics);
   ~Committer();
 
   void submit(const Commit& commit);
@@ -32,24 +39,30 @@ class Committer {
   // Milliseconds from page body received to its checkpoint committed, one
   // sample per committed batch.
   std::vector<double> latency_samples() const;
-  uint64_t events_committed() const;
+  // One sample per successful write.
+  std::vector<PersistCost> write_costs() const;
+  uint64_t failures() const;
+  // False when the newest write failed: what was delivered since the last
+  // good write would be fetched and shipped again after a restart.
+  bool last_write_ok() const;
 
  private:
   void loop();
   void write(const Commit& c);
 
-  CheckpointStore& store_;
-  source::RecentIds& recent_;
-  std::string account_;
+  Persist persist_;
+  std::string where_;
   Logger& log_;
   Metrics& metrics_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::optional<Commit> pending_;
   bool stopping_ = false;
-  uint64_t events_total_;
   std::vector<std::chrono::steady_clock::time_point> uncommitted_pages_;
   std::vector<double> latencies_ms_;
+  std::vector<PersistCost> costs_;
+  uint64_t failures_ = 0;
+  bool last_write_ok_ = true;
   std::thread thread_;
 };
 

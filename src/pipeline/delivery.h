@@ -21,7 +21,6 @@
 
 #include "core/sink.h"
 #include "core/stop_signal.h"
-#include "source/position.h"
 
 namespace zf {
 class Logger;
@@ -33,7 +32,7 @@ namespace zf::pipeline {
 
 // What a committed batch means for the checkpoint.
 struct BatchMeta {
-  source::Position after;  // fetch position once this batch is delivered
+  uint64_t source_token = 0;  // the source's token for this batch's page (its commit position)
   int64_t newest_event_ms = 0;
   size_t events = 0;
   std::chrono::steady_clock::time_point received;  // when its page body arrived

@@ -10,11 +10,10 @@
 namespace zf::pipeline {
 
 Pipeline::Pipeline(source::AccessLogSource& source, const normalize::Normalizer& normalizer, Delivery& delivery,
-                   source::RecentIds& recent, Logger& log, Metrics& metrics, StopSignal& stop, RunSettings settings)
+                   Logger& log, Metrics& metrics, StopSignal& stop, RunSettings settings)
     : source_(source),
       normalizer_(normalizer),
       delivery_(delivery),
-      recent_(recent),
       log_(log),
       metrics_(metrics),
       stop_(stop),
@@ -24,9 +23,10 @@ BatchPtr Pipeline::shape(const source::FetchedPage& fetched, uint64_t seq, Batch
   auto batch = std::make_shared<Batch>();
   batch->seq = seq;
   batch->account = settings_.account;
-  batch->records.reserve(fetched.page.events.size());
-  for (simdjson::dom::element event : fetched.page.events) {
-    ++result.events_fetched;
+  batch->records.reserve(fetched.events.size());
+  result.duplicates += fetched.duplicates;
+  result.events_fetched += fetched.listed;
+  for (simdjson::dom::element event : fetched.events) {
     auto shaped = normalizer_.normalize(event);
     if (auto* problem = std::get_if<std::string>(&shaped)) {
       // Without an id an event cannot be deduplicated or keyed; keep it in
@@ -38,24 +38,12 @@ BatchPtr Pipeline::shape(const source::FetchedPage& fetched, uint64_t seq, Batch
       continue;
     }
     Record& record = std::get<Record>(shaped);
-    if (recent_.contains(record.id)) {
-      ++result.duplicates;
-      metrics_.duplicates_dropped.Increment();
-      continue;
-    }
-    int64_t ts_s = record.timestamp_ms / 1000;
-    if (ts_s >= fetched.remember_from_s && !recent_.add(record.id, ts_s, seq) && !warned_dedup_full_) {
-      warned_dedup_full_ = true;
-      log_.warn("zendesk.dedup_max_ids reached: some re-read events may be shipped twice (never lost). Raise "
-                "dedup_max_ids or shorten zendesk.overlap.",
-                {{"ids", recent_.size()}});
-    }
     meta.newest_event_ms = std::max(meta.newest_event_ms, record.timestamp_ms);
     batch->records.push_back(std::move(record));
   }
   meta.events = batch->records.size();
-  metrics_.events_fetched.Increment(static_cast<double>(fetched.page.events.size()));
-  metrics_.page_events.Observe(static_cast<double>(fetched.page.events.size()));
+  metrics_.events_fetched.Increment(static_cast<double>(fetched.listed));
+  metrics_.page_events.Observe(static_cast<double>(fetched.listed));
   return batch;
 }
 
@@ -99,12 +87,12 @@ RunResult Pipeline::run() {
       if (!page) break;
       BatchMeta meta;
       meta.received = std::chrono::steady_clock::now();
-      meta.after = page->after;
+      meta.source_token = page->token;
       BatchPtr batch = shape(*page, ++seq, meta, result);
       ++result.pages;
       result.events_shipped += batch->records.size();
       delivery_.dispatch(std::move(batch), meta);
-      report_progress(*page, result);
+      if (page->kind == source::ReadKind::First) report_progress(*page, result);
     }
   } catch (const FatalError& e) {
     result.ok = false;

@@ -1,6 +1,7 @@
 #pragma once
-// The run loop, in one place: fetch a page, shape its events, drop the
-// ones already shipped, hand the batch to the sinks; repeat. Backpressure
+// The run loop, in one place: fetch a page (the source has already dropped
+// events it shipped before), shape its events, hand the batch to the
+// sinks; repeat. Backpressure
 // is simple because the source is a poller: when the sinks have
 // max_inflight batches unacknowledged, stop polling.
 #include <atomic>
@@ -14,7 +15,6 @@
 #include "normalize/normalizer.h"
 #include "pipeline/delivery.h"
 #include "source/access_log_source.h"
-#include "source/recent_ids.h"
 
 namespace zf {
 class Logger;
@@ -44,7 +44,7 @@ struct RunResult {
 class Pipeline {
  public:
   Pipeline(source::AccessLogSource& source, const normalize::Normalizer& normalizer, Delivery& delivery,
-           source::RecentIds& recent, Logger& log, Metrics& metrics, StopSignal& stop, RunSettings settings);
+           Logger& log, Metrics& metrics, StopSignal& stop, RunSettings settings);
   RunResult run();
 
  private:
@@ -54,7 +54,6 @@ class Pipeline {
   source::AccessLogSource& source_;
   const normalize::Normalizer& normalizer_;
   Delivery& delivery_;
-  source::RecentIds& recent_;
   Logger& log_;
   Metrics& metrics_;
   StopSignal& stop_;
@@ -62,7 +61,6 @@ class Pipeline {
   std::chrono::steady_clock::time_point last_progress_{};
   int64_t progress_mark_s_ = 0;  // event time reached at the last progress line
   std::chrono::steady_clock::time_point progress_mark_at_{};
-  bool warned_dedup_full_ = false;
 };
 
 }  // namespace zf::pipeline

@@ -1,33 +1,32 @@
 #include "source/access_log_source.h"
 
 #include <algorithm>
-#include <cctype>
-#include <cmath>
+#include <set>
 
 #include "core/encoding.h"
 #include "core/errors.h"
+#include "core/time_format.h"
 #include "log/logger.h"
 #include "metrics/metrics.h"
 #include "source/ratelimit_reset.h"
-#include "core/time_format.h"
 
 namespace zf::source {
 
 namespace {
 
-int64_t now_s() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
-
-double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
+int64_t now_s() { return now_ms() / 1000; }
 
 std::string status_class(long status) {
   if (status == 0) return "transport";
   if (status == 429) return "429";
   return std::to_string(status / 100) + "xx";
 }
+
+const char* read_name(ReadKind k) { return k == ReadKind::First ? "first" : "late"; }
 
 }  // namespace
 
@@ -36,40 +35,98 @@ std::string basic_authorization(const std::string& user, const std::string& secr
 }
 std::string bearer_authorization(const std::string& token) { return "Bearer " + token; }
 
-AccessLogSource::AccessLogSource(SourceSettings settings, HttpClient& http, RateLimiter& limiter, Logger& log,
-                                 Metrics& metrics, StopSignal& stop)
+AccessLogSource::AccessLogSource(SourceSettings settings, HttpClient& http, RateLimiter& limiter,
+                                 PullCheckpoint& store, Logger& log, Metrics& metrics, StopSignal& stop)
     : settings_(std::move(settings)),
       origin_(origin_of(settings_.base_url)),
       http_(http),
       limiter_(limiter),
+      store_(store),
       log_(log),
       metrics_(metrics),
       stop_(stop) {}
 
-void AccessLogSource::resume(const Position& from) {
-  pos_ = from;
-  next_link_.reset();
+void AccessLogSource::open(const std::string& account, int64_t start) {
+  PullState s;
+  if (auto loaded = store_.load()) {
+    s = loaded->state;
+    if (s.account != account)
+      throw FatalError("checkpoint " + store_.path() + " belongs to account \"" + s.account +
+                       "\", but the config is for \"" + account + "\". Use a separate checkpoint.path per account.");
+    if (loaded->version == 1) {
+      // The window a version-1 file resumes in starts inside the overlap
+      // it already shipped: its recent ids become that window's dedup ids.
+      std::vector<EventKey> keys;
+      keys.reserve(loaded->v1_recent_ids.size());
+      for (const auto& id : loaded->v1_recent_ids) keys.push_back(event_key(id));
+      store_.remove_ids(s.first.window_start);
+      store_.append_ids(s.first.window_start, keys);
+      store_.sync_ids();
+      store_.save(s);
+      log_.info("checkpoint migrated from version 1 (overlap re-reads) to version " +
+                    std::to_string(kCheckpointVersion) + " (first and late reads)",
+                {{"path", store_.path()}, {"recent_ids", keys.size()}});
+    }
+    log_.info("resuming from checkpoint",
+              {{"path", store_.path()}, {"window_start", format_utc_seconds(s.first.window_start)},
+               {"mid_window", s.first.open()}, {"awaiting_late_read", s.awaiting.size()},
+               {"late_read_open", s.late.open()}});
+  } else {
+    s.account = account;
+    s.first.window_start = start;
+    log_.info("no checkpoint yet; starting backfill",
+              {{"path", store_.path()}, {"start", format_utc_seconds(start)}});
+  }
+  std::set<int64_t> keep{s.first.window_start};
+  for (const auto& w : s.awaiting) {
+    keep.insert(w.start);
+    if (!store_.has_ids(w.start))
+      log_.warn("the ids a window's first read delivered are missing; its late read will ship that window's events "
+                "again (duplicates, never a loss)",
+                {{"window_start", format_utc_seconds(w.start)}, {"directory", store_.path() + ".ids"}});
+  }
+  store_.remove_ids_except(keep);
+  live_ = durable_ = s;
+  if (store_.has_ids(s.first.window_start)) first_seen_ = EventKeySet(store_.read_ids(s.first.window_start));
+  if (s.late.open()) {
+    std::vector<EventKey> keys;
+    for (const auto& w : s.awaiting)
+      if (w.end <= s.late.window_end) {
+        auto more = store_.read_ids(w.start);
+        keys.insert(keys.end(), more.begin(), more.end());
+      }
+    late_seen_ = EventKeySet(std::move(keys));
+  }
+}
+
+uint64_t AccessLogSource::events_delivered() const {
+  std::lock_guard lock(mu_);
+  return durable_.events_delivered;
+}
+
+int64_t AccessLogSource::committed_first_start() const {
+  std::lock_guard lock(mu_);
+  return durable_.first.window_start;
 }
 
 void AccessLogSource::clip_to_retention(int64_t now) {
   int64_t floor = retention_floor(now);
-  if (pos_.window_start < floor) {
+  if (live_.first.window_start < floor) {
     log_.warn("start position is older than the API's 90-day retention; clipping it. Events before the new start "
               "are no longer available from Zendesk.",
-              {{"requested_start", format_utc_seconds(pos_.window_start)}, {"clipped_start", format_utc_seconds(floor)}});
-    pos_.window_start = floor;
-    pos_.window_end = 0;
-    pos_.cursor.clear();
+              {{"requested_start", format_utc_seconds(live_.first.window_start)},
+               {"clipped_start", format_utc_seconds(floor)}});
+    live_.first = {floor, 0, ""};
   }
 }
 
-std::string AccessLogSource::page_url() const {
-  if (next_link_) return *next_link_;
+std::string AccessLogSource::page_url(const ReadPosition& pos, const std::optional<std::string>& link) const {
+  if (link) return *link;
   std::string url = settings_.base_url + "/api/v2/access_logs?filter%5Bstart%5D=" +
-                    url_encode(format_utc_seconds(pos_.window_start)) +
-                    "&filter%5Bend%5D=" + url_encode(format_utc_seconds(pos_.window_end)) +
+                    url_encode(format_utc_seconds(pos.window_start)) +
+                    "&filter%5Bend%5D=" + url_encode(format_utc_seconds(pos.window_end)) +
                     "&page%5Bsize%5D=" + std::to_string(settings_.page_size);
-  if (!pos_.cursor.empty()) url += "&page%5Bafter%5D=" + url_encode(pos_.cursor);
+  if (!pos.cursor.empty()) url += "&page%5Bafter%5D=" + url_encode(pos.cursor);
   return url;
 }
 
@@ -84,119 +141,343 @@ void AccessLogSource::backoff(const std::string& reason, const std::string& what
   stop_.sleep_for(wait);
 }
 
+// Late reads that cannot be served within late_read_max_backlog are given
+// up (their late events, if any, are then missed) so that the id files and
+// the state stay bounded when first reads need the whole budget.
+void AccessLogSource::give_up_overdue(int64_t now) {
+  const auto& w = settings_.windows;
+  size_t given_up = 0, events = 0;
+  while (!live_.awaiting.empty() && now > late_read_due(live_.awaiting.front(), w) + w.late_read_max_backlog_s) {
+    Window win = live_.awaiting.front();
+    if (live_.late.open()) {
+      // The open late read covers this window: abandon it whole.
+      live_.late = {};
+      late_seen_ = {};
+      late_link_.reset();
+    }
+    size_t ids = store_.count_ids(win.start);
+    events += ids;
+    ++given_up;
+    skipped_seconds_ += static_cast<double>(win.end - win.start);
+    metrics_.late_read_windows("skipped").Increment();
+    metrics_.late_read_skipped_events.Increment(static_cast<double>(ids));
+    retire_next_.push_back(win.start);
+    live_.awaiting.erase(live_.awaiting.begin());
+  }
+  if (given_up > 0)
+    log_.warn("late reads fell more than zendesk.late_read_max_backlog behind (first reads need the request budget); "
+              "giving them up: late events in these windows are not collected. Raise the budget or shorten "
+              "poll gaps, or accept the coverage shown by zendesk_forwarder_late_read_coverage_ratio.",
+              {{"windows", given_up}, {"first_read_events", events}});
+}
+
+bool AccessLogSource::open_late_read(int64_t now, bool& waits_for_commit) {
+  const auto& w = settings_.windows;
+  if (live_.awaiting.empty() || now < late_read_due(live_.awaiting.front(), w)) return false;
+  // The first read's ids must be durable before the late read compares
+  // against them; with a stalled sink this waits.
+  int64_t committed = committed_first_start();
+  if (live_.awaiting.front().end > committed) {
+    waits_for_commit = true;
+    return false;
+  }
+  // One walk over consecutive due windows: fewer partial pages.
+  size_t ids = store_.count_ids(live_.awaiting.front().start);
+  size_t k = 1;
+  while (k < live_.awaiting.size()) {
+    const Window& next = live_.awaiting[k];
+    size_t more = store_.count_ids(next.start);
+    if (next.start != live_.awaiting[k - 1].end || now < late_read_due(next, w) || next.end > committed ||
+        ids + more > settings_.late_read_max_ids)
+      break;
+    ids += more;
+    ++k;
+  }
+  std::vector<EventKey> keys;
+  keys.reserve(ids);
+  for (size_t i = 0; i < k; ++i) {
+    auto more = store_.read_ids(live_.awaiting[i].start);
+    keys.insert(keys.end(), more.begin(), more.end());
+  }
+  late_seen_ = EventKeySet(std::move(keys));
+  live_.late = {live_.awaiting.front().start, live_.awaiting[k - 1].end, ""};
+  late_link_.reset();
+  log_.debug("late read", {{"window_start", format_utc_seconds(live_.late.window_start)},
+                           {"window_end", format_utc_seconds(live_.late.window_end)},
+                           {"windows", k}, {"first_read_ids", late_seen_.size()}});
+  return true;
+}
+
+AccessLogSource::Step AccessLogSource::plan(int64_t now, bool once, ReadKind& kind, int64_t& wake_ms) {
+  const auto& w = settings_.windows;
+  give_up_overdue(now);
+  if (!live_.first.open()) {
+    clip_to_retention(now);
+    if (auto p = plan_first_read(live_.first.window_start, now, w)) {
+      live_.first.window_end = p->window.end;
+      live_.first.cursor.clear();
+      live_.first_late_read = p->late_read;
+      first_link_.reset();
+      open_first_pages_ = 0;
+    }
+  }
+  if (live_.first.open()) {
+    kind = ReadKind::First;
+    return Step::Fetch;
+  }
+  bool waits_for_commit = false;
+  if (live_.late.open() || open_late_read(now, waits_for_commit)) {
+    kind = ReadKind::Late;
+    return Step::Fetch;
+  }
+  if (once && !waits_for_commit) return Step::Done;
+  // Sleep until the next window closes or the next late read is due, to
+  // the second: polling more often only costs CPU.
+  int64_t wake_s = first_read_due(live_.first.window_start, w);
+  if (!live_.awaiting.empty()) wake_s = std::min(wake_s, late_read_due(live_.awaiting.front(), w));
+  wake_ms = wake_s * 1000 + 20;
+  if (waits_for_commit || once) wake_ms = std::min(wake_ms, now_ms() + 50);
+  return Step::Wait;
+}
+
+void AccessLogSource::update_gauges(int64_t now) {
+  metrics_.backfill_position_ts.Set(static_cast<double>(live_.first.window_start));
+  metrics_.backfill_remaining.Set(static_cast<double>(std::max<int64_t>(0, now - live_.first.window_start)));
+  metrics_.retention_margin.Set(static_cast<double>(retention_margin(live_.first.window_start, now)));
+  metrics_.late_read_pending_windows.Set(static_cast<double>(live_.awaiting.size()));
+  int64_t backlog = live_.awaiting.empty()
+                        ? 0
+                        : std::max<int64_t>(0, now - late_read_due(live_.awaiting.front(), settings_.windows));
+  metrics_.late_read_backlog_seconds.Set(static_cast<double>(backlog));
+  double judged = reread_seconds_ + skipped_seconds_;
+  metrics_.late_read_coverage_ratio.Set(judged > 0 ? reread_seconds_ / judged : 1.0);
+}
+
 std::optional<FetchedPage> AccessLogSource::next(bool once) {
   while (!stop_.requested()) {
     int64_t now = now_s();
-    if (pos_.window_end == 0) {
-      clip_to_retention(now);
-      auto w = plan_window(pos_.window_start, now, settings_.windows);
-      if (!w) {
-        if (once) return std::nullopt;
-        stop_.sleep_for(std::chrono::seconds(std::max<int64_t>(1, settings_.windows.poll_interval_s / 4)));
-        continue;
-      }
-      pos_.window_end = w->end;
-      pos_.cursor.clear();
-      next_link_.reset();
+    ReadKind kind = ReadKind::First;
+    int64_t wake_ms = 0;
+    Step step = plan(now, once, kind, wake_ms);
+    update_gauges(now);
+    if (step == Step::Done) return std::nullopt;
+    if (step == Step::Wait) {
+      stop_.sleep_for(std::chrono::milliseconds(std::max<int64_t>(1, wake_ms - now_ms())));
+      continue;
     }
-    metrics_.backfill_position_ts.Set(static_cast<double>(pos_.window_start));
-    metrics_.backfill_remaining.Set(static_cast<double>(std::max<int64_t>(0, now - pos_.window_start)));
-    metrics_.retention_margin.Set(static_cast<double>(retention_margin(pos_.window_start, now)));
+    if (auto page = fetch(kind, once)) return page;
+  }
+  return std::nullopt;
+}
 
+std::optional<FetchedPage> AccessLogSource::fetch(ReadKind kind, bool once) {
+  ReadPosition& pos = kind == ReadKind::First ? live_.first : live_.late;
+  std::optional<std::string>& link = kind == ReadKind::First ? first_link_ : late_link_;
+
+  if (kind == ReadKind::First || once) {
     RateLimiter::Waited waited;
     if (!limiter_.acquire(stop_, &waited)) return std::nullopt;
     metrics_.rate_limit_wait_budget.Increment(waited.budget.count() / 1000.0);
     metrics_.rate_limit_wait_reset.Increment(waited.reset.count() / 1000.0);
-    metrics_.rate_limit_in_use.Set(limiter_.in_use());
+  } else {
+    // Late reads take only what the next first read will not need: keep
+    // as many requests free for when it is due as the last one used.
+    auto due = first_read_due(live_.first.window_start, settings_.windows);
+    auto until_due = std::chrono::milliseconds(std::max<int64_t>(0, due * 1000 - now_ms()));
+    int reserve = std::min(limiter_.budget() - 1, last_first_pages_ + 1);
+    if (!limiter_.try_acquire_leaving(reserve, RateLimiter::Clock::now() + until_due)) {
+      stop_.sleep_for(std::min<std::chrono::milliseconds>(std::chrono::seconds(1),
+                                                          until_due + std::chrono::milliseconds(20)));
+      return std::nullopt;
+    }
+  }
+  metrics_.rate_limit_in_use.Set(limiter_.in_use());
 
-    std::string url = page_url();
-    log_.debug("requesting page", {{"url", url}});
-    HttpResponse resp = http_.get(url, settings_.authorization);
-    metrics_.api_requests(status_class(resp.status)).Increment();
-    metrics_.api_request_duration.Observe(resp.elapsed.count() / 1000.0);
+  std::string url = page_url(pos, link);
+  log_.debug("requesting page", {{"url", url}, {"read", read_name(kind)}});
+  HttpResponse resp = http_.get(url, settings_.authorization);
+  metrics_.api_requests(status_class(resp.status)).Increment();
+  metrics_.api_page_requests(read_name(kind)).Increment();
+  metrics_.api_request_duration.Observe(resp.elapsed.count() / 1000.0);
 
-    if (resp.status == 200) {
-      body_ = std::move(resp.body);
-      auto parsed = parse_page(parser_, body_);
-      if (auto* problem = std::get_if<std::string>(&parsed)) {
-        backoff("body", *problem + " (url " + url + ")");
-        continue;
-      }
-      current_backoff_ = std::chrono::milliseconds(0);
-      metrics_.last_fetch_success_ts.Set(now_seconds());
-      FetchedPage out{std::move(std::get<PageEnvelope>(parsed)), Window{pos_.window_start, pos_.window_end}, {}, 0};
-      out.remember_from_s = pos_.window_end - settings_.windows.overlap_s;
-      if (out.page.has_more) {
-        next_link_.reset();
-        if (out.page.next_link && origin_ && same_origin(*out.page.next_link, *origin_)) {
-          next_link_ = out.page.next_link;
-        } else if (out.page.next_link && !warned_foreign_link_) {
-          warned_foreign_link_ = true;
-          log_.warn("links.next points at another host; not following it (credentials go only to the configured "
-                    "host), paging with meta.after_cursor instead",
-                    {{"configured", settings_.base_url}});
-        }
-        pos_.cursor = out.page.after_cursor;
-        if (pos_.cursor.empty() && !next_link_) {
-          backoff("body", "meta.has_more is true but no usable cursor was given");
+  if (resp.status == 200) {
+    body_ = std::move(resp.body);
+    auto parsed = parse_page(parser_, body_);
+    if (auto* problem = std::get_if<std::string>(&parsed)) {
+      backoff("body", *problem + " (url " + url + ")");
+      return std::nullopt;
+    }
+    PageEnvelope& page = std::get<PageEnvelope>(parsed);
+    current_backoff_ = std::chrono::milliseconds(0);
+    metrics_.last_fetch_success_ts.Set(std::chrono::duration<double>(
+        std::chrono::system_clock::now().time_since_epoch()).count());
+
+    FetchedPage out;
+    out.kind = kind;
+    out.window = pos.window();
+    PendingCommit pc;
+    const EventKeySet& seen = kind == ReadKind::First ? first_seen_ : late_seen_;
+    bool record = kind == ReadKind::First && live_.first_late_read;
+    for (simdjson::dom::element event : page.events) {
+      ++out.listed;
+      std::string_view id;
+      if (!event["id"].get_string().get(id) && !id.empty()) {
+        EventKey key = event_key(id);
+        if (!seen.empty() && seen.contains(key)) {
+          ++out.duplicates;
           continue;
         }
-      } else {
-        pos_ = Position{next_window_start(out.window, settings_.windows), 0, ""};
-        next_link_.reset();
+        if (record) pc.ids.push_back(key);
       }
-      out.after = pos_;
-      return out;
+      out.events.push_back(event);
     }
 
-    if (resp.status == 429) {
-      metrics_.rate_limit_hits.Increment();
-      auto reset_header = resp.header("ratelimit-reset");
-      auto retry_after = resp.header("retry-after");
-      auto wait = reset_wait(reset_header ? std::optional<std::string_view>(*reset_header) : std::nullopt,
-                             retry_after ? std::optional<std::string_view>(*retry_after) : std::nullopt,
-                             std::chrono::system_clock::now());
-      limiter_.hold_until(RateLimiter::Clock::now() + wait);
-      metrics_.api_retries("429").Increment();
-      log_.warn("rate limited by Zendesk (429); waiting for ratelimit-reset. Lower zendesk.rate_limit.requests if "
-                "other tools share this account's budget.",
-                {{"ratelimit_reset", reset_header.value_or("")}, {"retry_after", retry_after.value_or("")},
-                 {"wait_ms", wait.count()}});
-      continue;
+    if (page.has_more) {
+      link.reset();
+      if (page.next_link && origin_ && same_origin(*page.next_link, *origin_)) {
+        link = page.next_link;
+      } else if (page.next_link && !warned_foreign_link_) {
+        warned_foreign_link_ = true;
+        log_.warn("links.next points at another host; not following it (credentials go only to the configured "
+                  "host), paging with meta.after_cursor instead",
+                  {{"configured", settings_.base_url}});
+      }
+      if (page.after_cursor.empty() && !link) {
+        backoff("body", "meta.has_more is true but no usable cursor was given");
+        return std::nullopt;
+      }
+      pos.cursor = page.after_cursor;
     }
-
-    if (resp.status == 401 || resp.status == 403 || resp.status == 404) {
-      std::string kind = resp.status == 401 ? "auth" : resp.status == 403 ? "forbidden" : "not_found";
-      std::string hint =
-          resp.status == 401
-              ? "credentials were rejected: check zendesk.auth (email, API token or OAuth token) and that the token "
-                "is active"
-          : resp.status == 403
-              ? "access denied: the user must be a Zendesk admin, and the account needs the Advanced Data Privacy "
-                "and Protection add-on"
-              : "the Access Log API is not available: turn it on in Admin Center (Account > Logs > Access log) and "
-                "check zendesk.subdomain / zendesk.base_url";
-      metrics_.api_errors(kind).Increment();
-      metrics_.api_retries("auth").Increment();
-      log_.error("Zendesk refused the access log request: " + hint,
-                 {{"status", resp.status}, {"detail", error_detail(resp.body)},
-                  {"retry_in_ms", settings_.auth_retry.count()}});
-      stop_.sleep_for(settings_.auth_retry);
-      continue;
+    if (kind == ReadKind::First) {
+      ++open_first_pages_;
+      if (!page.has_more) {
+        if (live_.first_late_read) live_.awaiting.push_back(out.window);
+        else pc.retire.push_back(out.window.start);  // a resumed window's ids, if any
+        live_.first = {out.window.end, 0, ""};
+        live_.first_late_read = false;
+        first_seen_ = {};
+        first_link_.reset();
+        last_first_pages_ = open_first_pages_;
+      }
+    } else {
+      metrics_.late_events.Increment(static_cast<double>(out.events.size()));
+      if (!page.has_more) {
+        while (!live_.awaiting.empty() && live_.awaiting.front().end <= live_.late.window_end) {
+          const Window& done = live_.awaiting.front();
+          reread_seconds_ += static_cast<double>(done.end - done.start);
+          metrics_.late_read_windows("reread").Increment();
+          pc.retire.push_back(done.start);
+          live_.awaiting.erase(live_.awaiting.begin());
+        }
+        live_.late = {};
+        late_seen_ = {};
+        late_link_.reset();
+      }
     }
-
-    if (resp.status == 400) {
-      metrics_.api_errors("bad_request").Increment();
-      throw FatalError("Zendesk rejected the request as malformed (HTTP 400: " + error_detail(resp.body) +
-                       "). Check zendesk.page_size (1 to 2500) and zendesk.start (within the last 90 days); if the "
-                       "checkpoint holds an expired cursor, move the checkpoint file aside. Request: " + url);
+    metrics_.duplicates_dropped.Increment(static_cast<double>(out.duplicates));
+    pc.retire.insert(pc.retire.end(), retire_next_.begin(), retire_next_.end());
+    retire_next_.clear();
+    pc.token = out.token = ++next_token_;
+    pc.after = live_;
+    pc.ids_window = out.window.start;
+    pc.events = out.events.size();
+    {
+      std::lock_guard lock(mu_);
+      pending_.push_back(std::move(pc));
     }
-
-    std::string what = resp.status == 0 ? resp.transport_error
-                                        : "HTTP " + std::to_string(resp.status) + ": " + error_detail(resp.body);
-    backoff(resp.status == 0 ? "transport" : "5xx", what);
+    return out;
   }
+
+  if (resp.status == 429) {
+    metrics_.rate_limit_hits.Increment();
+    auto reset_header = resp.header("ratelimit-reset");
+    auto retry_after = resp.header("retry-after");
+    auto wait = reset_wait(reset_header ? std::optional<std::string_view>(*reset_header) : std::nullopt,
+                           retry_after ? std::optional<std::string_view>(*retry_after) : std::nullopt,
+                           std::chrono::system_clock::now());
+    limiter_.hold_until(RateLimiter::Clock::now() + wait);
+    metrics_.api_retries("429").Increment();
+    log_.warn("rate limited by Zendesk (429); waiting for ratelimit-reset. Lower zendesk.rate_limit.requests if "
+              "other tools share this account's budget.",
+              {{"ratelimit_reset", reset_header.value_or("")}, {"retry_after", retry_after.value_or("")},
+               {"wait_ms", wait.count()}});
+    return std::nullopt;
+  }
+
+  if (resp.status == 401 || resp.status == 403 || resp.status == 404) {
+    std::string kind_name = resp.status == 401 ? "auth" : resp.status == 403 ? "forbidden" : "not_found";
+    std::string hint =
+        resp.status == 401
+            ? "credentials were rejected: check zendesk.auth (email, API token or OAuth token) and that the token "
+              "is active"
+        : resp.status == 403
+            ? "access denied: the user must be a Zendesk admin, and the account needs the Advanced Data Privacy "
+              "and Protection add-on"
+            : "the Access Log API is not available: turn it on in Admin Center (Account > Logs > Access log) and "
+              "check zendesk.subdomain / zendesk.base_url";
+    metrics_.api_errors(kind_name).Increment();
+    metrics_.api_retries("auth").Increment();
+    log_.error("Zendesk refused the access log request: " + hint,
+               {{"status", resp.status}, {"detail", error_detail(resp.body)},
+                {"retry_in_ms", settings_.auth_retry.count()}});
+    stop_.sleep_for(settings_.auth_retry);
+    return std::nullopt;
+  }
+
+  if (resp.status == 400) {
+    metrics_.api_errors("bad_request").Increment();
+    throw FatalError("Zendesk rejected the request as malformed (HTTP 400: " + error_detail(resp.body) +
+                     "). Check zendesk.page_size (1 to 2500) and zendesk.start (within the last 90 days); if the "
+                     "checkpoint holds an expired cursor, move the checkpoint file aside. Request: " + url);
+  }
+
+  std::string what = resp.status == 0 ? resp.transport_error
+                                      : "HTTP " + std::to_string(resp.status) + ": " + error_detail(resp.body);
+  backoff(resp.status == 0 ? "transport" : "5xx", what);
   return std::nullopt;
+}
+
+CommitCost AccessLogSource::commit(uint64_t token) {
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<PendingCommit> done;
+  {
+    std::lock_guard lock(mu_);
+    while (!pending_.empty() && pending_.front().token <= token) {
+      done.push_back(std::move(pending_.front()));
+      pending_.pop_front();
+    }
+  }
+  if (done.empty()) return {};
+  CommitCost cost;
+  PullState state = done.back().after;
+  try {
+    size_t events = 0;
+    for (const auto& pc : done) {
+      cost.bytes += store_.append_ids(pc.ids_window, pc.ids);
+      events += pc.events;
+    }
+    store_.sync_ids();
+    {
+      std::lock_guard lock(mu_);
+      state.events_delivered = durable_.events_delivered + events;
+    }
+    state.committed_at_s = now_s();
+    cost.bytes += store_.save(state);
+  } catch (...) {
+    // Put the pages back: the next commit appends their ids again (a set
+    // does not mind) and writes a state covering them.
+    std::lock_guard lock(mu_);
+    for (auto it = done.rbegin(); it != done.rend(); ++it) pending_.push_front(std::move(*it));
+    throw;
+  }
+  {
+    std::lock_guard lock(mu_);
+    durable_ = state;
+  }
+  for (const auto& pc : done)
+    for (int64_t start : pc.retire) store_.remove_ids(start);
+  cost.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return cost;
 }
 
 }  // namespace zf::source

@@ -1,19 +1,27 @@
 #pragma once
-// The fetch stage: walks time windows of the Access Logs API page by page
-// within the request budget, and hands each page to the pipeline with the
-// position to store once that page is delivered.
+// The fetch stage: reads each window of the Access Logs API when it closes
+// (first read) and, for fresh windows, once more late_read_delay later
+// (late read, shipping only ids the first read did not), page by page
+// within the request budget. It owns its position, its dedup ids and its
+// checkpoint: each page it hands out carries a token, and commit(token)
+// makes the state after that page durable once every sink delivered it.
 #include <chrono>
 #include <cstdint>
+#include <deque>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
+#include <vector>
 
 #include <simdjson.h>
 
 #include "core/stop_signal.h"
+#include "source/event_id.h"
 #include "source/http_client.h"
 #include "source/page.h"
 #include "source/position.h"
+#include "source/pull_checkpoint.h"
 #include "source/rate_limiter.h"
 
 namespace zf {
@@ -31,47 +39,100 @@ struct SourceSettings {
   std::chrono::milliseconds retry_initial{1000};
   std::chrono::milliseconds retry_max{60'000};
   std::chrono::milliseconds auth_retry{60'000};  // 401/403/404: try again this rarely
+  // A late read covers consecutive due windows up to this many first-read
+  // ids (its dedup set, 16 bytes each, is in memory while it runs).
+  size_t late_read_max_ids = 500'000;
 };
 
+enum class ReadKind { First, Late };
+
 struct FetchedPage {
-  PageEnvelope page;        // events valid until the next call to next()
-  Window window;            // the window the page belongs to
-  Position after;           // resume here once this page is delivered
-  int64_t remember_from_s;  // ids with timestamps >= this are re-read by the next window
+  std::vector<simdjson::dom::element> events;  // to ship; valid until the next call to next()
+  size_t listed = 0;                           // events the page held, shipped ones included
+  size_t duplicates = 0;                       // events dropped: already shipped
+  ReadKind kind = ReadKind::First;
+  Window window;                               // the window the page belongs to
+  uint64_t token = 0;                          // pass to commit() once every sink delivered the page
+};
+
+struct CommitCost {
+  size_t bytes = 0;  // state file plus appended ids
+  double ms = 0;
 };
 
 class AccessLogSource {
  public:
-  AccessLogSource(SourceSettings settings, HttpClient& http, RateLimiter& limiter, Logger& log,
-                  Metrics& metrics, StopSignal& stop);
+  AccessLogSource(SourceSettings settings, HttpClient& http, RateLimiter& limiter, PullCheckpoint& store,
+                  Logger& log, Metrics& metrics, StopSignal& stop);
 
-  void resume(const Position& from);
-  const Position& position() const { return pos_; }
+  // Resumes from the checkpoint (migrating a version-1 file) or, without
+  // one, starts a backfill at `start` (unix seconds). Throws FatalError for
+  // a checkpoint of another account.
+  void open(const std::string& account, int64_t start);
 
   // Blocks until the next page arrives. nullopt when stop was requested,
-  // or, with `once`, when everything up to now - settle_delay was read.
-  // Throws FatalError when retrying cannot help (HTTP 400).
+  // or, with `once`, when everything up to now - settle_delay was read and
+  // no late read is due. Throws FatalError when retrying cannot help (HTTP 400).
   std::optional<FetchedPage> next(bool once);
 
+  // Every page up to `token` was delivered by every sink. Called in token
+  // order from one thread; throws std::runtime_error on I/O errors (the
+  // next commit covers these pages again).
+  CommitCost commit(uint64_t token);
+
+  uint64_t events_delivered() const;
+
  private:
-  std::string page_url() const;
+  // What one page changes, made durable by commit().
+  struct PendingCommit {
+    uint64_t token = 0;
+    PullState after;
+    int64_t ids_window = 0;  // append `ids` to this window's file (when non-empty)
+    std::vector<EventKey> ids;
+    std::vector<int64_t> retire;  // id files no longer needed once `after` is durable
+    size_t events = 0;
+  };
+
+  enum class Step { Fetch, Wait, Done };
+  Step plan(int64_t now, bool once, ReadKind& kind, int64_t& wake_ms);
+  bool open_late_read(int64_t now, bool& waits_for_commit);
+  void give_up_overdue(int64_t now);
+  std::optional<FetchedPage> fetch(ReadKind kind, bool once);
+  std::string page_url(const ReadPosition& pos, const std::optional<std::string>& link) const;
   void backoff(const std::string& reason, const std::string& what);
   void clip_to_retention(int64_t now);
+  void update_gauges(int64_t now);
+  int64_t committed_first_start() const;
 
   SourceSettings settings_;
   std::optional<Origin> origin_;
   HttpClient& http_;
   RateLimiter& limiter_;
+  PullCheckpoint& store_;
   Logger& log_;
   Metrics& metrics_;
   StopSignal& stop_;
   simdjson::dom::parser parser_;
   std::string body_;  // the page the parser's elements point into
-  Position pos_;
-  std::optional<std::string> next_link_;
+
+  // The fetch thread's view: the state once every page handed out is delivered.
+  PullState live_;
+  std::optional<std::string> first_link_, late_link_;  // links.next, when on the configured host
+  EventKeySet first_seen_;  // after a restart: ids the open first-read window already delivered
+  EventKeySet late_seen_;   // ids the first reads of the open late read's windows delivered
+  int last_first_pages_ = 1;
+  int open_first_pages_ = 0;
+  uint64_t next_token_ = 0;
+  std::vector<int64_t> retire_next_;
+
+  mutable std::mutex mu_;  // with the committing thread
+  std::deque<PendingCommit> pending_;
+  PullState durable_;
+
   std::chrono::milliseconds current_backoff_{0};
   std::mt19937_64 jitter_{std::random_device{}()};
   bool warned_foreign_link_ = false;
+  double reread_seconds_ = 0, skipped_seconds_ = 0;
 };
 
 // "Basic base64(email/token:token)", "Basic base64(email:password)" or

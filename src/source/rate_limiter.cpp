@@ -43,6 +43,19 @@ bool RateLimiter::acquire(StopSignal& stop, Waited* waited) {
   }
 }
 
+bool RateLimiter::try_acquire_leaving(int reserve, Clock::time_point at) {
+  std::lock_guard lock(mu_);
+  auto now = now_();
+  expire(now);
+  if (hold_until_ > now || static_cast<int>(sent_.size()) >= budget_) return false;
+  int counted_at = now + period_ + margin_ > at ? 1 : 0;
+  for (auto t : sent_)
+    if (t + period_ + margin_ > at) ++counted_at;
+  if (budget_ - counted_at < reserve) return false;
+  sent_.push_back(now);
+  return true;
+}
+
 void RateLimiter::hold_until(Clock::time_point t) {
   std::lock_guard lock(mu_);
   hold_until_ = std::max(hold_until_, t + margin_);

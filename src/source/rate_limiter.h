@@ -30,6 +30,10 @@ class RateLimiter {
   // Blocks until a request may be sent, then records it. Returns false if
   // `stop` was requested while waiting.
   bool acquire(StopSignal& stop, Waited* waited = nullptr);
+  // For requests that must not delay more urgent ones: takes a slot now
+  // only if `reserve` slots stay free at `at` (when the urgent requests are
+  // due), counting this one. Never waits.
+  bool try_acquire_leaving(int reserve, Clock::time_point at);
   // No request before now + wait (a 429's ratelimit-reset).
   void hold_until(Clock::time_point t);
   // Requests recorded within the last period (the budget in use).

@@ -16,6 +16,7 @@
 
 #include "app/app_config.h"
 #include "app/forwarder.h"
+#include "core/time_format.h"
 #include "emulator/emulator.h"
 #include "log/logger.h"
 
@@ -46,7 +47,7 @@ std::string config_yaml(const std::string& base_url, const Workdir& w, const std
          "  settle_delay: 0s\n"
          "  retry: {initial_backoff: 20ms, max_backoff: 200ms, auth_error_interval: 100ms}\n"
          "  request_timeout: 5s\n" + extra_zendesk +
-         (extra_zendesk.find("overlap:") == std::string::npos ? "  overlap: 1m\n" : "") +
+         (extra_zendesk.find("late_read_delay:") == std::string::npos ? "  late_read_delay: 1m\n" : "") +
          "checkpoint: {path: " + (w.dir / "checkpoint.json").string() + "}\n"
          "sinks:\n"
          "  - {type: jsonl, path: " + w.out() + ", fsync: false}\n";
@@ -194,18 +195,24 @@ TEST_CASE("links.next to a foreign host never receives the Authorization header"
   httplib::Server api;
   std::atomic<int> api_requests{0};
   std::string second_cursor;
+  const std::string event_time = format_utc_seconds(
+      duration_cast<seconds>(system_clock::now().time_since_epoch()).count() - 3600);
   api.Get("/api/v2/access_logs", [&](const httplib::Request& req, httplib::Response& res) {
     ++api_requests;
     std::string cursor = req.get_param_value("page[after]");
     nlohmann::json page;
-    if (cursor.empty()) {
-      page = {{"access_logs", {{{"id", "01HFOREIGNTEST0000000000A1"}, {"timestamp", "2026-11-24T10:00:00Z"},
+    // One event, listed only by the window that holds its timestamp.
+    auto event_ms = *parse_rfc3339_ms(event_time);
+    bool in_window = *parse_rfc3339_ms(req.get_param_value("filter[start]")) <= event_ms &&
+                     event_ms < *parse_rfc3339_ms(req.get_param_value("filter[end]"));
+    if (cursor.empty() && in_window) {
+      page = {{"access_logs", {{{"id", "01HFOREIGNTEST0000000000A1"}, {"timestamp", event_time},
                                 {"user_id", 1}, {"ip_address", ""}, {"method", "GET"}, {"status", 200},
                                 {"url", "/api/v2/tickets/1.json"}}}},
               {"links", {{"next", "http://127.0.0.1:" + std::to_string(foreign_port) + "/api/v2/access_logs?page[after]=c1"}}},
               {"meta", {{"after_cursor", "c1"}, {"has_more", true}}}};
     } else {
-      second_cursor = cursor;
+      if (!cursor.empty()) second_cursor = cursor;
       page = {{"access_logs", nlohmann::json::array()}, {"links", {{"next", nullptr}}},
               {"meta", {{"after_cursor", nullptr}, {"has_more", false}}}};
     }
@@ -306,7 +313,7 @@ TEST_CASE("secrets: a debug-level log of a whole run contains no credential") {
   }
 }
 
-TEST_CASE("late events: re-reading the overlap catches events that appear late, and drops what was shipped") {
+TEST_CASE("late events: a late read ships what appeared after the first read, nothing twice, at two walks per window") {
   emulator::Options opts;
   opts.seed = 9;
   opts.events = 2000;
@@ -321,24 +328,89 @@ TEST_CASE("late events: re-reading the overlap catches events that appear late, 
   Workdir w("late");
   std::ostringstream logs;
   Logger log(logs);
-  auto config = app::load_config(
-      ConfigNode::load_string(config_yaml(emu.base_url(), w, "  overlap: 15s\n  poll_interval: 1s\n  page_size: 200\n")));
+  auto config = app::load_config(ConfigNode::load_string(
+      config_yaml(emu.base_url(), w, "  late_read_delay: 12s\n  poll_interval: 1s\n  page_size: 200\n")));
   StopSignal stop;
+  auto t0 = steady_clock::now();
   std::thread stopper([&] {
-    std::this_thread::sleep_for(seconds(6));
+    std::this_thread::sleep_for(seconds(8));
     emu.update({{"live_rate", 0}});
-    // Late events are at most 8 s late and the overlap is 15 s: after this
-    // pause every window that could hold one has been re-read.
-    std::this_thread::sleep_for(seconds(12));
+    // Late events are at most 8 s late and every window is read again 12 s
+    // after its end: after this pause each window that could hold one has
+    // had its late read.
+    std::this_thread::sleep_for(seconds(16));
     stop.request();
   });
   int code = app::run_forwarder(config, /*once=*/false, log, stop);
   stopper.join();
+  double run_s = duration<double>(steady_clock::now() - t0).count();
   CHECK(code == 0);
   check_exactly(output_ids(w.out()), emu.ids());
-  CHECK(emu.ids().size() > 2100);  // live events did arrive
+  CHECK(emu.ids().size() > 2200);  // live events did arrive
   auto summary = final_summary(logs.str());
-  CHECK(summary["duplicates_dropped"].get<int>() > 0);  // the overlap was re-read and deduplicated
+  CHECK(summary["late_events"].get<double>() > 0);         // found only by late reads
+  CHECK(summary["duplicates_dropped"].get<int>() > 0);     // late reads re-list what was shipped
+  CHECK(summary["late_reads_done"].get<double>() > 5);
+  CHECK(summary["late_reads_given_up"].get<double>() == 0);
+  // Two walks per window, whatever the poll interval: the backfill's pages
+  // once, and at most two requests per second of live windows (1 s polls,
+  // each window under one page) plus a few for the window boundaries.
+  auto requests = emu.stats().requests;
+  CAPTURE(requests);
+  CAPTURE(run_s);
+  CHECK(static_cast<double>(requests) <= 2000 / 200 + 2 * run_s + 6);
+}
+
+TEST_CASE("checkpoint version 1: resumed after an upgrade, nothing the old version shipped is shipped again") {
+  emulator::Options opts;
+  opts.seed = 21;
+  opts.events = 3000;
+  opts.span = std::chrono::seconds(1800);
+  opts.end_gap = std::chrono::seconds(30);
+  opts.rate_limit = 0;
+  emulator::Emulator emu(opts);
+  emu.start();
+  auto events = emu.listing();
+  // A version-1 checkpoint as the previous release writes it (shape as in
+  // tests/fixtures/checkpoint-v1-from-e45a5ea.json) between two windows:
+  // its next window starts 5 minutes (its overlap) before the last one
+  // ended, and the ids of that overlap are listed as already shipped.
+  int64_t start_s = events[1000].ts_ms / 1000;
+  int64_t overlap_end_s = start_s + 300;
+  nlohmann::json recent = nlohmann::json::array();
+  std::set<std::string> shipped, expected;
+  for (const auto& e : events) {
+    if (e.ts_ms < start_s * 1000) continue;
+    if (e.ts_ms < overlap_end_s * 1000) {
+      recent.push_back({e.id, e.ts_ms / 1000});
+      shipped.insert(e.id);
+    } else {
+      expected.insert(e.id);
+    }
+  }
+  REQUIRE(shipped.size() > 200);
+  Workdir w("v1");
+  {
+    std::ofstream cp(w.dir / "checkpoint.json");
+    cp << nlohmann::json({{"version", 1},
+                          {"account", "127.0.0.1"},
+                          {"position", {{"window_start", start_s}, {"window_end", 0}, {"cursor", ""}}},
+                          {"recent_ids", recent},
+                          {"committed_at", start_s},
+                          {"events_delivered", 1234}})
+              .dump();
+  }
+  auto r = run_once(config_yaml(emu.base_url(), w, "  page_size: 500\n"));
+  CHECK(r.code == 0);
+  CHECK(r.log.find("checkpoint migrated from version 1") != std::string::npos);
+  auto got = output_ids(w.out());
+  std::set<std::string> unique(got.begin(), got.end());
+  CHECK(got.size() == unique.size());
+  CHECK(unique == expected);
+  auto summary = final_summary(r.log);
+  CHECK(summary["duplicates_dropped"].get<size_t>() == shipped.size());
+  std::ifstream cp(w.dir / "checkpoint.json");
+  CHECK(nlohmann::json::parse(cp)["version"] == 2);
 }
 
 TEST_CASE("backfill start older than the 90-day retention is clipped with a warning, and the run completes") {

@@ -75,9 +75,8 @@ echo "stalled: checkpoint held, lag $lag1 -> $lag2 s, in-flight batches $infligh
 kill -CONT "$READER"
 wait_for "readiness 200 after recovery" 60 readiness_is 200
 curl -sf -X POST -d '{"live_rate": 0}' "$EMU_URL/_emulator/config" >/dev/null
-# Polling every second re-reads a minute of overlap each time, above the
-# default budget of 50 requests a minute: hence the budget above. Wait until
-# the windows have passed the last live event (a slow machine needs longer).
+# Wait until the windows have passed the last live event (a slow machine
+# needs longer).
 caught_up() { [ "$(curl -sf "$EMU_URL/_emulator/ids" | wc -l)" -le "$(sort -u "$ZF_TMP/out.jsonl" | wc -l)" ]; }
 wait_for "every event delivered after recovery" 60 caught_up || fail "the forwarder did not catch up"
 kill -TERM "$FWD_PID"

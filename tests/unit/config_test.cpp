@@ -42,6 +42,21 @@ TEST_CASE("config: a minimal valid config loads with production defaults") {
   CHECK(c.rate_limit_period == std::chrono::seconds(60));
   CHECK(c.start.back == std::chrono::hours(24 * 7));
   CHECK(c.sinks.size() == 1);
+  CHECK(c.source.windows.settle_delay_s == 60);
+  CHECK(c.source.windows.poll_interval_s == 30);
+  CHECK(c.source.windows.late_read_delay_s == 600);
+  CHECK(c.source.windows.late_read_max_backlog_s == 1800);
+  CHECK(c.warnings.empty());
+}
+
+TEST_CASE("config: the 0.1 keys overlap and dedup_max_ids still load, each with a warning naming its successor") {
+  std::string yaml = kValid;
+  yaml.replace(yaml.find("subdomain: acme"), 15, "subdomain: acme\n  overlap: 5m\n  dedup_max_ids: 50000");
+  auto c = app::load_config(ConfigNode::load_string(yaml));
+  CHECK(c.source.windows.late_read_delay_s == 300);
+  REQUIRE(c.warnings.size() == 2);
+  CHECK(c.warnings[0].find("zendesk.late_read_delay") != std::string::npos);
+  CHECK(c.warnings[1].find("ignored") != std::string::npos);
 }
 
 TEST_CASE("config: each mistake is reported with the key that holds it") {
@@ -62,6 +77,10 @@ TEST_CASE("config: each mistake is reported with the key that holds it") {
       {"subdomain: acme", "subdomain: acme\n  overlap: 10 minutes", "zendesk.overlap", "duration such as"},
       {"subdomain: acme", "subdomain: acme\n  pagesize: 100", "zendesk.pagesize", "unknown key"},
       {"subdomain: acme", "subdomain: acme\n  overlap: 1m\n  overlap: 10s", "zendesk.overlap", "given twice"},
+      {"subdomain: acme", "subdomain: acme\n  overlap: 1m\n  late_read_delay: 10m", "zendesk.overlap",
+       "set only that one"},
+      {"subdomain: acme", "subdomain: acme\n  late_read_delay: 30s", "zendesk.late_read_delay",
+       "longer than zendesk.settle_delay"},
       {"subdomain: acme", "subdomain: acme\n  rate_limit: {requests: 0}", "zendesk.rate_limit.requests", "from 1"},
       {"token: s3cr3t-token-value", "token: ${ZF_TEST_UNSET_VARIABLE}", "zendesk.auth.token", "ZF_TEST_UNSET_VARIABLE"},
       {"token: s3cr3t-token-value", "token: x\n    token_file: /etc/hostname", "zendesk.auth.token", "not both"},

@@ -1,4 +1,4 @@
-// Delivery ordering, the checkpoint file, recent ids and the JSON-lines sink.
+// Delivery ordering and the JSON-lines sink.
 #include <doctest/doctest.h>
 
 #include <unistd.h>
@@ -16,9 +16,7 @@
 #include "log/logger.h"
 #include "metrics/metrics.h"
 #include "test_batches.h"
-#include "pipeline/checkpoint.h"
 #include "pipeline/delivery.h"
-#include "source/recent_ids.h"
 
 using namespace zf;
 using zf::testing::make_batch;
@@ -73,9 +71,9 @@ struct ManualSink : Sink {
   }
 };
 
-pipeline::BatchMeta meta_for(int64_t window_start, size_t events) {
+pipeline::BatchMeta meta_for(uint64_t source_token, size_t events) {
   pipeline::BatchMeta m;
-  m.after = {window_start, window_start + 100, "c" + std::to_string(window_start)};
+  m.source_token = source_token;
   m.events = events;
   m.received = steady_clock::now();
   return m;
@@ -226,99 +224,6 @@ TEST_CASE("delivery: an empty batch (all duplicates) still advances the position
   CHECK(committed == 2);
   CHECK(sink->sends == 1);
   d.close(seconds(1));
-}
-
-TEST_CASE("checkpoint: save then load round-trips the position and recent ids") {
-  auto dir = temp_dir("cp");
-  pipeline::Checkpoint cp;
-  cp.account = "acme";
-  cp.position = {1795000000, 1795003600, "cursor/with+odd=chars"};
-  cp.recent_ids = {{"01HAAAAAAAAAAAAAAAAAAAAAAA", 1795003000, 0}, {"01HBBBBBBBBBBBBBBBBBBBBBBB", 1795003001, 0}};
-  cp.events_delivered = 12345;
-  {
-    pipeline::CheckpointStore store((dir / "cp.json").string());
-    CHECK_FALSE(store.load());
-    store.save(cp);
-    auto back = store.load();
-    REQUIRE(back);
-    CHECK(back->position == cp.position);
-    CHECK(back->recent_ids.size() == 2);
-    CHECK(back->recent_ids[1].id == "01HBBBBBBBBBBBBBBBBBBBBBBB");
-    CHECK(back->events_delivered == 12345);
-    CHECK_FALSE(fs::exists(dir / "cp.json.tmp"));
-  }
-  fs::remove_all(dir);
-}
-
-TEST_CASE("checkpoint: a second process on the same checkpoint is refused") {
-  auto dir = temp_dir("lock");
-  pipeline::CheckpointStore first((dir / "cp.json").string());
-  // flock locks belong to the open file description, so a second open in
-  // this process conflicts exactly as another process would.
-  CHECK_THROWS_WITH_AS(pipeline::CheckpointStore((dir / "cp.json").string()),
-                       doctest::Contains("in use by another zendesk-forwarder"), FatalError);
-  fs::remove_all(dir);
-}
-
-TEST_CASE("checkpoint: corrupt or foreign files stop the forwarder with a clear message") {
-  auto dir = temp_dir("corrupt");
-  struct Fixture {
-    const char* name;
-    std::string text;
-    const char* expect;
-  };
-  std::vector<Fixture> fixtures = {
-      {"truncated", "{\"version\":1,\"account\":\"acme\",\"posi", "not valid JSON"},
-      {"empty", "", "not valid JSON"},
-      {"binary", std::string("\x00\x01\x02garbage", 10), "not valid JSON"},
-      {"array", "[1,2,3]", "not a JSON object"},
-      {"future version", "{\"version\":99}", "version 99 is not supported"},
-      {"missing position", "{\"version\":1,\"account\":\"acme\",\"recent_ids\":[]}", "missing or has the wrong type"},
-      {"wrong types",
-       "{\"version\":1,\"account\":\"acme\",\"position\":{\"window_start\":\"x\",\"window_end\":0,\"cursor\":\"\"},"
-       "\"recent_ids\":[]}",
-       "wrong type"},
-      {"inconsistent window",
-       "{\"version\":1,\"account\":\"acme\",\"position\":{\"window_start\":100,\"window_end\":50,\"cursor\":\"\"},"
-       "\"recent_ids\":[]}",
-       "inconsistent"},
-  };
-  for (const auto& f : fixtures) {
-    CAPTURE(f.name);
-    auto path = dir / "cp.json";
-    {
-      std::ofstream out(path, std::ios::binary);
-      out << f.text;
-    }
-    pipeline::CheckpointStore store(path.string());
-    CHECK_THROWS_WITH_AS(store.load(), doctest::Contains(f.expect), FatalError);
-    CHECK_THROWS_WITH_AS(store.load(), doctest::Contains("move it aside"), FatalError);
-  }
-  fs::remove_all(dir);
-}
-
-TEST_CASE("recent ids: a snapshot holds only ids of acknowledged batches") {
-  source::RecentIds ids(100);
-  ids.add("a", 100, 1);
-  ids.add("b", 101, 2);
-  ids.add("c", 102, 3);
-  auto snap = ids.snapshot(2);
-  REQUIRE(snap.size() == 2);
-  CHECK(snap[0].id == "a");
-  CHECK(snap[1].id == "b");
-  ids.forget_before(101);
-  CHECK_FALSE(ids.contains("a"));
-  CHECK(ids.contains("b"));
-  CHECK(ids.contains("c"));
-}
-
-TEST_CASE("recent ids: memory is bounded; past the bound ids are not kept (a duplicate later, never a loss)") {
-  source::RecentIds ids(2);
-  CHECK(ids.add("a", 1, 1));
-  CHECK(ids.add("b", 1, 1));
-  CHECK_FALSE(ids.add("c", 1, 1));
-  CHECK(ids.size() == 2);
-  CHECK_FALSE(ids.contains("c"));
 }
 
 TEST_CASE("jsonl sink: one line per record, acknowledged after the write, rotated by size") {

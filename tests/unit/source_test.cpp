@@ -92,27 +92,43 @@ TEST_CASE("time format: one-second UTC round trip") {
   CHECK(*parse_rfc3339_ms("2024-02-29T23:59:59.999Z") % 1000 == 999);
 }
 
-TEST_CASE("windows: a window ends settle_delay before now and spans at most max_window") {
-  WindowSettings s{60, 600, 86400, 30};
-  auto w = plan_window(kNow - 3 * 86400, kNow, s);
+TEST_CASE("windows: a first read ends settle_delay before now and spans at most max_window") {
+  WindowSettings s{.settle_delay_s = 60, .max_window_s = 86400, .poll_interval_s = 30, .late_read_delay_s = 600};
+  auto w = plan_first_read(kNow - 3 * 86400, kNow, s);
   REQUIRE(w);
-  CHECK(w->start == kNow - 3 * 86400);
-  CHECK(w->end == kNow - 2 * 86400);
-  auto last = plan_window(kNow - 3600, kNow, s);
-  REQUIRE(last);
-  CHECK(last->end == kNow - 60);
+  CHECK(w->window == Window{kNow - 3 * 86400, kNow - 2 * 86400});
+  CHECK_FALSE(w->late_read);
 }
 
-TEST_CASE("windows: caught up means fewer than overlap + poll_interval seconds are available") {
-  WindowSettings s{60, 600, 86400, 30};
-  CHECK_FALSE(plan_window(kNow - 60 - 629, kNow, s));
-  CHECK(plan_window(kNow - 60 - 630, kNow, s));
+TEST_CASE("windows: caught up means fewer than poll_interval settled seconds are new") {
+  WindowSettings s{.settle_delay_s = 60, .max_window_s = 86400, .poll_interval_s = 30, .late_read_delay_s = 600};
+  CHECK_FALSE(plan_first_read(kNow - 60 - 29, kNow, s));
+  auto w = plan_first_read(kNow - 60 - 30, kNow, s);
+  REQUIRE(w);
+  CHECK(w->window == Window{kNow - 90, kNow - 60});
+  CHECK(w->late_read);  // fresh: read once more 10 minutes after its end
+  CHECK(first_read_due(kNow - 90, s) == kNow);
+  CHECK(late_read_due(w->window, s) == kNow - 60 + 600);
 }
 
-TEST_CASE("windows: the next window re-reads the overlap but always moves forward") {
-  WindowSettings s{60, 600, 86400, 30};
-  CHECK(next_window_start({1000, 5000}, s) == 4400);
-  CHECK(next_window_start({1000, 1200}, s) == 1001);
+TEST_CASE("windows: a window never straddles now - late_read_delay; only the fresh part gets a late read") {
+  WindowSettings s{.settle_delay_s = 60, .max_window_s = 86400, .poll_interval_s = 30, .late_read_delay_s = 600};
+  auto old = plan_first_read(kNow - 3600, kNow, s);
+  REQUIRE(old);
+  CHECK(old->window == Window{kNow - 3600, kNow - 600});
+  CHECK_FALSE(old->late_read);  // read once: its first read is already late_read_delay after its end
+  auto fresh = plan_first_read(kNow - 600, kNow, s);
+  REQUIRE(fresh);
+  CHECK(fresh->window == Window{kNow - 600, kNow - 60});
+  CHECK(fresh->late_read);
+}
+
+TEST_CASE("windows: with late reads off every window is read once") {
+  WindowSettings s{.settle_delay_s = 60, .max_window_s = 86400, .poll_interval_s = 30, .late_read_delay_s = 0};
+  auto w = plan_first_read(kNow - 3600, kNow, s);
+  REQUIRE(w);
+  CHECK(w->window == Window{kNow - 3600, kNow - 60});
+  CHECK_FALSE(w->late_read);
 }
 
 TEST_CASE("windows: retention floor is 90 days back plus a margin") {
@@ -133,6 +149,31 @@ TEST_CASE("rate limiter: never more than the budget in any period, and waits for
   CHECK(limiter.next_delay() == milliseconds(0));
   limiter.hold_until(*t + seconds(4));
   CHECK(limiter.next_delay() == seconds(4));
+}
+
+TEST_CASE("rate limiter: a low-priority request leaves the reserve free for when urgent ones are due") {
+  auto t = std::make_shared<RateLimiter::Clock::time_point>(RateLimiter::Clock::now());
+  RateLimiter limiter(10, seconds(60), milliseconds(0), [t] { return *t; });
+  zf::StopSignal stop;
+  for (int i = 0; i < 4; ++i) CHECK(limiter.acquire(stop));  // an urgent burst at t0
+  *t += seconds(30);
+  auto due = *t + seconds(30);  // the next burst: when the first four have just expired
+  // At `due` only late requests made from now on still count: 10 - 4 may go.
+  int taken = 0;
+  while (limiter.try_acquire_leaving(4, due)) ++taken;
+  CHECK(taken == 6);
+  CHECK(limiter.in_use() == 10);
+  // Due in 10 s instead, the burst of four is still counted then: 2 may go.
+  RateLimiter limiter2(10, seconds(60), milliseconds(0), [t] { return *t; });
+  for (int i = 0; i < 4; ++i) CHECK(limiter2.acquire(stop));
+  *t += seconds(30);
+  taken = 0;
+  while (limiter2.try_acquire_leaving(4, *t + seconds(10))) ++taken;
+  CHECK(taken == 2);
+  // A 429 hold stops low-priority requests too.
+  RateLimiter limiter3(10, seconds(60), milliseconds(0), [t] { return *t; });
+  limiter3.hold_until(*t + seconds(5));
+  CHECK_FALSE(limiter3.try_acquire_leaving(0, *t));
 }
 
 TEST_CASE("rate limiter: acquire returns false when stopped while waiting") {

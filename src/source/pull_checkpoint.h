@@ -1,0 +1,91 @@
+#pragma once
+// The pull source's durable state: where its first and late reads are, the
+// windows awaiting a late read, and, beside it, the ids each of those
+// windows' first read delivered (what a late read must not ship again).
+//
+// The state file is small and written atomically (temp file, fsync,
+// rename, fsync of the directory), guarded by a lock file so two processes
+// never share it. Ids go to one append-only file per window
+// (<path>.ids/<window_start>.ids, 16 bytes an id), synced before the state
+// that relies on them; a window's file is deleted once its late read is
+// committed. So a commit writes a few hundred bytes plus the page's new
+// ids, never the whole dedup set.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "source/event_id.h"
+#include "source/position.h"
+
+namespace zf::source {
+
+// 1: one overlapping window and a capped recent-id set inside the file.
+// 2: first and late reads, id files beside the state.
+inline constexpr int kCheckpointVersion = 2;
+
+struct PullState {
+  std::string account;
+  ReadPosition first;            // the open first-read window, or (end 0) where the next one starts
+  bool first_late_read = false;  // the open first-read window is read again later (its ids are kept)
+  std::vector<Window> awaiting;  // first read committed, late read pending; ascending
+  ReadPosition late;             // the open late read, over a prefix of `awaiting`
+  int64_t committed_at_s = 0;
+  uint64_t events_delivered = 0;  // since this checkpoint file was created
+  bool operator==(const PullState&) const = default;
+};
+
+struct LoadedState {
+  PullState state;
+  int version = kCheckpointVersion;
+  // A version-1 file's recent ids: the events its next window would re-read.
+  std::vector<std::string> v1_recent_ids;
+};
+
+std::string serialize(const PullState& state);
+// Throws FatalError naming the file and what to do when `text` is not a
+// checkpoint this version understands.
+LoadedState deserialize(const std::string& text, const std::string& path);
+
+class PullCheckpoint {
+ public:
+  // Takes the lock (throws FatalError if another process holds it).
+  explicit PullCheckpoint(std::string path);
+  ~PullCheckpoint();
+  PullCheckpoint(const PullCheckpoint&) = delete;
+  PullCheckpoint& operator=(const PullCheckpoint&) = delete;
+
+  // nullopt when no checkpoint exists yet; FatalError when it is corrupt or
+  // unreadable (never silently start over: that would re-ship or skip).
+  std::optional<LoadedState> load() const;
+  // Throws std::runtime_error with the failing step on I/O errors. Returns
+  // the bytes written.
+  size_t save(const PullState& state);
+
+  // Appends to a window's id file; durable after sync_ids(). Returns bytes.
+  size_t append_ids(int64_t window_start, const std::vector<EventKey>& keys);
+  void sync_ids();
+  // Every id recorded for the window; empty when it has no file.
+  std::vector<EventKey> read_ids(int64_t window_start) const;
+  bool has_ids(int64_t window_start) const;
+  size_t count_ids(int64_t window_start) const;
+  void remove_ids(int64_t window_start);
+  // Deletes id files of windows not in `keep` (left by a crash between a
+  // state write and the deletion it allowed).
+  void remove_ids_except(const std::set<int64_t>& keep);
+
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string ids_file(int64_t window_start) const;
+
+  std::string path_;
+  std::string ids_dir_;
+  int lock_fd_ = -1;
+  std::map<int64_t, int> open_ids_;  // window start -> append fd
+  std::set<int> unsynced_;
+};
+
+}  // namespace zf::source

@@ -1,0 +1,220 @@
+// The pull source's durable state: the checkpoint file (version 2, and the
+// migration from version 1 files written by earlier releases), the
+// per-window id files beside it, and compact event keys.
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/errors.h"
+#include "log/logger.h"
+#include "metrics/metrics.h"
+#include "source/access_log_source.h"
+#include "source/event_id.h"
+#include "source/pull_checkpoint.h"
+
+using namespace zf;
+using namespace zf::source;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path temp_dir(const std::string& name) {
+  auto dir = fs::temp_directory_path() / ("zf-state-" + name + "-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+TEST_CASE("event keys: a ULID decodes exactly into 16 bytes; other ids hash; distinct ids stay distinct") {
+  EventKey a = event_key("01HAAAAAAAAAAAAAAAAAAAAAAA");
+  EventKey b = event_key("01HAAAAAAAAAAAAAAAAAAAAAAB");
+  CHECK(a != b);
+  CHECK(b.lo == a.lo + 1);  // the last character is the lowest 5 bits
+  CHECK(event_key("7ZZZZZZZZZZZZZZZZZZZZZZZZZ") == EventKey{~0ULL, ~0ULL});
+  // Not a ULID: lower case, too long, a first character above 7, odd text.
+  std::set<EventKey> keys;
+  for (const char* id : {"01haaaaaaaaaaaaaaaaaaaaaaa", "01HAAAAAAAAAAAAAAAAAAAAAAA", "8ZZZZZZZZZZZZZZZZZZZZZZZZZ",
+                         "01HAAAAAAAAAAAAAAAAAAAAAAAA", "ticket-42", "", "\xff\xfe"})
+    keys.insert(event_key(id));
+  CHECK(keys.size() == 7);
+  CHECK(event_key("ticket-42") == event_key("ticket-42"));
+  EventKeySet set({b, a, a});
+  CHECK(set.size() == 2);
+  CHECK(set.contains(a));
+  CHECK_FALSE(set.contains(event_key("ticket-42")));
+}
+
+TEST_CASE("checkpoint: version 2 round-trips first read, awaiting windows and the open late read") {
+  auto dir = temp_dir("v2");
+  PullState s;
+  s.account = "acme";
+  s.first = {1795000000, 1795000030, "cursor/with+odd=chars"};
+  s.first_late_read = true;
+  s.awaiting = {{1794999900, 1794999930}, {1794999930, 1794999960}, {1794999960, 1795000000}};
+  s.late = {1794999900, 1794999960, "late-cursor"};
+  s.committed_at_s = 1795000100;
+  s.events_delivered = 12345;
+  {
+    PullCheckpoint store((dir / "cp.json").string());
+    CHECK_FALSE(store.load());
+    size_t bytes = store.save(s);
+    CHECK(bytes < 600);  // small whatever the rate: ids live in their own files
+    auto back = store.load();
+    REQUIRE(back);
+    CHECK(back->version == 2);
+    CHECK(back->state == s);
+    CHECK_FALSE(fs::exists(dir / "cp.json.tmp"));
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("checkpoint: a version-1 file written by the previous release is read and its ids kept") {
+  // Written by main at e45a5ea (overlap 10m) and killed mid-window.
+  std::string text = read_text(fs::path(ZF_TEST_FIXTURES) / "checkpoint-v1-from-e45a5ea.json");
+  auto v1 = nlohmann::json::parse(text);
+  auto loaded = deserialize(text, "fixture");
+  CHECK(loaded.version == 1);
+  CHECK(loaded.state.account == v1["account"]);
+  CHECK(loaded.state.first.window_start == v1["position"]["window_start"].get<int64_t>());
+  CHECK(loaded.state.first.window_end == v1["position"]["window_end"].get<int64_t>());
+  CHECK(loaded.state.first.cursor == v1["position"]["cursor"].get<std::string>());
+  CHECK(loaded.state.events_delivered == v1["events_delivered"].get<uint64_t>());
+  CHECK(loaded.state.awaiting.empty());
+  CHECK_FALSE(loaded.state.late.open());
+  REQUIRE(loaded.v1_recent_ids.size() == v1["recent_ids"].size());
+  CHECK(loaded.v1_recent_ids.front() == v1["recent_ids"][0][0].get<std::string>());
+}
+
+TEST_CASE("checkpoint: opening a version-1 file migrates it: version 2 on disk, its ids the open window's") {
+  auto dir = temp_dir("migrate");
+  fs::copy_file(fs::path(ZF_TEST_FIXTURES) / "checkpoint-v1-from-e45a5ea.json", dir / "cp.json");
+  auto v1 = nlohmann::json::parse(read_text(dir / "cp.json"));
+  int64_t start = v1["position"]["window_start"].get<int64_t>();
+  std::ostringstream logs;
+  Logger log(logs);
+  Metrics metrics("127.0.0.1", "test");
+  StopSignal stop;
+  {
+    PullCheckpoint store((dir / "cp.json").string());
+    HttpClient http({});
+    RateLimiter limiter(50, std::chrono::seconds(60), std::chrono::milliseconds(0));
+    AccessLogSource source({}, http, limiter, store, log, metrics, stop);
+    source.open("127.0.0.1", 0);
+    CHECK(source.events_delivered() == v1["events_delivered"].get<uint64_t>());
+    auto migrated = store.load();
+    REQUIRE(migrated);
+    CHECK(migrated->version == 2);
+    CHECK(migrated->state.first.cursor == v1["position"]["cursor"].get<std::string>());
+    auto ids = store.read_ids(start);
+    CHECK(ids.size() == v1["recent_ids"].size());
+    EventKeySet set(ids);
+    for (const auto& r : v1["recent_ids"]) CHECK(set.contains(event_key(r[0].get<std::string>())));
+  }
+  CHECK(logs.str().find("checkpoint migrated from version 1") != std::string::npos);
+  // Another account's checkpoint is refused, naming both.
+  {
+    PullCheckpoint store((dir / "cp.json").string());
+    HttpClient http({});
+    RateLimiter limiter(50, std::chrono::seconds(60), std::chrono::milliseconds(0));
+    AccessLogSource source({}, http, limiter, store, log, metrics, stop);
+    CHECK_THROWS_WITH_AS(source.open("acme", 0), doctest::Contains("belongs to account \"127.0.0.1\""), FatalError);
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("id files: appended per window, read back whole, a torn tail ignored, stale files removed") {
+  auto dir = temp_dir("ids");
+  PullCheckpoint store((dir / "cp.json").string());
+  std::vector<EventKey> first{event_key("01HAAAAAAAAAAAAAAAAAAAAAAA"), event_key("x")};
+  CHECK(store.append_ids(100, first) == 32);
+  CHECK(store.append_ids(100, {event_key("y")}) == 16);
+  store.append_ids(200, {event_key("z")});
+  store.sync_ids();
+  CHECK(store.count_ids(100) == 3);
+  auto back = store.read_ids(100);
+  REQUIRE(back.size() == 3);
+  CHECK(back[0] == first[0]);
+  CHECK(back[2] == event_key("y"));
+  {
+    std::ofstream torn(dir / "cp.json.ids" / "200.ids", std::ios::binary | std::ios::app);
+    torn << "partial";  // a crash in the middle of an append
+  }
+  CHECK(store.read_ids(200).size() == 1);
+  CHECK(store.read_ids(300).empty());
+  store.remove_ids_except({100});
+  CHECK(store.has_ids(100));
+  CHECK_FALSE(store.has_ids(200));
+  store.remove_ids(100);
+  CHECK_FALSE(store.has_ids(100));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("checkpoint: a second process on the same checkpoint is refused") {
+  auto dir = temp_dir("lock");
+  PullCheckpoint first((dir / "cp.json").string());
+  // flock locks belong to the open file description, so a second open in
+  // this process conflicts exactly as another process would.
+  CHECK_THROWS_WITH_AS(PullCheckpoint((dir / "cp.json").string()),
+                       doctest::Contains("in use by another zendesk-forwarder"), FatalError);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("checkpoint: corrupt or foreign files stop the forwarder with a clear message") {
+  auto dir = temp_dir("corrupt");
+  struct Fixture {
+    const char* name;
+    std::string text;
+    const char* expect;
+  };
+  const std::string v2_head = "{\"version\":2,\"account\":\"acme\",\"first_read\":{\"window_start\":100,"
+                              "\"window_end\":0,\"cursor\":\"\"},";
+  std::vector<Fixture> fixtures = {
+      {"truncated", "{\"version\":1,\"account\":\"acme\",\"posi", "not valid JSON"},
+      {"empty", "", "not valid JSON"},
+      {"binary", std::string("\x00\x01\x02garbage", 10), "not valid JSON"},
+      {"array", "[1,2,3]", "not a JSON object"},
+      {"future version", "{\"version\":99}", "version 99 is not supported"},
+      {"missing position", "{\"version\":1,\"account\":\"acme\",\"recent_ids\":[]}", "missing or has the wrong type"},
+      {"wrong types",
+       "{\"version\":1,\"account\":\"acme\",\"position\":{\"window_start\":\"x\",\"window_end\":0,\"cursor\":\"\"},"
+       "\"recent_ids\":[]}",
+       "wrong type"},
+      {"inconsistent window",
+       "{\"version\":1,\"account\":\"acme\",\"position\":{\"window_start\":100,\"window_end\":50,\"cursor\":\"\"},"
+       "\"recent_ids\":[]}",
+       "inconsistent"},
+      {"v2 windows out of order", v2_head + "\"awaiting_late_read\":[[50,60],[40,50]],\"late_read\":null}",
+       "out-of-order"},
+      {"v2 late read over nothing",
+       v2_head + "\"awaiting_late_read\":[],\"late_read\":{\"window_start\":10,\"window_end\":20,\"cursor\":\"\"}}",
+       "late_read does not cover"},
+  };
+  for (const auto& f : fixtures) {
+    CAPTURE(f.name);
+    auto path = dir / "cp.json";
+    {
+      std::ofstream out(path, std::ios::binary);
+      out << f.text;
+    }
+    PullCheckpoint store(path.string());
+    CHECK_THROWS_WITH_AS(store.load(), doctest::Contains(f.expect), FatalError);
+    CHECK_THROWS_WITH_AS(store.load(), doctest::Contains("move it aside"), FatalError);
+  }
+  fs::remove_all(dir);
+}
