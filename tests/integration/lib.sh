@@ -44,7 +44,6 @@ zendesk:
   auth: {type: api_token, email: agent@example.com, token: emulator-token}
   start: 1d
   settle_delay: 0s
-  late_read_delay: 1m
   retry: {initial_backoff: 50ms, max_backoff: 500ms}
 ${3:-}
 checkpoint: {path: $ZF_TMP/checkpoint.json}
