@@ -11,7 +11,8 @@ usage: bench_live.py --forwarder F --emulator E [--baseline F0] [--measure S]
 For each run: catch up, measure for --measure seconds (requests per minute
 at the emulator, forwarder CPU, peak RSS, freshness from the moment the API
 first listed an event to the moment the sink had it), stop the live events,
-let every late read finish, stop the forwarder with SIGTERM, then compare
+(measurement starts late_read_delay after catch-up, when late reads run
+too), let every late read finish, stop the forwarder with SIGTERM, then compare
 what the sink holds with what the emulator holds: missing and duplicates.
 """
 import argparse
@@ -177,7 +178,8 @@ sinks:
         import calendar
         return calendar.timegm(t) * 1000
 
-    def wait_caught_up(self, limit_s=900):
+    def wait_caught_up(self, limit_s):
+        """Seconds until caught up, or None when it was not within limit_s (then measured anyway)."""
         t0 = time.time()
         while time.time() - t0 < limit_s:
             m = scrape(self.metrics_addr)
@@ -185,7 +187,7 @@ sinks:
                     and m.get("zendesk_forwarder_checkpoint_commits_total", 0) > 0):
                 return time.time() - t0
             time.sleep(1)
-        raise RuntimeError(f"{self.name}: did not catch up within {limit_s} s")
+        return None
 
     def sample(self):
         s = {"t": time.time(), "emu": self.emu_stats(), "cpu": cpu_seconds(self.fwd.pid)}
@@ -247,7 +249,11 @@ sinks:
         os.mkfifo(fifo)
         self.start_reader(fifo)
         self.start_forwarder(self.write_config(fifo))
-        self.result["catch_up_s"] = round(self.wait_caught_up(), 1)
+        caught_up = self.wait_caught_up(self.args.catch_up_limit)
+        self.result["catch_up_s"] = round(caught_up, 1) if caught_up is not None else "never"
+        # Late reads start late_read_delay after the first caught-up window
+        # ends: measure the steady state, where both reads run.
+        time.sleep(LATE_DELAY + 2 * POLL)
         a = self.sample()
         peak = 0.0
         while time.time() < a["t"] + self.args.measure:
@@ -278,6 +284,9 @@ sinks:
         summary = self.stop_forwarder()
         self.reader.join(timeout=30)
         self.summarize(summary)
+        listed = sum(1 for _, _, visible in events if a["t"] * 1000 <= visible < b["t"] * 1000)
+        self.result["events_per_s"] = listed / (b["t"] - a["t"])
+        self.result["cpu_us_per_event"] = 1e6 * (b["cpu"] - a["cpu"]) / max(1, listed)
         self.compare(events, [i for _, i in self.received], a["t"] * 1000, b["t"] * 1000)
 
     def listing(self):
@@ -395,6 +404,7 @@ def main():
     ap.add_argument("--kills", type=int, default=10)
     ap.add_argument("--keep", help="keep run directories under this folder")
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--catch-up-limit", type=int, default=900, help="seconds; measured anyway after that")
     ap.add_argument("--late-read-delay", type=int, help="seconds; NOT the default: only to check this harness quickly")
     args = ap.parse_args()
     if args.keep:
@@ -409,7 +419,9 @@ def main():
     if args.kills:
         runs.append(Run("300/s+SIGKILL", args, args.forwarder, 300, 300, kills=args.kills, seed=31))
     if args.baseline:
-        runs.append(Run("0.1 @300/s", args, args.baseline, 300, 900, seed=41))
+        # The same account as the first 300/s run, minus the backfill: 0.1
+        # re-reads its overlap every poll and may never catch up from one.
+        runs.append(Run("0.1 @300/s", args, args.baseline, 300, 0, seed=41))
     threads = [threading.Thread(target=r.run) for r in runs]
     t0 = time.time()
     for t in threads:
@@ -422,6 +434,7 @@ def main():
           f"{LATE_FRACTION:.0%} of events listed up to {LATE_MAX} late, emulator limit 50 requests/min, "
           f"{args.measure} s measured after catch-up; {time.time() - t0:.0f} s in all\n")
     rows = [
+        ("events/s listed while measured", "events_per_s", "{:.0f}"),
         ("requests/min (all, at the emulator)", "requests_per_min", "{:.1f}"),
         ("  first reads / late reads per min", None, None),
         ("429 answers while measured", "429_in_measure", "{:.0f}"),
