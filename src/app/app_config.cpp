@@ -1,6 +1,8 @@
 #include "app/app_config.h"
 
 #include <algorithm>
+#include <arpa/inet.h>
+
 #include <cctype>
 #include <cstdint>
 
@@ -13,8 +15,20 @@ namespace {
 using std::chrono::milliseconds;
 using namespace std::chrono_literals;
 
+// Only an address literal in 127/8, ::1 or the name localhost: a prefix
+// test would let 127.0.0.1.example.com (a DNS name) pass.
 bool is_loopback_host(const std::string& host) {
-  return host == "localhost" || host.rfind("127.", 0) == 0 || host == "[::1]" || host == "::1";
+  if (host == "localhost" || host == "[::1]" || host == "::1") return true;
+  in_addr a{};
+  return inet_pton(AF_INET, host.c_str(), &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
+}
+
+bool has_userinfo(const std::string& url) {
+  size_t scheme_end = url.find("://");
+  size_t start = scheme_end == std::string::npos ? 0 : scheme_end + 3;
+  size_t end = url.find_first_of("/?#", start);
+  std::string authority = url.substr(start, end == std::string::npos ? std::string::npos : end - start);
+  return authority.find('@') != std::string::npos;
 }
 
 void read_zendesk(const ConfigNode& z, AppConfig& c) {
@@ -32,6 +46,9 @@ void read_zendesk(const ConfigNode& z, AppConfig& c) {
   } else {
     std::string url = *base_url;
     while (!url.empty() && url.back() == '/') url.pop_back();
+    // Never printed: it may hold a password.
+    if (has_userinfo(url))
+      z.fail("base_url", "must not contain credentials (user:password@); put them under zendesk.auth");
     auto origin = source::origin_of(url);
     if (!origin || (origin->scheme != "https" && origin->scheme != "http"))
       z.fail("base_url", "expected an http(s) URL such as https://acme.zendesk.com");
@@ -74,6 +91,9 @@ void read_zendesk(const ConfigNode& z, AppConfig& c) {
     c.start.back = std::chrono::duration_cast<std::chrono::seconds>(*d);
   } else if (auto ms = parse_rfc3339_ms(start)) {
     c.start.at_unix_s = *ms / 1000;
+    auto now_s =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    if (*c.start.at_unix_s > now_s + 60) z.fail("start", "is in the future (" + start + "); nothing would be read");
   } else {
     z.fail("start", "expected a duration back from now (e.g. 7d, 12h) or a timestamp such as 2026-11-01T00:00:00Z");
   }
@@ -116,6 +136,7 @@ void read_zendesk(const ConfigNode& z, AppConfig& c) {
   c.http.connect_timeout = z.get_duration("connect_timeout", 100ms, 10min, 10s);
   c.http.total_timeout = z.get_duration("request_timeout", 1s, 1h, 120s);
   c.http.ca_file = z.get_string("ca_file", "");
+  c.http.max_body_bytes = static_cast<size_t>(z.get_int("max_response_size_mib", 4, 1024, 32)) << 20;
   c.http.user_agent = std::string("zendesk-forwarder/") + ZF_VERSION;
   c.keep_original = z.get_bool("keep_original", false);
 }
@@ -143,8 +164,15 @@ AppConfig load_config(const ConfigNode& root) {
 
   ConfigNode m = root.child("metrics");
   c.health.listen = m.get_string("listen", "");
-  if (!c.health.listen.empty() && c.health.listen.rfind(':') == std::string::npos)
-    m.fail("listen", "expected host:port, e.g. 0.0.0.0:9464");
+  if (!c.health.listen.empty()) {
+    size_t colon = c.health.listen.rfind(':');
+    std::string port = colon == std::string::npos ? "" : c.health.listen.substr(colon + 1);
+    bool digits = !port.empty() && port.size() <= 5 &&
+                  std::all_of(port.begin(), port.end(), [](unsigned char ch) { return std::isdigit(ch); });
+    if (!digits || std::stol(port) > 65535)
+      m.fail("listen", "expected host:port with a port from 0 to 65535, e.g. 127.0.0.1:9464, got " +
+                           m.shown("listen", c.health.listen));
+  }
   ConfigNode ready = m.child("readiness");
   c.health.max_fetch_age = ready.get_duration("max_fetch_age", std::chrono::seconds(1), std::chrono::hours(24), c.health.max_fetch_age);
   c.health.max_delivery_age =

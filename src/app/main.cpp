@@ -1,4 +1,6 @@
 // zendesk-forwarder: Zendesk access logs -> normalized records -> sinks.
+#include <algorithm>
+#include <cctype>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
@@ -137,8 +139,11 @@ int main(int argc, char** argv) {
     } else if (a == "--once") {
       args.once = true;
     } else if (a == "--events") {
-      if (i + 1 >= argl.size()) return usage_error("--events needs a number");
-      args.demo_events = std::stoul(argl[++i]);
+      const std::string n = i + 1 < argl.size() ? argl[++i] : "";
+      if (n.empty() || n.size() > 9 || !std::all_of(n.begin(), n.end(), [](unsigned char c) { return std::isdigit(c); }) ||
+          std::stoul(n) == 0)
+        return usage_error("--events needs a number from 1 to 999999999, got \"" + n + "\"");
+      args.demo_events = std::stoul(n);
     } else if (args.command.empty() && a.rfind("-", 0) != 0) {
       args.command = a;
     } else {
@@ -146,12 +151,13 @@ int main(int argc, char** argv) {
     }
   }
   std::signal(SIGPIPE, SIG_IGN);
-  // Before any thread starts, so that every thread inherits the mask and
-  // only the signal thread ever sees SIGTERM/SIGINT.
+  // Signals are blocked just before the first thread starts, so that every
+  // thread inherits the mask and only the signal thread sees SIGTERM/SIGINT.
+  // Until then (loading and validating the config) they end the process.
   sigset_t set = stop_signals();
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
   zf::Logger log(std::cerr);
   if (args.command == "demo") {
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
     try {
       return run_demo(args.demo_events, log);
     } catch (const std::exception& e) {
@@ -177,5 +183,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   for (const auto& w : config.warnings) log.warn(w, {{"config", args.config}});
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
   return run_with_config(config, args.once, log);
 }

@@ -12,7 +12,7 @@ std::optional<Duration> parse_duration(const std::string& text) {
   size_t i = 0;
   while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
   if (i == 0 || i > 12) return std::nullopt;
-  int64_t n = std::stoll(text.substr(0, i));
+  int64_t n = std::stoll(text.substr(0, i));  // at most 12 digits: fits
   std::string unit = text.substr(i);
   int64_t ms_per;
   if (unit.empty() || unit == "s") ms_per = 1000;
@@ -21,25 +21,54 @@ std::optional<Duration> parse_duration(const std::string& text) {
   else if (unit == "h") ms_per = 3'600'000;
   else if (unit == "d") ms_per = 86'400'000;
   else return std::nullopt;
-  return Duration(n * ms_per);
+  int64_t ms = 0;
+  if (__builtin_mul_overflow(n, ms_per, &ms)) return std::nullopt;
+  return Duration(ms);
+}
+
+std::string read_bounded(const std::string& path, size_t max_bytes, const std::string& what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + what + " " + path + " (does it exist, and is it readable?)");
+  std::string data(max_bytes + 1, '\0');
+  in.read(data.data(), static_cast<std::streamsize>(data.size()));
+  data.resize(static_cast<size_t>(in.gcount()));
+  if (data.size() > max_bytes)
+    throw std::runtime_error(what + " " + path + " is larger than " + std::to_string(max_bytes / 1024) +
+                             " KiB; is it the right file?");
+  return data;
 }
 
 namespace {
 
+constexpr size_t kMaxConfigBytes = 1 << 20;
+constexpr size_t kMaxSecretBytes = 64 << 10;
+// A config has a few hundred values; aliases can make a tiny file expand to
+// billions ("billion laughs"), so every walk of the tree is bounded.
+constexpr size_t kMaxConfigValues = 100'000;
+
 // YAML parsers keep one value of a key given twice and drop the other
-// silently; a config where `overlap:` appears twice is a mistake to name.
-void reject_duplicate_keys(const YAML::Node& node, const std::string& path) {
+// silently; a config where `poll_interval:` appears twice is a mistake to
+// name. Keys must be plain names.
+void check_keys(const YAML::Node& node, const std::string& path, size_t& visited) {
+  if (++visited > kMaxConfigValues)
+    throw ConfigError(path.empty() ? "config" : path,
+                      "the config expands to more than " + std::to_string(kMaxConfigValues) +
+                          " values (YAML aliases repeating each other?); write the values out");
   if (node.IsSequence())
-    for (size_t i = 0; i < node.size(); ++i) reject_duplicate_keys(node[i], path + "[" + std::to_string(i) + "]");
+    for (size_t i = 0; i < node.size(); ++i) check_keys(node[i], path + "[" + std::to_string(i) + "]", visited);
   if (!node.IsMap()) return;
   std::set<std::string> seen;
   for (auto it = node.begin(); it != node.end(); ++it) {
+    if (!it->first.IsScalar())
+      throw ConfigError(path.empty() ? "config" : path,
+                        "a key at line " + std::to_string(it->first.Mark().line + 1) +
+                            " is a list or mapping; keys must be plain names");
     std::string k = it->first.Scalar();
     std::string p = path.empty() ? k : path + "." + k;
     if (!seen.insert(k).second)
       throw ConfigError(p, "given twice (again at line " + std::to_string(it->first.Mark().line + 1) +
                                "); keep one of them");
-    reject_duplicate_keys(it->second, p);
+    check_keys(it->second, p, visited);
   }
 }
 
@@ -57,16 +86,19 @@ ConfigNode ConfigNode::load_string(const std::string& yaml, const std::string& o
                                   ", column " + std::to_string(e.mark.column + 1) + ")");
   }
   if (!root.IsMap()) throw ConfigError(origin, "the top level must be a mapping of sections (zendesk:, sinks:, ...)");
-  reject_duplicate_keys(root, "");
+  size_t visited = 0;
+  check_keys(root, "", visited);
   return ConfigNode(root, "", std::make_shared<Shared>());
 }
 
 ConfigNode ConfigNode::load_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw ConfigError(path, "cannot read the config file (does it exist, and is it readable?)");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return load_string(ss.str(), path);
+  std::string text;
+  try {
+    text = read_bounded(path, kMaxConfigBytes, "config file");
+  } catch (const std::runtime_error& e) {
+    throw ConfigError(path, e.what());
+  }
+  return load_string(text, path);
 }
 
 std::string ConfigNode::key_path(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
@@ -134,6 +166,14 @@ std::string ConfigNode::interpolate(const std::string& raw, const std::string& k
   return out;
 }
 
+std::string ConfigNode::shown(const std::string& key, const std::string& value) const {
+  // A value that came from ${ENV} may be a secret put under the wrong key:
+  // name the reference, never the value.
+  if (has(key) && node_[key].IsScalar() && node_[key].Scalar().find("${") != std::string::npos)
+    return node_[key].Scalar() + " (from the environment; value not shown)";
+  return "\"" + value + "\"";
+}
+
 std::optional<std::string> ConfigNode::find_string(const std::string& key) const {
   auto v = scalar(key);
   if (!v) return std::nullopt;
@@ -157,7 +197,7 @@ std::string ConfigNode::get_enum(const std::string& key, const std::vector<std::
     if (a == v) return v;
   std::string list;
   for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-  fail(key, "expected one of " + list + ", got \"" + v + "\"");
+  fail(key, "expected one of " + list + ", got " + shown(key, v));
 }
 
 int64_t ConfigNode::get_int(const std::string& key, int64_t min, int64_t max, int64_t fallback) const {
@@ -171,9 +211,10 @@ int64_t ConfigNode::get_int(const std::string& key, int64_t min, int64_t max, in
     used = 0;
   }
   if (used == 0 || used != v->size())
-    fail(key, "expected a whole number, got \"" + *v + "\"");
+    fail(key, "expected a whole number, got " + shown(key, *v));
   if (n < min || n > max)
-    fail(key, "expected a number from " + std::to_string(min) + " to " + std::to_string(max) + ", got " + *v);
+    fail(key, "expected a number from " + std::to_string(min) + " to " + std::to_string(max) + ", got " +
+                  shown(key, *v));
   return n;
 }
 
@@ -187,9 +228,10 @@ double ConfigNode::get_double(const std::string& key, double min, double max, do
   } catch (...) {
     used = 0;
   }
-  if (used == 0 || used != v->size()) fail(key, "expected a number, got \"" + *v + "\"");
+  if (used == 0 || used != v->size()) fail(key, "expected a number, got " + shown(key, *v));
   if (d < min || d > max)
-    fail(key, "expected a number from " + std::to_string(min) + " to " + std::to_string(max) + ", got " + *v);
+    fail(key, "expected a number from " + std::to_string(min) + " to " + std::to_string(max) + ", got " +
+                  shown(key, *v));
   return d;
 }
 
@@ -198,17 +240,17 @@ bool ConfigNode::get_bool(const std::string& key, bool fallback) const {
   if (!v) return fallback;
   if (*v == "true" || *v == "yes" || *v == "on") return true;
   if (*v == "false" || *v == "no" || *v == "off") return false;
-  fail(key, "expected true or false, got \"" + *v + "\"");
+  fail(key, "expected true or false, got " + shown(key, *v));
 }
 
 Duration ConfigNode::get_duration(const std::string& key, Duration min, Duration max, Duration fallback) const {
   auto v = find_string(key);
   if (!v) return fallback;
   auto d = parse_duration(*v);
-  if (!d) fail(key, "expected a duration such as 500ms, 30s, 10m, 2h or 7d, got \"" + *v + "\"");
+  if (!d) fail(key, "expected a duration such as 500ms, 30s, 10m, 2h or 7d (at most 12 digits), got " + shown(key, *v));
   if (*d < min || *d > max)
     fail(key, "expected a duration from " + std::to_string(min.count()) + "ms to " + std::to_string(max.count()) +
-                  "ms, got " + *v);
+                  "ms, got " + shown(key, *v));
   return *d;
 }
 
@@ -234,7 +276,7 @@ std::map<std::string, std::string> ConfigNode::get_string_map(const std::string&
   if (map.IsNull()) return out;
   if (!map.IsMap()) fail(key, "expected a mapping of name: value");
   for (auto it = map.begin(); it != map.end(); ++it) {
-    std::string name = it->first.as<std::string>();
+    std::string name = it->first.Scalar();
     if (!it->second.IsScalar()) fail(key + "." + name, "expected a single value");
     out[name] = interpolate(it->second.Scalar(), key + "." + name);
     shared_->used.insert(key_path(key) + "." + name);
@@ -248,11 +290,12 @@ std::optional<std::string> ConfigNode::get_secret(const std::string& key) const 
   if (inline_value && file) fail(key, "set either " + key + " or " + key + "_file, not both");
   std::optional<std::string> value = inline_value;
   if (file) {
-    std::ifstream in(*file);
-    if (!in) fail(key + "_file", "cannot read secret file " + *file);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    std::string s = ss.str();
+    std::string s;
+    try {
+      s = read_bounded(*file, kMaxSecretBytes, "secret file");
+    } catch (const std::runtime_error& e) {
+      fail(key + "_file", e.what());
+    }
     while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
     if (s.empty()) fail(key + "_file", "secret file " + *file + " is empty");
     value = s;
@@ -266,7 +309,7 @@ std::vector<std::string> ConfigNode::secrets() const { return shared_->secrets; 
 void ConfigNode::collect_unknown(const YAML::Node& node, const std::string& path) const {
   if (!node.IsMap()) return;
   for (auto it = node.begin(); it != node.end(); ++it) {
-    std::string k = it->first.as<std::string>();
+    std::string k = it->first.Scalar();  // keys were checked to be scalars at load
     std::string p = path.empty() ? k : path + "." + k;
     if (!shared_->used.count(p)) throw ConfigError(p, "unknown key (check the spelling; see config/*.yaml for examples)");
     if (it->second.IsMap()) collect_unknown(it->second, p);

@@ -30,7 +30,13 @@ using Duration = std::chrono::milliseconds;
 
 // Parses "250ms", "30s", "10m", "2h", "7d" (a bare integer means seconds).
 // Returns nullopt on anything else.
+// Overflow is not a duration: nullopt.
 std::optional<Duration> parse_duration(const std::string& text);
+
+// The file's content; throws std::runtime_error naming `what` and the path
+// when it cannot be read or is larger than max_bytes (a config pointing at
+// /dev/zero must not eat the memory).
+std::string read_bounded(const std::string& path, size_t max_bytes, const std::string& what);
 
 class ConfigNode {
  public:
@@ -77,6 +83,9 @@ class ConfigNode {
   // Throws ConfigError for this node's key (for sink-specific checks).
   [[noreturn]] void fail(const std::string& key, const std::string& problem) const;
   std::string key_path(const std::string& key) const;
+  // `value` as an error message may show it: quoted, or only the ${NAME}
+  // it came from (it could be a secret under the wrong key).
+  std::string shown(const std::string& key, const std::string& value) const;
 
  private:
   struct Shared {

@@ -55,14 +55,28 @@ std::string Logger::redact(std::string text) const {
   return text;
 }
 
+// Redacts every string inside `v` before it is JSON-escaped: a secret with
+// a quote or backslash is written escaped, and a search for the raw
+// secret in the escaped text would miss it.
+void Logger::redact_strings(nlohmann::json& v) const {
+  if (v.is_string()) {
+    v = redact(v.get<std::string>());
+  } else if (v.is_structured()) {
+    for (auto& child : v) redact_strings(child);
+  }
+}
+
 void Logger::log(LogLevel level, std::string_view msg, const nlohmann::json& fields) {
   if (!enabled(level)) return;
   nlohmann::json line = {{"ts", now_rfc3339_ms()}, {"level", level_name(level)}, {"msg", msg}};
   if (fields.is_object())
     for (auto it = fields.begin(); it != fields.end(); ++it) line[it.key()] = it.value();
+  std::lock_guard lock(mu_);
+  redact_strings(line);
   // Invalid UTF-8 from a remote body must not make logging throw.
   std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  std::lock_guard lock(mu_);
+  // Once more over the output: a secret split across a key and its value,
+  // or in a key, is still caught when it needs no escaping.
   out_ << redact(std::move(text)) << '\n';
   out_.flush();
 }

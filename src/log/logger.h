@@ -36,6 +36,8 @@ class Logger {
   std::string redact(std::string text) const;
 
  private:
+  void redact_strings(nlohmann::json& v) const;
+
   std::ostream& out_;
   LogLevel level_;
   mutable std::mutex mu_;

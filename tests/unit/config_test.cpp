@@ -1,6 +1,7 @@
 // Config is validated once at start; every error names the key.
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <sstream>
 
@@ -96,6 +97,76 @@ TEST_CASE("config: each mistake is reported with the key that holds it") {
   }
 }
 
+TEST_CASE("config hardening (#11, #13, #14, #15): overflowing durations, bad ports, look-alike hosts, URL credentials") {
+  struct Case {
+    std::string from, to, key, expect;
+  };
+  std::vector<Case> cases = {
+      // #11: 640511947004d overflowed to 16,945,152 ms; 999999999999d to a start in year 184865266.
+      {"subdomain: acme", "subdomain: acme\n  late_read_delay: 640511947004d", "zendesk.late_read_delay",
+       "at most 12 digits"},
+      {"subdomain: acme", "subdomain: acme\n  start: 999999999999d", "zendesk.start", "duration back from now"},
+      {"subdomain: acme", "subdomain: acme\n  start: 2999-01-01T00:00:00Z", "zendesk.start", "in the future"},
+      // #13: passed validate; run then failed in stoi or bound another port.
+      {"sinks:", "metrics: {listen: \"127.0.0.1:abc\"}\nsinks:", "metrics.listen", "port from 0 to 65535"},
+      {"sinks:", "metrics: {listen: \":99999\"}\nsinks:", "metrics.listen", "port from 0 to 65535"},
+      // #14: a DNS name that starts like a loopback address is not loopback.
+      {"subdomain: acme", "base_url: http://127.0.0.1.evil.example", "zendesk.base_url", "only for loopback"},
+      // #15: credentials in the URL would be logged; refused, without echoing them.
+      {"subdomain: acme", "base_url: https://admin:hunter2@acme.zendesk.com", "zendesk.base_url",
+       "must not contain credentials"},
+  };
+  for (const auto& c : cases) {
+    std::string yaml = kValid;
+    yaml.replace(yaml.find(c.from), c.from.size(), c.to);
+    CAPTURE(yaml);
+    std::string err = error_of(yaml);
+    CHECK(err.find("config: " + c.key + ":") != std::string::npos);
+    CHECK(err.find(c.expect) != std::string::npos);
+    CHECK(err.find("hunter2") == std::string::npos);
+  }
+  // Loopback literals still pass.
+  for (const char* url : {"http://127.0.0.1:8080", "http://127.1.2.3", "http://localhost:80", "http://[::1]:8080"}) {
+    std::string yaml = kValid;
+    yaml.replace(yaml.find("subdomain: acme"), 15, std::string("base_url: ") + url);
+    CAPTURE(url);
+    CHECK(error_of(yaml).empty());
+  }
+}
+
+TEST_CASE("config hardening (#4, #5, #12): alias bombs, huge secret files and non-scalar keys fail fast as config errors") {
+  // #4: 755 bytes that expand to 10^9 values; validate never finished.
+  std::string bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
+  for (char c = 'b'; c <= 'i'; ++c)
+    bomb += std::string(1, c) + ": &" + c + " [*" + char(c - 1) + ", *" + char(c - 1) + ", *" + char(c - 1) + ", *" +
+            char(c - 1) + ", *" + char(c - 1) + ", *" + char(c - 1) + ", *" + char(c - 1) + ", *" + char(c - 1) +
+            ", *" + char(c - 1) + ", *" + char(c - 1) + "]\n";
+  auto t0 = std::chrono::steady_clock::now();
+  std::string err = error_of(bomb + kValid);
+  CHECK(err.find("expands to more than") != std::string::npos);
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
+  // #5: token_file: /dev/zero grew to 706 MB.
+  std::string yaml = kValid;
+  yaml.replace(yaml.find("token: s3cr3t-token-value"), 25, "token_file: /dev/zero");
+  err = error_of(yaml);
+  CHECK(err.find("config: zendesk.auth.token_file:") != std::string::npos);
+  CHECK(err.find("larger than 64 KiB") != std::string::npos);
+  // #12: `? [a, b]` aborted the process with an uncaught YAML exception.
+  err = error_of("? [a, b]\n: c\n" + kValid);
+  CHECK(err.find("keys must be plain names") != std::string::npos);
+}
+
+TEST_CASE("config hardening (#16): a value from ${ENV} under the wrong key is named, never printed") {
+  setenv("ZF_TEST_MISPLACED_SECRET", "tok-SHOULD-NOT-APPEAR", 1);
+  std::string yaml = kValid;
+  yaml.replace(yaml.find("subdomain: acme"), 15, "subdomain: acme\n  page_size: ${ZF_TEST_MISPLACED_SECRET}");
+  std::string err = error_of(yaml);
+  CHECK(err.find("config: zendesk.page_size:") != std::string::npos);
+  CHECK(err.find("${ZF_TEST_MISPLACED_SECRET}") != std::string::npos);
+  CHECK(err.find("SHOULD-NOT-APPEAR") == std::string::npos);
+  unsetenv("ZF_TEST_MISPLACED_SECRET");
+}
+
 TEST_CASE("config: malformed YAML says where") {
   std::string err = error_of("zendesk: {subdomain: acme\nsinks: [");
   CHECK(err.find("not valid YAML") != std::string::npos);
@@ -123,6 +194,18 @@ TEST_CASE("logger: no registered secret reaches the output, at any level") {
   CHECK(text.find("hunter2-secret") == std::string::npos);
   CHECK(text.find("QmFzaWMgdG9rZW4=") == std::string::npos);
   CHECK(text.find("[REDACTED]") != std::string::npos);
+}
+
+TEST_CASE("logger (#17): a secret with quotes or backslashes is redacted before JSON escaping hides it") {
+  std::ostringstream out;
+  Logger log(out, LogLevel::Debug);
+  const std::string secret = "PW\"xyzzy\\S3CR3T-77";
+  log.add_secrets({secret});
+  log.error("failed with " + secret, {{"detail", "server said: " + secret}, {"nested", {{"deep", secret}}}});
+  CAPTURE(out.str());
+  CHECK(out.str().find("xyzzy") == std::string::npos);
+  CHECK(out.str().find("S3CR3T") == std::string::npos);
+  CHECK(out.str().find("[REDACTED]") != std::string::npos);
 }
 
 TEST_CASE("logger: each line is one JSON object with ts, level and msg") {
