@@ -106,6 +106,15 @@ std::string header(const Record& r, const FormatSettings& s) {
   return out;
 }
 
+// The longest prefix of `s` within `max_bytes` that does not split a UTF-8
+// sequence.
+std::string_view utf8_prefix(std::string_view s, size_t max_bytes) {
+  if (s.size() <= max_bytes) return s;
+  size_t cut = max_bytes;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return s.substr(0, cut);
+}
+
 std::string structured_data(const Record& r, const std::string& account, const FormatSettings& s, bool minimal) {
   std::string sd = "[" + header_token(s.sd_id, 32);
   auto param = [&](const char* name, std::string_view value) {
@@ -126,7 +135,7 @@ std::string structured_data(const Record& r, const std::string& account, const F
     param("action", r.action);
     param("resource_type", r.resource_type);
     param("resource_id", r.resource_id);
-    param("url", r.url.size() > 512 ? std::string_view(r.url).substr(0, 512) : std::string_view(r.url));
+    param("url", utf8_prefix(r.url, kSdUrlMaxBytes));
     param("schema", std::to_string(kSchemaVersion));
   }
   sd += ']';
@@ -140,9 +149,11 @@ std::string cef(const Record& r, const std::string& account, const FormatSetting
                     escape_cef_header(r.action.empty() ? "access" : r.action) + "|" +
                     escape_cef_header("Zendesk access: " + (r.action.empty() ? std::string("access") : r.action)) +
                     "|" + std::to_string(cef_sev) + "|";
+  bool first_ext = true;  // the header's last '|' ends it; a value may end in '|' too
   auto ext = [&](const char* key, std::string_view value) {
     if (value.empty()) return;
-    if (out.back() != '|') out += ' ';
+    if (!first_ext) out += ' ';
+    first_ext = false;
     out += key;
     out += '=';
     out += escape_cef_value(value);

@@ -27,6 +27,11 @@ struct FormatSettings {
   bool bom = false;           // RFC 5424 MSG-UTF8 BOM (many receivers mishandle it)
 };
 
+// The structured data's url parameter is a convenience for receivers that
+// index SD only: cut to this many bytes at a UTF-8 boundary. The record in
+// MSG always has the whole URL.
+inline constexpr size_t kSdUrlMaxBytes = 512;
+
 // <PRI>1 TIMESTAMP HOSTNAME APP-NAME - MSGID [SD] MSG
 std::string format_message(const Record& r, const std::string& account, const FormatSettings& s);
 // Same, with MSG cut so the whole message fits `max_bytes` (never inside a

@@ -63,6 +63,7 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
   metrics.rate_limit_budget.Set(config.rate_limit_requests);
   metrics.rate_limit_period.Set(config.rate_limit_period.count() / 1000.0);
   source::AccessLogSource source(config.source, http, limiter, store, log, metrics, stop);
+  source.on_problem([&health](const std::string& why) { health.set_fetch_problem(why); });
   source.open(config.account, config.start.resolve(now_s()));
 
   auto sinks = build_sinks(config, log, metrics);

@@ -24,7 +24,9 @@ HealthVerdict judge_liveness(const HealthState& h, int64_t now) {
   return {true, "alive"};
 }
 
-HealthVerdict judge_readiness(const Metrics& cm, const ReadinessRules& rules, int64_t now) {
+HealthVerdict judge_readiness(const Metrics& cm, const ReadinessRules& rules, int64_t now,
+                              const std::string& fetch_problem) {
+  if (!fetch_problem.empty()) return {false, fetch_problem};
   auto& m = const_cast<Metrics&>(cm);  // prometheus-cpp getters are not const
   double fetch_s = m.last_fetch_success_ts.Value();
   if (fetch_s <= 0) return {false, "no page fetched yet"};
@@ -56,7 +58,7 @@ HttpEndpoint::HttpEndpoint(Metrics& metrics, HealthState& health, ReadinessRules
     verdict(res, judge_liveness(health_, now_ms()));
   });
   server_->Get("/readyz", [this, verdict](const httplib::Request&, httplib::Response& res) {
-    verdict(res, judge_readiness(metrics_, rules_, now_ms()));
+    verdict(res, judge_readiness(metrics_, rules_, now_ms(), health_.fetch_problem()));
   });
 }
 

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -24,6 +25,21 @@ struct HealthState {
   std::atomic<int64_t> heartbeat_ms{0};     // updated by the run loop's ticker
   std::atomic<bool> running{true};          // false once the pipeline stopped
   std::atomic<int64_t> started_ms{0};
+
+  // Why the API does not serve pages right now (refused credentials, no
+  // cursor to go on), "" while it does; set by the source.
+  void set_fetch_problem(std::string why) {
+    std::lock_guard lock(mu_);
+    fetch_problem_ = std::move(why);
+  }
+  std::string fetch_problem() const {
+    std::lock_guard lock(mu_);
+    return fetch_problem_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::string fetch_problem_;
 };
 
 struct HealthVerdict {
@@ -32,7 +48,8 @@ struct HealthVerdict {
 };
 // Pure, so it is unit-testable with synthetic values.
 HealthVerdict judge_liveness(const HealthState& h, int64_t now_ms);
-HealthVerdict judge_readiness(const Metrics& m, const ReadinessRules& rules, int64_t now_ms);
+HealthVerdict judge_readiness(const Metrics& m, const ReadinessRules& rules, int64_t now_ms,
+                              const std::string& fetch_problem = "");
 
 class HttpEndpoint {
  public:

@@ -53,6 +53,10 @@ void AccessLogSource::open(const std::string& account, int64_t start) {
     if (s.account != account)
       throw FatalError("checkpoint " + store_.path() + " belongs to account \"" + s.account +
                        "\", but the config is for \"" + account + "\". Use a separate checkpoint.path per account.");
+    if (s.first.window_start > now_s() + 300)
+      throw FatalError("checkpoint " + store_.path() + " says events up to " + format_utc_seconds(s.first.window_start) +
+                       " were read, which is in the future: is this machine's clock right? Refusing to skip ahead; "
+                       "fix the clock, or move the checkpoint aside to start again from zendesk.start.");
     if (loaded->version == 1) {
       // The window a version-1 file resumes in starts inside the overlap
       // it already shipped: its recent ids become that window's dedup ids.
@@ -295,7 +299,8 @@ std::optional<FetchedPage> AccessLogSource::fetch(ReadKind kind, bool once) {
 
   std::string url = page_url(pos, link);
   log_.debug("requesting page", {{"url", url}, {"read", read_name(kind)}});
-  HttpResponse resp = http_.get(url, settings_.authorization);
+  HttpResponse resp = http_.get(url, settings_.authorization, [this] { return stop_.requested(); });
+  if (stop_.requested()) return std::nullopt;
   metrics_.api_requests(status_class(resp.status)).Increment();
   metrics_.api_page_requests(read_name(kind)).Increment();
   metrics_.api_request_duration.Observe(resp.elapsed.count() / 1000.0);
@@ -304,11 +309,17 @@ std::optional<FetchedPage> AccessLogSource::fetch(ReadKind kind, bool once) {
     body_ = std::move(resp.body);
     auto parsed = parse_page(parser_, body_);
     if (auto* problem = std::get_if<std::string>(&parsed)) {
+      // One bad page is a glitch; the same page failing again and again
+      // holds the whole pipeline, so /readyz says so.
+      if (++consecutive_body_failures_ >= 3) report_problem_("the API's pages cannot be used: " + *problem);
       backoff("body", *problem + " (url " + url + ")");
       return std::nullopt;
     }
+    consecutive_body_failures_ = 0;
     PageEnvelope& page = std::get<PageEnvelope>(parsed);
     current_backoff_ = std::chrono::milliseconds(0);
+    consecutive_429_ = 0;
+    report_problem_("");
     metrics_.last_fetch_success_ts.Set(std::chrono::duration<double>(
         std::chrono::system_clock::now().time_since_epoch()).count());
 
@@ -343,7 +354,12 @@ std::optional<FetchedPage> AccessLogSource::fetch(ReadKind kind, bool once) {
                   {{"configured", settings_.base_url}});
       }
       if (page.after_cursor.empty() && !link) {
-        backoff("body", "meta.has_more is true but no usable cursor was given");
+        // Shipping this page without a way past it would lose the rest of
+        // the window: hold, retry, and say so on /readyz.
+        std::string why = "the API says more events follow but gives no usable cursor (no meta.after_cursor, "
+                          "links.next absent or on another host); retrying the page";
+        report_problem_(why);
+        backoff("body", why + " (url " + url + ")");
         return std::nullopt;
       }
       pos.cursor = page.after_cursor;
@@ -395,6 +411,10 @@ std::optional<FetchedPage> AccessLogSource::fetch(ReadKind kind, bool once) {
     auto wait = reset_wait(reset_header ? std::optional<std::string_view>(*reset_header) : std::nullopt,
                            retry_after ? std::optional<std::string_view>(*retry_after) : std::nullopt,
                            std::chrono::system_clock::now());
+    // 429 after 429 despite honoured resets: the header is wrong or another
+    // tool shares the budget; back off further each time (up to a minute).
+    ++consecutive_429_;
+    wait = std::max(wait, std::chrono::milliseconds(std::min<int64_t>(60'000, 1000LL << std::min(consecutive_429_ - 1, 6))));
     limiter_.hold_until(RateLimiter::Clock::now() + wait);
     metrics_.api_retries("429").Increment();
     log_.warn("rate limited by Zendesk (429); waiting for ratelimit-reset. Lower zendesk.rate_limit.requests if "
@@ -416,6 +436,10 @@ std::optional<FetchedPage> AccessLogSource::fetch(ReadKind kind, bool once) {
             : "the Access Log API is not available: turn it on in Admin Center (Account > Logs > Access log) and "
               "check zendesk.subdomain / zendesk.base_url";
     metrics_.api_errors(kind_name).Increment();
+    report_problem_("HTTP " + std::to_string(resp.status) + ": " + hint);
+    if (once)  // a cron job must fail, not wait for an operator
+      throw FatalError("Zendesk refused the access log request (HTTP " + std::to_string(resp.status) + ": " +
+                       error_detail(resp.body) + "): " + hint);
     metrics_.api_retries("auth").Increment();
     log_.error("Zendesk refused the access log request: " + hint,
                {{"status", resp.status}, {"detail", error_detail(resp.body)},
@@ -431,9 +455,17 @@ std::optional<FetchedPage> AccessLogSource::fetch(ReadKind kind, bool once) {
                      "checkpoint holds an expired cursor, move the checkpoint file aside. Request: " + url);
   }
 
+  std::string reason = resp.status == 0     ? "transport"
+                       : resp.status >= 500 ? "5xx"
+                       : resp.status >= 400 ? "4xx"
+                       : resp.status >= 300 ? "redirect"
+                                            : "unexpected_status";
   std::string what = resp.status == 0 ? resp.transport_error
                                       : "HTTP " + std::to_string(resp.status) + ": " + error_detail(resp.body);
-  backoff(resp.status == 0 ? "transport" : "5xx", what);
+  if (resp.status >= 300 && resp.status < 400)
+    what = "HTTP " + std::to_string(resp.status) + " redirect to " + resp.header("location").value_or("(no Location)") +
+           ": the Access Logs API does not redirect; check zendesk.base_url (https and the account's own host)";
+  backoff(reason, what);
   return std::nullopt;
 }
 

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -82,6 +83,9 @@ class AccessLogSource {
 
   uint64_t events_delivered() const;
 
+  // Told why the API does not serve pages (for /readyz), and "" once it does.
+  void on_problem(std::function<void(const std::string&)> report) { report_problem_ = std::move(report); }
+
  private:
   // What one page changes, made durable by commit().
   struct PendingCommit {
@@ -130,8 +134,11 @@ class AccessLogSource {
   PullState durable_;
 
   std::chrono::milliseconds current_backoff_{0};
+  int consecutive_429_ = 0;
+  int consecutive_body_failures_ = 0;
   std::mt19937_64 jitter_{std::random_device{}()};
   bool warned_foreign_link_ = false;
+  std::function<void(const std::string&)> report_problem_ = [](const std::string&) {};
   double reread_seconds_ = 0, skipped_seconds_ = 0;
 };
 

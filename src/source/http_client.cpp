@@ -21,8 +21,17 @@ HttpClient::~HttpClient() { curl_easy_cleanup(curl_); }
 
 size_t HttpClient::on_body(char* data, size_t size, size_t n, void* self) {
   auto* client = static_cast<HttpClient*>(self);
+  if (client->current_->body.size() + size * n > client->settings_.max_body_bytes) {
+    client->body_too_large_ = true;
+    return 0;  // aborts the transfer (CURLE_WRITE_ERROR)
+  }
   client->current_->body.append(data, size * n);
   return size * n;
+}
+
+int HttpClient::on_progress(void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* client = static_cast<HttpClient*>(self);
+  return client->abort_ && *client->abort_ && (*client->abort_)() ? 1 : 0;
 }
 
 size_t HttpClient::on_header(char* data, size_t size, size_t n, void* self) {
@@ -40,10 +49,13 @@ size_t HttpClient::on_header(char* data, size_t size, size_t n, void* self) {
   return size * n;
 }
 
-HttpResponse HttpClient::get(const std::string& url, const std::string& authorization) {
+HttpResponse HttpClient::get(const std::string& url, const std::string& authorization,
+                             const std::function<bool()>& abort) {
   HttpResponse resp;
   resp.body.reserve(1 << 20);
   current_ = &resp;
+  abort_ = &abort;
+  body_too_large_ = false;
   curl_easy_reset(curl_);  // keeps the connection cache; clears per-request options
   curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl_, CURLOPT_HTTPGET, 1L);
@@ -54,7 +66,13 @@ HttpResponse HttpClient::get(const std::string& url, const std::string& authoriz
   if (!settings_.ca_file.empty()) curl_easy_setopt(curl_, CURLOPT_CAINFO, settings_.ca_file.c_str());
   curl_easy_setopt(curl_, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(settings_.connect_timeout.count()));
   curl_easy_setopt(curl_, CURLOPT_TIMEOUT_MS, static_cast<long>(settings_.total_timeout.count()));
-  curl_easy_setopt(curl_, CURLOPT_ACCEPT_ENCODING, "");  // gzip/deflate as curl supports
+  curl_easy_setopt(curl_, CURLOPT_ACCEPT_ENCODING, "");  // gzip/deflate; the body bound applies after decoding
+  curl_easy_setopt(curl_, CURLOPT_FORBID_REUSE, 1L);
+  curl_easy_setopt(curl_, CURLOPT_LOW_SPEED_LIMIT, settings_.low_speed_bytes);
+  curl_easy_setopt(curl_, CURLOPT_LOW_SPEED_TIME, static_cast<long>(settings_.low_speed_time.count()));
+  curl_easy_setopt(curl_, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(curl_, CURLOPT_XFERINFOFUNCTION, &HttpClient::on_progress);
+  curl_easy_setopt(curl_, CURLOPT_XFERINFODATA, this);
   curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl_, CURLOPT_USERAGENT, settings_.user_agent.c_str());
   curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, &HttpClient::on_body);
@@ -76,9 +94,15 @@ HttpResponse HttpClient::get(const std::string& url, const std::string& authoriz
     // A status line followed by a broken body (truncated, reset) is still a
     // failed transfer: the body must not be used.
     resp.transport_error = std::string(curl_easy_strerror(rc)) + " (curl " + std::to_string(rc) + ")";
+    if (body_too_large_)
+      resp.transport_error = "the response body is larger than " + std::to_string(settings_.max_body_bytes >> 20) +
+                             " MiB after decompression; refused (raise zendesk.max_response_size_mib if a real page is that big)";
     resp.status = 0;
+    resp.body.clear();
+    resp.body.shrink_to_fit();
   }
   current_ = nullptr;
+  abort_ = nullptr;
   return resp;
 }
 

@@ -1,8 +1,13 @@
 #pragma once
-// A blocking HTTP GET client on one reused libcurl handle (one connection,
-// kept alive). TLS verification is always on; redirects are never followed,
-// so credentials cannot be carried to another host by a 3xx.
+// A blocking HTTP GET client on one libcurl handle. TLS verification is
+// always on; redirects are never followed, so credentials cannot be carried
+// to another host by a 3xx. Each request gets its own connection: libcurl
+// silently sends a request again when a reused connection turns out dead,
+// which would spend the account's request budget unseen. Bodies are
+// bounded (after decompression) and a transfer is aborted at once when the
+// process is stopping.
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -26,6 +31,11 @@ struct HttpSettings {
   std::chrono::milliseconds total_timeout{120'000};
   std::string ca_file;      // empty: the system trust store
   std::string user_agent;
+  size_t max_body_bytes = 32u << 20;  // a full page of 2500 events is 1-4 MiB
+  // Abort a transfer slower than this many bytes/s for low_speed_time (a
+  // server that trickles bytes forever).
+  long low_speed_bytes = 1024;
+  std::chrono::seconds low_speed_time{30};
 };
 
 class HttpClient {
@@ -36,15 +46,21 @@ class HttpClient {
   HttpClient& operator=(const HttpClient&) = delete;
 
   // `authorization` is sent as the Authorization header when non-empty.
-  HttpResponse get(const std::string& url, const std::string& authorization);
+  // While `abort` returns true the transfer stops (checked about once a
+  // second even when no byte arrives).
+  HttpResponse get(const std::string& url, const std::string& authorization,
+                   const std::function<bool()>& abort = {});
 
  private:
   static size_t on_body(char* data, size_t size, size_t n, void* self);
   static size_t on_header(char* data, size_t size, size_t n, void* self);
+  static int on_progress(void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t);
 
   HttpSettings settings_;
   CURL* curl_;
   HttpResponse* current_ = nullptr;
+  const std::function<bool()>* abort_ = nullptr;
+  bool body_too_large_ = false;
 };
 
 // Scheme, host and port of a URL (port defaulted from the scheme), for the

@@ -129,7 +129,23 @@ LoadedState deserialize(const std::string& text, const std::string& path) {
   }
 }
 
-PullCheckpoint::PullCheckpoint(std::string path) : path_(std::move(path)), ids_dir_(path_ + ".ids") {
+namespace {
+// A checkpoint behind a symlink (a mounted secret-style layout) is written
+// at its target, so the link stays; a dangling link is an error, never "no
+// checkpoint yet" (that would silently start a full backfill).
+std::string resolve_checkpoint_path(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_symlink(fs::symlink_status(path, ec))) return path;
+  auto target = fs::canonical(path, ec);
+  if (ec)
+    throw FatalError("checkpoint " + path + " is a symbolic link to a file that does not exist (" + ec.message() +
+                     "). Refusing to start over silently; fix the link or move it aside.");
+  return target.string();
+}
+}  // namespace
+
+PullCheckpoint::PullCheckpoint(std::string path)
+    : path_(resolve_checkpoint_path(path)), ids_dir_(path_ + ".ids") {
   fs::path dir = fs::path(path_).parent_path();
   if (!dir.empty()) {
     std::error_code ec;
@@ -170,7 +186,10 @@ size_t PullCheckpoint::save(const PullState& state) {
   auto fail = [&](const char* step) {
     return std::runtime_error("checkpoint " + std::string(step) + " failed for " + tmp + ": " + std::strerror(errno));
   };
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  // A file planted at the temp path (a symlink to a victim) is removed, not
+  // followed: created afresh, exclusively.
+  if (::unlink(tmp.c_str()) != 0 && errno != ENOENT) throw fail("unlink of the stale temp file");
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) throw fail("open");
   try {
     write_all(fd, text.data(), text.size(), fail);

@@ -62,25 +62,34 @@ std::optional<int64_t> parse_http_date(std::string_view s) {
 std::optional<SystemTime> parse_reset_header(std::string_view value, SystemTime now) {
   value = trim(value);
   if (value.empty() || value.size() > 64) return std::nullopt;
+  // In milliseconds first: system_clock counts nanoseconds and overflows
+  // past 2262, which a bogus year must not reach (it would wrap to the past).
+  int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  std::optional<int64_t> ms;
   if (std::all_of(value.begin(), value.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
     if (value.size() > 12) return std::nullopt;
     int64_t n = std::stoll(std::string(value));
-    if (n <= 1'000'000'000) return now + std::chrono::seconds(n);
-    return SystemTime(std::chrono::seconds(n));
+    ms = n <= 1'000'000'000 ? now_ms + n * 1000 : n * 1000;
+  } else if (auto t = parse_rfc3339_ms(value)) {
+    ms = *t;
+  } else if (auto secs = parse_http_date(value)) {
+    ms = *secs * 1000;
+  } else {
+    return std::nullopt;
   }
-  if (auto ms = parse_rfc3339_ms(value)) return SystemTime(std::chrono::milliseconds(*ms));
-  if (auto secs = parse_http_date(value)) return SystemTime(std::chrono::seconds(*secs));
-  return std::nullopt;
+  constexpr int64_t kFarMs = 86'400'000;  // beyond any cap
+  return SystemTime(std::chrono::milliseconds(std::min(*ms, now_ms + kFarMs)));
 }
 
 std::chrono::milliseconds reset_wait(std::optional<std::string_view> ratelimit_reset,
                                      std::optional<std::string_view> retry_after, SystemTime now,
-                                     std::chrono::milliseconds fallback, std::chrono::milliseconds cap) {
+                                     std::chrono::milliseconds fallback, std::chrono::milliseconds cap,
+                                     std::chrono::milliseconds floor) {
   std::optional<SystemTime> when;
   if (ratelimit_reset) when = parse_reset_header(*ratelimit_reset, now);
   if (!when && retry_after) when = parse_reset_header(*retry_after, now);
   auto wait = when ? std::chrono::duration_cast<std::chrono::milliseconds>(*when - now) : fallback;
-  return std::clamp(wait, std::chrono::milliseconds(0), cap);
+  return std::clamp(wait, floor, cap);
 }
 
 }  // namespace zf::source

@@ -4,9 +4,13 @@
 #include <doctest/doctest.h>
 
 #include <httplib.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -266,6 +270,129 @@ TEST_CASE("auth errors: 401, 403 and 404 are explained, retried slowly, and neve
   }
 }
 
+// A fake API answering every request with `handler`, on loopback.
+struct FakeApi {
+  httplib::Server server;
+  std::thread thread;
+  int port = 0;
+  explicit FakeApi(std::function<void(const httplib::Request&, httplib::Response&)> handler) {
+    server.Get(".*", handler);
+    port = server.bind_to_any_port("127.0.0.1");
+    thread = std::thread([this] { server.listen_after_bind(); });
+  }
+  ~FakeApi() {
+    server.stop();
+    thread.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
+};
+
+// A port nothing listens on now: bound, read back, closed (never listened).
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+TEST_CASE("API refusals (#8, #9): /readyz says why, and run --once with a rejected token exits 1 at once") {
+  // #9: --once with a revoked token never exited (cron hung).
+  {
+    emulator::Options opts;
+    opts.events = 100;
+    opts.force_status = 401;
+    emulator::Emulator emu(opts);
+    emu.start();
+    Workdir w("once401");
+    auto t0 = steady_clock::now();
+    auto r = run_once(config_yaml(emu.base_url(), w));
+    CHECK(r.code == 1);
+    CHECK(r.log.find("credentials were rejected") != std::string::npos);
+    CHECK(steady_clock::now() - t0 < seconds(10));
+  }
+  // #9: /readyz said "no page fetched yet" on 403; #8: it said all was well
+  // while has_more came without a cursor, retried forever.
+  struct Case {
+    std::string name, says;
+    std::function<void(const httplib::Request&, httplib::Response&)> handler;
+  };
+  std::vector<Case> cases = {
+      {"403", "must be a Zendesk admin",
+       [](const httplib::Request&, httplib::Response& res) {
+         res.status = 403;
+         res.set_content("{\"errors\":[{\"title\":\"Forbidden\",\"detail\":\"admins only\"}]}", "application/json");
+       }},
+      {"no cursor", "neither meta.after_cursor nor links.next",
+       [](const httplib::Request&, httplib::Response& res) {
+         res.set_content("{\"access_logs\":[],\"links\":{\"next\":null},\"meta\":{\"has_more\":true}}",
+                         "application/json");
+       }},
+      {"only a foreign cursor", "gives no usable cursor",
+       [](const httplib::Request&, httplib::Response& res) {
+         res.set_content("{\"access_logs\":[],\"links\":{\"next\":\"https://elsewhere.example/x\"},"
+                         "\"meta\":{\"has_more\":true,\"after_cursor\":null}}",
+                         "application/json");
+       }},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    FakeApi api(c.handler);
+    Workdir w("readyz");
+    int port = free_port();
+    std::ostringstream logs;
+    Logger log(logs);
+    auto config = app::load_config(ConfigNode::load_string(
+        config_yaml(api.url(), w) + "metrics: {listen: 127.0.0.1:" + std::to_string(port) + "}\n"));
+    StopSignal stop;
+    std::string body;
+    int status = 0;
+    std::thread prober([&] {
+      httplib::Client client("127.0.0.1", port);
+      client.set_connection_timeout(1);
+      client.set_read_timeout(2);
+      for (int i = 0; i < 50 && body.find(c.says) == std::string::npos; ++i) {
+        std::this_thread::sleep_for(milliseconds(100));
+        if (auto res = client.Get("/readyz")) {
+          status = res->status;
+          body = res->body;
+        }
+      }
+      stop.request();
+    });
+    int code = app::run_forwarder(config, /*once=*/false, log, stop);
+    prober.join();
+    CHECK(code == 0);
+    CHECK(status == 503);
+    CHECK(body.find(c.says) != std::string::npos);
+  }
+}
+
+TEST_CASE("redirects (#10): a 302 is reported as a redirect with its Location, not as a 5xx") {
+  FakeApi api([](const httplib::Request&, httplib::Response& res) {
+    res.status = 302;
+    res.set_header("Location", "https://login.example.invalid/next");
+  });
+  Workdir w("redirect");
+  std::ostringstream logs;
+  Logger log(logs);
+  auto config = app::load_config(ConfigNode::load_string(config_yaml(api.url(), w)));
+  StopSignal stop;
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(milliseconds(500));
+    stop.request();
+  });
+  CHECK(app::run_forwarder(config, /*once=*/false, log, stop) == 0);
+  stopper.join();
+  CHECK(logs.str().find("HTTP 302 redirect to https://login.example.invalid/next") != std::string::npos);
+  CHECK(logs.str().find("\"reason\":\"redirect\"") != std::string::npos);
+  CHECK(logs.str().find("\"reason\":\"5xx\"") == std::string::npos);
+}
+
 TEST_CASE("HTTP 400 stops the forwarder with a message naming the setting to check") {
   httplib::Server api;
   api.Get("/api/v2/access_logs", [](const httplib::Request&, httplib::Response& res) {
@@ -411,6 +538,24 @@ TEST_CASE("checkpoint version 1: resumed after an upgrade, nothing the old versi
   CHECK(summary["duplicates_dropped"].get<size_t>() == shipped.size());
   std::ifstream cp(w.dir / "checkpoint.json");
   CHECK(nlohmann::json::parse(cp)["version"] == 2);
+}
+
+TEST_CASE("checkpoint writes failing (#20): run --once exits non-zero instead of reporting success") {
+  emulator::Options opts;
+  opts.seed = 14;
+  opts.events = 3000;
+  opts.rate_limit = 0;
+  emulator::Emulator emu(opts);
+  emu.start();
+  Workdir w("cpfail");
+  // Every write fails the way a full disk does: the temp file cannot be
+  // created (a directory is in the way; root ignores permissions).
+  fs::create_directories(w.dir / "checkpoint.json.tmp" / "x");
+  auto r = run_once(config_yaml(emu.base_url(), w, "  page_size: 1000\n"));
+  CHECK(r.code == 1);
+  CHECK(r.log.find("checkpoint write failed") != std::string::npos);
+  CHECK(r.log.find("the last checkpoint write failed") != std::string::npos);
+  CHECK_FALSE(fs::exists(w.dir / "checkpoint.json"));
 }
 
 TEST_CASE("backfill start older than the 90-day retention is clipped with a warning, and the run completes") {

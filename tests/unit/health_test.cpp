@@ -44,3 +44,18 @@ TEST_CASE("liveness: alive while the loop beats, not once the pipeline stopped")
   h.running = false;
   CHECK_FALSE(judge_liveness(h, now).ok);
 }
+
+TEST_CASE("readiness (#9): a refusal reported by the source makes /readyz unavailable with that reason") {
+  Metrics m("acme", "test");
+  ReadinessRules rules{std::chrono::seconds(300), std::chrono::seconds(300)};
+  int64_t now = 2'000'000'000'000;
+  m.last_fetch_success_ts.Set(now / 1000.0 - 10);  // a page fetched just before the token was revoked
+  auto v = judge_readiness(m, rules, now, "HTTP 401: credentials were rejected");
+  CHECK_FALSE(v.ok);
+  CHECK(v.reason == "HTTP 401: credentials were rejected");
+  HealthState h;
+  h.set_fetch_problem("x");
+  CHECK(h.fetch_problem() == "x");
+  h.set_fetch_problem("");
+  CHECK(judge_readiness(m, rules, now, h.fetch_problem()).ok);
+}

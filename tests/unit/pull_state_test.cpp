@@ -218,3 +218,63 @@ TEST_CASE("checkpoint: corrupt or foreign files stop the forwarder with a clear 
   }
   fs::remove_all(dir);
 }
+
+TEST_CASE("checkpoint (#18): a symlink planted at the temp path is replaced, never followed") {
+  auto dir = temp_dir("plant");
+  {
+    std::ofstream victim(dir / "victim");
+    victim << "precious";
+  }
+  fs::create_symlink(dir / "victim", dir / "cp.json.tmp");
+  PullCheckpoint store((dir / "cp.json").string());
+  PullState s;
+  s.account = "acme";
+  s.first.window_start = 100;
+  store.save(s);
+  CHECK(read_text(dir / "victim") == "precious");
+  REQUIRE(store.load());
+  CHECK(store.load()->state == s);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("checkpoint (#19): a dangling symlink is an error, not a fresh start; a live one is written through") {
+  auto dir = temp_dir("links");
+  fs::create_symlink(dir / "missing.json", dir / "cp.json");
+  CHECK_THROWS_WITH_AS(PullCheckpoint((dir / "cp.json").string()), doctest::Contains("does not exist"), FatalError);
+  fs::remove(dir / "cp.json");
+  fs::create_directories(dir / "volume");
+  {
+    std::ofstream target(dir / "volume" / "real.json");
+  }
+  fs::create_symlink(dir / "volume" / "real.json", dir / "cp.json");
+  PullState s;
+  s.account = "acme";
+  s.first.window_start = 100;
+  {
+    PullCheckpoint store((dir / "cp.json").string());
+    store.save(s);
+  }
+  CHECK(fs::is_symlink(fs::symlink_status(dir / "cp.json")));  // the link is kept
+  CHECK(deserialize(read_text(dir / "volume" / "real.json"), "x").state == s);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("checkpoint (#19): a position in the future stops the forwarder, naming the clock") {
+  auto dir = temp_dir("future");
+  PullState s;
+  s.account = "acme";
+  s.first.window_start = std::chrono::duration_cast<std::chrono::seconds>(
+                             std::chrono::system_clock::now().time_since_epoch()).count() + 86400;
+  std::ostringstream logs;
+  Logger log(logs);
+  Metrics metrics("acme", "test");
+  StopSignal stop;
+  PullCheckpoint store((dir / "cp.json").string());
+  store.save(s);
+  HttpClient http({});
+  RateLimiter limiter(50, std::chrono::seconds(60), std::chrono::milliseconds(0));
+  AccessLogSource source({}, http, limiter, store, log, metrics, stop);
+  CHECK_THROWS_WITH_AS(source.open("acme", 0), doctest::Contains("in the future: is this machine's clock right?"),
+                       FatalError);
+  fs::remove_all(dir);
+}

@@ -63,9 +63,16 @@ TEST_CASE("ratelimit-reset: Retry-After is used when ratelimit-reset is absent o
   CHECK(reset_wait(std::string_view("2"), std::string_view("30"), at(kNow)) == seconds(2));
 }
 
-TEST_CASE("ratelimit-reset: a reset in the past waits zero, one far in the future is capped") {
-  CHECK(reset_wait(std::string_view(format_utc_seconds(kNow - 100)), std::nullopt, at(kNow)) == milliseconds(0));
+TEST_CASE("ratelimit-reset (#6): a reset in the past waits the floor, one far in the future (even past 2262) the cap") {
+  CHECK(reset_wait(std::string_view(format_utc_seconds(kNow - 100)), std::nullopt, at(kNow)) == seconds(1));
+  CHECK(reset_wait(std::string_view("0"), std::nullopt, at(kNow)) == seconds(1));
   CHECK(reset_wait(std::string_view(format_utc_seconds(kNow + 86400 * 30)), std::nullopt, at(kNow)) == minutes(15));
+  // These overflowed system_clock's nanoseconds (UBSan) and waited 0 ms.
+  for (const char* far : {"2262-04-12T00:00:00Z", "9999-12-31T23:59:59Z", "Fri, 31 Dec 9999 23:59:59 GMT",
+                          "999999999999"}) {
+    CAPTURE(far);
+    CHECK(reset_wait(std::string_view(far), std::nullopt, at(kNow)) == minutes(15));
+  }
 }
 
 TEST_CASE("same-origin rule: credentials only go to the configured scheme, host and port") {

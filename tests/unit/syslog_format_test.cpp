@@ -104,3 +104,29 @@ TEST_CASE("framing: octet counting prefixes the byte length; LF appends a newlin
   append_framed(out, "x", Framing::LineFeed);
   CHECK(out == "x\n");
 }
+
+TEST_CASE("cef (#21): a value ending in '|' keeps the space before the next key") {
+  Record r = sample();
+  r.url = "/api/v2/search?query=a|";
+  std::string m = format_message(r, "acme", {.format = Format::Cef});
+  CAPTURE(m);
+  CHECK(m.find("request=/api/v2/search?query\\=a| outcome=") != std::string::npos);
+  CHECK(m.find("|outcome=") == std::string::npos);
+}
+
+TEST_CASE("rfc5424 (#22): the SD url is cut at 512 bytes on a UTF-8 boundary, never inside a character") {
+  Record r = sample();
+  for (size_t pad = 0; pad < 4; ++pad) {
+    r.url = "/api/v2/search?query=" + std::string(490 + pad, 'a');
+    while (r.url.size() < 600) r.url += "\xE2\x82\xAC";  // U+20AC, 3 bytes
+    std::string m = format_message(r, "acme", {});
+    auto at = m.find("url=\"");
+    REQUIRE(at != std::string::npos);
+    std::string sd_url = m.substr(at + 5, m.find('"', at + 5) - at - 5);
+    CAPTURE(pad);
+    CHECK(sd_url.size() <= kSdUrlMaxBytes);
+    CHECK(sd_url.size() > kSdUrlMaxBytes - 3);
+    CHECK(r.url.compare(0, sd_url.size(), sd_url) == 0);          // a prefix...
+    CHECK((static_cast<unsigned char>(r.url[sd_url.size()]) & 0xC0) != 0x80);  // ...ending on a boundary
+  }
+}
