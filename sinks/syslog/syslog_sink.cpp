@@ -7,6 +7,8 @@
 
 #include <unistd.h>
 
+#include <thread>
+
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
@@ -26,6 +28,10 @@ struct Settings {
   TransportSettings transport;
   Framing framing = Framing::OctetCounting;
   size_t max_message_bytes = 2048;  // UDP only
+  // UDP has no flow control: sent faster than the receiver reads, datagrams
+  // are dropped silently. Above the API's maximum rate (2,083/s), so only a
+  // backfill is paced. 0 = no cap.
+  int udp_max_messages_per_second = 2500;
 };
 
 const std::vector<std::string> kFacilities = {"kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news",
@@ -73,6 +79,7 @@ class SyslogSink final : public Sink {
     }
     if (s_.transport.protocol == Protocol::Udp) {
       for (const Record& r : batch.records) {
+        pace_udp();
         bool cut = false;
         std::string msg = format_message_within(r, batch.account, s_.format, s_.max_message_bytes, cut);
         if (cut) truncated_.Increment();
@@ -90,9 +97,21 @@ class SyslogSink final : public Sink {
     return error;
   }
 
+  // Spaces datagrams 1/rate apart; a burst of up to 50 ms is allowed, idle
+  // time is not saved up.
+  void pace_udp() {
+    if (s_.udp_max_messages_per_second <= 0) return;
+    auto now = std::chrono::steady_clock::now();
+    auto interval = std::chrono::nanoseconds(1'000'000'000LL / s_.udp_max_messages_per_second);
+    if (udp_next_ < now - std::chrono::milliseconds(50)) udp_next_ = now - std::chrono::milliseconds(50);
+    if (udp_next_ > now + std::chrono::milliseconds(2)) std::this_thread::sleep_until(udp_next_);
+    udp_next_ += interval;
+  }
+
   Settings s_;
   Logger& log_;
   std::string name_;
+  std::chrono::steady_clock::time_point udp_next_{};
   std::unique_ptr<Transport> transport_;
   prometheus::Counter& truncated_;
   std::string buf_;
@@ -139,6 +158,10 @@ SinkBuilder configure(const ConfigNode& section) {
     section.fail("sd_id", "a custom SD-ID must have the form name@<private enterprise number>, e.g. zendesk@32473");
   f.bom = section.get_bool("bom", false);
   s.max_message_bytes = static_cast<size_t>(section.get_int("max_message_bytes", 480, 65000, 2048));
+  if (t.protocol != Protocol::Udp && section.has("udp_max_messages_per_second"))
+    section.fail("udp_max_messages_per_second", "applies to transport: udp only (TCP and TLS have flow control)");
+  s.udp_max_messages_per_second =
+      static_cast<int>(section.get_int("udp_max_messages_per_second", 0, 1'000'000, s.udp_max_messages_per_second));
   ConfigNode tls = section.child("tls");
   if (t.protocol != Protocol::Tls && section.has("tls")) section.fail("tls", "is only used with transport: tls");
   t.ca_file = tls.get_string("ca_file", "");
