@@ -173,6 +173,7 @@ AppConfig load_config(const ConfigNode& root) {
       m.fail("listen", "expected host:port with a port from 0 to 65535, e.g. 127.0.0.1:9464, got " +
                            m.shown("listen", c.health.listen));
   }
+  c.health.metrics_token = m.get_secret("auth_token").value_or("");
   ConfigNode ready = m.child("readiness");
   c.health.max_fetch_age = ready.get_duration("max_fetch_age", std::chrono::seconds(1), std::chrono::hours(24), c.health.max_fetch_age);
   c.health.max_delivery_age =

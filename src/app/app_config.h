@@ -21,6 +21,7 @@ struct StartPoint {
 
 struct HealthSettings {
   std::string listen;                              // "" = no metrics/health endpoint
+  std::string metrics_token;                       // "" = /metrics open to whoever reaches `listen`
   std::chrono::milliseconds max_fetch_age{300'000};
   std::chrono::milliseconds max_delivery_age{300'000};
 };

@@ -49,8 +49,10 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
   health.started_ms = now_s() * 1000;
   std::unique_ptr<HttpEndpoint> endpoint;
   if (!config.health.listen.empty()) {
-    endpoint = std::make_unique<HttpEndpoint>(metrics, health,
-                                              ReadinessRules{config.health.max_fetch_age, config.health.max_delivery_age});
+    EndpointLimits limits;
+    limits.metrics_token = config.health.metrics_token;
+    endpoint = std::make_unique<HttpEndpoint>(
+        metrics, health, ReadinessRules{config.health.max_fetch_age, config.health.max_delivery_age}, limits);
     log.info("metrics endpoint listening", {{"address", endpoint->start(config.health.listen)}});
   }
 

@@ -9,8 +9,6 @@
 #include <string>
 #include <thread>
 
-namespace httplib { class Server; }
-
 namespace zf {
 
 class Metrics;
@@ -51,9 +49,21 @@ HealthVerdict judge_liveness(const HealthState& h, int64_t now_ms);
 HealthVerdict judge_readiness(const Metrics& m, const ReadinessRules& rules, int64_t now_ms,
                               const std::string& fetch_problem = "");
 
+// What a client may cost the endpoint. Kubernetes probes it every few
+// seconds and restarts the pod when it does not answer, so a client that
+// trickles bytes must not be able to hold it: every request has an
+// absolute deadline from accept to the last byte of the answer, and when
+// all connections are taken the oldest is dropped for the new one.
+struct EndpointLimits {
+  size_t max_connections = 64;
+  std::chrono::milliseconds request_deadline{2000};
+  size_t max_request_bytes = 8192;
+  std::string metrics_token;  // when set, /metrics needs "Authorization: Bearer <token>"
+};
+
 class HttpEndpoint {
  public:
-  HttpEndpoint(Metrics& metrics, HealthState& health, ReadinessRules rules);
+  HttpEndpoint(Metrics& metrics, HealthState& health, ReadinessRules rules, EndpointLimits limits = {});
   ~HttpEndpoint();
   // Binds "host:port" (port 0 picks one) and serves on a thread; returns
   // the bound "host:port". Throws std::runtime_error when it cannot bind.
@@ -61,10 +71,17 @@ class HttpEndpoint {
   void stop();
 
  private:
+  struct Conn;
+  void loop();
+  // The whole HTTP answer to one request head.
+  std::string answer(const std::string& head);
+
   Metrics& metrics_;
   HealthState& health_;
   ReadinessRules rules_;
-  std::unique_ptr<httplib::Server> server_;
+  EndpointLimits limits_;
+  int listen_fd_ = -1;
+  int wake_fds_[2] = {-1, -1};
   std::thread thread_;
 };
 

@@ -1,6 +1,16 @@
 // Liveness and readiness verdicts on synthetic values.
 #include <doctest/doctest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
 #include "metrics/http_endpoint.h"
 #include "metrics/metrics.h"
 
@@ -58,4 +68,90 @@ TEST_CASE("readiness (#9): a refusal reported by the source makes /readyz unavai
   CHECK(h.fetch_problem() == "x");
   h.set_fetch_problem("");
   CHECK(judge_readiness(m, rules, now, h.fetch_problem()).ok);
+}
+
+namespace {
+
+int connect_to(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// One request, the whole answer (the server closes after it); "" on timeout.
+std::string ask(int port, const std::string& request, int timeout_ms = 1000) {
+  int fd = connect_to(port);
+  if (fd < 0) return "";
+  timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) out.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("endpoint (#3): probes are answered while 200 clients trickle requests that never end") {
+  Metrics m("acme", "test");
+  HealthState h;  // no heartbeat yet: alive
+  HttpEndpoint endpoint(m, h, {});
+  std::string bound = endpoint.start("127.0.0.1:0");
+  int port = std::stoi(bound.substr(bound.rfind(':') + 1));
+  std::vector<int> slow;
+  for (int i = 0; i < 200; ++i) {
+    int fd = connect_to(port);
+    REQUIRE(fd >= 0);
+    ::send(fd, "GET /he", 7, MSG_NOSIGNAL);
+    slow.push_back(fd);
+  }
+  // cpp-httplib's 8 workers were all held by 8 such clients for 40 s.
+  for (int round = 0; round < 5; ++round) {
+    for (int fd : slow) ::send(fd, "a", 1, MSG_NOSIGNAL);  // one more byte each: a restarting read timeout
+    auto t0 = std::chrono::steady_clock::now();
+    std::string answer = ask(port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    CAPTURE(round);
+    CHECK(answer.rfind("HTTP/1.1 200 OK", 0) == 0);
+    CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(500));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  for (int fd : slow) ::close(fd);
+}
+
+TEST_CASE("endpoint (#3): /metrics can require a bearer token; bad methods, paths and huge requests are refused") {
+  Metrics m("acme", "test");
+  HealthState h;
+  EndpointLimits limits;
+  limits.metrics_token = "scrape-secret";
+  HttpEndpoint endpoint(m, h, {}, limits);
+  std::string bound = endpoint.start("127.0.0.1:0");
+  int port = std::stoi(bound.substr(bound.rfind(':') + 1));
+  CHECK(ask(port, "GET /metrics HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 401", 0) == 0);
+  CHECK(ask(port, "GET /metrics HTTP/1.1\r\nAuthorization: Bearer wrong-secret\r\n\r\n").rfind("HTTP/1.1 401", 0) == 0);
+  std::string ok = ask(port, "GET /metrics HTTP/1.1\r\nauthorization: Bearer scrape-secret\r\n\r\n");
+  CHECK(ok.rfind("HTTP/1.1 200 OK", 0) == 0);
+  CHECK(ok.find("zendesk_forwarder_build_info") != std::string::npos);
+  CHECK(ask(port, "GET /readyz HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 503", 0) == 0);  // probes need no token
+  CHECK(ask(port, "POST /healthz HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 405", 0) == 0);
+  CHECK(ask(port, "GET /other HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 404", 0) == 0);
+  CHECK(ask(port, "GET /healthz HTTP/1.1\r\nX: " + std::string(10000, 'a')).rfind("HTTP/1.1 431", 0) == 0);
+  // A client that never finishes its request is dropped at the deadline.
+  int fd = connect_to(port);
+  ::send(fd, "GET /healthz", 12, MSG_NOSIGNAL);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char c;
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK(::recv(fd, &c, 1, 0) == 0);  // closed by the server
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(4));
+  ::close(fd);
 }
