@@ -6,9 +6,11 @@
 #include <httplib.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <fstream>
@@ -370,6 +372,60 @@ TEST_CASE("API refusals (#8, #9): /readyz says why, and run --once with a reject
     CHECK(status == 503);
     CHECK(body.find(c.says) != std::string::npos);
   }
+}
+
+TEST_CASE("budget (#7): every request opens its own connection, so libcurl never re-sends one unseen") {
+  // A keep-alive server counting connections and requests. libcurl re-sends
+  // a request by itself when a reused connection turns out dead, outside
+  // our budget; without reuse it never does.
+  int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(::listen(lfd, 16) == 0);
+  socklen_t len = sizeof a;
+  ::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len);
+  std::atomic<int> connections{0}, requests{0};
+  std::atomic<bool> done{false};
+  std::thread server([&] {
+    std::vector<std::thread> handlers;
+    while (!done) {
+      pollfd p{lfd, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      int fd = ::accept(lfd, nullptr, nullptr);
+      if (fd < 0) continue;
+      ++connections;
+      handlers.emplace_back([&, fd] {
+        std::string in;
+        char buf[4096];
+        for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) {
+          in.append(buf, static_cast<size_t>(n));
+          for (size_t end; (end = in.find("\r\n\r\n")) != std::string::npos;) {
+            in.erase(0, end + 4);
+            ++requests;
+            std::string body = "{\"access_logs\":[],\"links\":{\"next\":null},\"meta\":{\"has_more\":false}}";
+            std::string resp = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: keep-alive\r\n"
+                               "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+            ::send(fd, resp.data(), resp.size(), MSG_NOSIGNAL);
+          }
+        }
+        ::close(fd);
+      });
+    }
+    for (auto& t : handlers) t.join();
+  });
+  Workdir w("reuse");
+  // Many small windows: many requests in a row on one forwarder.
+  auto r = run_once(config_yaml("http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)), w,
+                                "  max_window: 1h\n"));
+  done = true;
+  ::shutdown(lfd, SHUT_RDWR);
+  server.join();
+  ::close(lfd);
+  CHECK(r.code == 0);
+  CHECK(requests >= 20);  // a day back in hour-long windows
+  CHECK(connections == requests);
 }
 
 TEST_CASE("redirects (#10): a 302 is reported as a redirect with its Location, not as a 5xx") {
