@@ -69,8 +69,8 @@ Metrics::Metrics(std::string account, std::string version)
       late_read_backlog_seconds(ZF_GAUGE("zendesk_forwarder_late_read_backlog_seconds",
                                          "How long the oldest pending late read is overdue (0 when on time).")),
       late_read_coverage_ratio(ZF_GAUGE("zendesk_forwarder_late_read_coverage_ratio",
-                                        "Share of event time due a late read that was re-read since start (1 when "
-                                        "none was given up).")),
+                                        "Share of event time due a late read that was re-read since start; overdue "
+                                        "and given-up windows count as not re-read (1 when none is).")),
       inflight_batches(ZF_GAUGE("zendesk_forwarder_inflight_batches",
                                 "Batches sent to the sinks and not yet acknowledged by all of them.")),
       newest_delivered_event_ts(ZF_GAUGE("zendesk_forwarder_newest_delivered_event_timestamp_seconds",

@@ -253,7 +253,13 @@ void AccessLogSource::update_gauges(int64_t now) {
                         ? 0
                         : std::max<int64_t>(0, now - late_read_due(live_.awaiting.front(), settings_.windows));
   metrics_.late_read_backlog_seconds.Set(static_cast<double>(backlog));
-  double judged = reread_seconds_ + skipped_seconds_;
+  // Windows whose late read is due but not done count as not covered until
+  // it is: the ratio drops as soon as late reads fall behind, not only
+  // when one is given up.
+  double overdue = 0;
+  for (const auto& win : live_.awaiting)
+    if (now >= late_read_due(win, settings_.windows)) overdue += static_cast<double>(win.end - win.start);
+  double judged = reread_seconds_ + skipped_seconds_ + overdue;
   metrics_.late_read_coverage_ratio.Set(judged > 0 ? reread_seconds_ / judged : 1.0);
 }
 
