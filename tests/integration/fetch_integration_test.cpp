@@ -75,6 +75,21 @@ RunOutcome run_once(const std::string& yaml, LogLevel level = LogLevel::Info) {
   return {code, logs.str()};
 }
 
+// Runs the forwarder (not --once) for `how_long`, then stops it.
+RunOutcome run_for(const std::string& yaml, milliseconds how_long) {
+  std::ostringstream logs;
+  Logger log(logs);
+  auto config = app::load_config(ConfigNode::load_string(yaml));
+  StopSignal stop;
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(how_long);
+    stop.request();
+  });
+  int code = app::run_forwarder(config, /*once=*/false, log, stop);
+  stopper.join();
+  return {code, logs.str()};
+}
+
 std::multiset<std::string> output_ids(const std::string& path) {
   std::multiset<std::string> ids;
   std::ifstream in(path);
@@ -255,18 +270,9 @@ TEST_CASE("auth errors: 401, 403 and 404 are explained, retried slowly, and neve
     emulator::Emulator emu(opts);
     emu.start();
     Workdir w("auth");
-    std::ostringstream logs;
-    Logger log(logs);
-    auto config = app::load_config(ConfigNode::load_string(config_yaml(emu.base_url(), w)));
-    StopSignal stop;
-    std::thread stopper([&] {
-      std::this_thread::sleep_for(milliseconds(700));
-      stop.request();
-    });
-    int code = app::run_forwarder(config, /*once=*/false, log, stop);
-    stopper.join();
-    CHECK(code == 0);
-    CHECK(logs.str().find(c.says) != std::string::npos);
+    auto r = run_for(config_yaml(emu.base_url(), w), milliseconds(700));
+    CHECK(r.code == 0);
+    CHECK(r.log.find(c.says) != std::string::npos);
     CHECK(emu.stats().requests >= 2);   // retried
     CHECK(emu.stats().requests <= 12);  // slowly
   }
@@ -434,19 +440,11 @@ TEST_CASE("redirects (#10): a 302 is reported as a redirect with its Location, n
     res.set_header("Location", "https://login.example.invalid/next");
   });
   Workdir w("redirect");
-  std::ostringstream logs;
-  Logger log(logs);
-  auto config = app::load_config(ConfigNode::load_string(config_yaml(api.url(), w)));
-  StopSignal stop;
-  std::thread stopper([&] {
-    std::this_thread::sleep_for(milliseconds(500));
-    stop.request();
-  });
-  CHECK(app::run_forwarder(config, /*once=*/false, log, stop) == 0);
-  stopper.join();
-  CHECK(logs.str().find("HTTP 302 redirect to https://login.example.invalid/next") != std::string::npos);
-  CHECK(logs.str().find("\"reason\":\"redirect\"") != std::string::npos);
-  CHECK(logs.str().find("\"reason\":\"5xx\"") == std::string::npos);
+  auto r = run_for(config_yaml(api.url(), w), milliseconds(500));
+  CHECK(r.code == 0);
+  CHECK(r.log.find("HTTP 302 redirect to https://login.example.invalid/next") != std::string::npos);
+  CHECK(r.log.find("\"reason\":\"redirect\"") != std::string::npos);
+  CHECK(r.log.find("\"reason\":\"5xx\"") == std::string::npos);
 }
 
 TEST_CASE("HTTP 400 stops the forwarder with a message naming the setting to check") {

@@ -52,3 +52,34 @@ sinks:
 $2
 YAML
 }
+
+# Crash runs. zf_kill_runs CONFIG OUT KILLS MIN_S MAX_S starts the forwarder
+# KILLS times, SIGKILLs it after a random MIN_S..MAX_S each time, and appends
+# one "first_line end_line acknowledged" row per run to $ZF_TMP/regions
+# (for check_delivery.py). zf_region_start / zf_region_end bracket a last run.
+zf_lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
+zf_acked() {
+  [ -f "$ZF_TMP/checkpoint.json" ] &&
+    /usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["events_delivered"])' \
+      "$ZF_TMP/checkpoint.json" || echo 0
+}
+zf_region_start() { ZF_FIRST=$(zf_lines "$1"); ZF_ACKED_BEFORE=$(zf_acked); }
+zf_region_end() {
+  local end acked_after
+  end=$(zf_lines "$1"); acked_after=$(zf_acked)
+  echo "$ZF_FIRST $end $((acked_after - ZF_ACKED_BEFORE))" >>"$ZF_TMP/regions"
+  ZF_REGION="output lines $ZF_FIRST -> $end, acknowledged +$((acked_after - ZF_ACKED_BEFORE))"
+}
+zf_kill_runs() {
+  local config=$1 out=$2 kills=$3 min=$4 max=$5 i pid
+  for i in $(seq 1 "$kills"); do
+    zf_region_start "$out"
+    "$FWD" run --config "$config" 2>>"$ZF_TMP/forwarder.log" &
+    pid=$!; ZF_PIDS+=($pid)
+    sleep "$(/usr/bin/python3 -c "import random; print(round(random.uniform($min, $max), 3))")"
+    kill -9 "$pid"; wait "$pid" 2>/dev/null || true
+    # The sink may have left a torn line; the next start repairs it.
+    zf_region_end "$out"
+    echo "kill $i: $ZF_REGION"
+  done
+}
