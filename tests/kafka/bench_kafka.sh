@@ -33,9 +33,16 @@ kcat_produce() {  # TOPIC [kcat args...]: prints seconds
 count_ids() { kcat -C -b "$B" -t "$1" -e -q -f '%k\n' | sort -u | wc -l; }
 
 for r in $(seq "$ROUNDS"); do
-  read -r n secs failed < <("$BUILD/tests/kafka/bench_kafka_sink" produce "$B" "sink-$r" "$ZF_TMP/records.tsv")
+  # Both sides timed the same way: the whole process, reading its input
+  # included (the harness's own clock, which starts after loading, is kept
+  # as a reference only).
+  t0=$(date +%s.%N)
+  "$BUILD/tests/kafka/bench_kafka_sink" produce "$B" "sink-$r" "$ZF_TMP/records.tsv" >"$ZF_TMP/sink.out"
+  t1=$(date +%s.%N)
+  read -r n secs failed <"$ZF_TMP/sink.out"
   [ "$failed" = 0 ] || { echo "round $r: $failed batches failed" >&2; exit 1; }
-  echo "sink $secs" >>"$ZF_TMP/times"
+  echo "sink $(echo "$t1 - $t0" | bc -l)" >>"$ZF_TMP/times"
+  echo "sink-in-harness $secs" >>"$ZF_TMP/times"
   echo "kcat $(kcat_produce "kcat-$r" -H zendesk-account=acme -H schema-version=1 -H source=zendesk-forwarder)" >>"$ZF_TMP/times"
   echo "kcat-noheaders $(kcat_produce "kcat-noheaders-$r")" >>"$ZF_TMP/times"
 done
@@ -59,7 +66,8 @@ med = {k: statistics.median(v) for k, v in runs.items()}
 rounds = len(runs["sink"])
 print(f"{n} messages per run, {rounds} interleaved rounds, median (min-max) messages/s:")
 for name, label in (("kcat", "kcat -P, same key, value and headers"), ("kcat-noheaders", "kcat -P, no headers (reference)"),
-                    ("sink", "Kafka sink (acked from delivery reports)")):
+                    ("sink", "Kafka sink, whole process like kcat"),
+                    ("sink-in-harness", "Kafka sink, clock after input loaded (ref.)")):
     v = runs[name]
     print(f"  {label:42s} {med[name]:>9,.0f}  ({min(v):,.0f}-{max(v):,.0f})")
 print(f"  distinct ids in topic: sink {counts['sink-1']}, kcat {counts['kcat-1']} (expected {n})")
