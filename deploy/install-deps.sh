@@ -32,6 +32,7 @@ if [ "${1:-}" != "--build" ] && command -v systemctl >/dev/null && systemctl is-
 fi
 # Test section: real helm and kubectl for the chart tests.
 if [ "${1:-}" != "--build" ]; then
-  echo "install-deps: helm and kubectl in $("$(dirname "$0")/install-helm.sh")"
+  tools=$("$(dirname "$0")/install-helm.sh") || { echo "install-deps: installing helm and kubectl failed" >&2; exit 1; }
+  echo "install-deps: helm and kubectl in $tools"
 fi
 echo "install-deps: all packages present"

@@ -35,6 +35,15 @@ cleanup
 rm -rf "$R" && mkdir -p "$R"
 tar -C "$R" -xf "$WORK/base.tar"
 cp /etc/resolv.conf "$R/etc/resolv.conf" 2>/dev/null || true
+# Where this machine reaches registries through a TLS-inspecting proxy, the
+# chroot must trust the same extra authorities as the host (for npm, which
+# installs helm); a machine with direct access needs none.
+EXTRA_CA=""
+if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
+  mkdir -p "$R/usr/local/share/ca-certificates"
+  cat /usr/local/share/ca-certificates/*.crt >"$R/usr/local/share/ca-certificates/host-extra.crt"
+  EXTRA_CA=/usr/local/share/ca-certificates/host-extra.crt
+fi
 git clone -q "$ROOT" "$R/src"
 mount -t proc proc "$R/proc"; mount -t sysfs sys "$R/sys"; mount --bind /dev "$R/dev"; mount --bind /dev/pts "$R/dev/pts"
 # git is not on a minimal Debian; the scripts do not need it.
@@ -49,6 +58,7 @@ for step in "$@"; do
           grep -q "exit 0" "$WORK/$name-demo.status" && [ "$lines" -eq 2000 ] ||
             { tail -20 "$R/tmp/demo.err"; exit 1; } ;;
     test) chroot "$R" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root CI=true \
+            ${EXTRA_CA:+NODE_EXTRA_CA_CERTS=$EXTRA_CA} \
             bash -c 'cd /src && deploy/test.sh </dev/null >/tmp/test.out 2>&1; echo "exit $?"' |
             tee "$WORK/$name-test.status"
           grep -E "tests passed|tests failed" "$R/tmp/test.out" || true
