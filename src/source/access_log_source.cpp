@@ -222,7 +222,6 @@ AccessLogSource::Step AccessLogSource::plan(int64_t now, bool once, ReadKind& ki
       live_.first.cursor.clear();
       live_.first_late_read = p->late_read;
       first_link_.reset();
-      open_first_pages_ = 0;
     }
   }
   if (live_.first.open()) {
@@ -289,17 +288,11 @@ std::optional<FetchedPage> AccessLogSource::fetch(ReadKind kind, bool once) {
     if (!limiter_.acquire(stop_, &waited)) return std::nullopt;
     metrics_.rate_limit_wait_budget.Increment(waited.budget.count() / 1000.0);
     metrics_.rate_limit_wait_reset.Increment(waited.reset.count() / 1000.0);
-  } else {
-    // Late reads take only what the next first read will not need: keep
-    // as many requests free for when it is due as the last one used.
-    auto due = first_read_due(live_.first.window_start, settings_.windows);
-    auto until_due = std::chrono::milliseconds(std::max<int64_t>(0, due * 1000 - now_ms()));
-    int reserve = std::min(limiter_.budget() - 1, last_first_pages_ + 1);
-    if (!limiter_.try_acquire_leaving(reserve, RateLimiter::Clock::now() + until_due)) {
-      stop_.sleep_for(std::min<std::chrono::milliseconds>(std::chrono::seconds(1),
-                                                          until_due + std::chrono::milliseconds(20)));
-      return std::nullopt;
-    }
+  } else if (!limiter_.try_acquire_spare()) {
+    // Late reads take only what first reads leave of the budget: the first
+    // reads of the last period are what the next ones will need.
+    stop_.sleep_for(std::chrono::milliseconds(250));
+    return std::nullopt;
   }
   metrics_.rate_limit_in_use.Set(limiter_.in_use());
 
@@ -371,7 +364,6 @@ std::optional<FetchedPage> AccessLogSource::fetch(ReadKind kind, bool once) {
       pos.cursor = page.after_cursor;
     }
     if (kind == ReadKind::First) {
-      ++open_first_pages_;
       if (!page.has_more) {
         if (live_.first_late_read) live_.awaiting.push_back(out.window);
         else pc.retire.push_back(out.window.start);  // a resumed window's ids, if any
@@ -379,7 +371,6 @@ std::optional<FetchedPage> AccessLogSource::fetch(ReadKind kind, bool once) {
         live_.first_late_read = false;
         first_seen_ = {};
         first_link_.reset();
-        last_first_pages_ = open_first_pages_;
       }
     } else {
       metrics_.late_events.Increment(static_cast<double>(out.events.size()));

@@ -124,8 +124,6 @@ class AccessLogSource {
   std::optional<std::string> first_link_, late_link_;  // links.next, when on the configured host
   EventKeySet first_seen_;  // after a restart: ids the open first-read window already delivered
   EventKeySet late_seen_;   // ids the first reads of the open late read's windows delivered
-  int last_first_pages_ = 1;
-  int open_first_pages_ = 0;
   uint64_t next_token_ = 0;
   std::vector<int64_t> retire_next_;
 

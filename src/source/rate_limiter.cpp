@@ -9,7 +9,7 @@ RateLimiter::RateLimiter(int budget, std::chrono::milliseconds period, std::chro
     : budget_(budget), period_(period), margin_(margin), now_(std::move(now)) {}
 
 void RateLimiter::expire(Clock::time_point now) {
-  while (!sent_.empty() && sent_.front() + period_ + margin_ <= now) sent_.pop_front();
+  while (!sent_.empty() && sent_.front().at + period_ + margin_ <= now) sent_.pop_front();
 }
 
 std::chrono::milliseconds RateLimiter::next_delay() {
@@ -17,7 +17,7 @@ std::chrono::milliseconds RateLimiter::next_delay() {
   auto now = now_();
   expire(now);
   Clock::time_point ready = now;
-  if (static_cast<int>(sent_.size()) >= budget_) ready = sent_.front() + period_ + margin_;
+  if (static_cast<int>(sent_.size()) >= budget_) ready = sent_.front().at + period_ + margin_;
   ready = std::max(ready, hold_until_);
   return std::chrono::ceil<std::chrono::milliseconds>(ready - now);
 }
@@ -31,9 +31,9 @@ bool RateLimiter::acquire(StopSignal& stop, Waited* waited) {
       expire(now);
       if (hold_until_ > now) reset_wait = std::chrono::ceil<std::chrono::milliseconds>(hold_until_ - now);
       if (static_cast<int>(sent_.size()) >= budget_)
-        budget_wait = std::chrono::ceil<std::chrono::milliseconds>(sent_.front() + period_ + margin_ - now);
+        budget_wait = std::chrono::ceil<std::chrono::milliseconds>(sent_.front().at + period_ + margin_ - now);
       if (reset_wait.count() <= 0 && budget_wait.count() <= 0) {
-        sent_.push_back(now);
+        sent_.push_back({now, false});
         return true;
       }
     }
@@ -43,16 +43,16 @@ bool RateLimiter::acquire(StopSignal& stop, Waited* waited) {
   }
 }
 
-bool RateLimiter::try_acquire_leaving(int reserve, Clock::time_point at) {
+bool RateLimiter::try_acquire_spare() {
   std::lock_guard lock(mu_);
   auto now = now_();
   expire(now);
   if (hold_until_ > now || static_cast<int>(sent_.size()) >= budget_) return false;
-  int counted_at = now + period_ + margin_ > at ? 1 : 0;
-  for (auto t : sent_)
-    if (t + period_ + margin_ > at) ++counted_at;
-  if (budget_ - counted_at < reserve) return false;
-  sent_.push_back(now);
+  int urgent = 0, spare = 0;
+  for (const auto& s : sent_) (s.spare ? spare : urgent) += 1;
+  // One request of headroom, so an urgent one rarely has to wait.
+  if (spare >= budget_ - 1 - urgent) return false;
+  sent_.push_back({now, true});
   return true;
 }
 

@@ -30,10 +30,11 @@ class RateLimiter {
   // Blocks until a request may be sent, then records it. Returns false if
   // `stop` was requested while waiting.
   bool acquire(StopSignal& stop, Waited* waited = nullptr);
-  // For requests that must not delay more urgent ones: takes a slot now
-  // only if `reserve` slots stay free at `at` (when the urgent requests are
-  // due), counting this one. Never waits.
-  bool try_acquire_leaving(int reserve, Clock::time_point at);
+  // Requests come in two classes. Urgent ones (acquire) may use the whole
+  // budget; spare ones (try_acquire_spare) only what urgent ones leave:
+  // at most budget - 1 - (urgent requests in the last period) spare ones
+  // in any period. Never waits.
+  bool try_acquire_spare();
   // No request before now + wait (a 429's ratelimit-reset).
   void hold_until(Clock::time_point t);
   // Requests recorded within the last period (the budget in use).
@@ -52,7 +53,11 @@ class RateLimiter {
   const std::chrono::milliseconds margin_;
   std::function<Clock::time_point()> now_;
   std::mutex mu_;
-  std::deque<Clock::time_point> sent_;
+  struct Sent {
+    Clock::time_point at;
+    bool spare;
+  };
+  std::deque<Sent> sent_;
   Clock::time_point hold_until_{};
 };
 

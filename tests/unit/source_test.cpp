@@ -158,29 +158,24 @@ TEST_CASE("rate limiter: never more than the budget in any period, and waits for
   CHECK(limiter.next_delay() == seconds(4));
 }
 
-TEST_CASE("rate limiter: a low-priority request leaves the reserve free for when urgent ones are due") {
+TEST_CASE("rate limiter: spare requests get what urgent ones leave, never the urgent ones' share") {
   auto t = std::make_shared<RateLimiter::Clock::time_point>(RateLimiter::Clock::now());
-  RateLimiter limiter(10, seconds(60), milliseconds(0), [t] { return *t; });
+  RateLimiter limiter(50, seconds(60), milliseconds(0), [t] { return *t; });
   zf::StopSignal stop;
-  for (int i = 0; i < 4; ++i) CHECK(limiter.acquire(stop));  // an urgent burst at t0
-  *t += seconds(30);
-  auto due = *t + seconds(30);  // the next burst: when the first four have just expired
-  // At `due` only late requests made from now on still count: 10 - 4 may go.
-  int taken = 0;
-  while (limiter.try_acquire_leaving(4, due)) ++taken;
-  CHECK(taken == 6);
-  CHECK(limiter.in_use() == 10);
-  // Due in 10 s instead, the burst of four is still counted then: 2 may go.
-  RateLimiter limiter2(10, seconds(60), milliseconds(0), [t] { return *t; });
-  for (int i = 0; i < 4; ++i) CHECK(limiter2.acquire(stop));
-  *t += seconds(30);
-  taken = 0;
-  while (limiter2.try_acquire_leaving(4, *t + seconds(10))) ++taken;
-  CHECK(taken == 2);
-  // A 429 hold stops low-priority requests too.
-  RateLimiter limiter3(10, seconds(60), milliseconds(0), [t] { return *t; });
-  limiter3.hold_until(*t + seconds(5));
-  CHECK_FALSE(limiter3.try_acquire_leaving(0, *t));
+  for (int i = 0; i < 24; ++i) CHECK(limiter.acquire(stop));  // first reads at 1,000 events/s: 24 a minute
+  int spare = 0;
+  while (limiter.try_acquire_spare()) ++spare;
+  CHECK(spare == 50 - 1 - 24);  // late reads: the rest, less one of headroom
+  CHECK(limiter.acquire(stop));  // the headroom: an urgent request still goes at once
+  // A minute later all of it has expired: spare requests get nearly all.
+  *t += seconds(61);
+  spare = 0;
+  while (limiter.try_acquire_spare()) ++spare;
+  CHECK(spare == 49);
+  // A 429 hold stops spare requests too.
+  RateLimiter held(10, seconds(60), milliseconds(0), [t] { return *t; });
+  held.hold_until(*t + seconds(5));
+  CHECK_FALSE(held.try_acquire_spare());
 }
 
 TEST_CASE("rate limiter: acquire returns false when stopped while waiting") {
