@@ -69,12 +69,8 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
   source.open(config.account, config.start.resolve(now_s()));
 
   auto sinks = build_sinks(config, log, metrics);
-  pipeline::Committer committer(
-      [&source](uint64_t token) {
-        auto cost = source.commit(token);
-        return pipeline::PersistCost{cost.bytes, cost.ms};
-      },
-      config.checkpoint_path, log, metrics);
+  pipeline::Committer committer([&source](uint64_t token) { return source.commit(token); }, config.checkpoint_path,
+                                log, metrics);
   pipeline::Delivery delivery(std::move(sinks), config.max_inflight_batches, config.sink_retry_initial,
                               config.sink_retry_max, log, metrics,
                               [&committer](const pipeline::Commit& c) { committer.submit(c); });

@@ -55,7 +55,7 @@ void Committer::loop() {
 }
 
 void Committer::write(const Commit& c) {
-  PersistCost cost;
+  CommitCost cost;
   try {
     cost = persist_(c.meta.source_token);
   } catch (const std::exception& e) {
@@ -102,7 +102,7 @@ std::vector<double> Committer::latency_samples() const {
   return latencies_ms_;
 }
 
-std::vector<PersistCost> Committer::write_costs() const {
+std::vector<CommitCost> Committer::write_costs() const {
   std::lock_guard lock(mu_);
   return costs_;
 }

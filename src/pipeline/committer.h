@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/commit_cost.h"
 #include "pipeline/delivery.h"
 
 namespace zf {
@@ -20,13 +21,9 @@ class Metrics;
 
 namespace zf::pipeline {
 
-struct PersistCost {
-  size_t bytes = 0;
-  double ms = 0;
-};
 // Makes everything up to the source token durable; throws with the failing
 // step (the committer logs it and the next commit retries).
-using Persist = std::function<PersistCost(uint64_t source_token)>;
+using Persist = std::function<CommitCost(uint64_t source_token)>;
 
 class Committer {
  public:
@@ -40,7 +37,7 @@ class Committer {
   // sample per committed batch.
   std::vector<double> latency_samples() const;
   // One sample per successful write.
-  std::vector<PersistCost> write_costs() const;
+  std::vector<CommitCost> write_costs() const;
   uint64_t failures() const;
   // False when the newest write failed: what was delivered since the last
   // good write would be fetched and shipped again after a restart.
@@ -60,7 +57,7 @@ class Committer {
   bool stopping_ = false;
   std::vector<std::chrono::steady_clock::time_point> uncommitted_pages_;
   std::vector<double> latencies_ms_;
-  std::vector<PersistCost> costs_;
+  std::vector<CommitCost> costs_;
   uint64_t failures_ = 0;
   bool last_write_ok_ = true;
   std::thread thread_;

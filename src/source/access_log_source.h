@@ -17,6 +17,7 @@
 
 #include <simdjson.h>
 
+#include "core/commit_cost.h"
 #include "core/stop_signal.h"
 #include "source/event_id.h"
 #include "source/http_client.h"
@@ -54,11 +55,6 @@ struct FetchedPage {
   ReadKind kind = ReadKind::First;
   Window window;                               // the window the page belongs to
   uint64_t token = 0;                          // pass to commit() once every sink delivered the page
-};
-
-struct CommitCost {
-  size_t bytes = 0;  // state file plus appended ids
-  double ms = 0;
 };
 
 class AccessLogSource {
