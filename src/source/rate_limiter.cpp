@@ -10,6 +10,7 @@ RateLimiter::RateLimiter(int budget, std::chrono::milliseconds period, std::chro
 
 void RateLimiter::expire(Clock::time_point now) {
   while (!sent_.empty() && sent_.front().at + period_ + margin_ <= now) sent_.pop_front();
+  while (!urgent_.empty() && urgent_.front() + 2 * period_ <= now) urgent_.pop_front();
 }
 
 std::chrono::milliseconds RateLimiter::next_delay() {
@@ -34,6 +35,7 @@ bool RateLimiter::acquire(StopSignal& stop, Waited* waited) {
         budget_wait = std::chrono::ceil<std::chrono::milliseconds>(sent_.front().at + period_ + margin_ - now);
       if (reset_wait.count() <= 0 && budget_wait.count() <= 0) {
         sent_.push_back({now, false});
+        urgent_.push_back(now);
         return true;
       }
     }
@@ -48,9 +50,12 @@ bool RateLimiter::try_acquire_spare() {
   auto now = now_();
   expire(now);
   if (hold_until_ > now || static_cast<int>(sent_.size()) >= budget_) return false;
-  int urgent = 0, spare = 0;
-  for (const auto& s : sent_) (s.spare ? spare : urgent) += 1;
-  // One request of headroom, so an urgent one rarely has to wait.
+  int spare = 0;
+  for (const auto& s : sent_) spare += s.spare ? 1 : 0;
+  // Urgent requests per period, averaged over two: a burst that started a
+  // period ago has not expired yet when the next one starts. One request
+  // of headroom, so an urgent one rarely has to wait.
+  int urgent = static_cast<int>((urgent_.size() + 1) / 2);
   if (spare >= budget_ - 1 - urgent) return false;
   sent_.push_back({now, true});
   return true;

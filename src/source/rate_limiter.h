@@ -31,9 +31,9 @@ class RateLimiter {
   // `stop` was requested while waiting.
   bool acquire(StopSignal& stop, Waited* waited = nullptr);
   // Requests come in two classes. Urgent ones (acquire) may use the whole
-  // budget; spare ones (try_acquire_spare) only what urgent ones leave:
-  // at most budget - 1 - (urgent requests in the last period) spare ones
-  // in any period. Never waits.
+  // budget; spare ones (try_acquire_spare) only what urgent ones leave: at
+  // most budget - 1 - (urgent requests per period, averaged over the last
+  // two, as they come in bursts) spare ones in any period. Never waits.
   bool try_acquire_spare();
   // No request before now + wait (a 429's ratelimit-reset).
   void hold_until(Clock::time_point t);
@@ -58,6 +58,7 @@ class RateLimiter {
     bool spare;
   };
   std::deque<Sent> sent_;
+  std::deque<Clock::time_point> urgent_;  // urgent requests of the last two periods
   Clock::time_point hold_until_{};
 };
 
