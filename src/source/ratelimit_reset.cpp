@@ -63,7 +63,8 @@ std::optional<SystemTime> parse_reset_header(std::string_view value, SystemTime 
   value = trim(value);
   if (value.empty() || value.size() > 64) return std::nullopt;
   // In milliseconds first: system_clock counts nanoseconds and overflows
-  // past 2262, which a bogus year must not reach (it would wrap to the past).
+  // before 1678 and past 2262, which a bogus year must not reach (found by
+  // fuzz_ratelimit_reset: "Tue, 24 Nov 1013 12:00:05 GMT").
   int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
   std::optional<int64_t> ms;
   if (std::all_of(value.begin(), value.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
@@ -77,8 +78,8 @@ std::optional<SystemTime> parse_reset_header(std::string_view value, SystemTime 
   } else {
     return std::nullopt;
   }
-  constexpr int64_t kFarMs = 86'400'000;  // beyond any cap
-  return SystemTime(std::chrono::milliseconds(std::min(*ms, now_ms + kFarMs)));
+  constexpr int64_t kFarMs = 86'400'000;  // beyond any cap, either way
+  return SystemTime(std::chrono::milliseconds(std::clamp(*ms, now_ms - kFarMs, now_ms + kFarMs)));
 }
 
 std::chrono::milliseconds reset_wait(std::optional<std::string_view> ratelimit_reset,

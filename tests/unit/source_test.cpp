@@ -73,6 +73,12 @@ TEST_CASE("ratelimit-reset (#6): a reset in the past waits the floor, one far in
     CAPTURE(far);
     CHECK(reset_wait(std::string_view(far), std::nullopt, at(kNow)) == minutes(15));
   }
+  // Before 1678 it overflowed the other way (found by fuzz_ratelimit_reset).
+  for (const char* past : {"Tue, 24 Nov 1013 12:00:05 GMT", "0001-01-01T00:00:00Z", "Mon, 01 Jan 0001 00:00:00 GMT"}) {
+    std::string value = past;
+    CAPTURE(value);
+    CHECK(reset_wait(std::string_view(past), std::nullopt, at(kNow)) == seconds(1));
+  }
 }
 
 TEST_CASE("same-origin rule: credentials only go to the configured scheme, host and port") {
