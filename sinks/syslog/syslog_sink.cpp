@@ -1,6 +1,7 @@
-// Syslog sink: RFC 5424 (or CEF) messages over UDP, TCP or TLS. One worker
-// thread writes batches in order; a batch is acknowledged once written (and,
-// on TCP/TLS, once the connection is still open after the write). On a
+// Syslog sink: RFC 5424 (or CEF) messages over UDP, TCP, TLS or RELP. One
+// worker thread writes batches in order; a batch is acknowledged once
+// written (and, on TCP/TLS, once the connection is still open after the
+// write); over RELP, once the receiver answered every message of it. On a
 // broken connection the batch is acknowledged Retriable and sent again
 // after a reconnect: duplicates are possible, loss is not (docs/SYSLOG.md).
 #include "syslog/syslog_sink.h"
@@ -16,6 +17,7 @@
 
 #include "log/logger.h"
 #include "syslog/format.h"
+#include "syslog/relp.h"
 #include "syslog/transport.h"
 #include "util/serial_worker.h"
 
@@ -32,6 +34,8 @@ struct Settings {
   // are dropped silently. Above the API's maximum rate (2,083/s), so only a
   // backfill is paced. 0 = no cap.
   int udp_max_messages_per_second = 2500;
+  bool relp = false;  // RELP session over the TCP or TLS transport
+  size_t relp_window = 1024;
 };
 
 const std::vector<std::string> kFacilities = {"kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news",
@@ -52,6 +56,7 @@ class SyslogSink final : public Sink {
                        .Help("Messages cut to fit syslog.max_message_bytes (UDP).")
                        .Register(ctx.metrics)
                        .Add({{"sink", ctx.name}})),
+        relp_(*transport_, s_.transport.write_timeout, s_.relp_window),
         worker_([this](const Batch& b) {
           std::string error = deliver(b);
           return error.empty() ? error : "syslog: " + error;
@@ -63,6 +68,7 @@ class SyslogSink final : public Sink {
   bool flush(std::chrono::milliseconds timeout) override { return worker_.flush(timeout); }
   void close(std::chrono::milliseconds timeout) override {
     worker_.close(timeout);
+    if (s_.relp) relp_.close();
     transport_->close();
   }
 
@@ -74,7 +80,11 @@ class SyslogSink final : public Sink {
     }
     if (!transport_->connected()) {
       std::string error = transport_->connect();
-      if (!error.empty()) return error;
+      if (error.empty() && s_.relp) error = relp_.open();
+      if (!error.empty()) {
+        transport_->close();
+        return error;
+      }
       log_.info("syslog sink connected", {{"sink", name_}, {"host", s_.transport.host}, {"port", s_.transport.port}});
     }
     if (s_.transport.protocol == Protocol::Udp) {
@@ -87,6 +97,13 @@ class SyslogSink final : public Sink {
         if (!error.empty()) return error;
       }
       return "";
+    }
+    if (s_.relp) {
+      messages_.clear();
+      for (const Record& r : batch.records) messages_.push_back(format_message(r, batch.account, s_.format));
+      std::string error = relp_.send_all(messages_);
+      if (!error.empty()) transport_->close();
+      return error;
     }
     buf_.clear();
     for (const Record& r : batch.records) append_framed(buf_, format_message(r, batch.account, s_.format), s_.framing);
@@ -114,7 +131,9 @@ class SyslogSink final : public Sink {
   std::chrono::steady_clock::time_point udp_next_{};
   std::unique_ptr<Transport> transport_;
   prometheus::Counter& truncated_;
+  RelpSession relp_;
   std::string buf_;
+  std::vector<std::string> messages_;
   SerialWorker worker_;  // last: its thread uses everything above
 };
 
@@ -130,15 +149,24 @@ SinkBuilder configure(const ConfigNode& section) {
   Settings s;
   auto& t = s.transport;
   t.host = section.require_string("host");
-  std::string transport = section.get_enum("transport", {"udp", "tcp", "tls"}, "tcp");
-  t.protocol = transport == "udp" ? Protocol::Udp : transport == "tls" ? Protocol::Tls : Protocol::Tcp;
-  t.port = static_cast<int>(section.get_int("port", 1, 65535, t.protocol == Protocol::Tls ? 6514 : 514));
+  std::string transport = section.get_enum("transport", {"udp", "tcp", "tls", "relp"}, "tcp");
+  ConfigNode tls = section.child("tls");
+  s.relp = transport == "relp";
+  // RELP runs over TLS when the sink has a tls section.
+  bool use_tls = transport == "tls" || (s.relp && section.has("tls") && tls.get_bool("enabled", true));
+  t.protocol = transport == "udp" ? Protocol::Udp : use_tls ? Protocol::Tls : Protocol::Tcp;
+  t.port = static_cast<int>(
+      section.get_int("port", 1, 65535, s.relp ? 2514 : t.protocol == Protocol::Tls ? 6514 : 514));
+  if (!s.relp && section.has("relp_window")) section.fail("relp_window", "applies to transport: relp only");
+  s.relp_window = static_cast<size_t>(section.get_int("relp_window", 1, 65536, static_cast<int64_t>(s.relp_window)));
+  if (!s.relp && tls.has("enabled"))
+    tls.fail("enabled", "is only used with transport: relp (transport: tls is always TLS)");
   t.connect_timeout = section.get_duration("connect_timeout", std::chrono::milliseconds(100), std::chrono::minutes(5),
                                            t.connect_timeout);
   s.framing = section.get_enum("framing", {"octet_counting", "lf"}, "octet_counting") == "lf" ? Framing::LineFeed
                                                                                              : Framing::OctetCounting;
-  if (t.protocol == Protocol::Udp && section.has("framing"))
-    section.fail("framing", "applies to tcp and tls only (a UDP datagram is one message)");
+  if ((t.protocol == Protocol::Udp || s.relp) && section.has("framing"))
+    section.fail("framing", "applies to tcp and tls only (a UDP datagram or a RELP frame is one message)");
   auto& f = s.format;
   f.format = section.get_enum("format", {"rfc5424", "cef"}, "rfc5424") == "cef" ? Format::Cef : Format::Rfc5424;
   f.facility = index_of(kFacilities, section.get_enum("facility", kFacilities, "audit"));
@@ -162,8 +190,8 @@ SinkBuilder configure(const ConfigNode& section) {
     section.fail("udp_max_messages_per_second", "applies to transport: udp only (TCP and TLS have flow control)");
   s.udp_max_messages_per_second =
       static_cast<int>(section.get_int("udp_max_messages_per_second", 0, 1'000'000, s.udp_max_messages_per_second));
-  ConfigNode tls = section.child("tls");
-  if (t.protocol != Protocol::Tls && section.has("tls")) section.fail("tls", "is only used with transport: tls");
+  if (t.protocol != Protocol::Tls && section.has("tls") && !s.relp)
+    section.fail("tls", "is only used with transport: tls or relp");
   t.ca_file = tls.get_string("ca_file", "");
   t.cert_file = tls.get_string("cert_file", "");
   t.key_file = tls.get_string("key_file", "");

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 
 namespace zf::sinks::syslog {
@@ -77,6 +78,12 @@ int open_socket(const TransportSettings& s, int type, std::string& error) {
   return fd;
 }
 
+void set_receive_timeout(int fd, std::chrono::milliseconds timeout) {
+  auto ms = std::max<int64_t>(1, timeout.count());
+  timeval tv{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
+
 bool socket_peer_closed(int fd) {
   char c;
   ssize_t n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -96,6 +103,7 @@ class UdpTransport final : public Transport {
     if (::send(fd_, bytes.data(), bytes.size(), 0) < 0) return errno_text("UDP send to " + s_.host);
     return "";
   }
+  std::string receive(std::string&, std::chrono::milliseconds) override { return "UDP has no answers to read"; }
   bool peer_closed() override { return false; }
   void close() override {
     if (fd_ >= 0) ::close(fd_);
@@ -128,6 +136,21 @@ class TcpTransport : public Transport {
       off += static_cast<size_t>(n);
     }
     return "";
+  }
+  std::string receive(std::string& into, std::chrono::milliseconds timeout) override {
+    set_receive_timeout(fd_, timeout);
+    char buf[16384];
+    for (;;) {
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n > 0) {
+        into.append(buf, static_cast<size_t>(n));
+        return "";
+      }
+      if (n == 0) return "the receiver closed the connection";
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return "no answer from the receiver within " + std::to_string(timeout.count()) + " ms";
+      return errno_text("TCP read from " + s_.host + ":" + std::to_string(s_.port));
+    }
   }
   bool peer_closed() override { return fd_ < 0 || socket_peer_closed(fd_); }
   void close() override {
@@ -177,6 +200,7 @@ class TlsTransport final : public TcpTransport {
       else SSL_set1_host(ssl_, name.c_str());
     }
     SSL_set_fd(ssl_, fd_);
+    set_receive_timeout(fd_, s_.connect_timeout);  // a peer that never answers the handshake
     if (SSL_connect(ssl_) != 1) {
       long verify = SSL_get_verify_result(ssl_);
       std::string why = verify != X509_V_OK ? std::string("certificate verification failed: ") +
@@ -199,13 +223,27 @@ class TlsTransport final : public TcpTransport {
     return "";
   }
 
+  std::string receive(std::string& into, std::chrono::milliseconds timeout) override {
+    set_receive_timeout(fd_, timeout);
+    char buf[16384];
+    int n = SSL_read(ssl_, buf, sizeof buf);
+    if (n > 0) {
+      into.append(buf, static_cast<size_t>(n));
+      return "";
+    }
+    int err = SSL_get_error(ssl_, n);
+    if (err == SSL_ERROR_ZERO_RETURN) return "the receiver closed the TLS session";
+    if (err == SSL_ERROR_WANT_READ || (err == SSL_ERROR_SYSCALL && (errno == EAGAIN || errno == EWOULDBLOCK)))
+      return "no answer from the receiver within " + std::to_string(timeout.count()) + " ms";
+    return "TLS read from " + s_.host + " failed: " + openssl_errors();
+  }
+
   void close() override {
     if (ssl_) {
       // close_notify, then wait (bounded by the socket timeout) for the
       // receiver's: it answers once it has read everything we sent.
       if (SSL_shutdown(ssl_) == 0) {
-        timeval tv{2, 0};
-        setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        set_receive_timeout(fd_, std::chrono::seconds(2));
         SSL_shutdown(ssl_);
       }
       SSL_free(ssl_);

@@ -1,6 +1,7 @@
 #pragma once
 // Byte transports to a syslog receiver: UDP datagrams, TCP, and TLS
-// (RFC 5425) with the server certificate and host name verified.
+// (RFC 5425) with the server certificate and host name verified. RELP
+// (relp.h) runs over the TCP or TLS transport.
 #include <chrono>
 #include <memory>
 #include <string>
@@ -29,6 +30,9 @@ class Transport {
   // Each returns an empty string on success, else what went wrong.
   virtual std::string connect() = 0;
   virtual std::string send(const std::string& bytes) = 0;  // UDP: one datagram
+  // Appends at least one received byte to `into`, waiting at most
+  // `timeout` (TCP and TLS; the receiver's answers in RELP).
+  virtual std::string receive(std::string& into, std::chrono::milliseconds timeout) = 0;
   // True when the peer has closed (or reset) the connection: what was
   // written since may not have been read.
   virtual bool peer_closed() = 0;

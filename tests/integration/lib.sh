@@ -36,7 +36,9 @@ zf_start_emulator() {
   EMU_URL="http://127.0.0.1:$(cat "$ZF_TMP/emu.port")"
 }
 
-# zf_forwarder_config FILE SINK_YAML [EXTRA_ZENDESK_YAML]
+# zf_forwarder_config FILE SINK_YAML [EXTRA_ZENDESK_YAML]; the checkpoint is
+# $ZF_TMP/checkpoint.json unless ZF_CHECKPOINT names another, and
+# ZF_PIPELINE adds keys to the pipeline section.
 zf_forwarder_config() {
   cat >"$1" <<YAML
 zendesk:
@@ -46,8 +48,8 @@ zendesk:
   settle_delay: 0s
   retry: {initial_backoff: 50ms, max_backoff: 500ms}
 ${3:-}
-checkpoint: {path: $ZF_TMP/checkpoint.json}
-pipeline: {progress_interval: 1s}
+checkpoint: {path: ${ZF_CHECKPOINT:-$ZF_TMP/checkpoint.json}}
+pipeline: {progress_interval: 1s${ZF_PIPELINE:+, $ZF_PIPELINE}}
 sinks:
 $2
 YAML

@@ -58,3 +58,19 @@ TEST_CASE("syslog udp (#24): datagrams are paced to udp_max_messages_per_second,
                                .child("s")),
                        doctest::Contains("applies to transport: udp only"), ConfigError);
 }
+
+TEST_CASE("syslog relp (#23): its keys are checked where they belong") {
+  auto configure = [](const std::string& yaml) {
+    return sinks::syslog::configure(ConfigNode::load_string("s: " + yaml).child("s"));
+  };
+  CHECK_NOTHROW(configure("{host: h, transport: relp}"));
+  CHECK_NOTHROW(configure("{host: h, transport: relp, relp_window: 64, tls: {enabled: false}}"));
+  CHECK_THROWS_WITH_AS(configure("{host: h, transport: relp, framing: lf}"), doctest::Contains("RELP frame is one message"),
+                       ConfigError);
+  CHECK_THROWS_WITH_AS(configure("{host: h, transport: tcp, relp_window: 64}"),
+                       doctest::Contains("s.relp_window: applies to transport: relp only"), ConfigError);
+  CHECK_THROWS_WITH_AS(configure("{host: h, transport: tls, tls: {enabled: true}}"),
+                       doctest::Contains("s.tls.enabled: is only used with transport: relp"), ConfigError);
+  CHECK_THROWS_WITH_AS(configure("{host: h, transport: relp, relp_window: 0}"), doctest::Contains("relp_window"),
+                       ConfigError);
+}
