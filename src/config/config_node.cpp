@@ -45,17 +45,23 @@ constexpr size_t kMaxSecretBytes = 64 << 10;
 // A config has a few hundred values; aliases can make a tiny file expand to
 // billions ("billion laughs"), so every walk of the tree is bounded.
 constexpr size_t kMaxConfigValues = 100'000;
+// An alias inside its own anchor ("&a [*a]") is a cycle: without a depth
+// bound the walk overflows the stack long before the value count stops it.
+constexpr size_t kMaxConfigDepth = 64;
 
 // YAML parsers keep one value of a key given twice and drop the other
 // silently; a config where `poll_interval:` appears twice is a mistake to
 // name. Keys must be plain names.
-void check_keys(const YAML::Node& node, const std::string& path, size_t& visited) {
+void check_keys(const YAML::Node& node, const std::string& path, size_t& visited, size_t depth = 0) {
+  if (depth > kMaxConfigDepth)
+    throw ConfigError(path, "nested deeper than " + std::to_string(kMaxConfigDepth) +
+                                " levels (a YAML alias inside its own anchor?)");
   if (++visited > kMaxConfigValues)
     throw ConfigError(path.empty() ? "config" : path,
                       "the config expands to more than " + std::to_string(kMaxConfigValues) +
                           " values (YAML aliases repeating each other?); write the values out");
   if (node.IsSequence())
-    for (size_t i = 0; i < node.size(); ++i) check_keys(node[i], path + "[" + std::to_string(i) + "]", visited);
+    for (size_t i = 0; i < node.size(); ++i) check_keys(node[i], path + "[" + std::to_string(i) + "]", visited, depth + 1);
   if (!node.IsMap()) return;
   std::set<std::string> seen;
   for (auto it = node.begin(); it != node.end(); ++it) {
@@ -68,7 +74,7 @@ void check_keys(const YAML::Node& node, const std::string& path, size_t& visited
     if (!seen.insert(k).second)
       throw ConfigError(p, "given twice (again at line " + std::to_string(it->first.Mark().line + 1) +
                                "); keep one of them");
-    check_keys(it->second, p, visited);
+    check_keys(it->second, p, visited, depth + 1);
   }
 }
 

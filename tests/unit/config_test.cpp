@@ -131,6 +131,11 @@ TEST_CASE("config hardening (#11, #13, #14, #15): overflowing durations, bad por
   }
 }
 
+TEST_CASE("config hardening: an alias inside its own anchor is an error, not a stack overflow (found by fuzz_config)") {
+  CHECK(error_of("ca: &a [x, *a]\n" + std::string(kValid)).find("nested deeper than 64 levels") != std::string::npos);
+  CHECK(error_of("ca: &m {k: *m}\n" + std::string(kValid)).find("nested deeper than 64 levels") != std::string::npos);
+}
+
 TEST_CASE("config hardening (#4, #5, #12): alias bombs, huge secret files and non-scalar keys fail fast as config errors") {
   // #4: 755 bytes that expand to 10^9 values; validate never finished.
   std::string bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
