@@ -57,17 +57,23 @@ class SyslogSink final : public Sink {
                        .Register(ctx.metrics)
                        .Add({{"sink", ctx.name}})),
         relp_(*transport_, s_.transport.write_timeout, s_.relp_window),
-        worker_([this](const Batch& b) {
-          std::string error = deliver(b);
-          return error.empty() ? error : "syslog: " + error;
-        }) {}
+        worker_(
+            [this](const Batch& b) {
+              std::string error = deliver(b);
+              return error.empty() ? error : "syslog: " + error;
+            },
+            [this] { transport_->abort(); }) {}
 
   ~SyslogSink() override { close(std::chrono::seconds(5)); }
 
   void send(BatchPtr batch, AckCallback on_ack) override { worker_.send(std::move(batch), std::move(on_ack)); }
   bool flush(std::chrono::milliseconds timeout) override { return worker_.flush(timeout); }
   void close(std::chrono::milliseconds timeout) override {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
     worker_.close(timeout);
+    // The polite endings (RELP close, TLS close_notify) wait up to 2 s for
+    // the receiver; without that much time left, the connection is cut.
+    if (deadline - std::chrono::steady_clock::now() < std::chrono::seconds(2)) transport_->abort();
     if (s_.relp) relp_.close();
     transport_->close();
   }

@@ -32,8 +32,9 @@ std::string openssl_errors() {
   return out;
 }
 
-// Resolves and connects within the timeout; returns the fd or -1 with `error`.
-int open_socket(const TransportSettings& s, int type, std::string& error) {
+// Resolves and connects within the timeout, unless `aborted` is set
+// meanwhile; returns the fd or -1 with `error`.
+int open_socket(const TransportSettings& s, int type, const std::atomic<bool>& aborted, std::string& error) {
   addrinfo hints{};
   hints.ai_socktype = type;
   addrinfo* res = nullptr;
@@ -49,7 +50,11 @@ int open_socket(const TransportSettings& s, int type, std::string& error) {
     if (::connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) break;
     if (errno == EINPROGRESS) {
       pollfd p{fd, POLLOUT, 0};
-      if (poll(&p, 1, static_cast<int>(s.connect_timeout.count())) == 1) {
+      auto deadline = std::chrono::steady_clock::now() + s.connect_timeout;
+      int ready = 0;
+      while (ready == 0 && !aborted && std::chrono::steady_clock::now() < deadline)
+        ready = poll(&p, 1, 100);  // in slices, to notice an abort
+      if (ready == 1) {
         int soerr = 0;
         socklen_t len = sizeof soerr;
         getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
@@ -96,9 +101,10 @@ class UdpTransport final : public Transport {
   ~UdpTransport() override { close(); }
   std::string connect() override {
     std::string error;
-    fd_ = open_socket(s_, SOCK_DGRAM, error);
+    fd_ = open_socket(s_, SOCK_DGRAM, aborted_, error);
     return fd_ < 0 ? error : "";
   }
+  void abort() override { aborted_ = true; }
   std::string send(const std::string& bytes) override {
     if (::send(fd_, bytes.data(), bytes.size(), 0) < 0) return errno_text("UDP send to " + s_.host);
     return "";
@@ -114,6 +120,7 @@ class UdpTransport final : public Transport {
  private:
   TransportSettings s_;
   int fd_ = -1;
+  std::atomic<bool> aborted_{false};
 };
 
 class TcpTransport : public Transport {
@@ -122,8 +129,19 @@ class TcpTransport : public Transport {
   ~TcpTransport() override { close(); }
   std::string connect() override {
     std::string error;
-    fd_ = open_socket(s_, SOCK_STREAM, error);
+    fd_ = open_socket(s_, SOCK_STREAM, aborted_, error);
+    if (fd_ >= 0 && aborted_) {  // abort() may have missed it
+      close();
+      return "the sink is closing";
+    }
     return fd_ < 0 ? error : "";
+  }
+  // shutdown(2), not close(2): the fd stays valid for the thread using it,
+  // whose blocked send, recv or TLS handshake returns at once.
+  void abort() override {
+    aborted_ = true;
+    int fd = fd_;
+    if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
   }
   std::string send(const std::string& bytes) override {
     size_t off = 0;
@@ -161,7 +179,8 @@ class TcpTransport : public Transport {
 
  protected:
   TransportSettings s_;
-  int fd_ = -1;
+  std::atomic<int> fd_{-1};
+  std::atomic<bool> aborted_{false};
 };
 
 class TlsTransport final : public TcpTransport {

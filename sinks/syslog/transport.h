@@ -2,6 +2,7 @@
 // Byte transports to a syslog receiver: UDP datagrams, TCP, and TLS
 // (RFC 5425) with the server certificate and host name verified. RELP
 // (relp.h) runs over the TCP or TLS transport.
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -38,6 +39,9 @@ class Transport {
   virtual bool peer_closed() = 0;
   virtual void close() = 0;
   virtual bool connected() const = 0;
+  // From another thread: makes a connect, write or read blocked in this
+  // transport fail now, and every later one too (the sink is closing).
+  virtual void abort() = 0;
 };
 
 std::unique_ptr<Transport> make_transport(const TransportSettings& s);

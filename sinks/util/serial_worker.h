@@ -3,7 +3,9 @@
 // one connection or file (jsonl, syslog): a queue, one thread, one
 // acknowledgement per batch in order, flush and close. The sink supplies
 // `deliver`, which returns "" when the batch is durably written, or why not
-// (acknowledged Retriable: the pipeline sends it again).
+// (acknowledged Retriable: the pipeline sends it again), and `abort`, which
+// makes a `deliver` blocked on the network return now (close() calls it
+// when its time is up).
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -19,16 +21,22 @@ namespace zf::sinks {
 class SerialWorker {
  public:
   using Deliver = std::function<std::string(const Batch&)>;
+  using Abort = std::function<void()>;
 
-  explicit SerialWorker(Deliver deliver) : deliver_(std::move(deliver)), thread_([this] { run(); }) {}
+  explicit SerialWorker(Deliver deliver, Abort abort = [] {})
+      : deliver_(std::move(deliver)), abort_(std::move(abort)), thread_([this] { run(); }) {}
   ~SerialWorker() { close(std::chrono::seconds(5)); }
 
   void send(BatchPtr batch, AckCallback on_ack) {
     {
       std::lock_guard lock(mu_);
-      queue_.push_back({std::move(batch), std::move(on_ack)});
+      if (!closed_) {
+        queue_.push_back({std::move(batch), std::move(on_ack)});
+        cv_.notify_all();
+        return;
+      }
     }
-    cv_.notify_all();
+    on_ack(Ack{batch->seq, DeliveryStatus::Retriable, "sink closed"});
   }
 
   bool flush(std::chrono::milliseconds timeout) {
@@ -36,16 +44,23 @@ class SerialWorker {
     return idle_cv_.wait_for(lock, timeout, [&] { return queue_.empty() && !busy_; });
   }
 
-  // Returns after the thread ended; batches never written are acknowledged
-  // Retriable.
+  // Returns by `timeout` (plus what `abort` takes), after the thread ended;
+  // batches never written are acknowledged Retriable.
   void close(std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
     flush(timeout);
     {
-      std::lock_guard lock(mu_);
+      std::unique_lock lock(mu_);
       if (closed_) return;
       closed_ = true;
+      cv_.notify_all();
+      // The batch being written may finish in the time left; if not, the
+      // sink is told to give up on it.
+      if (!idle_cv_.wait_until(lock, deadline, [&] { return !busy_; })) {
+        lock.unlock();
+        abort_();
+      }
     }
-    cv_.notify_all();
     if (thread_.joinable()) thread_.join();
     for (auto& item : queue_) item.ack(Ack{item.batch->seq, DeliveryStatus::Retriable, "sink closed before writing"});
     queue_.clear();
@@ -61,7 +76,7 @@ class SerialWorker {
     std::unique_lock lock(mu_);
     for (;;) {
       cv_.wait(lock, [&] { return closed_ || !queue_.empty(); });
-      if (queue_.empty()) return;
+      if (closed_) return;  // what is left is acknowledged by close()
       Item item = std::move(queue_.front());
       queue_.pop_front();
       busy_ = true;
@@ -81,6 +96,7 @@ class SerialWorker {
   }
 
   Deliver deliver_;
+  Abort abort_;
   std::mutex mu_;
   std::condition_variable cv_, idle_cv_;
   std::deque<Item> queue_;

@@ -100,8 +100,11 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
   health.running = false;
 
   // Sinks may still acknowledge while they close: those commits must reach
-  // the committer before it stops.
-  delivery.close(config.shutdown_timeout);
+  // the committer before it stops. Draining and closing share one
+  // shutdown_timeout, so SIGTERM is answered within it.
+  auto left = config.shutdown_timeout - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            std::chrono::steady_clock::now() - result.stopping_since);
+  delivery.close(std::max(left, std::chrono::milliseconds(0)));
   committer.finish();
 
   auto latencies = committer.latency_samples();

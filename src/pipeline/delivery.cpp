@@ -1,6 +1,7 @@
 #include "pipeline/delivery.h"
 
 #include <algorithm>
+#include <atomic>
 
 #include "log/logger.h"
 #include "metrics/metrics.h"
@@ -51,13 +52,13 @@ void Delivery::dispatch(BatchPtr batch, BatchMeta meta) {
   bool empty = batch->records.empty();
   {
     std::lock_guard lock(mu_);
-    inflight_[seq] = InFlight{batch, meta, empty ? 0 : sinks_.size(), false};
+    inflight_[seq] = InFlight{batch, meta, std::vector<bool>(sinks_.size(), false), empty ? 0 : sinks_.size(), false};
     metrics_.inflight_batches.Set(static_cast<double>(inflight_.size()));
   }
   if (empty) {
     // Nothing to ship (all duplicates, or an empty page): the position
     // still has to advance through the same in-order path.
-    on_ack(SIZE_MAX, 0, Ack{seq, DeliveryStatus::Delivered, ""});
+    on_ack(SIZE_MAX, seq, 0, Ack{seq, DeliveryStatus::Delivered, ""});
     return;
   }
   for (size_t i = 0; i < sinks_.size(); ++i) send_to(i, batch, 0);
@@ -65,13 +66,29 @@ void Delivery::dispatch(BatchPtr batch, BatchMeta meta) {
 
 void Delivery::send_to(size_t sink_index, const BatchPtr& batch, int attempt) {
   sink_metrics_[sink_index]->inflight_batches.Increment();
-  sinks_[sink_index].sink->send(batch, [this, sink_index, attempt](Ack ack) { on_ack(sink_index, attempt, std::move(ack)); });
+  auto called = std::make_shared<std::atomic<bool>>(false);
+  uint64_t seq = batch->seq;
+  sinks_[sink_index].sink->send(batch, [this, sink_index, seq, attempt, called](Ack ack) {
+    if (called->exchange(true)) {
+      log_.error("sink acknowledged the same send twice; the second is ignored (a bug in the sink)",
+                 {{"sink", sinks_[sink_index].name}, {"batch", seq}});
+      return;
+    }
+    on_ack(sink_index, seq, attempt, std::move(ack));
+  });
 }
 
-void Delivery::on_ack(size_t sink_index, int attempt, Ack ack) {
+void Delivery::on_ack(size_t sink_index, uint64_t sent_seq, int attempt, Ack ack) {
+  if (ack.seq != sent_seq) {
+    log_.error("sink acknowledged a batch with another batch's seq; counted as a failed attempt (a bug in the sink)",
+               {{"sink", sink_index == SIZE_MAX ? std::string("-") : sinks_[sink_index].name},
+                {"batch", sent_seq},
+                {"reported_seq", ack.seq}});
+    ack = Ack{sent_seq, DeliveryStatus::Retriable, "acknowledged with seq " + std::to_string(ack.seq)};
+  }
   {
     std::lock_guard lock(mu_);
-    auto it = inflight_.find(ack.seq);
+    auto it = inflight_.find(sent_seq);
     if (it == inflight_.end()) return;  // closed meanwhile
     InFlight& f = it->second;
     if (sink_index != SIZE_MAX) {
@@ -79,6 +96,8 @@ void Delivery::on_ack(size_t sink_index, int attempt, Ack ack) {
       sm.inflight_batches.Decrement();
       const std::string& name = sinks_[sink_index].name;
       if (ack.status == DeliveryStatus::Delivered) {
+        if (f.delivered[sink_index]) return;  // already counted
+        f.delivered[sink_index] = true;
         sm.events_delivered.Increment(static_cast<double>(f.batch->records.size()));
         sm.last_delivery_ts.Set(now_seconds());
         --f.pending_sinks;
@@ -156,7 +175,10 @@ void Delivery::close(std::chrono::milliseconds timeout) {
   }
   changed_.notify_all();
   if (retry_thread_.joinable()) retry_thread_.join();
-  for (auto& s : sinks_) s.sink->close(timeout);
+  // At once: one sink stuck on its network must not use up the others' time.
+  std::vector<std::thread> closers;
+  for (auto& s : sinks_) closers.emplace_back([&s, timeout] { s.sink->close(timeout); });
+  for (auto& t : closers) t.join();
 }
 
 }  // namespace zf::pipeline

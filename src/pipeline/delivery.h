@@ -6,6 +6,11 @@
 // are re-sent to the sink that failed, after a capped backoff; a Permanent
 // failure stops the pipeline with the sink's message and nothing after
 // that batch is ever committed.
+//
+// The acker does not trust sinks: each send's callback counts once (a
+// second call is ignored), an ack must carry the seq that was sent (a
+// wrong one counts as a failed attempt and the batch is sent again), and
+// each (batch, sink) pair is counted Delivered at most once.
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -67,7 +72,8 @@ class Delivery {
   bool drain(std::chrono::milliseconds timeout);
   // Set once a sink failed permanently: the message for the operator.
   std::optional<std::string> failure() const;
-  // Stops retries and closes every sink within `timeout`.
+  // Stops retries and closes every sink (at once, each in its own thread)
+  // within `timeout`.
   void close(std::chrono::milliseconds timeout);
   size_t inflight() const;
 
@@ -75,6 +81,7 @@ class Delivery {
   struct InFlight {
     BatchPtr batch;
     BatchMeta meta;
+    std::vector<bool> delivered;  // per sink
     size_t pending_sinks = 0;
     bool done = false;
   };
@@ -87,7 +94,7 @@ class Delivery {
   };
 
   void send_to(size_t sink_index, const BatchPtr& batch, int attempt);
-  void on_ack(size_t sink_index, int attempt, Ack ack);
+  void on_ack(size_t sink_index, uint64_t sent_seq, int attempt, Ack ack);
   void retry_loop();
 
   std::vector<NamedSink> sinks_;

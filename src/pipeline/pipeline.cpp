@@ -98,6 +98,7 @@ RunResult Pipeline::run() {
     result.ok = false;
     result.error = e.what();
   }
+  result.stopping_since = std::chrono::steady_clock::now();
   if (auto failure = delivery_.failure()) {
     result.ok = false;
     result.error = *failure;

@@ -39,6 +39,8 @@ struct RunResult {
   uint64_t duplicates = 0;
   uint64_t invalid = 0;
   bool drained = true;           // every shipped batch acknowledged at exit
+  // When the loop stopped fetching: shutdown_timeout counts from here.
+  std::chrono::steady_clock::time_point stopping_since;
 };
 
 class Pipeline {

@@ -49,18 +49,20 @@ struct ManualSink : Sink {
   }
   bool flush(milliseconds) override { return true; }
   void close(milliseconds) override {}
+  // Removes the pending send of `seq` (first one found) and returns its callback.
+  AckCallback take(uint64_t seq) {
+    std::lock_guard l(mu);
+    for (auto it = pending.begin(); it != pending.end(); ++it)
+      if (it->batch->seq == seq) {
+        AckCallback cb = it->ack;
+        pending.erase(it);
+        return cb;
+      }
+    return nullptr;
+  }
   // Acks the pending send of `seq` (first one found) with `status`.
   bool answer(uint64_t seq, DeliveryStatus status) {
-    AckCallback cb;
-    {
-      std::lock_guard l(mu);
-      for (auto it = pending.begin(); it != pending.end(); ++it)
-        if (it->batch->seq == seq) {
-          cb = it->ack;
-          pending.erase(it);
-          break;
-        }
-    }
+    AckCallback cb = take(seq);
     if (!cb) return false;
     cb(Ack{seq, status, status == DeliveryStatus::Delivered ? "" : "test failure"});
     return true;
@@ -269,4 +271,60 @@ TEST_CASE("jsonl sink: a file that cannot be written is acknowledged Retriable w
   CHECK(ack.status == DeliveryStatus::Retriable);
   CHECK(ack.error.find("No space left") != std::string::npos);
   sink->close(seconds(1));
+}
+
+TEST_CASE("delivery (#13): a sink that acks twice or echoes a wrong seq cannot commit what another sink never delivered") {
+  std::ostringstream logs;
+  Logger log(logs);
+  Metrics metrics("acme", "test");
+  auto* honest = new ManualSink;
+  auto* buggy = new ManualSink;
+  std::vector<pipeline::NamedSink> sinks;
+  sinks.push_back({"honest", std::unique_ptr<Sink>(honest)});
+  sinks.push_back({"buggy", std::unique_ptr<Sink>(buggy)});
+  std::mutex mu;
+  std::vector<uint64_t> committed;
+  pipeline::Delivery d(std::move(sinks), 8, milliseconds(5), milliseconds(20), log, metrics,
+                       [&](const pipeline::Commit& c) {
+                         std::lock_guard l(mu);
+                         committed.push_back(c.seq);
+                       });
+  auto commits = [&] {
+    std::lock_guard l(mu);
+    return committed;
+  };
+  for (uint64_t s = 1; s <= 3; ++s) d.dispatch(make_batch(s, 2), meta_for(100 + s, 2));
+
+  // Twice Delivered for batch 1 from one sink: counted once, so batch 1
+  // still waits for the honest sink.
+  AckCallback twice = buggy->take(1);
+  REQUIRE(twice);
+  twice(Ack{1, DeliveryStatus::Delivered, ""});
+  twice(Ack{1, DeliveryStatus::Delivered, ""});
+  CHECK(commits().empty());
+  CHECK(logs.str().find("acknowledged the same send twice") != std::string::npos);
+  CHECK(metrics.sink("buggy").events_delivered.Value() == 2);
+  honest->answer(1, DeliveryStatus::Delivered);
+  REQUIRE(eventually([&] { return commits().size() == 1; }));
+  CHECK(commits().back() == 1);
+
+  // Batches 2 and 3 acknowledged with each other's seq: neither counts,
+  // both are sent again, nothing past 1 commits.
+  honest->answer(2, DeliveryStatus::Delivered);
+  honest->answer(3, DeliveryStatus::Delivered);
+  AckCallback for2 = buggy->take(2), for3 = buggy->take(3);
+  REQUIRE(for2);
+  REQUIRE(for3);
+  for2(Ack{3, DeliveryStatus::Delivered, ""});
+  for3(Ack{2, DeliveryStatus::Delivered, ""});
+  CHECK(logs.str().find("with another batch's seq") != std::string::npos);
+  REQUIRE(eventually([&] { return buggy->waiting() == 2; }));  // re-sent
+  CHECK(commits().size() == 1);
+  CHECK(honest->sends == 3);  // the honest sink is not asked again
+  // Answered properly, they commit.
+  buggy->answer(2, DeliveryStatus::Delivered);
+  buggy->answer(3, DeliveryStatus::Delivered);
+  CHECK(d.drain(seconds(2)));
+  CHECK(commits().back() == 3);
+  d.close(seconds(1));
 }

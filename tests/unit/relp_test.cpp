@@ -31,6 +31,7 @@ class ScriptedReceiver final : public Transport {
   bool peer_closed() override { return !open; }
   void close() override { open = false; }
   bool connected() const override { return open; }
+  void abort() override {}
 };
 
 const std::string kOpenOk = "1 rsp 53 200 OK\nrelp_version=0\nrelp_software=x\ncommands=syslog\n";

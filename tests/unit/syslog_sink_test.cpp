@@ -6,7 +6,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <future>
 #include <sstream>
 
@@ -15,6 +19,7 @@
 #include "config/config_node.h"
 #include "log/logger.h"
 #include "syslog/syslog_sink.h"
+#include "util/serial_worker.h"
 #include "test_batches.h"
 
 using namespace zf;
@@ -73,4 +78,45 @@ TEST_CASE("syslog relp (#23): its keys are checked where they belong") {
                        doctest::Contains("s.tls.enabled: is only used with transport: relp"), ConfigError);
   CHECK_THROWS_WITH_AS(configure("{host: h, transport: relp, relp_window: 0}"), doctest::Contains("relp_window"),
                        ConfigError);
+}
+
+TEST_CASE("serial worker (#13): close(timeout) returns by its timeout, aborting a write stuck on the network") {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool aborted = false;
+  std::atomic<int> delivering{0};
+  sinks::SerialWorker worker(
+      [&](const Batch&) {
+        ++delivering;
+        std::unique_lock lock(mu);
+        cv.wait(lock, [&] { return aborted; });  // a receiver that never answers
+        return std::string("aborted");
+      },
+      [&] {
+        std::lock_guard lock(mu);
+        aborted = true;
+        cv.notify_all();
+      });
+  std::vector<Ack> acks;
+  std::mutex acks_mu;
+  auto collect = [&](Ack a) {
+    std::lock_guard lock(acks_mu);
+    acks.push_back(a);
+  };
+  worker.send(zf::testing::make_batch(1, 1), collect);
+  worker.send(zf::testing::make_batch(2, 1), collect);
+  while (delivering == 0) std::this_thread::sleep_for(milliseconds(1));
+  auto t0 = steady_clock::now();
+  worker.close(milliseconds(300));
+  auto took = steady_clock::now() - t0;
+  CHECK(took >= milliseconds(290));
+  CHECK(took < milliseconds(1000));
+  CHECK(delivering == 1);  // the queued batch was not started after the close
+  std::lock_guard lock(acks_mu);
+  REQUIRE(acks.size() == 2);
+  for (const Ack& a : acks) CHECK(a.status == DeliveryStatus::Retriable);
+  // After close, a send is answered at once, not queued forever.
+  bool answered = false;
+  worker.send(zf::testing::make_batch(3, 1), [&](Ack a) { answered = a.status == DeliveryStatus::Retriable; });
+  CHECK(answered);
 }
