@@ -1,18 +1,12 @@
-// Delivery ordering and the JSON-lines sink.
+// Delivery: fan-out to sinks, acknowledgements in order, retries.
 #include <doctest/doctest.h>
-
-#include <unistd.h>
 
 #include <atomic>
 #include <future>
-#include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <thread>
 
-#include "config/config_node.h"
 #include "core/errors.h"
-#include "jsonl/jsonl_sink.h"
 #include "log/logger.h"
 #include "metrics/metrics.h"
 #include "test_batches.h"
@@ -21,16 +15,8 @@
 using namespace zf;
 using zf::testing::make_batch;
 using namespace std::chrono;
-namespace fs = std::filesystem;
 
 namespace {
-
-fs::path temp_dir(const std::string& name) {
-  auto dir = fs::temp_directory_path() / ("zf-unit-" + name + "-" + std::to_string(getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
 
 // A sink the test drives by hand: it keeps every ack callback until the
 // test answers it.
@@ -226,51 +212,6 @@ TEST_CASE("delivery: an empty batch (all duplicates) still advances the position
   CHECK(committed == 2);
   CHECK(sink->sends == 1);
   d.close(seconds(1));
-}
-
-TEST_CASE("jsonl sink: one line per record, acknowledged after the write, rotated by size") {
-  auto dir = temp_dir("jsonl");
-  std::ostringstream logs;
-  Logger log(logs);
-  Metrics metrics("acme", "test");
-  auto path = (dir / "out.jsonl").string();
-  auto builder = sinks::jsonl::configure(
-      ConfigNode::load_string("path: " + path + "\nrotate_bytes: 200\nrotate_keep: 3\n"));
-  auto sink = builder(SinkContext{"file", log, metrics.registry()});
-  std::atomic<int> delivered{0};
-  for (uint64_t s = 1; s <= 4; ++s)
-    sink->send(make_batch(s, 3), [&](Ack a) {
-      if (a.status == DeliveryStatus::Delivered) ++delivered;
-    });
-  REQUIRE(sink->flush(seconds(5)));
-  CHECK(delivered == 4);
-  sink->close(seconds(1));
-  size_t lines = 0;
-  for (const auto& f : fs::directory_iterator(dir)) {
-    std::ifstream in(f.path());
-    std::string line;
-    while (std::getline(in, line)) {
-      CHECK(line.rfind("{\"event\"", 0) == 0);
-      ++lines;
-    }
-  }
-  CHECK(lines == 12);
-  CHECK(fs::exists(path + ".1"));
-  fs::remove_all(dir);
-}
-
-TEST_CASE("jsonl sink: a file that cannot be written is acknowledged Retriable with the reason") {
-  std::ostringstream logs;
-  Logger log(logs);
-  Metrics metrics("acme", "test");
-  auto builder = sinks::jsonl::configure(ConfigNode::load_string("path: /dev/full\nfsync: false\n"));
-  auto sink = builder(SinkContext{"full", log, metrics.registry()});
-  std::promise<Ack> got;
-  sink->send(make_batch(1, 2), [&](Ack a) { got.set_value(a); });
-  auto ack = got.get_future().get();
-  CHECK(ack.status == DeliveryStatus::Retriable);
-  CHECK(ack.error.find("No space left") != std::string::npos);
-  sink->close(seconds(1));
 }
 
 TEST_CASE("delivery (#13): a sink that acks twice or echoes a wrong seq cannot commit what another sink never delivered") {
