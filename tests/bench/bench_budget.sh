@@ -10,18 +10,8 @@ source "$(dirname "$0")/../integration/lib.sh"
 zf_tmpdir
 PERIOD=6
 zf_start_emulator "$BUILD/src/emulator/zendesk-emulator" --events 1000000 --seed 43 --rate-limit 50 --rate-window ${PERIOD}s --span 20h
-cat >"$ZF_TMP/fwd.yaml" <<YAML
-zendesk:
-  base_url: $EMU_URL
-  auth: {type: api_token, email: agent@example.com, token: emulator-token}
-  start: 1d
-  settle_delay: 0s
-  rate_limit: {requests: 50, period: ${PERIOD}s}
-checkpoint: {path: $ZF_TMP/checkpoint.json}
-sinks:
-  - {type: jsonl, path: /dev/null, fsync: false}
-metrics: {listen: 127.0.0.1:0}
-YAML
+ZF_TOP="metrics: {listen: 127.0.0.1:0}" zf_forwarder_config "$ZF_TMP/fwd.yaml" \
+  "  - {type: jsonl, path: /dev/null, fsync: false}" "  rate_limit: {requests: 50, period: ${PERIOD}s}"
 "$BUILD/src/app/zendesk-forwarder" run --config "$ZF_TMP/fwd.yaml" 2>"$ZF_TMP/fwd.log" &
 ZF_PIDS+=($!)
 for _ in $(seq 100); do

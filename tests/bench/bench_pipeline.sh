@@ -32,18 +32,9 @@ curl_s=$(echo "$t1 - $t0" | bc -l)
 curl_bytes=$(stat -c %s "$ZF_TMP/curl.out")
 rm -f "$ZF_TMP/curl.out"
 
-cat >"$ZF_TMP/fwd.yaml" <<YAML
-zendesk:
-  base_url: $EMU_URL
-  auth: {type: api_token, email: agent@example.com, token: emulator-token}
-  start: $START
-  settle_delay: 0s
-  max_window: 90d
-  rate_limit: {requests: 100000, period: 60s}
-checkpoint: {path: $ZF_TMP/checkpoint.json}
-sinks:
-  - {type: jsonl, path: $ZF_TMP/out.jsonl}
-YAML
+ZF_START=$START zf_forwarder_config "$ZF_TMP/fwd.yaml" "  - {type: jsonl, path: $ZF_TMP/out.jsonl}" \
+  "  max_window: 90d
+  rate_limit: {requests: 100000, period: 60s}"
 t0=$(date +%s.%N)
 /usr/bin/time -f '%M' -o "$ZF_TMP/maxrss" "$BUILD/src/app/zendesk-forwarder" run --once --config "$ZF_TMP/fwd.yaml" 2>"$ZF_TMP/fwd.log"
 t1=$(date +%s.%N)

@@ -36,24 +36,28 @@ zf_start_emulator() {
   EMU_URL="http://127.0.0.1:$(cat "$ZF_TMP/emu.port")"
 }
 
-# zf_forwarder_config FILE SINK_YAML [EXTRA_ZENDESK_YAML]; the checkpoint is
-# $ZF_TMP/checkpoint.json unless ZF_CHECKPOINT names another, and
-# ZF_PIPELINE adds keys to the pipeline section.
+# zf_forwarder_config FILE SINK_YAML [EXTRA_ZENDESK_YAML]: the one config
+# writer of the test scripts. The checkpoint is $ZF_TMP/checkpoint.json
+# unless ZF_CHECKPOINT names another; ZF_START replaces the start (1d);
+# ZF_PIPELINE adds keys to the pipeline section; ZF_TOP adds top-level
+# sections (metrics: ...).
 zf_forwarder_config() {
   cat >"$1" <<YAML
 zendesk:
   base_url: $EMU_URL
   auth: {type: api_token, email: agent@example.com, token: emulator-token}
-  start: 1d
+  start: ${ZF_START:-1d}
   settle_delay: 0s
   retry: {initial_backoff: 50ms, max_backoff: 500ms}
 ${3:-}
 checkpoint: {path: ${ZF_CHECKPOINT:-$ZF_TMP/checkpoint.json}}
 pipeline: {progress_interval: 1s${ZF_PIPELINE:+, $ZF_PIPELINE}}
+${ZF_TOP:-}
 sinks:
 $2
 YAML
 }
+
 
 # Crash runs. zf_kill_runs CONFIG OUT KILLS MIN_S MAX_S starts the forwarder
 # KILLS times, SIGKILLs it after a random MIN_S..MAX_S each time, and appends

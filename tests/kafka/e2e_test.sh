@@ -20,24 +20,13 @@ BOOT=$(cat "$ZF_TMP/bootstrap")
 fail() { echo "FAIL: $*"; tail -5 "$ZF_TMP"/fwd-*.log 2>/dev/null; exit 1; }
 control() { echo "$*" >"$ZF_TMP/control"; sleep 0.2; }
 
-config() {  # config NAME TOPIC [EXTRA_ZENDESK]
+export ZF_PIPELINE="sink_retry_initial: 100ms, sink_retry_max: 1s"
+config() {  # config NAME TOPIC [EXTRA_ZENDESK]: $ZF_TMP/NAME/fwd.yaml
   mkdir -p "$ZF_TMP/$1"
-  cat >"$ZF_TMP/$1/fwd.yaml" <<YAML
-zendesk:
-  base_url: $EMU_URL
-  auth: {type: api_token, email: agent@example.com, token: emulator-token}
-  start: 1d
-  settle_delay: 0s
-${3:-  page_size: 1000}
-checkpoint: {path: $ZF_TMP/$1/checkpoint.json}
-pipeline: {sink_retry_initial: 100ms, sink_retry_max: 1s}
-sinks:
-  - type: kafka
-    brokers: $BOOT
-    topic: $2
-    message_timeout_ms: 5000
-YAML
+  ZF_CHECKPOINT=$ZF_TMP/$1/checkpoint.json zf_forwarder_config "$ZF_TMP/$1/fwd.yaml" \
+    "  - {type: kafka, brokers: \"$BOOT\", topic: $2, message_timeout_ms: 5000}" "${3:-  page_size: 1000}"
 }
+
 check_topic() {  # check_topic TOPIC: the topic's ids equal the emulator's
   /usr/bin/python3 "$HERE/consume.py" "$BOOT" "$1" "$ZF_TMP/$1.ids" 4 || fail "malformed messages in $1"
   sort -u "$ZF_TMP/$1.ids" >"$ZF_TMP/$1.unique"

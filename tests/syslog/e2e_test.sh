@@ -20,21 +20,12 @@ curl -sf "$EMU_URL/_emulator/ids" >"$ZF_TMP/ids"
 fail() { echo "FAIL: $*"; for f in "$ZF_TMP"/fwd*.log; do tail -n 5 "$f"; done; exit 1; }
 udp_drops() { awk '/^Udp:/ {getline; print $4}' /proc/net/snmp; }  # InErrors (receive-buffer drops included)
 
-config() {  # config DIR SINKS_YAML [EXTRA_ZENDESK]
+export ZF_PIPELINE="sink_retry_initial: 100ms, sink_retry_max: 1s"
+config() {  # config DIR SINKS_YAML [EXTRA_ZENDESK]: $ZF_TMP/DIR/fwd.yaml
   mkdir -p "$ZF_TMP/$1"
-  cat >"$ZF_TMP/$1/fwd.yaml" <<YAML
-zendesk:
-  base_url: $EMU_URL
-  auth: {type: api_token, email: agent@example.com, token: emulator-token}
-  start: 1d
-  settle_delay: 0s
-${3:-  page_size: 1000}
-checkpoint: {path: $ZF_TMP/$1/checkpoint.json}
-pipeline: {sink_retry_initial: 100ms, sink_retry_max: 1s}
-sinks:
-$2
-YAML
+  ZF_CHECKPOINT=$ZF_TMP/$1/checkpoint.json zf_forwarder_config "$ZF_TMP/$1/fwd.yaml" "$2" "${3:-  page_size: 1000}"
 }
+
 
 echo "== TCP, TLS and UDP at once"
 config all "  - {type: syslog, name: tcp, host: 127.0.0.1, port: $PORT_TCP, transport: tcp}
