@@ -12,23 +12,17 @@
 set -euo pipefail
 BUILD=${1:-build}; N=${2:-300000}; ROUNDS=${3:-3}
 source "$(dirname "$0")/../integration/lib.sh"
+source "$(dirname "$0")/kafka.sh"
 command -v jq >/dev/null || { echo "bench_e2e: needs jq (deploy/install-deps.sh installs it)"; exit 1; }
 zf_tmpdir
 zf_start_emulator "$BUILD/src/emulator/zendesk-emulator" --events "$N" --seed 61 --rate-limit 0
 topics=()
 for r in $(seq "$ROUNDS"); do topics+=(--topic "fwd-$r:6:3" --topic "script-$r:6:3" --topic "kcat-$r:6:3"); done
-"$BUILD/tests/kafka/kafka-mock-cluster" --brokers 3 --bootstrap-file "$ZF_TMP/bootstrap" "${topics[@]}" >/dev/null 2>&1 &
-ZF_PIDS+=($!)
-zf_wait_file "$ZF_TMP/bootstrap" 30
-B=$(cat "$ZF_TMP/bootstrap")
+zf_start_mock_cluster "$BUILD/tests/kafka/kafka-mock-cluster" "${topics[@]}"
 now() { date +%s.%N; }
 
 first_page="$EMU_URL/api/v2/access_logs?page%5Bsize%5D=1000&filter%5Bstart%5D=$(date -u -d "1 day ago" +%Y-%m-%dT%H:%M:%SZ)"
 get() { curl -sf -u agent@example.com/token:emulator-token "$@"; }
-kcat_produce() {  # TOPIC, lines on stdin
-  kcat -P -b "$B" -t "$1" -K $'\t' -z zstd -X enable.idempotence=true -X acks=all -X linger.ms=5 \
-    -X batch.size=1000000 -X batch.num.messages=10000
-}
 next_link() { grep -o '"next":"[^"]*"' "$1" | sed 's/^"next":"//; s/"$//' || true; }
 
 pages_run() {  # every page, nothing else; curl's own transfer times summed into $ZF_TMP/transfer
@@ -46,11 +40,11 @@ script_run() {  # TOPIC: the pages, as they come, cut by jq, into one kcat; keep
     get "$url" >"$ZF_TMP/page.json"
     jq -r '.access_logs[] | "\(.id)\t\(tojson)"' "$ZF_TMP/page.json"
     url=$(next_link "$ZF_TMP/page.json")
-  done | tee "$ZF_TMP/lines.tsv" | kcat_produce "$1"
+  done | tee "$ZF_TMP/lines.tsv" | zf_kcat_produce "$1"
 }
 
 fwd_run() {  # TOPIC
-  ZF_CHECKPOINT=$ZF_TMP/$1.checkpoint.json zf_forwarder_config "$ZF_TMP/$1.yaml" "  - {type: kafka, brokers: \"$B\", topic: $1}" \
+  ZF_CHECKPOINT=$ZF_TMP/$1.checkpoint.json zf_forwarder_config "$ZF_TMP/$1.yaml" "  - {type: kafka, brokers: \"$BOOT\", topic: $1}" \
     "  page_size: 1000
   rate_limit: {requests: 100000, period: 1s}  # the emulator has none here; the script obeys none"
   "$BUILD/src/app/zendesk-forwarder" run --once --config "$ZF_TMP/$1.yaml" 2>"$ZF_TMP/$1.log"
@@ -64,10 +58,10 @@ for r in $(seq "$ROUNDS"); do
   t0=$(now); pages_run; t1=$(now)
   echo "pages $(echo "$t1 - $t0" | bc -l)" >>"$ZF_TMP/times"
   echo "transfer $(paste -sd+ "$ZF_TMP/transfer" | bc -l)" >>"$ZF_TMP/times"
-  t0=$(now); kcat_produce "kcat-$r" <"$ZF_TMP/lines.tsv"; t1=$(now)
+  t0=$(now); zf_kcat_produce "kcat-$r" <"$ZF_TMP/lines.tsv"; t1=$(now)
   echo "kcat $(echo "$t1 - $t0" | bc -l)" >>"$ZF_TMP/times"
 done
-count_ids() { kcat -C -b "$B" -t "$1" -e -q -f '%k\n' | sort -u | wc -l; }
+count_ids() { kcat -C -b "$BOOT" -t "$1" -e -q -f '%k\n' | sort -u | wc -l; }
 echo "fwd-1 $(count_ids fwd-1)" >"$ZF_TMP/counts"
 echo "script-1 $(count_ids script-1)" >>"$ZF_TMP/counts"
 acked=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["events_delivered"])' "$ZF_TMP/fwd-1.checkpoint.json")

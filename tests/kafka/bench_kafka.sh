@@ -11,33 +11,28 @@
 set -euo pipefail
 BUILD=${1:-build}; N=${2:-300000}; ROUNDS=${3:-5}
 source "$(dirname "$0")/../integration/lib.sh"
+source "$(dirname "$0")/kafka.sh"
 zf_tmpdir
 topics=()
 for r in $(seq "$ROUNDS"); do topics+=(--topic "sink-$r:6:3" --topic "kcat-$r:6:3" --topic "kcat-noheaders-$r:6:3"); done
-"$BUILD/tests/kafka/kafka-mock-cluster" --brokers 3 --bootstrap-file "$ZF_TMP/bootstrap" "${topics[@]}" >/dev/null 2>&1 &
-ZF_PIDS+=($!)
-zf_wait_file "$ZF_TMP/bootstrap" 30
-B=$(cat "$ZF_TMP/bootstrap")
+zf_start_mock_cluster "$BUILD/tests/kafka/kafka-mock-cluster" "${topics[@]}"
 "$BUILD/tests/kafka/bench_kafka_sink" write "$N" "$ZF_TMP/records.tsv"
 
-# The sink's defaults (sinks/kafka/kafka_sink.cpp), spelled for kcat.
 kcat_produce() {  # TOPIC [kcat args...]: prints seconds
-  local topic=$1; shift
   local t0 t1
   t0=$(date +%s.%N)
-  kcat -P -b "$B" -t "$topic" -K $'\t' -z zstd -X enable.idempotence=true -X acks=all -X linger.ms=5 \
-    -X batch.size=1000000 -X batch.num.messages=10000 "$@" <"$ZF_TMP/records.tsv"
+  zf_kcat_produce "$@" <"$ZF_TMP/records.tsv"
   t1=$(date +%s.%N)
   echo "$t1 - $t0" | bc -l
 }
-count_ids() { kcat -C -b "$B" -t "$1" -e -q -f '%k\n' | sort -u | wc -l; }
+count_ids() { kcat -C -b "$BOOT" -t "$1" -e -q -f '%k\n' | sort -u | wc -l; }
 
 for r in $(seq "$ROUNDS"); do
   # Both sides timed the same way: the whole process, reading its input
   # included (the harness's own clock, which starts after loading, is kept
   # as a reference only).
   t0=$(date +%s.%N)
-  "$BUILD/tests/kafka/bench_kafka_sink" produce "$B" "sink-$r" "$ZF_TMP/records.tsv" >"$ZF_TMP/sink.out"
+  "$BUILD/tests/kafka/bench_kafka_sink" produce "$BOOT" "sink-$r" "$ZF_TMP/records.tsv" >"$ZF_TMP/sink.out"
   t1=$(date +%s.%N)
   read -r n secs failed <"$ZF_TMP/sink.out"
   [ "$failed" = 0 ] || { echo "round $r: $failed batches failed" >&2; exit 1; }

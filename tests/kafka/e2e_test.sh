@@ -6,17 +6,14 @@
 # across SIGKILL.
 # usage: e2e_test.sh FORWARDER EMULATOR MOCK_CLUSTER
 source "$(dirname "$0")/../integration/lib.sh"
+source "$(dirname "$0")/kafka.sh"
 FWD=$1 EMU=$2 MOCK=$3
 HERE=$(dirname "$0")
 zf_tmpdir
 zf_start_emulator "$EMU" --events 30000 --seed 31 --rate-limit 0
 curl -sf "$EMU_URL/_emulator/ids" | sort >"$ZF_TMP/ids"
-"$MOCK" --brokers 3 --bootstrap-file "$ZF_TMP/bootstrap" --control "$ZF_TMP/control" \
-  --topic plain:3:3 --topic outage:3:3 --topic retriable:3:3 --topic crash:3:3 --topic permanent:3:3 \
-  >/dev/null 2>"$ZF_TMP/mock.log" &
-ZF_PIDS+=($!)
-zf_wait_file "$ZF_TMP/bootstrap" 30
-BOOT=$(cat "$ZF_TMP/bootstrap")
+zf_start_mock_cluster "$MOCK" --control "$ZF_TMP/control" \
+  --topic plain:3:3 --topic outage:3:3 --topic retriable:3:3 --topic crash:3:3 --topic permanent:3:3
 fail() { echo "FAIL: $*"; tail -5 "$ZF_TMP"/fwd-*.log 2>/dev/null; exit 1; }
 control() { echo "$*" >"$ZF_TMP/control"; sleep 0.2; }
 

@@ -77,164 +77,125 @@ bool eventually(F f, milliseconds limit = seconds(5)) {
   return f();
 }
 
+// One Delivery over sinks the test drives by hand, recording each commit.
+struct Harness {
+  std::ostringstream logs;
+  Logger log{logs};
+  Metrics metrics{"acme", "test"};
+  std::vector<ManualSink*> sinks;
+  std::unique_ptr<pipeline::Delivery> delivery;
+
+  explicit Harness(std::vector<std::string> names, size_t max_inflight = 8) {
+    std::vector<pipeline::NamedSink> named;
+    for (const auto& name : names) {
+      sinks.push_back(new ManualSink);
+      named.push_back({name, std::unique_ptr<Sink>(sinks.back())});
+    }
+    delivery = std::make_unique<pipeline::Delivery>(std::move(named), max_inflight, milliseconds(5), milliseconds(20),
+                                                    log, metrics, [this](const pipeline::Commit& c) {
+                                                      std::lock_guard l(mu_);
+                                                      committed_.push_back(c.seq);
+                                                    });
+  }
+  ~Harness() { delivery->close(seconds(1)); }
+  std::vector<uint64_t> commits() {
+    std::lock_guard l(mu_);
+    return committed_;
+  }
+  uint64_t last_commit() {
+    auto c = commits();
+    return c.empty() ? 0 : c.back();
+  }
+  void dispatch(uint64_t seq, size_t events) { delivery->dispatch(make_batch(seq, events), meta_for(1000 + seq, events)); }
+
+ private:
+  std::mutex mu_;
+  std::vector<uint64_t> committed_;
+};
+
 }  // namespace
 
 TEST_CASE("delivery: the checkpoint moves only over a prefix every sink acknowledged") {
-  std::ostringstream logs;
-  Logger log(logs);
-  Metrics metrics("acme", "test");
-  auto* a = new ManualSink;
-  auto* b = new ManualSink;
-  std::vector<pipeline::NamedSink> sinks;
-  sinks.push_back({"a", std::unique_ptr<Sink>(a)});
-  sinks.push_back({"b", std::unique_ptr<Sink>(b)});
-  std::mutex mu;
-  std::vector<uint64_t> committed;
-  pipeline::Delivery d(std::move(sinks), 8, milliseconds(10), milliseconds(50), log, metrics,
-                       [&](const pipeline::Commit& c) {
-                         std::lock_guard l(mu);
-                         committed.push_back(c.seq);
-                       });
-  for (uint64_t s = 1; s <= 3; ++s) d.dispatch(make_batch(s, 2), meta_for(1000 + s, 2));
+  Harness h({"a", "b"});
+  auto [a, b] = std::pair{h.sinks[0], h.sinks[1]};
+  for (uint64_t s = 1; s <= 3; ++s) h.dispatch(s, 2);
   a->answer(2, DeliveryStatus::Delivered);
   b->answer(2, DeliveryStatus::Delivered);
   a->answer(1, DeliveryStatus::Delivered);
-  {
-    std::lock_guard l(mu);
-    CHECK(committed.empty());  // batch 1 still waits for sink b
-  }
+  CHECK(h.commits().empty());  // batch 1 still waits for sink b
   b->answer(1, DeliveryStatus::Delivered);
-  {
-    std::lock_guard l(mu);
-    REQUIRE(committed.size() == 1);
-    CHECK(committed.back() == 2);  // 1 and 2 committed together, 3 not yet
-  }
+  CHECK(h.commits() == std::vector<uint64_t>{2});  // 1 and 2 committed together, 3 not yet
   a->answer(3, DeliveryStatus::Delivered);
   b->answer(3, DeliveryStatus::Delivered);
-  CHECK(d.drain(seconds(1)));
-  std::lock_guard l(mu);
-  CHECK(committed.back() == 3);
-  CHECK(metrics.sink("a").events_delivered.Value() == 6);
-  d.close(seconds(1));
+  CHECK(h.delivery->drain(seconds(1)));
+  CHECK(h.last_commit() == 3);
+  CHECK(h.metrics.sink("a").events_delivered.Value() == 6);
 }
 
 TEST_CASE("delivery: a retriable failure is re-sent to that sink only, and nothing commits until it succeeds") {
-  std::ostringstream logs;
-  Logger log(logs);
-  Metrics metrics("acme", "test");
-  auto* good = new ManualSink;
-  auto* flaky = new ManualSink;
-  std::vector<pipeline::NamedSink> sinks;
-  sinks.push_back({"good", std::unique_ptr<Sink>(good)});
-  sinks.push_back({"flaky", std::unique_ptr<Sink>(flaky)});
-  std::atomic<uint64_t> committed{0};
-  pipeline::Delivery d(std::move(sinks), 8, milliseconds(5), milliseconds(20), log, metrics,
-                       [&](const pipeline::Commit& c) { committed = c.seq; });
-  d.dispatch(make_batch(1, 3), meta_for(1000, 3));
+  Harness h({"good", "flaky"});
+  auto [good, flaky] = std::pair{h.sinks[0], h.sinks[1]};
+  h.dispatch(1, 3);
   good->answer(1, DeliveryStatus::Delivered);
   for (int attempt = 0; attempt < 3; ++attempt) {
     REQUIRE(eventually([&] { return flaky->waiting() == 1; }));
     flaky->answer(1, DeliveryStatus::Retriable);
-    CHECK(committed == 0);
+    CHECK(h.commits().empty());
   }
   REQUIRE(eventually([&] { return flaky->waiting() == 1; }));
   CHECK(good->sends == 1);   // the sink that delivered is not sent it again
   CHECK(flaky->sends == 4);
   flaky->answer(1, DeliveryStatus::Delivered);
-  CHECK(committed == 1);
-  CHECK(metrics.sink("flaky").batches_retried.Value() == 3);
-  CHECK(metrics.sink("flaky").events_failed.Value() == 9);
-  d.close(seconds(1));
+  CHECK(h.last_commit() == 1);
+  CHECK(h.metrics.sink("flaky").batches_retried.Value() == 3);
+  CHECK(h.metrics.sink("flaky").events_failed.Value() == 9);
 }
 
 TEST_CASE("delivery: a permanent failure stops the pipeline and never commits that batch") {
-  std::ostringstream logs;
-  Logger log(logs);
-  Metrics metrics("acme", "test");
-  auto* sink = new ManualSink;
-  std::vector<pipeline::NamedSink> sinks;
-  sinks.push_back({"kafka", std::unique_ptr<Sink>(sink)});
-  std::atomic<uint64_t> committed{0};
-  pipeline::Delivery d(std::move(sinks), 8, milliseconds(5), milliseconds(20), log, metrics,
-                       [&](const pipeline::Commit& c) { committed = c.seq; });
-  d.dispatch(make_batch(1, 1), meta_for(1000, 1));
-  d.dispatch(make_batch(2, 1), meta_for(1001, 1));
-  sink->answer(1, DeliveryStatus::Permanent);
-  sink->answer(2, DeliveryStatus::Delivered);
-  CHECK(committed == 0);
-  REQUIRE(d.failure());
-  CHECK(d.failure()->find("sink \"kafka\"") != std::string::npos);
+  Harness h({"kafka"});
+  h.dispatch(1, 1);
+  h.dispatch(2, 1);
+  h.sinks[0]->answer(1, DeliveryStatus::Permanent);
+  h.sinks[0]->answer(2, DeliveryStatus::Delivered);
+  CHECK(h.commits().empty());
+  REQUIRE(h.delivery->failure());
+  CHECK(h.delivery->failure()->find("sink \"kafka\"") != std::string::npos);
   StopSignal stop;
-  CHECK_FALSE(d.wait_for_room(stop));
-  CHECK_FALSE(d.drain(milliseconds(50)));
-  d.close(seconds(1));
+  CHECK_FALSE(h.delivery->wait_for_room(stop));
+  CHECK_FALSE(h.delivery->drain(milliseconds(50)));
 }
 
 TEST_CASE("delivery: backpressure holds the fetch stage at max_inflight batches while a sink stalls") {
-  std::ostringstream logs;
-  Logger log(logs);
-  Metrics metrics("acme", "test");
-  auto* sink = new ManualSink;
-  std::vector<pipeline::NamedSink> sinks;
-  sinks.push_back({"slow", std::unique_ptr<Sink>(sink)});
-  pipeline::Delivery d(std::move(sinks), 2, milliseconds(5), milliseconds(20), log, metrics,
-                       [](const pipeline::Commit&) {});
+  Harness h({"slow"}, 2);
   StopSignal stop;
-  REQUIRE(d.wait_for_room(stop));
-  d.dispatch(make_batch(1, 1), meta_for(1000, 1));
-  REQUIRE(d.wait_for_room(stop));
-  d.dispatch(make_batch(2, 1), meta_for(1001, 1));
+  REQUIRE(h.delivery->wait_for_room(stop));
+  h.dispatch(1, 1);
+  REQUIRE(h.delivery->wait_for_room(stop));
+  h.dispatch(2, 1);
   std::atomic<bool> got_room{false};
-  std::thread fetcher([&] { got_room = d.wait_for_room(stop); });
+  std::thread fetcher([&] { got_room = h.delivery->wait_for_room(stop); });
   std::this_thread::sleep_for(milliseconds(100));
   CHECK_FALSE(got_room);  // still waiting: two batches unacknowledged
-  CHECK(metrics.inflight_batches.Value() == 2);
-  sink->answer(1, DeliveryStatus::Delivered);
+  CHECK(h.metrics.inflight_batches.Value() == 2);
+  h.sinks[0]->answer(1, DeliveryStatus::Delivered);
   fetcher.join();
   CHECK(got_room);
-  d.close(seconds(1));
 }
 
 TEST_CASE("delivery: an empty batch (all duplicates) still advances the position in order") {
-  std::ostringstream logs;
-  Logger log(logs);
-  Metrics metrics("acme", "test");
-  auto* sink = new ManualSink;
-  std::vector<pipeline::NamedSink> sinks;
-  sinks.push_back({"s", std::unique_ptr<Sink>(sink)});
-  std::atomic<uint64_t> committed{0};
-  pipeline::Delivery d(std::move(sinks), 8, milliseconds(5), milliseconds(20), log, metrics,
-                       [&](const pipeline::Commit& c) { committed = c.seq; });
-  d.dispatch(make_batch(1, 1), meta_for(1000, 1));
-  d.dispatch(make_batch(2, 0), meta_for(1001, 0));
-  CHECK(committed == 0);  // the empty batch waits behind batch 1
-  sink->answer(1, DeliveryStatus::Delivered);
-  CHECK(committed == 2);
-  CHECK(sink->sends == 1);
-  d.close(seconds(1));
+  Harness h({"s"});
+  h.dispatch(1, 1);
+  h.dispatch(2, 0);
+  CHECK(h.commits().empty());  // the empty batch waits behind batch 1
+  h.sinks[0]->answer(1, DeliveryStatus::Delivered);
+  CHECK(h.last_commit() == 2);
+  CHECK(h.sinks[0]->sends == 1);
 }
 
 TEST_CASE("delivery (#13): a sink that acks twice or echoes a wrong seq cannot commit what another sink never delivered") {
-  std::ostringstream logs;
-  Logger log(logs);
-  Metrics metrics("acme", "test");
-  auto* honest = new ManualSink;
-  auto* buggy = new ManualSink;
-  std::vector<pipeline::NamedSink> sinks;
-  sinks.push_back({"honest", std::unique_ptr<Sink>(honest)});
-  sinks.push_back({"buggy", std::unique_ptr<Sink>(buggy)});
-  std::mutex mu;
-  std::vector<uint64_t> committed;
-  pipeline::Delivery d(std::move(sinks), 8, milliseconds(5), milliseconds(20), log, metrics,
-                       [&](const pipeline::Commit& c) {
-                         std::lock_guard l(mu);
-                         committed.push_back(c.seq);
-                       });
-  auto commits = [&] {
-    std::lock_guard l(mu);
-    return committed;
-  };
-  for (uint64_t s = 1; s <= 3; ++s) d.dispatch(make_batch(s, 2), meta_for(100 + s, 2));
+  Harness h({"honest", "buggy"});
+  auto [honest, buggy] = std::pair{h.sinks[0], h.sinks[1]};
+  for (uint64_t s = 1; s <= 3; ++s) h.dispatch(s, 2);
 
   // Twice Delivered for batch 1 from one sink: counted once, so batch 1
   // still waits for the honest sink.
@@ -242,12 +203,11 @@ TEST_CASE("delivery (#13): a sink that acks twice or echoes a wrong seq cannot c
   REQUIRE(twice);
   twice(Ack{1, DeliveryStatus::Delivered, ""});
   twice(Ack{1, DeliveryStatus::Delivered, ""});
-  CHECK(commits().empty());
-  CHECK(logs.str().find("acknowledged the same send twice") != std::string::npos);
-  CHECK(metrics.sink("buggy").events_delivered.Value() == 2);
+  CHECK(h.commits().empty());
+  CHECK(h.logs.str().find("acknowledged the same send twice") != std::string::npos);
+  CHECK(h.metrics.sink("buggy").events_delivered.Value() == 2);
   honest->answer(1, DeliveryStatus::Delivered);
-  REQUIRE(eventually([&] { return commits().size() == 1; }));
-  CHECK(commits().back() == 1);
+  CHECK(h.commits() == std::vector<uint64_t>{1});
 
   // Batches 2 and 3 acknowledged with each other's seq: neither counts,
   // both are sent again, nothing past 1 commits.
@@ -258,14 +218,13 @@ TEST_CASE("delivery (#13): a sink that acks twice or echoes a wrong seq cannot c
   REQUIRE(for3);
   for2(Ack{3, DeliveryStatus::Delivered, ""});
   for3(Ack{2, DeliveryStatus::Delivered, ""});
-  CHECK(logs.str().find("with another batch's seq") != std::string::npos);
+  CHECK(h.logs.str().find("with another batch's seq") != std::string::npos);
   REQUIRE(eventually([&] { return buggy->waiting() == 2; }));  // re-sent
-  CHECK(commits().size() == 1);
+  CHECK(h.commits().size() == 1);
   CHECK(honest->sends == 3);  // the honest sink is not asked again
   // Answered properly, they commit.
   buggy->answer(2, DeliveryStatus::Delivered);
   buggy->answer(3, DeliveryStatus::Delivered);
-  CHECK(d.drain(seconds(2)));
-  CHECK(commits().back() == 3);
-  d.close(seconds(1));
+  CHECK(h.delivery->drain(seconds(2)));
+  CHECK(h.last_commit() == 3);
 }

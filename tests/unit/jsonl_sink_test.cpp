@@ -14,22 +14,13 @@
 #include "log/logger.h"
 #include "metrics/metrics.h"
 #include "test_batches.h"
+#include "test_dirs.h"
 
 using namespace zf;
 using zf::testing::make_batch;
 using namespace std::chrono;
 namespace fs = std::filesystem;
-
-namespace {
-
-fs::path temp_dir(const std::string& name) {
-  auto dir = fs::temp_directory_path() / ("zf-unit-" + name + "-" + std::to_string(getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
-}  // namespace
+using zf::testing::temp_dir;
 
 TEST_CASE("jsonl sink: one line per record, acknowledged after the write, rotated by size") {
   auto dir = temp_dir("jsonl");

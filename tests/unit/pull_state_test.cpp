@@ -14,6 +14,7 @@
 
 #include "core/errors.h"
 #include "log/logger.h"
+#include "test_dirs.h"
 #include "metrics/metrics.h"
 #include "source/access_log_source.h"
 #include "source/event_id.h"
@@ -22,15 +23,9 @@
 using namespace zf;
 using namespace zf::source;
 namespace fs = std::filesystem;
+using zf::testing::temp_dir;
 
 namespace {
-
-fs::path temp_dir(const std::string& name) {
-  auto dir = fs::temp_directory_path() / ("zf-state-" + name + "-" + std::to_string(getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
 
 std::string read_text(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
