@@ -9,9 +9,12 @@ namespace zf::sinks {
 
 struct ConfiguredSink {
   std::string name;  // unique; defaults to the type
-  std::string type;  // jsonl | kafka | syslog
+  std::string type;  // one of sink_types()
   SinkBuilder build;
 };
+
+// The sink types, in the order the docs list them.
+std::vector<std::string> sink_types();
 
 // Reads every entry of `sinks:`; throws ConfigError naming the key.
 std::vector<ConfiguredSink> configure_all(const ConfigNode& root);

@@ -87,6 +87,8 @@ TEST_CASE("config: each mistake is reported with the key that holds it") {
       {"email: soc@acme.example", "email: soc", "zendesk.auth.email", "email address"},
       {"path: /tmp/zf-cp.json", "pth: /tmp/zf-cp.json", "checkpoint.path", "is required"},
       {"type: jsonl", "type: splunk", "sinks[0].type", "expected one of jsonl, kafka, syslog"},
+      // Without a type a sink is an error, never some default sink.
+      {"type: jsonl", "nme: x", "sinks[0].type", "is required: one of jsonl, kafka, syslog"},
       {"subdomain: acme", "subdomain: acme\n  page_size: 5000", "zendesk.page_size", "from 1 to 2500"},
       {"subdomain: acme", "subdomain: acme\n  page_size: many", "zendesk.page_size", "whole number"},
       {"subdomain: acme", "subdomain: acme\n  start: last tuesday", "zendesk.start", "duration back from now"},
