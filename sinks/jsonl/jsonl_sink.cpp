@@ -1,4 +1,5 @@
-// JSON-lines sink: one compact record per line, to a file or stdout. A
+// JSON-lines sink: one record per line (ECS JSON, or CEF with `encoding:
+// cef`), to a file or stdout. A
 // file's lines are fdatasync'ed before the batch is acknowledged, so an
 // acknowledged event survives a crash of the process or the machine.
 #include "jsonl/jsonl_sink.h"
@@ -11,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "encode/encoder.h"
 #include "log/logger.h"
 #include "util/serial_worker.h"
 
@@ -23,6 +25,7 @@ struct Settings {
   uint64_t rotate_bytes = 0;
   int rotate_keep = 5;
   bool fsync = true;
+  encode::Encoding encoding = encode::Encoding::EcsJson;
 };
 
 class JsonlSink final : public Sink {
@@ -101,7 +104,7 @@ class JsonlSink final : public Sink {
   std::string write_batch(const Batch& batch) {
     buf_.clear();
     for (const auto& r : batch.records) {
-      buf_ += r.json;
+      buf_ += encode::encode(s_.encoding, r, batch.account, scratch_);
       buf_ += '\n';
     }
     size_t off = 0;
@@ -138,6 +141,7 @@ class JsonlSink final : public Sink {
   int fd_ = -1;
   uint64_t written_ = 0;
   std::string buf_;
+  std::string scratch_;  // one encoded record, when the encoding is not the record itself
   SerialWorker worker_;  // last: its thread uses everything above
 };
 
@@ -146,6 +150,7 @@ class JsonlSink final : public Sink {
 SinkBuilder configure(const ConfigNode& section) {
   Settings s;
   s.path = section.require_string("path");
+  s.encoding = encode::configure(section);
   s.rotate_bytes = static_cast<uint64_t>(section.get_int("rotate_bytes", 0, int64_t{1} << 50, 0));
   s.rotate_keep = static_cast<int>(section.get_int("rotate_keep", 1, 1000, 5));
   s.fsync = section.get_bool("fsync", true);

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "encode/encoder.h"
 #include "log/logger.h"
 
 namespace zf::sinks::kafka {
@@ -25,6 +26,7 @@ struct Settings {
   std::map<std::string, std::string> properties;  // everything handed to librdkafka
   std::string topic_template;                     // may contain {account}
   std::chrono::milliseconds flush_timeout{10'000};
+  encode::Encoding encoding = encode::Encoding::EcsJson;
 };
 
 // Delivery errors that no retry can fix: the operator must act.
@@ -184,11 +186,14 @@ class KafkaSink final : public Sink {
         message_done(p, err == RD_KAFKA_RESP_ERR_NO_ERROR ? RD_KAFKA_RESP_ERR__INVALID_ARG : err);
         continue;
       }
+      // The ECS record is not copied: the batch outlives every delivery
+      // report. Another encoding lives in scratch_, so librdkafka copies it.
+      std::string_view value = encode::encode(settings_.encoding, r, batch.account, scratch_);
+      int flags = value.data() == r.json.data() ? 0 : RD_KAFKA_MSG_F_COPY;
       for (;;) {
-        // The payload is not copied: the batch outlives every delivery report.
         rd_kafka_resp_err_t err = rd_kafka_producev(
-            rk_, RD_KAFKA_V_RKT(topic), RD_KAFKA_V_MSGFLAGS(0),
-            RD_KAFKA_V_KEY(r.id.data(), r.id.size()), RD_KAFKA_V_VALUE(const_cast<char*>(r.json.data()), r.json.size()),
+            rk_, RD_KAFKA_V_RKT(topic), RD_KAFKA_V_MSGFLAGS(flags),
+            RD_KAFKA_V_KEY(r.id.data(), r.id.size()), RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
             RD_KAFKA_V_HEADER("zendesk-account", batch.account.data(), static_cast<ssize_t>(batch.account.size())),
             RD_KAFKA_V_HEADER("schema-version", schema.data(), static_cast<ssize_t>(schema.size())),
             RD_KAFKA_V_HEADER("source", kProduct, -1), RD_KAFKA_V_OPAQUE(p), RD_KAFKA_V_END);
@@ -287,6 +292,7 @@ class KafkaSink final : public Sink {
   std::map<uint64_t, Pending*> producing_;  // I/O thread only
   std::map<std::string, rd_kafka_topic_t*> topics_;  // I/O thread only
   bool closed_ = false;                     // set after the I/O thread ended
+  std::string scratch_;                     // one encoded record (I/O thread), when not the record itself
   std::thread io_thread_;                   // last: starts after every member exists
 };
 
@@ -303,6 +309,7 @@ SinkBuilder configure(const ConfigNode& section) {
   Settings s;
   std::string brokers = section.require_string("brokers");
   s.topic_template = section.require_string("topic");
+  s.encoding = encode::configure(section);
   std::string compression = section.get_enum("compression", {"none", "gzip", "snappy", "lz4", "zstd"}, "zstd");
   // The pipeline hands over whole pages, so batches fill at once; a long
   // linger would only delay the tail of each page (measured: 20 ms halves

@@ -1,9 +1,9 @@
 #pragma once
 // Pure formatters, testable without a socket: RFC 5424 messages (with the
-// record as MSG, key fields as structured data), CEF, and the two TCP
-// framings. No value can split or forge a message: control characters in
-// header fields, SD-PARAMs and CEF values are escaped or replaced, and the
-// record JSON has none.
+// record, or its CEF encoding (encode/cef.h), as MSG, key fields as
+// structured data), and the two TCP framings. No value can split or forge
+// a message: control characters in header fields, SD-PARAMs and CEF values
+// are escaped or replaced, and the record JSON has none.
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -41,8 +41,6 @@ std::string format_message_within(const Record& r, const std::string& account, c
                                   size_t max_bytes, bool& truncated);
 
 std::string escape_sd_param(std::string_view v);   // ", \, ] escaped; control characters as \n, \r, \t, \u00XX
-std::string escape_cef_header(std::string_view v); // |, \ escaped; control characters as spaces
-std::string escape_cef_value(std::string_view v);  // =, \ escaped; CR, LF as \r, \n; other controls as spaces
 std::string header_token(std::string_view v, size_t max_len);  // PRINTUSASCII, no spaces, "-" when empty
 
 void append_framed(std::string& out, std::string_view message, Framing framing);

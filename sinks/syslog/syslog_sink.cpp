@@ -15,6 +15,7 @@
 #include <prometheus/family.h>
 #include <prometheus/registry.h>
 
+#include "encode/encoder.h"
 #include "log/logger.h"
 #include "syslog/format.h"
 #include "syslog/relp.h"
@@ -174,7 +175,13 @@ SinkBuilder configure(const ConfigNode& section) {
   if ((t.protocol == Protocol::Udp || s.relp) && section.has("framing"))
     section.fail("framing", "applies to tcp and tls only (a UDP datagram or a RELP frame is one message)");
   auto& f = s.format;
-  f.format = section.get_enum("format", {"rfc5424", "cef"}, "rfc5424") == "cef" ? Format::Cef : Format::Rfc5424;
+  // MSG is the record in its encoding (CEF then replaces the structured
+  // data, as ArcSight and QRadar expect); `format: cef` is the older spelling.
+  if (section.has("format") && section.has("encoding"))
+    section.fail("format", "is the older spelling of encoding; keep only encoding");
+  bool cef = section.get_enum("format", {"rfc5424", "cef"}, "rfc5424") == "cef" ||
+             encode::configure(section) == encode::Encoding::Cef;
+  f.format = cef ? Format::Cef : Format::Rfc5424;
   f.facility = index_of(kFacilities, section.get_enum("facility", kFacilities, "audit"));
   std::string severity = section.get_string("severity", "by_status");
   f.severity_by_status = severity == "by_status";

@@ -66,3 +66,30 @@ TEST_CASE("jsonl sink: a file that cannot be written is acknowledged Retriable w
   CHECK(ack.error.find("No space left") != std::string::npos);
   sink->close(seconds(1));
 }
+
+TEST_CASE("jsonl sink (#13): encoding: cef writes one CEF event per line") {
+  auto dir = temp_dir("jsonl-cef");
+  std::ostringstream logs;
+  Logger log(logs);
+  Metrics metrics("acme", "test");
+  auto path = (dir / "out.cef").string();
+  auto sink = sinks::jsonl::configure(ConfigNode::load_string("path: " + path + "\nencoding: cef\n"))(
+      SinkContext{"file", log, metrics.registry()});
+  std::promise<Ack> got;
+  sink->send(make_batch(7, 3), [&](Ack a) { got.set_value(a); });
+  CHECK(got.get_future().get().status == DeliveryStatus::Delivered);
+  sink->close(seconds(1));
+  std::ifstream in(path);
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    CAPTURE(line);
+    CHECK(line.rfind("CEF:0|Zendesk|Access Logs|1|access|", 0) == 0);
+    CHECK(line.find("externalId=ID7_" + std::to_string(n)) != std::string::npos);
+    ++n;
+  }
+  CHECK(n == 3);
+  CHECK_THROWS_WITH_AS(sinks::jsonl::configure(ConfigNode::load_string("path: x\nencoding: ocsf\n")),
+                       doctest::Contains("encoding: expected one of ecs_json, cef"), ConfigError);
+  fs::remove_all(dir);
+}

@@ -146,3 +146,43 @@ TEST_CASE("kafka sink: a permanent broker error fails the batch as Permanent, na
   CHECK(ack.error.find("TOPIC_AUTHORIZATION_FAILED") != std::string::npos);
   CHECK(ack.error.find("grant this client Write") != std::string::npos);
 }
+
+TEST_CASE("kafka sink (#13): encoding: cef ships each record as one CEF event, keyed by its id") {
+  Harness h("encoding: cef\n");
+  Acks acks;
+  h.sink->send(make_batch(1, 20), acks.callback());
+  REQUIRE(acks.wait_for(1, 20s));
+  REQUIRE(acks.by_seq[1][0].status == DeliveryStatus::Delivered);
+
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", h.cluster.bootstrap().c_str(), err, sizeof err);
+  rd_kafka_conf_set(conf, "group.id", "cef-test", err, sizeof err);
+  rd_kafka_conf_set(conf, "log_level", "0", err, sizeof err);
+  rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  REQUIRE(consumer);
+  rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(3);
+  for (int p = 0; p < 3; ++p)
+    rd_kafka_topic_partition_list_add(parts, "events", p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  rd_kafka_assign(consumer, parts);
+  rd_kafka_topic_partition_list_destroy(parts);
+  std::map<std::string, std::string> by_key;
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (by_key.size() < 20 && std::chrono::steady_clock::now() < deadline) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 200);
+    if (!m) continue;
+    if (!m->err)
+      by_key[std::string(static_cast<const char*>(m->key), m->key_len)] =
+          std::string(static_cast<const char*>(m->payload), m->len);
+    rd_kafka_message_destroy(m);
+  }
+  rd_kafka_consumer_close(consumer);
+  rd_kafka_destroy(consumer);
+  REQUIRE(by_key.size() == 20);
+  for (const auto& [key, value] : by_key) {
+    CAPTURE(value);
+    CHECK(value.rfind("CEF:0|Zendesk|Access Logs|1|", 0) == 0);
+    CHECK(value.find("externalId=" + key) != std::string::npos);
+    CHECK(value.find("cs3=acme") != std::string::npos);
+  }
+}

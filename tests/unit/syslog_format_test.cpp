@@ -1,6 +1,9 @@
 // The syslog formatters, golden-tested without a socket.
 #include <doctest/doctest.h>
 
+#include "encode/cef.h"
+#include "encode/encoder.h"
+
 #include "syslog/format.h"
 
 using namespace zf;
@@ -69,8 +72,8 @@ TEST_CASE("header fields are printable ASCII without spaces") {
 }
 
 TEST_CASE("cef: header and extension escaping, CR/LF never raw") {
-  CHECK(escape_cef_header("a|b\\c\nd") == "a\\|b\\\\c d");
-  CHECK(escape_cef_value("a=b\\c\nd\re\x01") == "a\\=b\\\\c\\nd\\re ");
+  CHECK(encode::escape_cef_header("a|b\\c\nd") == "a\\|b\\\\c d");
+  CHECK(encode::escape_cef_value("a=b\\c\nd\re\x01") == "a\\=b\\\\c\\nd\\re ");
   auto r = sample();
   r.url = "/x?q=a=b|c\nd";
   auto s = settings();
@@ -128,5 +131,28 @@ TEST_CASE("rfc5424 (#22): the SD url is cut at 512 bytes on a UTF-8 boundary, ne
     CHECK(sd_url.size() > kSdUrlMaxBytes - 3);
     CHECK(r.url.compare(0, sd_url.size(), sd_url) == 0);          // a prefix...
     CHECK((static_cast<unsigned char>(r.url[sd_url.size()]) & 0xC0) != 0x80);  // ...ending on a boundary
+  }
+}
+
+TEST_CASE("encoders (#13): ecs_json is the record itself, byte for byte; syslog's CEF MSG is the cef encoder's") {
+  Record r = sample();
+  std::string scratch;
+  std::string_view ecs = encode::encode(encode::Encoding::EcsJson, r, "acme", scratch);
+  CHECK(ecs == r.json);
+  CHECK(ecs.data() == r.json.data());  // not copied
+  std::string_view cef = encode::encode(encode::Encoding::Cef, r, "acme", scratch);
+  CHECK(cef ==
+        "CEF:0|Zendesk|Access Logs|1|ticket.read|Zendesk access: ticket.read|3|rt=1577883686000 "
+        "externalId=01H6PWD1WQFC6EYJCJWFJ59EVE suid=123 requestMethod=GET request=/api/v2/tickets/1.json "
+        "outcome=success cn1Label=httpStatus cn1=200 cs1Label=resourceType cs1=ticket cs2Label=resourceId cs2=1 "
+        "cs3Label=zendeskAccount cs3=acme");
+  auto s = settings();
+  s.format = Format::Cef;
+  std::string msg = format_message(r, "acme", s);
+  CHECK(msg.substr(msg.size() - cef.size()) == cef);
+  for (int status : {404, 503}) {
+    r.status = status;
+    std::string by_status = encode::cef(r, "acme");
+    CHECK(format_message(r, "acme", s).find(by_status) != std::string::npos);
   }
 }

@@ -120,3 +120,15 @@ TEST_CASE("serial worker (#13): close(timeout) returns by its timeout, aborting 
   worker.send(zf::testing::make_batch(3, 1), [&](Ack a) { answered = a.status == DeliveryStatus::Retriable; });
   CHECK(answered);
 }
+
+TEST_CASE("syslog (#13): encoding: cef is the same as the older format: cef, and both at once is an error") {
+  auto configure = [](const std::string& yaml) {
+    return sinks::syslog::configure(ConfigNode::load_string("s: " + yaml).child("s"));
+  };
+  CHECK_NOTHROW(configure("{host: h, encoding: cef}"));
+  CHECK_NOTHROW(configure("{host: h, format: cef}"));
+  CHECK_THROWS_WITH_AS(configure("{host: h, format: cef, encoding: cef}"),
+                       doctest::Contains("s.format: is the older spelling of encoding"), ConfigError);
+  CHECK_THROWS_WITH_AS(configure("{host: h, encoding: leef}"), doctest::Contains("s.encoding: expected one of"),
+                       ConfigError);
+}

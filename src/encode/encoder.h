@@ -1,0 +1,29 @@
+#pragma once
+// Output encodings: pure functions from a normalized record to the bytes a
+// sink ships. Every sink takes an `encoding:` key (default ecs_json), so
+// CEF can go to Kafka or a file as well as to syslog.
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config_node.h"
+#include "core/record.h"
+
+namespace zf::encode {
+
+enum class Encoding {
+  EcsJson,  // the normalized ECS record, one line of JSON (docs/FIELDS.md)
+  Cef,      // ArcSight Common Event Format, CEF:0 (docs/SYSLOG.md lists the keys)
+};
+
+const std::vector<std::string>& encoding_names();  // as the config spells them
+std::string_view name_of(Encoding e);
+
+// The section's `encoding:` key; ConfigError naming the key for an unknown one.
+Encoding configure(const ConfigNode& sink_section, Encoding fallback = Encoding::EcsJson);
+
+// The encoded record: a view of the record itself (ecs_json) or of
+// `scratch`, valid until either changes.
+std::string_view encode(Encoding e, const Record& r, const std::string& account, std::string& scratch);
+
+}  // namespace zf::encode
