@@ -65,7 +65,10 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
   metrics.rate_limit_budget.Set(config.rate_limit_requests);
   metrics.rate_limit_period.Set(config.rate_limit_period.count() / 1000.0);
   source::AccessLogSource source(config.source, http, limiter, store, log, metrics, stop);
-  source.on_problem([&health](const std::string& why) { health.set_fetch_problem(why); });
+  source.on_problem([&health](const std::string& why) {
+    health.set_fetch_problem(why);
+    if (why.empty()) health.last_fetch_ok_ms = now_s() * 1000;  // "" = a page was served
+  });
   source.open(config.account, config.start.resolve(now_s()));
 
   auto sinks = build_sinks(config, log, metrics);
@@ -88,7 +91,9 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
   ticker.thread = std::thread([&] {
     do {
       health.heartbeat_ms = now_s() * 1000;
-      metrics.tick();
+      health.inflight_batches = static_cast<int64_t>(delivery.inflight());
+      health.last_commit_ms = committer.last_commit_ms();
+      metrics.tick(delivery.newest_delivered_event_ms(), committer.last_commit_ms());
     } while (ticker.stop.sleep_for(std::chrono::seconds(1)));
   });
 

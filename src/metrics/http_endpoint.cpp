@@ -36,19 +36,17 @@ HealthVerdict judge_liveness(const HealthState& h, int64_t now) {
   return {true, "alive"};
 }
 
-HealthVerdict judge_readiness(const Metrics& cm, const ReadinessRules& rules, int64_t now,
-                              const std::string& fetch_problem) {
-  if (!fetch_problem.empty()) return {false, fetch_problem};
-  auto& m = const_cast<Metrics&>(cm);  // prometheus-cpp getters are not const
-  double fetch_s = m.last_fetch_success_ts.Value();
-  if (fetch_s <= 0) return {false, "no page fetched yet"};
-  int64_t fetch_age = now - static_cast<int64_t>(fetch_s * 1000);
+HealthVerdict judge_readiness(const HealthState& h, const ReadinessRules& rules, int64_t now) {
+  std::string problem = h.fetch_problem();
+  if (!problem.empty()) return {false, problem};
+  int64_t fetch_ms = h.last_fetch_ok_ms.load();
+  if (fetch_ms <= 0) return {false, "no page fetched yet"};
+  int64_t fetch_age = now - fetch_ms;
   if (fetch_age > rules.max_fetch_age.count())
     return {false, "last successful fetch was " + std::to_string(fetch_age / 1000) + "s ago"};
-  if (m.inflight_batches.Value() > 0) {
-    double commit_s = m.checkpoint_last_commit_ts.Value();
-    double since = commit_s > 0 ? commit_s : fetch_s;
-    int64_t delivery_age = now - static_cast<int64_t>(since * 1000);
+  if (h.inflight_batches.load() > 0) {
+    int64_t commit_ms = h.last_commit_ms.load();
+    int64_t delivery_age = now - (commit_ms > 0 ? commit_ms : fetch_ms);
     if (delivery_age > rules.max_delivery_age.count())
       return {false, "batches are waiting for the sinks; nothing delivered for " + std::to_string(delivery_age / 1000) + "s"};
   }
@@ -119,7 +117,7 @@ std::string HttpEndpoint::answer(const std::string& head) {
     return http_response(405, "Method Not Allowed", "text/plain", "GET only\n", false, "Allow: GET, HEAD\r\n");
   if (path == "/healthz" || path == "/readyz") {
     HealthVerdict v = path == "/healthz" ? judge_liveness(health_, now_ms())
-                                         : judge_readiness(metrics_, rules_, now_ms(), health_.fetch_problem());
+                                         : judge_readiness(health_, rules_, now_ms());
     return http_response(v.ok ? 200 : 503, v.ok ? "OK" : "Service Unavailable", "application/json", verdict_body(v),
                          head_only);
   }

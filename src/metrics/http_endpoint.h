@@ -18,11 +18,15 @@ struct ReadinessRules {
   std::chrono::milliseconds max_delivery_age{300'000};
 };
 
-// Liveness and readiness facts that do not live in metrics.
+// The facts liveness and readiness are judged on, kept here rather than
+// read back from metrics: gauges are for Prometheus, not for decisions.
 struct HealthState {
   std::atomic<int64_t> heartbeat_ms{0};     // updated by the run loop's ticker
   std::atomic<bool> running{true};          // false once the pipeline stopped
   std::atomic<int64_t> started_ms{0};
+  std::atomic<int64_t> last_fetch_ok_ms{0};  // the last page the API served
+  std::atomic<int64_t> last_commit_ms{0};    // the last checkpoint write
+  std::atomic<int64_t> inflight_batches{0};  // shipped, not yet acknowledged by every sink
 
   // Why the API does not serve pages right now (refused credentials, no
   // cursor to go on), "" while it does; set by the source.
@@ -46,8 +50,7 @@ struct HealthVerdict {
 };
 // Pure, so it is unit-testable with synthetic values.
 HealthVerdict judge_liveness(const HealthState& h, int64_t now_ms);
-HealthVerdict judge_readiness(const Metrics& m, const ReadinessRules& rules, int64_t now_ms,
-                              const std::string& fetch_problem = "");
+HealthVerdict judge_readiness(const HealthState& h, const ReadinessRules& rules, int64_t now_ms);
 
 // What a client may cost the endpoint. Kubernetes probes it every few
 // seconds and restarts the pod when it does not answer, so a client that

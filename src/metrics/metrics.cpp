@@ -158,10 +158,10 @@ SinkMetrics& Metrics::sink(const std::string& name) {
   return *slot;
 }
 
-void Metrics::tick() {
+void Metrics::tick(int64_t newest_delivered_event_ms, int64_t last_commit_ms) {
   double now = now_seconds();
-  if (newest_delivered_event_ts.Value() > 0) lag.Set(now - newest_delivered_event_ts.Value());
-  if (checkpoint_last_commit_ts.Value() > 0) checkpoint_age.Set(now - checkpoint_last_commit_ts.Value());
+  if (newest_delivered_event_ms > 0) lag.Set(now - newest_delivered_event_ms / 1000.0);
+  if (last_commit_ms > 0) checkpoint_age.Set(now - last_commit_ms / 1000.0);
 
   std::ifstream statm("/proc/self/statm");
   long pages_total = 0, pages_rss = 0;

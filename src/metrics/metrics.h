@@ -82,9 +82,10 @@ class Metrics {
   prometheus::Histogram& checkpoint_write_duration;  // seconds per commit (ids appended, state written, synced)
   prometheus::Histogram& checkpoint_write_bytes;     // bytes per commit
 
-  // Recomputes the *_age / lag gauges and process metrics; called about
-  // once a second by the run loop's ticker (one thread only).
-  void tick();
+  // Recomputes the *_age / lag gauges (from the pipeline's own state, not
+  // from other gauges) and process metrics; called about once a second by
+  // the run loop's ticker (one thread only).
+  void tick(int64_t newest_delivered_event_ms, int64_t last_commit_ms);
 
  private:
   prometheus::Family<prometheus::Counter>& api_requests_family_;

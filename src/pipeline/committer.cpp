@@ -71,11 +71,14 @@ void Committer::write(const Commit& c) {
   metrics_.checkpoint_commits.Increment();
   metrics_.checkpoint_write_duration.Observe(cost.ms / 1000.0);
   metrics_.checkpoint_write_bytes.Observe(static_cast<double>(cost.bytes));
-  double now_s = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-  metrics_.checkpoint_last_commit_ts.Set(now_s);
-  if (c.meta.newest_event_ms > 0 &&
-      c.meta.newest_event_ms / 1000.0 > metrics_.newest_delivered_event_ts.Value())
-    metrics_.newest_delivered_event_ts.Set(c.meta.newest_event_ms / 1000.0);
+  int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch()).count();
+  last_commit_ms_ = now_ms;
+  metrics_.checkpoint_last_commit_ts.Set(now_ms / 1000.0);
+  if (c.meta.newest_event_ms > newest_event_ms_) {
+    newest_event_ms_ = c.meta.newest_event_ms;
+    metrics_.newest_delivered_event_ts.Set(newest_event_ms_ / 1000.0);
+  }
   std::lock_guard lock(mu_);
   last_write_ok_ = true;
   push_bounded(costs_, cost);

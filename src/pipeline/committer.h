@@ -3,6 +3,7 @@
 // acknowledgements; commits arriving while a write is under way are
 // coalesced into the next one. What "durable" means belongs to the source
 // (its checkpoint); the committer only orders, times and counts it.
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -42,6 +43,8 @@ class Committer {
   // False when the newest write failed: what was delivered since the last
   // good write would be fetched and shipped again after a restart.
   bool last_write_ok() const;
+  // Unix ms of the last successful write, 0 before the first.
+  int64_t last_commit_ms() const { return last_commit_ms_; }
 
  private:
   void loop();
@@ -60,6 +63,8 @@ class Committer {
   std::vector<CommitCost> costs_;
   uint64_t failures_ = 0;
   bool last_write_ok_ = true;
+  std::atomic<int64_t> last_commit_ms_{0};
+  int64_t newest_event_ms_ = 0;  // committer thread only
   std::thread thread_;
 };
 

@@ -35,6 +35,11 @@ size_t Delivery::inflight() const {
   return inflight_.size();
 }
 
+int64_t Delivery::newest_delivered_event_ms() const {
+  std::lock_guard lock(mu_);
+  return newest_delivered_event_ms_;
+}
+
 std::optional<std::string> Delivery::failure() const {
   std::lock_guard lock(mu_);
   return failure_;
@@ -128,6 +133,7 @@ void Delivery::on_ack(size_t sink_index, uint64_t sent_seq, int attempt, Ack ack
       commit->seq = inflight_.begin()->first;
       commit->meta = inflight_.begin()->second.meta;
       commit->events += commit->meta.events;
+      newest_delivered_event_ms_ = std::max(newest_delivered_event_ms_, commit->meta.newest_event_ms);
       commit->received.push_back(commit->meta.received);
       inflight_.erase(inflight_.begin());
     }

@@ -76,6 +76,8 @@ class Delivery {
   // within `timeout`.
   void close(std::chrono::milliseconds timeout);
   size_t inflight() const;
+  // Event time (unix ms) of the newest event in a batch every sink delivered.
+  int64_t newest_delivered_event_ms() const;
 
  private:
   struct InFlight {
@@ -109,6 +111,7 @@ class Delivery {
   std::condition_variable changed_;
   std::map<uint64_t, InFlight> inflight_;
   std::optional<std::string> failure_;
+  int64_t newest_delivered_event_ms_ = 0;
   std::priority_queue<Retry, std::vector<Retry>, std::greater<>> retries_;
   bool closing_ = false;
   std::thread retry_thread_;

@@ -59,8 +59,7 @@ void Pipeline::report_progress(const source::FetchedPage& page, const RunResult&
   if (now - last_progress_ < interval) return;
   last_progress_ = now;
   // Event time reached: the newest event delivered, else the window start.
-  int64_t reached = std::max<int64_t>(page.window.start,
-                                      static_cast<int64_t>(metrics_.newest_delivered_event_ts.Value()));
+  int64_t reached = std::max<int64_t>(page.window.start, delivery_.newest_delivered_event_ms() / 1000);
   reached = std::min(reached, now_s);
   nlohmann::json fields = {{"position", format_utc_seconds(reached)},
                            {"behind_seconds", now_s - reached},
