@@ -98,26 +98,29 @@ void read_zendesk(const ConfigNode& z, AppConfig& c) {
     z.fail("start", "expected a duration back from now (e.g. 7d, 12h) or a timestamp such as 2026-11-01T00:00:00Z");
   }
 
-  c.source.page_size = static_cast<int>(z.get_int("page_size", 1, 2500, 2500));
+  c.source.page_size = static_cast<int>(z.get_int("page_size", 1, 2500, c.source.page_size));
   auto& w = c.source.windows;
+  // Defaults are the settings structs' own, stated once there.
   auto secs = [](milliseconds d) { return std::chrono::duration_cast<std::chrono::seconds>(d).count(); };
-  w.settle_delay_s = secs(z.get_duration("settle_delay", 0ms, 24h, 60s));
-  w.max_window_s = secs(z.get_duration("max_window", 1min, 90 * 24h, 24h));
-  w.poll_interval_s = secs(z.get_duration("poll_interval", 1s, 24h, 30s));
+  auto as_ms = [](int64_t s) { return milliseconds(s * 1000); };
+  w.settle_delay_s = secs(z.get_duration("settle_delay", 0ms, 24h, as_ms(w.settle_delay_s)));
+  w.max_window_s = secs(z.get_duration("max_window", 1min, 90 * 24h, as_ms(w.max_window_s)));
+  w.poll_interval_s = secs(z.get_duration("poll_interval", 1s, 24h, as_ms(w.poll_interval_s)));
   if (z.has("overlap")) {
     // Version 0.1 re-read `overlap` at every poll; a late read covers the
     // same lateness at a fraction of the requests.
     if (z.has("late_read_delay")) z.fail("overlap", "replaced by zendesk.late_read_delay; set only that one");
-    w.late_read_delay_s = secs(z.get_duration("overlap", 1s, 30 * 24h, 600s));
+    w.late_read_delay_s = secs(z.get_duration("overlap", 1s, 30 * 24h, as_ms(w.late_read_delay_s)));
     c.warnings.push_back("zendesk.overlap is deprecated: read as zendesk.late_read_delay (each window is read once "
                          "more that long after its end, instead of re-reading the overlap at every poll)");
   } else {
-    w.late_read_delay_s = secs(z.get_duration("late_read_delay", 0ms, 30 * 24h, 10min));
+    w.late_read_delay_s = secs(z.get_duration("late_read_delay", 0ms, 30 * 24h, as_ms(w.late_read_delay_s)));
   }
   if (w.late_read_delay_s != 0 && w.late_read_delay_s <= w.settle_delay_s)
     z.fail("late_read_delay", "must be longer than zendesk.settle_delay (or 0 to turn late reads off)");
   // Both at most 30 days, so a late read is always asked within retention.
-  w.late_read_max_backlog_s = secs(z.get_duration("late_read_max_backlog", 1min, 30 * 24h, 30min));
+  w.late_read_max_backlog_s =
+      secs(z.get_duration("late_read_max_backlog", 1min, 30 * 24h, as_ms(w.late_read_max_backlog_s)));
   if (z.has("dedup_max_ids")) {
     z.get_int("dedup_max_ids", 0, INT64_MAX, 0);
     c.warnings.push_back("zendesk.dedup_max_ids is no longer used and is ignored: late reads keep exactly the ids "
@@ -125,20 +128,21 @@ void read_zendesk(const ConfigNode& z, AppConfig& c) {
   }
 
   ConfigNode rl = z.child("rate_limit");
-  c.rate_limit_requests = static_cast<int>(rl.get_int("requests", 1, 100000, 50));
-  c.rate_limit_period = rl.get_duration("period", 100ms, 1h, 60s);
+  c.rate_limit_requests = static_cast<int>(rl.get_int("requests", 1, 100000, c.rate_limit_requests));
+  c.rate_limit_period = rl.get_duration("period", 100ms, 1h, c.rate_limit_period);
 
   ConfigNode retry = z.child("retry");
-  c.source.retry_initial = retry.get_duration("initial_backoff", 10ms, 10min, 1s);
-  c.source.retry_max = retry.get_duration("max_backoff", 10ms, 1h, 60s);
-  c.source.auth_retry = retry.get_duration("auth_error_interval", 10ms, 24h, 60s);
+  c.source.retry_initial = retry.get_duration("initial_backoff", 10ms, 10min, c.source.retry_initial);
+  c.source.retry_max = retry.get_duration("max_backoff", 10ms, 1h, c.source.retry_max);
+  c.source.auth_retry = retry.get_duration("auth_error_interval", 10ms, 24h, c.source.auth_retry);
 
-  c.http.connect_timeout = z.get_duration("connect_timeout", 100ms, 10min, 10s);
-  c.http.total_timeout = z.get_duration("request_timeout", 1s, 1h, 120s);
+  c.http.connect_timeout = z.get_duration("connect_timeout", 100ms, 10min, c.http.connect_timeout);
+  c.http.total_timeout = z.get_duration("request_timeout", 1s, 1h, c.http.total_timeout);
   c.http.ca_file = z.get_string("ca_file", "");
-  c.http.max_body_bytes = static_cast<size_t>(z.get_int("max_response_size_mib", 4, 1024, 32)) << 20;
+  c.http.max_body_bytes =
+      static_cast<size_t>(z.get_int("max_response_size_mib", 4, 1024, static_cast<int64_t>(c.http.max_body_bytes >> 20))) << 20;
   c.http.user_agent = std::string("zendesk-forwarder/") + ZF_VERSION;
-  c.keep_original = z.get_bool("keep_original", false);
+  c.keep_original = z.get_bool("keep_original", c.keep_original);
 }
 
 }  // namespace
@@ -151,7 +155,8 @@ AppConfig load_config(const ConfigNode& root) {
   c.checkpoint_path = cp.require_string("path");
 
   ConfigNode p = root.child("pipeline");
-  c.max_inflight_batches = static_cast<size_t>(p.get_int("max_inflight_batches", 1, 256, 4));
+  c.max_inflight_batches =
+      static_cast<size_t>(p.get_int("max_inflight_batches", 1, 256, static_cast<int64_t>(c.max_inflight_batches)));
   c.sink_retry_initial = p.get_duration("sink_retry_initial", std::chrono::milliseconds(10), std::chrono::minutes(10),
                                         c.sink_retry_initial);
   c.sink_retry_max = p.get_duration("sink_retry_max", std::chrono::milliseconds(10), std::chrono::hours(1), c.sink_retry_max);
