@@ -9,7 +9,7 @@
 
 namespace zf::pipeline {
 
-Pipeline::Pipeline(source::AccessLogSource& source, const normalize::Normalizer& normalizer, Delivery& delivery,
+Pipeline::Pipeline(Source& source, const normalize::Normalizer& normalizer, Delivery& delivery,
                    Logger& log, Metrics& metrics, StopSignal& stop, RunSettings settings)
     : source_(source),
       normalizer_(normalizer),
@@ -19,7 +19,7 @@ Pipeline::Pipeline(source::AccessLogSource& source, const normalize::Normalizer&
       stop_(stop),
       settings_(std::move(settings)) {}
 
-BatchPtr Pipeline::shape(const source::FetchedPage& fetched, uint64_t seq, BatchMeta& meta, RunResult& result) {
+BatchPtr Pipeline::shape(const SourcePage& fetched, uint64_t seq, BatchMeta& meta, RunResult& result) {
   auto batch = std::make_shared<Batch>();
   batch->seq = seq;
   batch->account = settings_.account;
@@ -47,19 +47,19 @@ BatchPtr Pipeline::shape(const source::FetchedPage& fetched, uint64_t seq, Batch
   return batch;
 }
 
-void Pipeline::report_progress(const source::FetchedPage& page, const RunResult& result) {
+void Pipeline::report_progress(const SourcePage& page, const RunResult& result) {
   auto now = std::chrono::steady_clock::now();
   int64_t now_s =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   // Every progress_interval while backfilling; ten times rarer once caught
   // up (the window is then within a few poll intervals of now).
-  bool backfilling = now_s - page.window.start > 3 * (page.window.end - page.window.start) + 60 ||
-                     now_s - page.window.end > 300;
+  bool backfilling = now_s - page.span_start_s > 3 * (page.span_end_s - page.span_start_s) + 60 ||
+                     now_s - page.span_end_s > 300;
   auto interval = backfilling ? settings_.progress_interval : settings_.progress_interval * 10;
   if (now - last_progress_ < interval) return;
   last_progress_ = now;
   // Event time reached: the newest event delivered, else the window start.
-  int64_t reached = std::max<int64_t>(page.window.start, delivery_.newest_delivered_event_ms() / 1000);
+  int64_t reached = std::max<int64_t>(page.span_start_s, delivery_.newest_delivered_event_ms() / 1000);
   reached = std::min(reached, now_s);
   nlohmann::json fields = {{"position", format_utc_seconds(reached)},
                            {"behind_seconds", now_s - reached},
@@ -91,7 +91,7 @@ RunResult Pipeline::run() {
       ++result.pages;
       result.events_shipped += batch->records.size();
       delivery_.dispatch(std::move(batch), meta);
-      if (page->kind == source::ReadKind::First) report_progress(*page, result);
+      if (page->advances) report_progress(*page, result);
     }
   } catch (const FatalError& e) {
     result.ok = false;

@@ -14,7 +14,7 @@
 #include "core/stop_signal.h"
 #include "normalize/normalizer.h"
 #include "pipeline/delivery.h"
-#include "source/access_log_source.h"
+#include "core/source.h"
 
 namespace zf {
 class Logger;
@@ -45,15 +45,15 @@ struct RunResult {
 
 class Pipeline {
  public:
-  Pipeline(source::AccessLogSource& source, const normalize::Normalizer& normalizer, Delivery& delivery,
+  Pipeline(Source& source, const normalize::Normalizer& normalizer, Delivery& delivery,
            Logger& log, Metrics& metrics, StopSignal& stop, RunSettings settings);
   RunResult run();
 
  private:
-  BatchPtr shape(const source::FetchedPage& page, uint64_t seq, BatchMeta& meta, RunResult& result);
-  void report_progress(const source::FetchedPage& page, const RunResult& result);
+  BatchPtr shape(const SourcePage& page, uint64_t seq, BatchMeta& meta, RunResult& result);
+  void report_progress(const SourcePage& page, const RunResult& result);
 
-  source::AccessLogSource& source_;
+  Source& source_;
   const normalize::Normalizer& normalizer_;
   Delivery& delivery_;
   Logger& log_;

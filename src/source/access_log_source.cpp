@@ -262,7 +262,7 @@ void AccessLogSource::update_gauges(int64_t now) {
   metrics_.late_read_coverage_ratio.Set(judged > 0 ? reread_seconds_ / judged : 1.0);
 }
 
-std::optional<FetchedPage> AccessLogSource::next(bool once) {
+std::optional<SourcePage> AccessLogSource::next(bool once) {
   while (!stop_.requested()) {
     int64_t now = now_s();
     ReadKind kind = ReadKind::First;
@@ -279,7 +279,7 @@ std::optional<FetchedPage> AccessLogSource::next(bool once) {
   return std::nullopt;
 }
 
-std::optional<FetchedPage> AccessLogSource::fetch(ReadKind kind, bool once) {
+std::optional<SourcePage> AccessLogSource::fetch(ReadKind kind, bool once) {
   ReadPosition& pos = kind == ReadKind::First ? live_.first : live_.late;
   std::optional<std::string>& link = kind == ReadKind::First ? first_link_ : late_link_;
 
@@ -322,9 +322,11 @@ std::optional<FetchedPage> AccessLogSource::fetch(ReadKind kind, bool once) {
     metrics_.last_fetch_success_ts.Set(std::chrono::duration<double>(
         std::chrono::system_clock::now().time_since_epoch()).count());
 
-    FetchedPage out;
-    out.kind = kind;
-    out.window = pos.window();
+    const Window window = pos.window();
+    SourcePage out;
+    out.span_start_s = window.start;
+    out.span_end_s = window.end;
+    out.advances = kind == ReadKind::First;
     PendingCommit pc;
     const EventKeySet& seen = kind == ReadKind::First ? first_seen_ : late_seen_;
     bool record = kind == ReadKind::First && live_.first_late_read;
@@ -365,9 +367,9 @@ std::optional<FetchedPage> AccessLogSource::fetch(ReadKind kind, bool once) {
     }
     if (kind == ReadKind::First) {
       if (!page.has_more) {
-        if (live_.first_late_read) live_.awaiting.push_back(out.window);
-        else pc.retire.push_back(out.window.start);  // a resumed window's ids, if any
-        live_.first = {out.window.end, 0, ""};
+        if (live_.first_late_read) live_.awaiting.push_back(window);
+        else pc.retire.push_back(window.start);  // a resumed window's ids, if any
+        live_.first = {window.end, 0, ""};
         live_.first_late_read = false;
         first_seen_ = {};
         first_link_.reset();
@@ -392,7 +394,7 @@ std::optional<FetchedPage> AccessLogSource::fetch(ReadKind kind, bool once) {
     retire_next_.clear();
     pc.token = out.token = ++next_token_;
     pc.after = live_;
-    pc.ids_window = out.window.start;
+    pc.ids_window = window.start;
     pc.events = out.events.size();
     {
       std::lock_guard lock(mu_);

@@ -18,6 +18,7 @@
 #include <simdjson.h>
 
 #include "core/commit_cost.h"
+#include "core/source.h"
 #include "core/stop_signal.h"
 #include "source/event_id.h"
 #include "source/http_client.h"
@@ -48,16 +49,7 @@ struct SourceSettings {
 
 enum class ReadKind { First, Late };
 
-struct FetchedPage {
-  std::vector<simdjson::dom::element> events;  // to ship; valid until the next call to next()
-  size_t listed = 0;                           // events the page held, shipped ones included
-  size_t duplicates = 0;                       // events dropped: already shipped
-  ReadKind kind = ReadKind::First;
-  Window window;                               // the window the page belongs to
-  uint64_t token = 0;                          // pass to commit() once every sink delivered the page
-};
-
-class AccessLogSource {
+class AccessLogSource final : public Source {
  public:
   AccessLogSource(SourceSettings settings, HttpClient& http, RateLimiter& limiter, PullCheckpoint& store,
                   Logger& log, Metrics& metrics, StopSignal& stop);
@@ -70,12 +62,12 @@ class AccessLogSource {
   // Blocks until the next page arrives. nullopt when stop was requested,
   // or, with `once`, when everything up to now - settle_delay was read and
   // no late read is due. Throws FatalError when retrying cannot help (HTTP 400).
-  std::optional<FetchedPage> next(bool once);
+  std::optional<SourcePage> next(bool once) override;
 
   // Every page up to `token` was delivered by every sink. Called in token
   // order from one thread; throws std::runtime_error on I/O errors (the
   // next commit covers these pages again).
-  CommitCost commit(uint64_t token);
+  CommitCost commit(uint64_t token) override;
 
   uint64_t events_delivered() const;
 
@@ -97,7 +89,7 @@ class AccessLogSource {
   Step plan(int64_t now, bool once, ReadKind& kind, int64_t& wake_ms);
   bool open_late_read(int64_t now, bool& waits_for_commit);
   void give_up_overdue(int64_t now);
-  std::optional<FetchedPage> fetch(ReadKind kind, bool once);
+  std::optional<SourcePage> fetch(ReadKind kind, bool once);
   std::string page_url(const ReadPosition& pos, const std::optional<std::string>& link) const;
   void backoff(const std::string& reason, const std::string& what);
   void clip_to_retention(int64_t now);

@@ -1,0 +1,42 @@
+#pragma once
+// The source contract: a source yields pages of raw access events, each
+// with an opaque position token, and is told, in token order, when a token
+// is committed: every sink delivered its page and every page before it.
+// What a token means (a window and cursor, a webhook offset) and how it is
+// made durable (the source's own checkpoint) is the source's business; the
+// pipeline only carries tokens back.
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include <simdjson.h>
+
+#include "core/commit_cost.h"
+
+namespace zf {
+
+struct SourcePage {
+  std::vector<simdjson::dom::element> events;  // to ship; valid until the next call to next()
+  size_t listed = 0;                           // events the page held, shipped ones included
+  size_t duplicates = 0;                       // events dropped: already shipped
+  uint64_t token = 0;                          // pass to commit() once every sink delivered the page
+  // For progress reports: the span of event time the page belongs to (unix
+  // seconds, [start, end)), and whether it moves the source forward (a late
+  // re-read of an old span does not).
+  int64_t span_start_s = 0, span_end_s = 0;
+  bool advances = true;
+};
+
+class Source {
+ public:
+  virtual ~Source() = default;
+  // Blocks until the next page. nullopt when stop was requested or, with
+  // `once`, when the source has caught up. Throws FatalError when retrying
+  // cannot help.
+  virtual std::optional<SourcePage> next(bool once) = 0;
+  // Called in token order from one thread; throws std::runtime_error on I/O
+  // errors (a later commit covers the same pages again).
+  virtual CommitCost commit(uint64_t token) = 0;
+};
+
+}  // namespace zf

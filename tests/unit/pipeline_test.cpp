@@ -1,0 +1,145 @@
+// The run loop against a fake source: pages in, records to the sinks,
+// tokens committed back to the source in order; events without an id are
+// counted and logged, not shipped.
+#include <doctest/doctest.h>
+
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "log/logger.h"
+#include "metrics/metrics.h"
+#include "normalize/normalizer.h"
+#include "pipeline/committer.h"
+#include "pipeline/delivery.h"
+#include "pipeline/pipeline.h"
+
+using namespace zf;
+using namespace std::chrono;
+
+namespace {
+
+std::string event_json(int n, bool with_id = true) {
+  char id[32];
+  std::snprintf(id, sizeof id, "01H6PWD1WQFC6EYJCJWFJ%05d", n);
+  return std::string("{") + (with_id ? "\"id\":\"" + std::string(id) + "\"," : "") +
+         "\"ip_address\":\"203.0.113.7\",\"method\":\"GET\",\"status\":200,"
+         "\"timestamp\":\"2020-01-01T13:01:26Z\",\"url\":\"/api/v2/tickets/" + std::to_string(n) + ".json\",\"user_id\":123}";
+}
+
+// Hands out the pages it was given, then (with `once`) says it caught up;
+// remembers every commit.
+class FakeSource final : public Source {
+ public:
+  explicit FakeSource(std::vector<std::vector<std::string>> pages) : pages_(std::move(pages)) {}
+  std::optional<SourcePage> next(bool) override {
+    if (next_ == pages_.size()) return std::nullopt;
+    const auto& events = pages_[next_];
+    body_ = "[";
+    for (size_t i = 0; i < events.size(); ++i) body_ += (i ? "," : "") + events[i];
+    body_ += "]";
+    SourcePage page;
+    for (simdjson::dom::element e : parser_.parse(body_).get_array()) page.events.push_back(e);
+    page.listed = events.size();
+    page.token = 100 + ++next_;
+    page.span_start_s = 1577883600;
+    page.span_end_s = 1577883700;
+    return page;
+  }
+  CommitCost commit(uint64_t token) override {
+    std::lock_guard lock(mu_);
+    committed_.push_back(token);
+    return {};
+  }
+  std::vector<uint64_t> committed() {
+    std::lock_guard lock(mu_);
+    return committed_;
+  }
+
+ private:
+  std::vector<std::vector<std::string>> pages_;
+  size_t next_ = 0;
+  std::string body_;
+  simdjson::dom::parser parser_;
+  std::mutex mu_;
+  std::vector<uint64_t> committed_;
+};
+
+// Delivers at once and keeps the ids it was sent (in `ids`, which outlives it).
+struct RecordingSink final : Sink {
+  explicit RecordingSink(std::vector<std::string>& out) : ids(out) {}
+  std::vector<std::string>& ids;  // send() runs on the dispatching thread (nothing fails, so nothing is retried)
+  void send(BatchPtr b, AckCallback ack) override {
+    for (const Record& r : b->records) ids.push_back(r.id);
+    ack(Ack{b->seq, DeliveryStatus::Delivered, ""});
+  }
+  bool flush(milliseconds) override { return true; }
+  void close(milliseconds) override {}
+};
+
+struct Loop {
+  std::ostringstream logs;
+  Logger log{logs};
+  Metrics metrics{"acme", "test"};
+  std::vector<std::string> shipped;  // ids, in the order the sink got them
+  FakeSource source;
+  StopSignal stop;
+
+  explicit Loop(std::vector<std::vector<std::string>> pages) : source(std::move(pages)) {}
+
+  pipeline::RunResult run() {
+    std::vector<pipeline::NamedSink> sinks;
+    sinks.push_back({"rec", std::make_unique<RecordingSink>(shipped)});
+    pipeline::Committer committer([this](uint64_t t) { return source.commit(t); }, "fake", log, metrics);
+    pipeline::Delivery delivery(std::move(sinks), 2, milliseconds(5), milliseconds(20), log, metrics,
+                                [&committer](const pipeline::Commit& c) { committer.submit(c); });
+    normalize::Normalizer normalizer({"acme", false});
+    pipeline::Pipeline loop(source, normalizer, delivery, log, metrics, stop, {true, "acme", seconds(2), seconds(1)});
+    auto result = loop.run();
+    delivery.close(seconds(1));
+    committer.finish();
+    return result;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("pipeline (#13): every page's records reach the sink and its token is committed back, in order") {
+  std::vector<std::vector<std::string>> pages;
+  std::vector<std::string> expected;
+  for (int p = 0; p < 5; ++p) {
+    pages.emplace_back();
+    for (int i = 0; i < 3; ++i) {
+      int n = p * 10 + i;
+      pages.back().push_back(event_json(n));
+      char id[32];
+      std::snprintf(id, sizeof id, "01H6PWD1WQFC6EYJCJWFJ%05d", n);
+      expected.push_back(id);
+    }
+  }
+  pages.emplace_back();  // an empty page still moves the position
+  Loop loop(pages);
+  auto result = loop.run();
+  CHECK(result.ok);
+  CHECK(result.drained);
+  CHECK(result.pages == 6);
+  CHECK(result.events_shipped == 15);
+  REQUIRE(loop.shipped.size() == expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) CHECK(loop.shipped[i] == expected[i]);
+  auto committed = loop.source.committed();
+  REQUIRE_FALSE(committed.empty());
+  CHECK(committed.back() == 106);  // the last page's token: everything is durable
+  for (size_t i = 1; i < committed.size(); ++i) CHECK(committed[i] > committed[i - 1]);
+}
+
+TEST_CASE("pipeline (#13): an event without an id is counted and logged in full, not shipped") {
+  Loop loop({{event_json(1), event_json(2, /*with_id=*/false), event_json(3)}});
+  auto result = loop.run();
+  CHECK(result.ok);
+  CHECK(result.invalid == 1);
+  CHECK(loop.shipped.size() == 2);
+  CHECK(loop.logs.str().find("event without a usable id") != std::string::npos);
+  CHECK(loop.logs.str().find("/api/v2/tickets/2.json") != std::string::npos);  // the event itself
+  CHECK(loop.source.committed().back() == 101);
+}
