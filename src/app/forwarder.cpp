@@ -17,10 +17,6 @@ namespace zf::app {
 
 namespace {
 
-int64_t now_s() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 double percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -43,16 +39,16 @@ std::vector<pipeline::NamedSink> build_sinks(const AppConfig& config, Logger& lo
 
 }  // namespace
 
-int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& stop) {
+int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& stop, const Clock& clock) {
   Metrics metrics(config.account, ZF_VERSION);
   HealthState health;
-  health.started_ms = now_s() * 1000;
+  health.started_ms = clock.now_ms();
   std::unique_ptr<HttpEndpoint> endpoint;
   if (!config.health.listen.empty()) {
     EndpointLimits limits;
     limits.metrics_token = config.health.metrics_token;
     endpoint = std::make_unique<HttpEndpoint>(
-        metrics, health, ReadinessRules{config.health.max_fetch_age, config.health.max_delivery_age}, limits);
+        metrics, health, ReadinessRules{config.health.max_fetch_age, config.health.max_delivery_age}, limits, clock);
     log.info("metrics endpoint listening", {{"address", endpoint->start(config.health.listen)}});
   }
 
@@ -64,16 +60,16 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
   source::RateLimiter limiter(config.rate_limit_requests, config.rate_limit_period, margin);
   metrics.rate_limit_budget.Set(config.rate_limit_requests);
   metrics.rate_limit_period.Set(config.rate_limit_period.count() / 1000.0);
-  source::AccessLogSource source(config.source, http, limiter, store, log, metrics, stop);
-  source.on_problem([&health](const std::string& why) {
+  source::AccessLogSource source(config.source, http, limiter, store, log, metrics, stop, clock);
+  source.on_problem([&health, &clock](const std::string& why) {
     health.set_fetch_problem(why);
-    if (why.empty()) health.last_fetch_ok_ms = now_s() * 1000;  // "" = a page was served
+    if (why.empty()) health.last_fetch_ok_ms = clock.now_ms();  // "" = a page was served
   });
-  source.open(config.account, config.start.resolve(now_s()));
+  source.open(config.account, config.start.resolve(clock.now_s()));
 
   auto sinks = build_sinks(config, log, metrics);
   pipeline::Committer committer([&source](uint64_t token) { return source.commit(token); }, config.checkpoint_path,
-                                log, metrics);
+                                log, metrics, clock);
   pipeline::Delivery delivery(std::move(sinks), config.max_inflight_batches, config.sink_retry_initial,
                               config.sink_retry_max, log, metrics,
                               [&committer](const pipeline::Commit& c) { committer.submit(c); });
@@ -90,7 +86,7 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
   } ticker;
   ticker.thread = std::thread([&] {
     do {
-      health.heartbeat_ms = now_s() * 1000;
+      health.heartbeat_ms = clock.now_ms();
       health.inflight_batches = static_cast<int64_t>(delivery.inflight());
       health.last_commit_ms = committer.last_commit_ms();
       metrics.tick(delivery.newest_delivered_event_ms(), committer.last_commit_ms());
@@ -98,7 +94,7 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
   });
 
   pipeline::Pipeline loop(source, normalizer, delivery, log, metrics, stop,
-                          {once, config.account, config.shutdown_timeout, config.progress_interval});
+                          {once, config.account, config.shutdown_timeout, config.progress_interval}, clock);
   auto t0 = std::chrono::steady_clock::now();
   pipeline::RunResult result = loop.run();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

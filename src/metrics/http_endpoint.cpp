@@ -22,12 +22,6 @@
 
 namespace zf {
 
-namespace {
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-}  // namespace
 
 HealthVerdict judge_liveness(const HealthState& h, int64_t now) {
   if (!h.running.load()) return {false, "pipeline stopped"};
@@ -53,8 +47,9 @@ HealthVerdict judge_readiness(const HealthState& h, const ReadinessRules& rules,
   return {true, "fetching and delivering"};
 }
 
-HttpEndpoint::HttpEndpoint(Metrics& metrics, HealthState& health, ReadinessRules rules, EndpointLimits limits)
-    : metrics_(metrics), health_(health), rules_(rules), limits_(std::move(limits)) {}
+HttpEndpoint::HttpEndpoint(Metrics& metrics, HealthState& health, ReadinessRules rules, EndpointLimits limits,
+                           const Clock& clock)
+    : metrics_(metrics), health_(health), clock_(clock), rules_(rules), limits_(std::move(limits)) {}
 
 HttpEndpoint::~HttpEndpoint() { stop(); }
 
@@ -116,8 +111,8 @@ std::string HttpEndpoint::answer(const std::string& head) {
   if (method != "GET" && !head_only)
     return http_response(405, "Method Not Allowed", "text/plain", "GET only\n", false, "Allow: GET, HEAD\r\n");
   if (path == "/healthz" || path == "/readyz") {
-    HealthVerdict v = path == "/healthz" ? judge_liveness(health_, now_ms())
-                                         : judge_readiness(health_, rules_, now_ms());
+    HealthVerdict v = path == "/healthz" ? judge_liveness(health_, clock_.now_ms())
+                                         : judge_readiness(health_, rules_, clock_.now_ms());
     return http_response(v.ok ? 200 : 503, v.ok ? "OK" : "Service Unavailable", "application/json", verdict_body(v),
                          head_only);
   }

@@ -9,6 +9,8 @@
 #include <string>
 #include <thread>
 
+#include "core/clock.h"
+
 namespace zf {
 
 class Metrics;
@@ -66,7 +68,8 @@ struct EndpointLimits {
 
 class HttpEndpoint {
  public:
-  HttpEndpoint(Metrics& metrics, HealthState& health, ReadinessRules rules, EndpointLimits limits = {});
+  HttpEndpoint(Metrics& metrics, HealthState& health, ReadinessRules rules, EndpointLimits limits = {},
+               const Clock& clock = real_clock());
   ~HttpEndpoint();
   // Binds "host:port" (port 0 picks one) and serves on a thread; returns
   // the bound "host:port". Throws std::runtime_error when it cannot bind.
@@ -81,6 +84,7 @@ class HttpEndpoint {
 
   Metrics& metrics_;
   HealthState& health_;
+  const Clock& clock_;
   ReadinessRules rules_;
   EndpointLimits limits_;
   int listen_fd_ = -1;

@@ -16,11 +16,12 @@ void push_bounded(std::vector<T>& v, T sample) {
 }
 }  // namespace
 
-Committer::Committer(Persist persist, std::string where, Logger& log, Metrics& metrics)
+Committer::Committer(Persist persist, std::string where, Logger& log, Metrics& metrics, const Clock& clock)
     : persist_(std::move(persist)),
       where_(std::move(where)),
       log_(log),
       metrics_(metrics),
+      clock_(clock),
       thread_([this] { loop(); }) {}
 
 Committer::~Committer() { finish(); }
@@ -71,8 +72,7 @@ void Committer::write(const Commit& c) {
   metrics_.checkpoint_commits.Increment();
   metrics_.checkpoint_write_duration.Observe(cost.ms / 1000.0);
   metrics_.checkpoint_write_bytes.Observe(static_cast<double>(cost.bytes));
-  int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::system_clock::now().time_since_epoch()).count();
+  int64_t now_ms = clock_.now_ms();
   last_commit_ms_ = now_ms;
   metrics_.checkpoint_last_commit_ts.Set(now_ms / 1000.0);
   if (c.meta.newest_event_ms > newest_event_ms_) {

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/commit_cost.h"
 #include "pipeline/delivery.h"
 
@@ -28,7 +29,7 @@ using Persist = std::function<CommitCost(uint64_t source_token)>;
 
 class Committer {
  public:
-  Committer(Persist persist, std::string where, Logger& log, Metrics& metrics);
+  Committer(Persist persist, std::string where, Logger& log, Metrics& metrics, const Clock& clock = real_clock());
   ~Committer();
 
   void submit(const Commit& commit);
@@ -54,6 +55,7 @@ class Committer {
   std::string where_;
   Logger& log_;
   Metrics& metrics_;
+  const Clock& clock_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::optional<Commit> pending_;

@@ -10,13 +10,14 @@
 namespace zf::pipeline {
 
 Pipeline::Pipeline(Source& source, const normalize::Normalizer& normalizer, Delivery& delivery,
-                   Logger& log, Metrics& metrics, StopSignal& stop, RunSettings settings)
+                   Logger& log, Metrics& metrics, StopSignal& stop, RunSettings settings, const Clock& clock)
     : source_(source),
       normalizer_(normalizer),
       delivery_(delivery),
       log_(log),
       metrics_(metrics),
       stop_(stop),
+      clock_(clock),
       settings_(std::move(settings)) {}
 
 BatchPtr Pipeline::shape(const SourcePage& fetched, uint64_t seq, BatchMeta& meta, RunResult& result) {
@@ -49,8 +50,7 @@ BatchPtr Pipeline::shape(const SourcePage& fetched, uint64_t seq, BatchMeta& met
 
 void Pipeline::report_progress(const SourcePage& page, const RunResult& result) {
   auto now = std::chrono::steady_clock::now();
-  int64_t now_s =
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  int64_t now_s = clock_.now_s();
   // Every progress_interval while backfilling; ten times rarer once caught
   // up (the window is then within a few poll intervals of now).
   bool backfilling = now_s - page.span_start_s > 3 * (page.span_end_s - page.span_start_s) + 60 ||

@@ -14,6 +14,7 @@
 #include "core/stop_signal.h"
 #include "normalize/normalizer.h"
 #include "pipeline/delivery.h"
+#include "core/clock.h"
 #include "core/source.h"
 
 namespace zf {
@@ -46,7 +47,8 @@ struct RunResult {
 class Pipeline {
  public:
   Pipeline(Source& source, const normalize::Normalizer& normalizer, Delivery& delivery,
-           Logger& log, Metrics& metrics, StopSignal& stop, RunSettings settings);
+           Logger& log, Metrics& metrics, StopSignal& stop, RunSettings settings,
+           const Clock& clock = real_clock());
   RunResult run();
 
  private:
@@ -59,6 +61,7 @@ class Pipeline {
   Logger& log_;
   Metrics& metrics_;
   StopSignal& stop_;
+  const Clock& clock_;
   RunSettings settings_;
   std::chrono::steady_clock::time_point last_progress_{};
   int64_t progress_mark_s_ = 0;  // event time reached at the last progress line

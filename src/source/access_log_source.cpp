@@ -14,11 +14,6 @@ namespace zf::source {
 
 namespace {
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-int64_t now_s() { return now_ms() / 1000; }
 
 std::string status_class(long status) {
   if (status == 0) return "transport";
@@ -36,7 +31,8 @@ std::string basic_authorization(const std::string& user, const std::string& secr
 std::string bearer_authorization(const std::string& token) { return "Bearer " + token; }
 
 AccessLogSource::AccessLogSource(SourceSettings settings, HttpClient& http, RateLimiter& limiter,
-                                 PullCheckpoint& store, Logger& log, Metrics& metrics, StopSignal& stop)
+                                 PullCheckpoint& store, Logger& log, Metrics& metrics, StopSignal& stop,
+                                 const Clock& clock)
     : settings_(std::move(settings)),
       origin_(origin_of(settings_.base_url)),
       http_(http),
@@ -44,7 +40,8 @@ AccessLogSource::AccessLogSource(SourceSettings settings, HttpClient& http, Rate
       store_(store),
       log_(log),
       metrics_(metrics),
-      stop_(stop) {}
+      stop_(stop),
+      clock_(clock) {}
 
 void AccessLogSource::open(const std::string& account, int64_t start) {
   PullState s;
@@ -53,7 +50,7 @@ void AccessLogSource::open(const std::string& account, int64_t start) {
     if (s.account != account)
       throw FatalError("checkpoint " + store_.path() + " belongs to account \"" + s.account +
                        "\", but the config is for \"" + account + "\". Use a separate checkpoint.path per account.");
-    if (s.first.window_start > now_s() + 300)
+    if (s.first.window_start > clock_.now_s() + 300)
       throw FatalError("checkpoint " + store_.path() + " says events up to " + format_utc_seconds(s.first.window_start) +
                        " were read, which is in the future: is this machine's clock right? Refusing to skip ahead; "
                        "fix the clock, or move the checkpoint aside to start again from zendesk.start.");
@@ -239,7 +236,7 @@ AccessLogSource::Step AccessLogSource::plan(int64_t now, bool once, ReadKind& ki
   int64_t wake_s = first_read_due(live_.first.window_start, w);
   if (!live_.awaiting.empty()) wake_s = std::min(wake_s, late_read_due(live_.awaiting.front(), w));
   wake_ms = wake_s * 1000 + 20;
-  if (waits_for_commit || once) wake_ms = std::min(wake_ms, now_ms() + 50);
+  if (waits_for_commit || once) wake_ms = std::min(wake_ms, clock_.now_ms() + 50);
   return Step::Wait;
 }
 
@@ -264,14 +261,14 @@ void AccessLogSource::update_gauges(int64_t now) {
 
 std::optional<SourcePage> AccessLogSource::next(bool once) {
   while (!stop_.requested()) {
-    int64_t now = now_s();
+    int64_t now = clock_.now_s();
     ReadKind kind = ReadKind::First;
     int64_t wake_ms = 0;
     Step step = plan(now, once, kind, wake_ms);
     update_gauges(now);
     if (step == Step::Done) return std::nullopt;
     if (step == Step::Wait) {
-      stop_.sleep_for(std::chrono::milliseconds(std::max<int64_t>(1, wake_ms - now_ms())));
+      clock_.sleep_until(stop_, wake_ms);
       continue;
     }
     if (auto page = fetch(kind, once)) return page;
@@ -319,8 +316,7 @@ std::optional<SourcePage> AccessLogSource::fetch(ReadKind kind, bool once) {
     current_backoff_ = std::chrono::milliseconds(0);
     consecutive_429_ = 0;
     report_problem_("");
-    metrics_.last_fetch_success_ts.Set(std::chrono::duration<double>(
-        std::chrono::system_clock::now().time_since_epoch()).count());
+    metrics_.last_fetch_success_ts.Set(clock_.now_ms() / 1000.0);
 
     const Window window = pos.window();
     SourcePage out;
@@ -409,7 +405,7 @@ std::optional<SourcePage> AccessLogSource::fetch(ReadKind kind, bool once) {
     auto retry_after = resp.header("retry-after");
     auto wait = reset_wait(reset_header ? std::optional<std::string_view>(*reset_header) : std::nullopt,
                            retry_after ? std::optional<std::string_view>(*retry_after) : std::nullopt,
-                           std::chrono::system_clock::now());
+                           std::chrono::system_clock::now());  // the server's clock, not ours
     // 429 after 429 despite honoured resets: the header is wrong or another
     // tool shares the budget; back off further each time (up to a minute).
     ++consecutive_429_;
@@ -492,7 +488,7 @@ CommitCost AccessLogSource::commit(uint64_t token) {
       std::lock_guard lock(mu_);
       state.events_delivered = durable_.events_delivered + events;
     }
-    state.committed_at_s = now_s();
+    state.committed_at_s = clock_.now_s();
     cost.bytes += store_.save(state);
   } catch (...) {
     // Put the pages back: the next commit appends their ids again (a set

@@ -17,6 +17,7 @@
 
 #include <simdjson.h>
 
+#include "core/clock.h"
 #include "core/commit_cost.h"
 #include "core/source.h"
 #include "core/stop_signal.h"
@@ -51,8 +52,9 @@ enum class ReadKind { First, Late };
 
 class AccessLogSource final : public Source {
  public:
+  // `clock` decides which windows are due and when late reads are.
   AccessLogSource(SourceSettings settings, HttpClient& http, RateLimiter& limiter, PullCheckpoint& store,
-                  Logger& log, Metrics& metrics, StopSignal& stop);
+                  Logger& log, Metrics& metrics, StopSignal& stop, const Clock& clock = real_clock());
 
   // Resumes from the checkpoint (migrating a version-1 file) or, without
   // one, starts a backfill at `start` (unix seconds). Throws FatalError for
@@ -104,6 +106,7 @@ class AccessLogSource final : public Source {
   Logger& log_;
   Metrics& metrics_;
   StopSignal& stop_;
+  const Clock& clock_;
   simdjson::dom::parser parser_;
   std::string body_;  // the page the parser's elements point into
 

@@ -64,14 +64,14 @@ struct RunOutcome {
   std::string log;
 };
 
-RunOutcome run_once(const std::string& yaml, LogLevel level = LogLevel::Info) {
+RunOutcome run_once(const std::string& yaml, LogLevel level = LogLevel::Info, const Clock& clock = real_clock()) {
   std::ostringstream logs;
   Logger log(logs, level);
   auto config = app::load_config(ConfigNode::load_string(yaml));
   log.set_level(level);
   log.add_secrets(config.secrets);
   StopSignal stop;
-  int code = app::run_forwarder(config, /*once=*/true, log, stop);
+  int code = app::run_forwarder(config, /*once=*/true, log, stop, clock);
   return {code, logs.str()};
 }
 
@@ -625,5 +625,39 @@ TEST_CASE("backfill start older than the 90-day retention is clipped with a warn
   auto r = run_once(yaml);
   CHECK(r.code == 0);
   CHECK(r.log.find("older than the API's 90-day retention; clipping it") != std::string::npos);
+  check_exactly(output_ids(w.out()), emu.ids());
+}
+
+TEST_CASE("clock (#13): which windows are due is decided by the injected clock") {
+  emulator::Options opts;
+  opts.seed = 81;
+  opts.events = 4000;
+  opts.span = std::chrono::hours(4);
+  opts.end_gap = std::chrono::seconds(60);
+  opts.rate_limit = 0;
+  emulator::Emulator emu(opts);
+  emu.start();
+  Workdir w("clock");
+  int64_t real_now_ms = real_clock().now_ms();
+  ManualClock clock(real_now_ms - 2 * 3600 * 1000);  // the forwarder believes it is two hours earlier
+  std::string yaml = config_yaml(emu.base_url(), w, "  page_size: 500\n  rate_limit: {requests: 1000, period: 1s}\n");
+  auto r = run_once(yaml, LogLevel::Info, clock);
+  CHECK(r.code == 0);
+  auto shipped = output_ids(w.out());
+  // Everything before the injected "now" and nothing after it.
+  size_t before = 0;
+  for (const auto& e : emu.listing()) {
+    if (e.ts_ms < clock.now_ms() - 1000) {
+      ++before;
+      CHECK(shipped.count(e.id) == 1);
+    }
+    if (e.ts_ms >= clock.now_ms() + 1000) CHECK(shipped.count(e.id) == 0);
+  }
+  CHECK(before > 1000);
+  CHECK(shipped.size() < emu.ids().size());
+  // Three hours pass in an instant: the rest is due, and shipped once.
+  clock.advance(std::chrono::hours(3));
+  r = run_once(yaml, LogLevel::Info, clock);
+  CHECK(r.code == 0);
   check_exactly(output_ids(w.out()), emu.ids());
 }

@@ -153,3 +153,23 @@ TEST_CASE("endpoint (#3): /metrics can require a bearer token; bad methods, path
   CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(4));
   ::close(fd);
 }
+
+TEST_CASE("endpoint (#13): /readyz and /healthz judge by the injected clock, not the machine's") {
+  Metrics m("acme", "test");
+  HealthState h;
+  ManualClock clock(2'000'000'000'000);
+  HttpEndpoint endpoint(m, h, {std::chrono::seconds(300), std::chrono::seconds(300)}, {}, clock);
+  std::string bound = endpoint.start("127.0.0.1:0");
+  int port = std::stoi(bound.substr(bound.rfind(':') + 1));
+  h.last_fetch_ok_ms = clock.now_ms();
+  h.heartbeat_ms = clock.now_ms();
+  CHECK(ask(port, "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n").rfind("HTTP/1.1 200", 0) == 0);
+  // Five minutes pass in an instant: the last fetch is now too old, and
+  // the run loop's heartbeat too.
+  clock.advance(std::chrono::seconds(301));
+  std::string ready = ask(port, "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n");
+  CHECK(ready.rfind("HTTP/1.1 503", 0) == 0);
+  CHECK(ready.find("last successful fetch was 301s ago") != std::string::npos);
+  CHECK(ask(port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").rfind("HTTP/1.1 503", 0) == 0);
+  endpoint.stop();
+}
