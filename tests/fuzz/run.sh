@@ -19,7 +19,7 @@ for t in "${TARGETS[@]}"; do
               *) corpus=$t dict=json.dict ;; esac
   work=$(mktemp -d); cp "$ROOT/tests/fuzz/corpus/$corpus/"* "$work/"
   mkdir -p "$BUILD/crashes/$t"
-  args=(-max_total_time="$SECS" -artifact_prefix="$BUILD/crashes/$t/" -print_final_stats=1 -timeout=30 -rss_limit_mb=2048)
+  args=(-max_total_time="$SECS" -artifact_prefix="$BUILD/crashes/$t/" -print_final_stats=1 -timeout=120 -rss_limit_mb=2048)
   [ -n "${RUNS:-}" ] && args+=(-runs="$RUNS")
   [ -n "$dict" ] && args+=(-dict="$ROOT/tests/fuzz/dict/$dict")
   if UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 "$BUILD/tests/fuzz/fuzz_$t" "${args[@]}" "$work" \
