@@ -31,11 +31,13 @@ bool has_userinfo(const std::string& url) {
   return authority.find('@') != std::string::npos;
 }
 
-void read_zendesk(const ConfigNode& z, AppConfig& c) {
+// `z` is the `zendesk:` section or one `sources:` entry; key names in
+// messages come from the node's own path.
+void read_zendesk(const ConfigNode& z, PullSourceConfig& c, AppConfig& app) {
   auto subdomain = z.find_string("subdomain");
   auto base_url = z.find_string("base_url");
-  if (subdomain && base_url) z.fail("base_url", "set either zendesk.subdomain or zendesk.base_url, not both");
-  if (!subdomain && !base_url) z.fail("subdomain", "is required (the \"acme\" of acme.zendesk.com), or set zendesk.base_url");
+  if (subdomain && base_url) z.fail("base_url", "set either " + z.key_path("subdomain") + " or " + z.key_path("base_url") + ", not both");
+  if (!subdomain && !base_url) z.fail("subdomain", "is required (the \"acme\" of acme.zendesk.com), or set " + z.key_path("base_url"));
   if (subdomain) {
     bool ok = !subdomain->empty() && std::all_of(subdomain->begin(), subdomain->end(), [](unsigned char ch) {
       return std::islower(ch) || std::isdigit(ch) || ch == '-';
@@ -48,7 +50,7 @@ void read_zendesk(const ConfigNode& z, AppConfig& c) {
     while (!url.empty() && url.back() == '/') url.pop_back();
     // Never printed: it may hold a password.
     if (has_userinfo(url))
-      z.fail("base_url", "must not contain credentials (user:password@); put them under zendesk.auth");
+      z.fail("base_url", "must not contain credentials (user:password@); put them under " + z.key_path("auth"));
     auto origin = source::origin_of(url);
     if (!origin || (origin->scheme != "https" && origin->scheme != "http"))
       z.fail("base_url", "expected an http(s) URL such as https://acme.zendesk.com");
@@ -83,8 +85,8 @@ void read_zendesk(const ConfigNode& z, AppConfig& c) {
     }
   }
   // The encoded header is as secret as the token it carries.
-  c.secrets.push_back(c.source.authorization);
-  c.secrets.push_back(c.source.authorization.substr(c.source.authorization.find(' ') + 1));
+  app.secrets.push_back(c.source.authorization);
+  app.secrets.push_back(c.source.authorization.substr(c.source.authorization.find(' ') + 1));
 
   std::string start = z.get_string("start", "7d");
   if (auto d = parse_duration(start)) {
@@ -109,21 +111,22 @@ void read_zendesk(const ConfigNode& z, AppConfig& c) {
   if (z.has("overlap")) {
     // Version 0.1 re-read `overlap` at every poll; a late read covers the
     // same lateness at a fraction of the requests.
-    if (z.has("late_read_delay")) z.fail("overlap", "replaced by zendesk.late_read_delay; set only that one");
+    if (z.has("late_read_delay")) z.fail("overlap", "replaced by " + z.key_path("late_read_delay") + "; set only that one");
     w.late_read_delay_s = secs(z.get_duration("overlap", 1s, 30 * 24h, as_ms(w.late_read_delay_s)));
-    c.warnings.push_back("zendesk.overlap is deprecated: read as zendesk.late_read_delay (each window is read once "
+    app.warnings.push_back(z.key_path("overlap") + " is deprecated: read as " + z.key_path("late_read_delay") +
+                           " (each window is read once "
                          "more that long after its end, instead of re-reading the overlap at every poll)");
   } else {
     w.late_read_delay_s = secs(z.get_duration("late_read_delay", 0ms, 30 * 24h, as_ms(w.late_read_delay_s)));
   }
   if (w.late_read_delay_s != 0 && w.late_read_delay_s <= w.settle_delay_s)
-    z.fail("late_read_delay", "must be longer than zendesk.settle_delay (or 0 to turn late reads off)");
+    z.fail("late_read_delay", "must be longer than " + z.key_path("settle_delay") + " (or 0 to turn late reads off)");
   // Both at most 30 days, so a late read is always asked within retention.
   w.late_read_max_backlog_s =
       secs(z.get_duration("late_read_max_backlog", 1min, 30 * 24h, as_ms(w.late_read_max_backlog_s)));
   if (z.has("dedup_max_ids")) {
     z.get_int("dedup_max_ids", 0, INT64_MAX, 0);
-    c.warnings.push_back("zendesk.dedup_max_ids is no longer used and is ignored: late reads keep exactly the ids "
+    app.warnings.push_back(z.key_path("dedup_max_ids") + " is no longer used and is ignored: late reads keep exactly the ids "
                          "of windows awaiting them, on disk beside the checkpoint");
   }
 
@@ -145,14 +148,56 @@ void read_zendesk(const ConfigNode& z, AppConfig& c) {
   c.keep_original = z.get_bool("keep_original", c.keep_original);
 }
 
+// Names go into metric labels, log fields and file names.
+bool is_source_name(const std::string& n) {
+  return !n.empty() && n.size() <= 64 && std::all_of(n.begin(), n.end(), [](unsigned char ch) {
+    return std::islower(ch) || std::isdigit(ch) || ch == '-' || ch == '_';
+  });
+}
+
+void read_sources(const ConfigNode& root, AppConfig& c) {
+  if (root.has("zendesk")) {
+    if (root.has("sources"))
+      root.fail("sources", "set either sources (a list) or the zendesk shorthand for one source, not both");
+    PullSourceConfig& s = c.sources.emplace_back();
+    s.name = "zendesk";
+    read_zendesk(root.child("zendesk"), s, c);
+    s.checkpoint_path = root.child("checkpoint").require_string("path");
+    c.sources_form = "zendesk (shorthand for one zendesk_pull source named \"zendesk\")";
+    return;
+  }
+  if (!root.has("sources")) root.fail("sources", "is required: a list of sources, or the zendesk section for one account");
+  auto items = root.items("sources");
+  if (items.empty()) root.fail("sources", "is empty: list at least one source");
+  if (root.has("checkpoint"))
+    root.fail("checkpoint", "belongs to each entry of sources (each source has its own checkpoint)");
+  for (const ConfigNode& item : items) {
+    std::string type = item.require_string("type");
+    if (type != "zendesk_pull")
+      item.fail("type", "unknown source type " + item.shown("type", type) + "; known types: zendesk_pull");
+    PullSourceConfig& s = c.sources.emplace_back();
+    s.name = item.require_string("name");
+    if (!is_source_name(s.name))
+      item.fail("name", "expected lower-case letters, digits, '-' or '_' (at most 64), got " + item.shown("name", s.name));
+    for (size_t i = 0; i + 1 < c.sources.size(); ++i) {
+      if (c.sources[i].name == s.name) item.fail("name", "\"" + s.name + "\" is already the name of another source");
+    }
+    read_zendesk(item, s, c);
+    s.checkpoint_path = item.child("checkpoint").require_string("path");
+    for (size_t i = 0; i + 1 < c.sources.size(); ++i) {
+      // Two sources writing one file would overwrite each other's position.
+      if (c.sources[i].checkpoint_path == s.checkpoint_path)
+        item.child("checkpoint").fail("path", "is also source \"" + c.sources[i].name + "\"'s checkpoint; give each source its own file");
+    }
+  }
+  c.sources_form = "sources (" + std::to_string(c.sources.size()) + ")";
+}
+
 }  // namespace
 
 AppConfig load_config(const ConfigNode& root) {
   AppConfig c;
-  read_zendesk(root.child("zendesk"), c);
-
-  ConfigNode cp = root.child("checkpoint");
-  c.checkpoint_path = cp.require_string("path");
+  read_sources(root, c);
 
   ConfigNode p = root.child("pipeline");
   c.max_inflight_batches =

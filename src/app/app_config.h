@@ -26,7 +26,10 @@ struct HealthSettings {
   std::chrono::milliseconds max_delivery_age{300'000};
 };
 
-struct AppConfig {
+// One Zendesk account read through the Access Logs API: an entry of
+// `sources:` with `type: zendesk_pull`, or the `zendesk:` shorthand.
+struct PullSourceConfig {
+  std::string name;     // unique; the `source` metric label and log field
   std::string account;  // subdomain, or the base_url's host
   source::SourceSettings source;
   source::HttpSettings http;
@@ -34,9 +37,14 @@ struct AppConfig {
   std::chrono::milliseconds rate_limit_period{60'000};
   StartPoint start;
   bool keep_original = false;
-
   std::string checkpoint_path;
-  size_t max_inflight_batches = 4;
+};
+
+struct AppConfig {
+  std::vector<PullSourceConfig> sources;
+  std::string sources_form;  // which form was read, for validate: "zendesk (shorthand...)" or "sources"
+
+  size_t max_inflight_batches = 4;  // per source
   std::chrono::milliseconds sink_retry_initial{500};
   std::chrono::milliseconds sink_retry_max{30'000};
   std::chrono::milliseconds shutdown_timeout{10'000};

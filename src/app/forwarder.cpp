@@ -1,6 +1,7 @@
 #include "app/forwarder.h"
 
 #include <algorithm>
+#include <deque>
 #include <thread>
 
 #include "core/errors.h"
@@ -10,7 +11,6 @@
 #include "pipeline/committer.h"
 #include "pipeline/delivery.h"
 #include "pipeline/pipeline.h"
-#include "core/time_format.h"
 #include "source/pull_checkpoint.h"
 
 namespace zf::app {
@@ -24,7 +24,7 @@ double percentile(std::vector<double> v, double p) {
   return v[i];
 }
 
-std::vector<pipeline::NamedSink> build_sinks(const AppConfig& config, Logger& log, Metrics& metrics) {
+std::vector<pipeline::NamedSink> build_sinks(const AppConfig& config, Logger& log, ProcessMetrics& metrics) {
   std::vector<pipeline::NamedSink> sinks;
   for (const auto& s : config.sinks) {
     SinkContext ctx{s.name, log, metrics.registry()};
@@ -37,43 +37,125 @@ std::vector<pipeline::NamedSink> build_sinks(const AppConfig& config, Logger& lo
   return sinks;
 }
 
+// One source's chain: its fetch and checkpoint, its ordered acker and its
+// committer, run by its own thread. Only the sinks are shared, so a source
+// whose batches are stuck never holds back another source's commits.
+struct SourceRun {
+  SourceRun(const PullSourceConfig& c, const AppConfig& app, std::vector<pipeline::SinkRef> sinks,
+            pipeline::BatchNumbers& numbers, ProcessMetrics& process, Logger& parent_log, StopSignal& stop,
+            bool once, const Clock& clock)
+      : config(c),
+        log(parent_log, {{"source", c.name}}),
+        metrics(process, c.name, c.account),
+        store(c.checkpoint_path),
+        http(c.http),
+        // A small margin on every budget wait: the server stamps arrivals a
+        // little after we stamp sends.
+        limiter(c.rate_limit_requests, c.rate_limit_period,
+                std::max(std::chrono::milliseconds(20), c.rate_limit_period / 500)),
+        source(c.source, http, limiter, store, log, metrics, stop, clock),
+        committer([this](uint64_t token) { return source.commit(token); }, c.checkpoint_path, log, metrics, clock),
+        delivery(std::move(sinks), app.max_inflight_batches, app.sink_retry_initial, app.sink_retry_max, log, metrics,
+                 [this](const pipeline::Commit& commit) { committer.submit(commit); }),
+        normalizer({c.account, c.keep_original}),
+        loop(source, normalizer, delivery, numbers, log, metrics, stop,
+             {once, c.account, app.shutdown_timeout, app.progress_interval}, clock) {
+    health.started_ms = clock.now_ms();
+    metrics.rate_limit_budget.Set(c.rate_limit_requests);
+    metrics.rate_limit_period.Set(c.rate_limit_period.count() / 1000.0);
+    source.on_problem([this, &clock](const std::string& why) {
+      health.set_fetch_problem(why);
+      if (why.empty()) health.last_fetch_ok_ms = clock.now_ms();  // "" = a page was served
+    });
+    source.open(c.account, c.start.resolve(clock.now_s()));
+  }
+
+  void tick(int64_t now_ms) {
+    health.heartbeat_ms = now_ms;
+    health.inflight_batches = static_cast<int64_t>(delivery.inflight());
+    health.last_commit_ms = committer.last_commit_ms();
+    metrics.tick(delivery.newest_delivered_event_ms(), committer.last_commit_ms());
+  }
+
+  // Once every source stopped and the sinks closed: the commits acks made
+  // during close are written, and the run is summed up.
+  bool finish() {
+    delivery.stop_retries();
+    committer.finish();
+    if (result.ok && !committer.last_write_ok()) {
+      result.ok = false;
+      result.error = "the last checkpoint write failed (see the errors above): what was delivered since the last good "
+                     "write will be shipped again on the next start. Check that " + config.checkpoint_path +
+                     " is on a writable volume with free space.";
+    }
+    auto latencies = committer.latency_samples();
+    std::vector<double> write_ms, write_bytes;
+    for (const auto& c : committer.write_costs()) {
+      write_ms.push_back(c.ms);
+      write_bytes.push_back(static_cast<double>(c.bytes));
+    }
+    log.info(result.ok ? "stopped" : "stopped on error",
+             {{"pages", result.pages},
+              {"events_fetched", result.events_fetched},
+              {"events_shipped", result.events_shipped},
+              {"duplicates_dropped", result.duplicates},
+              {"late_events", metrics.late_events.Value()},
+              {"late_reads_done", metrics.late_read_windows("reread").Value()},
+              {"late_reads_given_up", metrics.late_read_windows("skipped").Value()},
+              {"invalid_events", result.invalid},
+              {"all_acknowledged", result.drained},
+              {"seconds", seconds},
+              {"events_per_second", seconds > 0 ? result.events_shipped / seconds : 0},
+              {"page_to_commit_ms_p50", percentile(latencies, 0.50)},
+              {"page_to_commit_ms_p99", percentile(latencies, 0.99)},
+              {"checkpoint_writes", write_ms.size()},
+              {"checkpoint_write_ms_p99", percentile(write_ms, 0.99)},
+              {"checkpoint_write_bytes_p99", percentile(write_bytes, 0.99)},
+              {"checkpoint_write_bytes_max", percentile(write_bytes, 1.0)},
+              {"events_delivered_total", source.events_delivered()},
+              {"account", config.account},
+              {"checkpoint", config.checkpoint_path}});
+    if (!result.ok) log.error(result.error);
+    return result.ok;
+  }
+
+  const PullSourceConfig& config;
+  Logger log;
+  Metrics metrics;
+  HealthState health;
+  source::PullCheckpoint store;
+  source::HttpClient http;
+  source::RateLimiter limiter;
+  source::AccessLogSource source;
+  pipeline::Committer committer;
+  pipeline::Delivery delivery;
+  normalize::Normalizer normalizer;
+  pipeline::Pipeline loop;
+  pipeline::RunResult result;
+  double seconds = 0;
+};
+
 }  // namespace
 
 int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& stop, const Clock& clock) {
-  Metrics metrics(config.account, ZF_VERSION);
-  HealthState health;
-  health.started_ms = clock.now_ms();
+  ProcessMetrics process(ZF_VERSION);
+  auto sinks = build_sinks(config, log, process);
+  pipeline::BatchNumbers numbers;
+  std::deque<SourceRun> runs;  // a deque: SourceRun neither moves nor copies
+  for (const auto& c : config.sources)
+    runs.emplace_back(c, config, pipeline::refs(sinks), numbers, process, log, stop, once, clock);
+
   std::unique_ptr<HttpEndpoint> endpoint;
   if (!config.health.listen.empty()) {
     EndpointLimits limits;
     limits.metrics_token = config.health.metrics_token;
+    std::vector<NamedHealth> health;
+    for (auto& r : runs) health.push_back({r.config.name, &r.health});
     endpoint = std::make_unique<HttpEndpoint>(
-        metrics, health, ReadinessRules{config.health.max_fetch_age, config.health.max_delivery_age}, limits, clock);
+        process, std::move(health), ReadinessRules{config.health.max_fetch_age, config.health.max_delivery_age},
+        limits, clock);
     log.info("metrics endpoint listening", {{"address", endpoint->start(config.health.listen)}});
   }
-
-  source::PullCheckpoint store(config.checkpoint_path);
-  source::HttpClient http(config.http);
-  // A small margin on every budget wait: the server stamps arrivals a
-  // little after we stamp sends.
-  auto margin = std::max(std::chrono::milliseconds(20), config.rate_limit_period / 500);
-  source::RateLimiter limiter(config.rate_limit_requests, config.rate_limit_period, margin);
-  metrics.rate_limit_budget.Set(config.rate_limit_requests);
-  metrics.rate_limit_period.Set(config.rate_limit_period.count() / 1000.0);
-  source::AccessLogSource source(config.source, http, limiter, store, log, metrics, stop, clock);
-  source.on_problem([&health, &clock](const std::string& why) {
-    health.set_fetch_problem(why);
-    if (why.empty()) health.last_fetch_ok_ms = clock.now_ms();  // "" = a page was served
-  });
-  source.open(config.account, config.start.resolve(clock.now_s()));
-
-  auto sinks = build_sinks(config, log, metrics);
-  pipeline::Committer committer([&source](uint64_t token) { return source.commit(token); }, config.checkpoint_path,
-                                log, metrics, clock);
-  pipeline::Delivery delivery(std::move(sinks), config.max_inflight_batches, config.sink_retry_initial,
-                              config.sink_retry_max, log, metrics,
-                              [&committer](const pipeline::Commit& c) { committer.submit(c); });
-  normalize::Normalizer normalizer({config.account, config.keep_original});
 
   // Once a second: the liveness heartbeat and the lag/age gauges.
   struct Ticker {
@@ -86,65 +168,42 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
   } ticker;
   ticker.thread = std::thread([&] {
     do {
-      health.heartbeat_ms = clock.now_ms();
-      health.inflight_batches = static_cast<int64_t>(delivery.inflight());
-      health.last_commit_ms = committer.last_commit_ms();
-      metrics.tick(delivery.newest_delivered_event_ms(), committer.last_commit_ms());
+      for (auto& r : runs) r.tick(clock.now_ms());
+      process.tick();
     } while (ticker.stop.sleep_for(std::chrono::seconds(1)));
   });
 
-  pipeline::Pipeline loop(source, normalizer, delivery, log, metrics, stop,
-                          {once, config.account, config.shutdown_timeout, config.progress_interval}, clock);
-  auto t0 = std::chrono::steady_clock::now();
-  pipeline::RunResult result = loop.run();
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  health.running = false;
+  // Each source on its own thread. A source that fails stops the others:
+  // the process exits with its error and is restarted as a whole.
+  std::vector<std::thread> threads;
+  for (auto& r : runs) {
+    threads.emplace_back([&r, &stop] {
+      auto t0 = std::chrono::steady_clock::now();
+      try {
+        r.result = r.loop.run();
+      } catch (const std::exception& e) {
+        r.result.ok = false;
+        r.result.error = std::string("unexpected error: ") + e.what();
+        r.result.stopping_since = std::chrono::steady_clock::now();
+      }
+      r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      r.health.running = false;
+      if (!r.result.ok) stop.request();
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::chrono::steady_clock::time_point stopping_since{};
+  for (auto& r : runs) stopping_since = std::max(stopping_since, r.result.stopping_since);
 
   // Sinks may still acknowledge while they close: those commits must reach
-  // the committer before it stops. Draining and closing share one
-  // shutdown_timeout, so SIGTERM is answered within it.
+  // the committers before they stop. Draining and closing share one
+  // shutdown_timeout, counted from when the last source stopped fetching.
   auto left = config.shutdown_timeout - std::chrono::duration_cast<std::chrono::milliseconds>(
-                                            std::chrono::steady_clock::now() - result.stopping_since);
-  delivery.close(std::max(left, std::chrono::milliseconds(0)));
-  committer.finish();
-
-  auto latencies = committer.latency_samples();
-  std::vector<double> write_ms, write_bytes;
-  for (const auto& c : committer.write_costs()) {
-    write_ms.push_back(c.ms);
-    write_bytes.push_back(static_cast<double>(c.bytes));
-  }
-  if (result.ok && !committer.last_write_ok()) {
-    result.ok = false;
-    result.error = "the last checkpoint write failed (see the errors above): what was delivered since the last good "
-                   "write will be shipped again on the next start. Check that " + config.checkpoint_path +
-                   " is on a writable volume with free space.";
-  }
-  log.info(result.ok ? "stopped" : "stopped on error",
-           {{"pages", result.pages},
-            {"events_fetched", result.events_fetched},
-            {"events_shipped", result.events_shipped},
-            {"duplicates_dropped", result.duplicates},
-            {"late_events", metrics.late_events.Value()},
-            {"late_reads_done", metrics.late_read_windows("reread").Value()},
-            {"late_reads_given_up", metrics.late_read_windows("skipped").Value()},
-            {"invalid_events", result.invalid},
-            {"all_acknowledged", result.drained},
-            {"seconds", secs},
-            {"events_per_second", secs > 0 ? result.events_shipped / secs : 0},
-            {"page_to_commit_ms_p50", percentile(latencies, 0.50)},
-            {"page_to_commit_ms_p99", percentile(latencies, 0.99)},
-            {"checkpoint_writes", write_ms.size()},
-            {"checkpoint_write_ms_p99", percentile(write_ms, 0.99)},
-            {"checkpoint_write_bytes_p99", percentile(write_bytes, 0.99)},
-            {"checkpoint_write_bytes_max", percentile(write_bytes, 1.0)},
-            {"events_delivered_total", source.events_delivered()},
-            {"checkpoint", config.checkpoint_path}});
-  if (!result.ok) {
-    log.error(result.error);
-    return 1;
-  }
-  return 0;
+                                            std::chrono::steady_clock::now() - stopping_since);
+  pipeline::close_all(sinks, std::max(left, std::chrono::milliseconds(0)));
+  bool ok = true;
+  for (auto& r : runs) ok = r.finish() && ok;
+  return ok ? 0 : 1;
 }
 
 }  // namespace zf::app

@@ -178,8 +178,12 @@ int main(int argc, char** argv) {
   }
   if (args.command == "validate") {
     for (const auto& w : config.warnings) std::cout << "warning: " << w << "\n";
-    std::cout << "config " << args.config << " is valid: account " << config.account << ", " << config.sinks.size()
-              << " sink(s)\n";
+    std::cout << "config " << args.config << " is valid: " << config.sinks.size() << " sink(s); sources read from "
+              << config.sources_form << ":\n";
+    for (const auto& s : config.sources)
+      std::cout << "  " << s.name << ": zendesk_pull, account " << s.account << ", budget " << s.rate_limit_requests
+                << " requests per " << s.rate_limit_period.count() / 1000.0 << " s, checkpoint " << s.checkpoint_path
+                << "\n";
     return 0;
   }
   for (const auto& w : config.warnings) log.warn(w, {{"config", args.config}});

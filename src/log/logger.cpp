@@ -39,6 +39,9 @@ std::optional<LogLevel> parse_log_level(std::string_view text) {
 
 Logger::Logger(std::ostream& out, LogLevel level) : out_(out), level_(level) {}
 
+Logger::Logger(Logger& parent, nlohmann::json context)
+    : out_(parent.out_), level_(parent.level_), parent_(&parent), context_(std::move(context)) {}
+
 void Logger::set_level(LogLevel level) { level_ = level; }
 
 void Logger::add_secrets(const std::vector<std::string>& secrets) {
@@ -68,6 +71,12 @@ void Logger::redact_strings(nlohmann::json& v) const {
 
 void Logger::log(LogLevel level, std::string_view msg, const nlohmann::json& fields) {
   if (!enabled(level)) return;
+  if (parent_) {
+    nlohmann::json merged = context_;
+    if (fields.is_object()) merged.update(fields);
+    parent_->log(level, msg, merged);
+    return;
+  }
   nlohmann::json line = {{"ts", now_rfc3339_ms()}, {"level", level_name(level)}, {"msg", msg}};
   if (fields.is_object())
     for (auto it = fields.begin(); it != fields.end(); ++it) line[it.key()] = it.value();

@@ -20,9 +20,12 @@ std::optional<LogLevel> parse_log_level(std::string_view text);
 class Logger {
  public:
   explicit Logger(std::ostream& out, LogLevel level = LogLevel::Info);
+  // Writes through `parent` (its level, secrets and stream), adding
+  // `context` (e.g. {"source": name}) to every line.
+  Logger(Logger& parent, nlohmann::json context);
 
   void set_level(LogLevel level);
-  bool enabled(LogLevel level) const { return level >= level_; }
+  bool enabled(LogLevel level) const { return parent_ ? parent_->enabled(level) : level >= level_; }
   // Values that must never appear in output. Short values (< 4 chars) are
   // ignored: redacting them would shred ordinary words.
   void add_secrets(const std::vector<std::string>& secrets);
@@ -40,6 +43,8 @@ class Logger {
 
   std::ostream& out_;
   LogLevel level_;
+  Logger* parent_ = nullptr;
+  nlohmann::json context_;
   mutable std::mutex mu_;
   std::vector<std::string> secrets_;
 };

@@ -47,9 +47,24 @@ HealthVerdict judge_readiness(const HealthState& h, const ReadinessRules& rules,
   return {true, "fetching and delivering"};
 }
 
-HttpEndpoint::HttpEndpoint(Metrics& metrics, HealthState& health, ReadinessRules rules, EndpointLimits limits,
-                           const Clock& clock)
-    : metrics_(metrics), health_(health), clock_(clock), rules_(rules), limits_(std::move(limits)) {}
+HealthVerdict judge_all(const std::vector<NamedHealth>& sources, const ReadinessRules& rules, int64_t now,
+                        HealthJudge judge) {
+  HealthVerdict all{true, ""};
+  for (const auto& s : sources) {
+    HealthVerdict v = judge(*s.state, rules, now);
+    if (sources.size() > 1) v.reason = "source " + s.source + ": " + v.reason;
+    if (v.ok == all.ok) {
+      all.reason += (all.reason.empty() ? "" : "; ") + v.reason;
+    } else if (!v.ok) {
+      all = v;  // the first failing source, then any further ones
+    }
+  }
+  return all;
+}
+
+HttpEndpoint::HttpEndpoint(ProcessMetrics& metrics, std::vector<NamedHealth> health, ReadinessRules rules,
+                           EndpointLimits limits, const Clock& clock)
+    : metrics_(metrics), health_(std::move(health)), clock_(clock), rules_(rules), limits_(std::move(limits)) {}
 
 HttpEndpoint::~HttpEndpoint() { stop(); }
 
@@ -111,8 +126,9 @@ std::string HttpEndpoint::answer(const std::string& head) {
   if (method != "GET" && !head_only)
     return http_response(405, "Method Not Allowed", "text/plain", "GET only\n", false, "Allow: GET, HEAD\r\n");
   if (path == "/healthz" || path == "/readyz") {
-    HealthVerdict v = path == "/healthz" ? judge_liveness(health_, clock_.now_ms())
-                                         : judge_readiness(health_, rules_, clock_.now_ms());
+    HealthJudge judge = judge_readiness;
+    if (path == "/healthz") judge = [](const HealthState& h, const ReadinessRules&, int64_t now) { return judge_liveness(h, now); };
+    HealthVerdict v = judge_all(health_, rules_, clock_.now_ms(), judge);
     return http_response(v.ok ? 200 : 503, v.ok ? "OK" : "Service Unavailable", "application/json", verdict_body(v),
                          head_only);
   }

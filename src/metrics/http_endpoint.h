@@ -8,12 +8,13 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/clock.h"
 
 namespace zf {
 
-class Metrics;
+class ProcessMetrics;
 
 struct ReadinessRules {
   std::chrono::milliseconds max_fetch_age{300'000};
@@ -54,6 +55,16 @@ struct HealthVerdict {
 HealthVerdict judge_liveness(const HealthState& h, int64_t now_ms);
 HealthVerdict judge_readiness(const HealthState& h, const ReadinessRules& rules, int64_t now_ms);
 
+// One source's health. The process is alive and ready only when every
+// source is; the reason names the source that is not.
+struct NamedHealth {
+  std::string source;
+  HealthState* state;
+};
+using HealthJudge = HealthVerdict (*)(const HealthState&, const ReadinessRules&, int64_t);
+HealthVerdict judge_all(const std::vector<NamedHealth>& sources, const ReadinessRules& rules, int64_t now_ms,
+                        HealthJudge judge);
+
 // What a client may cost the endpoint. Kubernetes probes it every few
 // seconds and restarts the pod when it does not answer, so a client that
 // trickles bytes must not be able to hold it: every request has an
@@ -68,7 +79,7 @@ struct EndpointLimits {
 
 class HttpEndpoint {
  public:
-  HttpEndpoint(Metrics& metrics, HealthState& health, ReadinessRules rules, EndpointLimits limits = {},
+  HttpEndpoint(ProcessMetrics& metrics, std::vector<NamedHealth> health, ReadinessRules rules, EndpointLimits limits = {},
                const Clock& clock = real_clock());
   ~HttpEndpoint();
   // Binds "host:port" (port 0 picks one) and serves on a thread; returns
@@ -82,8 +93,8 @@ class HttpEndpoint {
   // The whole HTTP answer to one request head.
   std::string answer(const std::string& head);
 
-  Metrics& metrics_;
-  HealthState& health_;
+  ProcessMetrics& metrics_;
+  std::vector<NamedHealth> health_;
   const Clock& clock_;
   ReadinessRules rules_;
   EndpointLimits limits_;

@@ -18,29 +18,47 @@ double now_seconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+// Registered once per process: a second source's Metrics gets the same
+// family back (same name, no constant labels) and adds its own series.
 template <typename Builder>
-auto& family(Builder&& b, prometheus::Registry& r, const std::string& name, const std::string& help,
-             const std::string& account) {
-  return b.Name(name).Help(help).Labels({{"account", account}}).Register(r);
+auto& family(Builder&& b, prometheus::Registry& r, const std::string& name, const std::string& help) {
+  return b.Name(name).Help(help).Register(r);
 }
 }  // namespace
 
-#define ZF_COUNTER(name, help) family(BuildCounter(), *registry_, name, help, account_).Add({})
-#define ZF_GAUGE(name, help) family(BuildGauge(), *registry_, name, help, account_).Add({})
-
-Metrics::Metrics(std::string account, std::string version)
+ProcessMetrics::ProcessMetrics(std::string version)
     : registry_(std::make_shared<prometheus::Registry>()),
-      account_(std::move(account)),
-      api_request_duration(family(BuildHistogram(), *registry_, "zendesk_forwarder_api_request_duration_seconds",
-                                  "Latency of Access Logs API requests, including the body transfer.", account_)
-                               .Add({}, prometheus::Histogram::BucketBoundaries{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60})),
+      process_rss_(BuildGauge().Name("process_resident_memory_bytes").Help("Resident memory size in bytes.").Register(*registry_).Add({})),
+      process_cpu_(BuildCounter().Name("process_cpu_seconds_total").Help("Total user and system CPU time spent in seconds.").Register(*registry_).Add({})),
+      process_fds_(BuildGauge().Name("process_open_fds").Help("Number of open file descriptors.").Register(*registry_).Add({})),
+      process_start_(BuildGauge().Name("process_start_time_seconds").Help("Start time of the process since unix epoch in seconds.").Register(*registry_).Add({})) {
+  BuildGauge()
+      .Name("zendesk_forwarder_build_info")
+      .Help("Always 1; the labels say which build is running.")
+      .Register(*registry_)
+      .Add({{"version", version}})
+      .Set(1);
+  process_start_.Set(now_seconds());
+}
+
+#define ZF_COUNTER(name, help) family(BuildCounter(), r, name, help).Add(labels_)
+#define ZF_GAUGE(name, help) family(BuildGauge(), r, name, help).Add(labels_)
+
+Metrics::Metrics(ProcessMetrics& process, std::string source, std::string account)
+    : Metrics(process.registry(), {{"source", std::move(source)}, {"account", std::move(account)}}) {}
+
+Metrics::Metrics(prometheus::Registry& r, prometheus::Labels labels)
+    : labels_(std::move(labels)),
+      api_request_duration(family(BuildHistogram(), r, "zendesk_forwarder_api_request_duration_seconds",
+                                  "Latency of Access Logs API requests, including the body transfer.")
+                               .Add(labels_, prometheus::Histogram::BucketBoundaries{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60})),
       rate_limit_hits(ZF_COUNTER("zendesk_forwarder_rate_limit_hits_total", "429 responses received from the API.")),
-      rate_limit_wait_reset(family(BuildCounter(), *registry_, "zendesk_forwarder_rate_limit_wait_seconds_total",
-                                   "Seconds spent waiting on the rate limit, by cause.", account_)
-                                .Add({{"cause", "reset"}})),
-      rate_limit_wait_budget(family(BuildCounter(), *registry_, "zendesk_forwarder_rate_limit_wait_seconds_total",
-                                    "Seconds spent waiting on the rate limit, by cause.", account_)
-                                 .Add({{"cause", "budget"}})),
+      rate_limit_wait_reset(family(BuildCounter(), r, "zendesk_forwarder_rate_limit_wait_seconds_total",
+                                   "Seconds spent waiting on the rate limit, by cause.")
+                                .Add(with({{"cause", "reset"}}))),
+      rate_limit_wait_budget(family(BuildCounter(), r, "zendesk_forwarder_rate_limit_wait_seconds_total",
+                                    "Seconds spent waiting on the rate limit, by cause.")
+                                 .Add(with({{"cause", "budget"}}))),
       rate_limit_budget(ZF_GAUGE("zendesk_forwarder_rate_limit_budget_requests",
                                  "Requests the forwarder allows itself per rate-limit period.")),
       rate_limit_period(ZF_GAUGE("zendesk_forwarder_rate_limit_period_seconds", "Length of the rate-limit period.")),
@@ -49,9 +67,8 @@ Metrics::Metrics(std::string account, std::string version)
       events_fetched(ZF_COUNTER("zendesk_forwarder_events_fetched_total", "Access events received from the API.")),
       duplicates_dropped(ZF_COUNTER("zendesk_forwarder_duplicates_dropped_total",
                                     "Events a late read (or a re-read after a restart) dropped: their id was already shipped.")),
-      page_events(family(BuildHistogram(), *registry_, "zendesk_forwarder_page_events", "Events per fetched page.",
-                         account_)
-                      .Add({}, prometheus::Histogram::BucketBoundaries{0, 1, 10, 100, 500, 1000, 2000, 2500})),
+      page_events(family(BuildHistogram(), r, "zendesk_forwarder_page_events", "Events per fetched page.")
+                      .Add(labels_, prometheus::Histogram::BucketBoundaries{0, 1, 10, 100, 500, 1000, 2000, 2500})),
       last_fetch_success_ts(ZF_GAUGE("zendesk_forwarder_last_fetch_success_timestamp_seconds",
                                      "When the last API page was fetched successfully.")),
       backfill_position_ts(ZF_GAUGE("zendesk_forwarder_position_timestamp_seconds",
@@ -76,10 +93,9 @@ Metrics::Metrics(std::string account, std::string version)
       newest_delivered_event_ts(ZF_GAUGE("zendesk_forwarder_newest_delivered_event_timestamp_seconds",
                                          "Timestamp of the newest event acknowledged by every sink.")),
       lag(ZF_GAUGE("zendesk_forwarder_lag_seconds", "Seconds between now and the newest event delivered to every sink.")),
-      page_commit_latency(family(BuildHistogram(), *registry_, "zendesk_forwarder_page_commit_latency_seconds",
-                                 "Seconds from a page's body received to the checkpoint covering it committed.",
-                                 account_)
-                              .Add({}, prometheus::Histogram::BucketBoundaries{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10})),
+      page_commit_latency(family(BuildHistogram(), r, "zendesk_forwarder_page_commit_latency_seconds",
+                                 "Seconds from a page's body received to the checkpoint covering it committed.")
+                              .Add(labels_, prometheus::Histogram::BucketBoundaries{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10})),
       events_invalid(ZF_COUNTER("zendesk_forwarder_events_invalid_total",
                                 "Events without a usable id; logged in full at error level instead of shipped.")),
       checkpoint_commits(ZF_COUNTER("zendesk_forwarder_checkpoint_commits_total", "Checkpoint writes that succeeded.")),
@@ -88,80 +104,75 @@ Metrics::Metrics(std::string account, std::string version)
                                          "When the checkpoint was last committed.")),
       checkpoint_age(ZF_GAUGE("zendesk_forwarder_checkpoint_age_seconds", "Seconds since the last checkpoint commit.")),
       checkpoint_write_duration(
-          family(BuildHistogram(), *registry_, "zendesk_forwarder_checkpoint_write_duration_seconds",
-                 "Seconds per checkpoint commit: ids appended and synced, state written and synced.", account_)
-              .Add({}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+          family(BuildHistogram(), r, "zendesk_forwarder_checkpoint_write_duration_seconds",
+                 "Seconds per checkpoint commit: ids appended and synced, state written and synced.")
+              .Add(labels_, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                                                0.25, 1})),
-      checkpoint_write_bytes(family(BuildHistogram(), *registry_, "zendesk_forwarder_checkpoint_write_bytes",
-                                    "Bytes written per checkpoint commit.", account_)
-                                 .Add({}, prometheus::Histogram::BucketBoundaries{256, 1024, 4096, 16384, 65536,
+      checkpoint_write_bytes(family(BuildHistogram(), r, "zendesk_forwarder_checkpoint_write_bytes",
+                                    "Bytes written per checkpoint commit.")
+                                 .Add(labels_, prometheus::Histogram::BucketBoundaries{256, 1024, 4096, 16384, 65536,
                                                                                   262144, 1048576})),
-      api_requests_family_(family(BuildCounter(), *registry_, "zendesk_forwarder_api_requests_total",
-                                  "Access Logs API requests by HTTP status class.", account_)),
-      api_page_requests_family_(family(BuildCounter(), *registry_, "zendesk_forwarder_api_page_requests_total",
-                                       "Access Logs API page requests by read: first or late.", account_)),
-      late_read_windows_family_(family(BuildCounter(), *registry_, "zendesk_forwarder_late_read_windows_total",
-                                       "Windows whose late read was done (reread) or given up (skipped).", account_)),
-      api_retries_family_(family(BuildCounter(), *registry_, "zendesk_forwarder_api_retries_total",
-                                 "API requests retried, by reason.", account_)),
-      api_errors_family_(family(BuildCounter(), *registry_, "zendesk_forwarder_api_errors_total",
-                                "API answers that need an operator (auth, permission, add-on, bad setting).",
-                                account_)),
-      delivered_family_(family(BuildCounter(), *registry_, "zendesk_forwarder_events_delivered_total",
-                               "Events acknowledged by a sink.", account_)),
-      failed_family_(family(BuildCounter(), *registry_, "zendesk_forwarder_events_failed_total",
-                            "Events in batches a sink failed to deliver (they are retried, not dropped).", account_)),
-      sink_retries_family_(family(BuildCounter(), *registry_, "zendesk_forwarder_sink_batch_retries_total",
-                                  "Batches sent again to a sink after a retriable failure.", account_)),
-      sink_inflight_family_(family(BuildGauge(), *registry_, "zendesk_forwarder_sink_inflight_batches",
-                                   "Batches sent to a sink and not yet acknowledged by it.", account_)),
-      sink_last_delivery_family_(family(BuildGauge(), *registry_, "zendesk_forwarder_sink_last_delivery_timestamp_seconds",
-                                        "When a sink last acknowledged a batch as delivered.", account_)),
-      process_rss_(BuildGauge().Name("process_resident_memory_bytes").Help("Resident memory size in bytes.").Register(*registry_).Add({})),
-      process_cpu_(BuildCounter().Name("process_cpu_seconds_total").Help("Total user and system CPU time spent in seconds.").Register(*registry_).Add({})),
-      process_fds_(BuildGauge().Name("process_open_fds").Help("Number of open file descriptors.").Register(*registry_).Add({})),
-      process_start_(BuildGauge().Name("process_start_time_seconds").Help("Start time of the process since unix epoch in seconds.").Register(*registry_).Add({})) {
-  BuildGauge()
-      .Name("zendesk_forwarder_build_info")
-      .Help("Always 1; the labels say which build is running.")
-      .Register(*registry_)
-      .Add({{"version", version}})
-      .Set(1);
-  process_start_.Set(now_seconds());
-}
+      api_requests_family_(family(BuildCounter(), r, "zendesk_forwarder_api_requests_total",
+                                  "Access Logs API requests by HTTP status class.")),
+      api_page_requests_family_(family(BuildCounter(), r, "zendesk_forwarder_api_page_requests_total",
+                                       "Access Logs API page requests by read: first or late.")),
+      late_read_windows_family_(family(BuildCounter(), r, "zendesk_forwarder_late_read_windows_total",
+                                       "Windows whose late read was done (reread) or given up (skipped).")),
+      api_retries_family_(family(BuildCounter(), r, "zendesk_forwarder_api_retries_total",
+                                 "API requests retried, by reason.")),
+      api_errors_family_(family(BuildCounter(), r, "zendesk_forwarder_api_errors_total",
+                                "API answers that need an operator (auth, permission, add-on, bad setting).")),
+      delivered_family_(family(BuildCounter(), r, "zendesk_forwarder_events_delivered_total",
+                               "Events acknowledged by a sink.")),
+      failed_family_(family(BuildCounter(), r, "zendesk_forwarder_events_failed_total",
+                            "Events in batches a sink failed to deliver (they are retried, not dropped).")),
+      sink_retries_family_(family(BuildCounter(), r, "zendesk_forwarder_sink_batch_retries_total",
+                                  "Batches sent again to a sink after a retriable failure.")),
+      sink_inflight_family_(family(BuildGauge(), r, "zendesk_forwarder_sink_inflight_batches",
+                                   "Batches sent to a sink and not yet acknowledged by it.")),
+      sink_last_delivery_family_(family(BuildGauge(), r, "zendesk_forwarder_sink_last_delivery_timestamp_seconds",
+                                        "When a sink last acknowledged a batch as delivered.")) {}
 
 #undef ZF_COUNTER
 #undef ZF_GAUGE
 
 prometheus::Counter& Metrics::api_requests(const std::string& status_class) {
-  return api_requests_family_.Add({{"status_class", status_class}});
+  return api_requests_family_.Add(with({{"status_class", status_class}}));
 }
 prometheus::Counter& Metrics::api_retries(const std::string& reason) {
-  return api_retries_family_.Add({{"reason", reason}});
+  return api_retries_family_.Add(with({{"reason", reason}}));
 }
 prometheus::Counter& Metrics::api_page_requests(const std::string& read) {
-  return api_page_requests_family_.Add({{"read", read}});
+  return api_page_requests_family_.Add(with({{"read", read}}));
 }
 prometheus::Counter& Metrics::late_read_windows(const std::string& outcome) {
-  return late_read_windows_family_.Add({{"outcome", outcome}});
+  return late_read_windows_family_.Add(with({{"outcome", outcome}}));
 }
-prometheus::Counter& Metrics::api_errors(const std::string& kind) { return api_errors_family_.Add({{"kind", kind}}); }
+prometheus::Counter& Metrics::api_errors(const std::string& kind) { return api_errors_family_.Add(with({{"kind", kind}})); }
 
 SinkMetrics& Metrics::sink(const std::string& name) {
   std::lock_guard lock(sinks_mu_);
   auto& slot = sinks_[name];
   if (!slot) {
-    slot.reset(new SinkMetrics{delivered_family_.Add({{"sink", name}}), failed_family_.Add({{"sink", name}}),
-                               sink_retries_family_.Add({{"sink", name}}), sink_inflight_family_.Add({{"sink", name}}),
-                               sink_last_delivery_family_.Add({{"sink", name}})});
+    slot.reset(new SinkMetrics{delivered_family_.Add(with({{"sink", name}})), failed_family_.Add(with({{"sink", name}})),
+                               sink_retries_family_.Add(with({{"sink", name}})), sink_inflight_family_.Add(with({{"sink", name}})),
+                               sink_last_delivery_family_.Add(with({{"sink", name}}))});
   }
   return *slot;
+}
+
+prometheus::Labels Metrics::with(prometheus::Labels more) const {
+  more.insert(labels_.begin(), labels_.end());
+  return more;
 }
 
 void Metrics::tick(int64_t newest_delivered_event_ms, int64_t last_commit_ms) {
   double now = now_seconds();
   if (newest_delivered_event_ms > 0) lag.Set(now - newest_delivered_event_ms / 1000.0);
   if (last_commit_ms > 0) checkpoint_age.Set(now - last_commit_ms / 1000.0);
+}
+
+void ProcessMetrics::tick() {
 
   std::ifstream statm("/proc/self/statm");
   long pages_total = 0, pages_rss = 0;

@@ -1,8 +1,11 @@
 #pragma once
-// Every metric the forwarder exports, created once on a registry that the
-// process owns (no global registry). Names follow Prometheus conventions:
-// base units, `_total` counters, the `zendesk_forwarder_` prefix, and only
-// low-cardinality labels (account, sink, status_class, reason).
+// Every metric the forwarder exports, on one registry that the process owns
+// (no global registry). ProcessMetrics owns it and the process_* gauges;
+// each source gets its own Metrics, whose series carry its `source` and
+// `account` labels, so several accounts in one process are told apart.
+// Names follow Prometheus conventions: base units, `_total` counters, the
+// `zendesk_forwarder_` prefix, and only low-cardinality labels (source,
+// account, sink, status_class, reason).
 #include <atomic>
 #include <map>
 #include <memory>
@@ -25,17 +28,30 @@ struct SinkMetrics {
   prometheus::Gauge& last_delivery_ts;     // zendesk_forwarder_sink_last_delivery_timestamp_seconds
 };
 
-class Metrics {
-  // Declared first: every metric below is created on them.
-  std::shared_ptr<prometheus::Registry> registry_;
-  std::string account_;
+// The registry /metrics serves, build info and the process_* metrics.
+class ProcessMetrics {
+  std::shared_ptr<prometheus::Registry> registry_;  // first: the gauges below live on it
 
  public:
-  Metrics(std::string account, std::string version);
-
+  explicit ProcessMetrics(std::string version);
   prometheus::Registry& registry() { return *registry_; }
-  std::shared_ptr<prometheus::Registry> registry_ptr() { return registry_; }
-  const std::string& account() const { return account_; }
+  // Memory, CPU and file descriptors; called about once a second (one thread).
+  void tick();
+
+ private:
+  prometheus::Gauge& process_rss_;
+  prometheus::Counter& process_cpu_;  // advanced by the CPU time read each tick
+  double process_cpu_seen_ = 0;
+  prometheus::Gauge& process_fds_;
+  prometheus::Gauge& process_start_;
+};
+
+// One source's metrics: its fetch, its batches to each sink, its checkpoint.
+class Metrics {
+  prometheus::Labels labels_;  // first: {source, account} on every series below
+
+ public:
+  Metrics(ProcessMetrics& process, std::string source, std::string account);
 
   // --- fetch (Zendesk API) ---
   // status_class: 2xx, 3xx, 4xx, 429, 5xx, transport (no HTTP status).
@@ -82,9 +98,8 @@ class Metrics {
   prometheus::Histogram& checkpoint_write_duration;  // seconds per commit (ids appended, state written, synced)
   prometheus::Histogram& checkpoint_write_bytes;     // bytes per commit
 
-  // Recomputes the *_age / lag gauges (from the pipeline's own state, not
-  // from other gauges) and process metrics; called about once a second by
-  // the run loop's ticker (one thread only).
+  // Recomputes the *_age / lag gauges from the pipeline's own state (not
+  // from other gauges); called about once a second by the ticker.
   void tick(int64_t newest_delivered_event_ms, int64_t last_commit_ms);
 
  private:
@@ -98,11 +113,8 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& sink_retries_family_;
   prometheus::Family<prometheus::Gauge>& sink_inflight_family_;
   prometheus::Family<prometheus::Gauge>& sink_last_delivery_family_;
-  prometheus::Gauge& process_rss_;
-  prometheus::Counter& process_cpu_;  // advanced by the CPU time read each tick
-  double process_cpu_seen_ = 0;
-  prometheus::Gauge& process_fds_;
-  prometheus::Gauge& process_start_;
+  Metrics(prometheus::Registry& registry, prometheus::Labels labels);
+  prometheus::Labels with(prometheus::Labels more) const;
   std::mutex sinks_mu_;
   std::map<std::string, std::unique_ptr<SinkMetrics>> sinks_;
 };

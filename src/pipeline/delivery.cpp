@@ -14,7 +14,19 @@ double now_seconds() {
 }
 }  // namespace
 
-Delivery::Delivery(std::vector<NamedSink> sinks, size_t max_inflight, std::chrono::milliseconds retry_initial,
+std::vector<SinkRef> refs(const std::vector<NamedSink>& sinks) {
+  std::vector<SinkRef> out;
+  for (const auto& s : sinks) out.push_back({s.name, s.sink.get()});
+  return out;
+}
+
+void close_all(std::vector<NamedSink>& sinks, std::chrono::milliseconds timeout) {
+  std::vector<std::thread> closers;
+  for (auto& s : sinks) closers.emplace_back([&s, timeout] { s.sink->close(timeout); });
+  for (auto& t : closers) t.join();
+}
+
+Delivery::Delivery(std::vector<SinkRef> sinks, size_t max_inflight, std::chrono::milliseconds retry_initial,
                    std::chrono::milliseconds retry_max, Logger& log, Metrics& metrics,
                    std::function<void(const Commit&)> on_commit)
     : sinks_(std::move(sinks)),
@@ -28,7 +40,7 @@ Delivery::Delivery(std::vector<NamedSink> sinks, size_t max_inflight, std::chron
   retry_thread_ = std::thread([this] { retry_loop(); });
 }
 
-Delivery::~Delivery() { close(std::chrono::seconds(5)); }
+Delivery::~Delivery() { stop_retries(); }
 
 size_t Delivery::inflight() const {
   std::lock_guard lock(mu_);
@@ -173,18 +185,13 @@ bool Delivery::drain(std::chrono::milliseconds timeout) {
          !failure_;
 }
 
-void Delivery::close(std::chrono::milliseconds timeout) {
+void Delivery::stop_retries() {
   {
     std::lock_guard lock(mu_);
-    if (closing_) return;
     closing_ = true;
   }
   changed_.notify_all();
   if (retry_thread_.joinable()) retry_thread_.join();
-  // At once: one sink stuck on its network must not use up the others' time.
-  std::vector<std::thread> closers;
-  for (auto& s : sinks_) closers.emplace_back([&s, timeout] { s.sink->close(timeout); });
-  for (auto& t : closers) t.join();
 }
 
 }  // namespace zf::pipeline

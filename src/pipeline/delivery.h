@@ -1,5 +1,6 @@
 #pragma once
-// Fans each batch out to every sink and turns their acknowledgements, in
+// One per source, so one source's stuck batch never holds back another's
+// commits. Fans each batch out to every sink and turns their acknowledgements, in
 // batch order, into commits: a batch is done when every sink said
 // Delivered, and the checkpoint may move to a batch only when it and every
 // batch before it are done (libbeat's cursor-on-ack). Retriable failures
@@ -11,6 +12,7 @@
 // second call is ignored), an ack must carry the seq that was sent (a
 // wrong one counts as a failed attempt and the batch is sent again), and
 // each (batch, sink) pair is counted Delivered at most once.
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -52,14 +54,34 @@ struct Commit {
   std::vector<std::chrono::steady_clock::time_point> received;  // one per batch of the prefix
 };
 
+// Batch numbers: unique in the process, because sinks key their in-flight
+// batches by them, and increasing within each source, because its acker
+// commits in that order.
+class BatchNumbers {
+ public:
+  uint64_t next() { return ++last_; }
+
+ private:
+  std::atomic<uint64_t> last_{0};
+};
+
+// The process owns its sinks; every source's Delivery sends to the same ones.
 struct NamedSink {
   std::string name;
   std::unique_ptr<Sink> sink;
 };
+struct SinkRef {
+  std::string name;
+  Sink* sink;
+};
+std::vector<SinkRef> refs(const std::vector<NamedSink>& sinks);
+// Closes every sink at once, each in its own thread: one sink stuck on its
+// network must not use up the others' time. Returns by `timeout` (+ joins).
+void close_all(std::vector<NamedSink>& sinks, std::chrono::milliseconds timeout);
 
 class Delivery {
  public:
-  Delivery(std::vector<NamedSink> sinks, size_t max_inflight, std::chrono::milliseconds retry_initial,
+  Delivery(std::vector<SinkRef> sinks, size_t max_inflight, std::chrono::milliseconds retry_initial,
            std::chrono::milliseconds retry_max, Logger& log, Metrics& metrics,
            std::function<void(const Commit&)> on_commit);
   ~Delivery();
@@ -72,9 +94,8 @@ class Delivery {
   bool drain(std::chrono::milliseconds timeout);
   // Set once a sink failed permanently: the message for the operator.
   std::optional<std::string> failure() const;
-  // Stops retries and closes every sink (at once, each in its own thread)
-  // within `timeout`.
-  void close(std::chrono::milliseconds timeout);
+  // Stops retries. Acks that still arrive (while the sinks close) commit.
+  void stop_retries();
   size_t inflight() const;
   // Event time (unix ms) of the newest event in a batch every sink delivered.
   int64_t newest_delivered_event_ms() const;
@@ -99,7 +120,7 @@ class Delivery {
   void on_ack(size_t sink_index, uint64_t sent_seq, int attempt, Ack ack);
   void retry_loop();
 
-  std::vector<NamedSink> sinks_;
+  std::vector<SinkRef> sinks_;
   std::vector<SinkMetrics*> sink_metrics_;
   const size_t max_inflight_;
   const std::chrono::milliseconds retry_initial_, retry_max_;

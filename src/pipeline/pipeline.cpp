@@ -10,10 +10,11 @@
 namespace zf::pipeline {
 
 Pipeline::Pipeline(Source& source, const normalize::Normalizer& normalizer, Delivery& delivery,
-                   Logger& log, Metrics& metrics, StopSignal& stop, RunSettings settings, const Clock& clock)
+                   BatchNumbers& numbers, Logger& log, Metrics& metrics, StopSignal& stop, RunSettings settings, const Clock& clock)
     : source_(source),
       normalizer_(normalizer),
       delivery_(delivery),
+      numbers_(numbers),
       log_(log),
       metrics_(metrics),
       stop_(stop),
@@ -79,7 +80,6 @@ void Pipeline::report_progress(const SourcePage& page, const RunResult& result) 
 
 RunResult Pipeline::run() {
   RunResult result;
-  uint64_t seq = 0;
   try {
     while (delivery_.wait_for_room(stop_)) {
       auto page = source_.next(settings_.once);
@@ -87,7 +87,7 @@ RunResult Pipeline::run() {
       BatchMeta meta;
       meta.received = std::chrono::steady_clock::now();
       meta.source_token = page->token;
-      BatchPtr batch = shape(*page, ++seq, meta, result);
+      BatchPtr batch = shape(*page, numbers_.next(), meta, result);
       ++result.pages;
       result.events_shipped += batch->records.size();
       delivery_.dispatch(std::move(batch), meta);

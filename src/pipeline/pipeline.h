@@ -46,7 +46,7 @@ struct RunResult {
 
 class Pipeline {
  public:
-  Pipeline(Source& source, const normalize::Normalizer& normalizer, Delivery& delivery,
+  Pipeline(Source& source, const normalize::Normalizer& normalizer, Delivery& delivery, BatchNumbers& numbers,
            Logger& log, Metrics& metrics, StopSignal& stop, RunSettings settings,
            const Clock& clock = real_clock());
   RunResult run();
@@ -58,6 +58,7 @@ class Pipeline {
   Source& source_;
   const normalize::Normalizer& normalizer_;
   Delivery& delivery_;
+  BatchNumbers& numbers_;
   Logger& log_;
   Metrics& metrics_;
   StopSignal& stop_;

@@ -73,10 +73,11 @@ int main(int argc, char** argv) {
   std::ostringstream quiet;
   const bool debug = !env("ZF_BENCH_DEBUG").empty();
   zf::Logger log(debug ? static_cast<std::ostream&>(std::cerr) : quiet, debug ? zf::LogLevel::Debug : zf::LogLevel::Warn);
-  zf::Metrics metrics("acme", "bench");
+  zf::ProcessMetrics process_metrics("bench");
+  zf::Metrics metrics(process_metrics, "zendesk", "acme");
   auto build = zf::sinks::kafka::configure(zf::ConfigNode::load_string(config));
   auto t0 = std::chrono::steady_clock::now();
-  auto sink = build(zf::SinkContext{"kafka", log, metrics.registry()});
+  auto sink = build(zf::SinkContext{"kafka", log, process_metrics.registry()});
   auto run = zf::bench::drive(*sink, batches, max_inflight);
   sink->close(std::chrono::seconds(5));
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -29,10 +29,11 @@ int main(int argc, char** argv) {
 
   std::ostringstream logs;
   zf::Logger log(logs, zf::LogLevel::Warn);
-  zf::Metrics metrics("acme", "bench");
+  zf::ProcessMetrics process_metrics("bench");
+  zf::Metrics metrics(process_metrics, "zendesk", "acme");
   auto build = zf::sinks::syslog::configure(zf::ConfigNode::load_string(
       std::string("host: ") + argv[1] + "\nport: " + argv[2] + "\ntransport: tcp\n"));
-  auto sink = build(zf::SinkContext{"syslog", log, metrics.registry()});
+  auto sink = build(zf::SinkContext{"syslog", log, process_metrics.registry()});
   auto run = zf::bench::drive(*sink, batches, 4);
   double secs = run.seconds;
   size_t failed = run.failed_batches;

@@ -53,7 +53,8 @@ struct Store {
 TEST_CASE("committer (#13): commits that arrive during a slow write become one write of the newest token") {
   std::ostringstream logs;
   Logger log(logs);
-  Metrics metrics("acme", "test");
+  ProcessMetrics process_metrics("test");
+  Metrics metrics(process_metrics, "zendesk", "acme");
   Store store;
   store.hold = true;
   pipeline::Committer committer([&](uint64_t t) { return store.persist(t); }, "test", log, metrics);
@@ -79,7 +80,8 @@ TEST_CASE("committer (#13): commits that arrive during a slow write become one w
 TEST_CASE("committer (#13): a failed write is counted and reported, and the next commit covers its pages") {
   std::ostringstream logs;
   Logger log(logs);
-  Metrics metrics("acme", "test");
+  ProcessMetrics process_metrics("test");
+  Metrics metrics(process_metrics, "zendesk", "acme");
   Store store;
   store.fail_tokens = {1, 3};
   pipeline::Committer committer([&](uint64_t t) { return store.persist(t); }, "test", log, metrics);
@@ -107,7 +109,8 @@ TEST_CASE("committer (#13): a failed write is counted and reported, and the next
 TEST_CASE("committer (#13): finish() writes what is pending before it returns") {
   std::ostringstream logs;
   Logger log(logs);
-  Metrics metrics("acme", "test");
+  ProcessMetrics process_metrics("test");
+  Metrics metrics(process_metrics, "zendesk", "acme");
   Store store;
   pipeline::Committer committer([&](uint64_t t) { return store.persist(t); }, "test", log, metrics);
   committer.submit(commit_of(9));

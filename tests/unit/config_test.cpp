@@ -53,26 +53,30 @@ void check_errors(const std::vector<ErrorCase>& cases, const std::string& hidden
 }  // namespace
 
 TEST_CASE("config: a minimal valid config loads with production defaults") {
-  auto c = app::load_config(ConfigNode::load_string(kValid));
+  auto app = app::load_config(ConfigNode::load_string(kValid));
+  REQUIRE(app.sources.size() == 1);
+  const auto& c = app.sources[0];
+  CHECK(c.name == "zendesk");
+  CHECK(app.sources_form.rfind("zendesk (shorthand", 0) == 0);
   CHECK(c.account == "acme");
   CHECK(c.source.base_url == "https://acme.zendesk.com");
   CHECK(c.source.page_size == 2500);
   CHECK(c.rate_limit_requests == 50);
   CHECK(c.rate_limit_period == std::chrono::seconds(60));
   CHECK(c.start.back == std::chrono::hours(24 * 7));
-  CHECK(c.sinks.size() == 1);
+  CHECK(app.sinks.size() == 1);
   CHECK(c.source.windows.settle_delay_s == 60);
   CHECK(c.source.windows.poll_interval_s == 30);
   CHECK(c.source.windows.late_read_delay_s == 600);
   CHECK(c.source.windows.late_read_max_backlog_s == 1800);
-  CHECK(c.warnings.empty());
+  CHECK(app.warnings.empty());
 }
 
 TEST_CASE("config: the 0.1 keys overlap and dedup_max_ids still load, each with a warning naming its successor") {
   std::string yaml = kValid;
   yaml.replace(yaml.find("subdomain: acme"), 15, "subdomain: acme\n  overlap: 5m\n  dedup_max_ids: 50000");
   auto c = app::load_config(ConfigNode::load_string(yaml));
-  CHECK(c.source.windows.late_read_delay_s == 300);
+  CHECK(c.sources[0].source.windows.late_read_delay_s == 300);
   REQUIRE(c.warnings.size() == 2);
   CHECK(c.warnings[0].find("zendesk.late_read_delay") != std::string::npos);
   CHECK(c.warnings[1].find("ignored") != std::string::npos);
@@ -185,5 +189,5 @@ TEST_CASE("config: ${ENV} is interpolated and secrets are collected for redactio
   bool found = false;
   for (const auto& s : c.secrets) found |= s == "env-provided-token-123";
   CHECK(found);
-  CHECK(c.source.authorization.rfind("Basic ", 0) == 0);
+  CHECK(c.sources[0].source.authorization.rfind("Basic ", 0) == 0);
 }

@@ -81,23 +81,27 @@ bool eventually(F f, milliseconds limit = seconds(5)) {
 struct Harness {
   std::ostringstream logs;
   Logger log{logs};
-  Metrics metrics{"acme", "test"};
+  ProcessMetrics process_metrics{"test"};
+  Metrics metrics{process_metrics, "zendesk", "acme"};
   std::vector<ManualSink*> sinks;
+  std::vector<pipeline::NamedSink> owned;
   std::unique_ptr<pipeline::Delivery> delivery;
 
   explicit Harness(std::vector<std::string> names, size_t max_inflight = 8) {
-    std::vector<pipeline::NamedSink> named;
     for (const auto& name : names) {
       sinks.push_back(new ManualSink);
-      named.push_back({name, std::unique_ptr<Sink>(sinks.back())});
+      owned.push_back({name, std::unique_ptr<Sink>(sinks.back())});
     }
-    delivery = std::make_unique<pipeline::Delivery>(std::move(named), max_inflight, milliseconds(5), milliseconds(20),
+    delivery = std::make_unique<pipeline::Delivery>(pipeline::refs(owned), max_inflight, milliseconds(5), milliseconds(20),
                                                     log, metrics, [this](const pipeline::Commit& c) {
                                                       std::lock_guard l(mu_);
                                                       committed_.push_back(c.seq);
                                                     });
   }
-  ~Harness() { delivery->close(seconds(1)); }
+  ~Harness() {
+    delivery->stop_retries();
+    pipeline::close_all(owned, seconds(1));
+  }
   std::vector<uint64_t> commits() {
     std::lock_guard l(mu_);
     return committed_;

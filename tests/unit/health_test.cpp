@@ -100,9 +100,9 @@ std::string ask(int port, const std::string& request, int timeout_ms = 1000) {
 }  // namespace
 
 TEST_CASE("endpoint (#3): probes are answered while 200 clients trickle requests that never end") {
-  Metrics m("acme", "test");
+  ProcessMetrics process_metrics("test");
   HealthState h;  // no heartbeat yet: alive
-  HttpEndpoint endpoint(m, h, {});
+  HttpEndpoint endpoint(process_metrics, {{"zendesk", &h}}, {});
   std::string bound = endpoint.start("127.0.0.1:0");
   int port = std::stoi(bound.substr(bound.rfind(':') + 1));
   std::vector<int> slow;
@@ -126,11 +126,11 @@ TEST_CASE("endpoint (#3): probes are answered while 200 clients trickle requests
 }
 
 TEST_CASE("endpoint (#3): /metrics can require a bearer token; bad methods, paths and huge requests are refused") {
-  Metrics m("acme", "test");
+  ProcessMetrics process_metrics("test");
   HealthState h;
   EndpointLimits limits;
   limits.metrics_token = "scrape-secret";
-  HttpEndpoint endpoint(m, h, {}, limits);
+  HttpEndpoint endpoint(process_metrics, {{"zendesk", &h}}, {}, limits);
   std::string bound = endpoint.start("127.0.0.1:0");
   int port = std::stoi(bound.substr(bound.rfind(':') + 1));
   CHECK(ask(port, "GET /metrics HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 401", 0) == 0);
@@ -155,10 +155,10 @@ TEST_CASE("endpoint (#3): /metrics can require a bearer token; bad methods, path
 }
 
 TEST_CASE("endpoint (#13): /readyz and /healthz judge by the injected clock, not the machine's") {
-  Metrics m("acme", "test");
+  ProcessMetrics process_metrics("test");
   HealthState h;
   ManualClock clock(2'000'000'000'000);
-  HttpEndpoint endpoint(m, h, {std::chrono::seconds(300), std::chrono::seconds(300)}, {}, clock);
+  HttpEndpoint endpoint(process_metrics, {{"zendesk", &h}}, {std::chrono::seconds(300), std::chrono::seconds(300)}, {}, clock);
   std::string bound = endpoint.start("127.0.0.1:0");
   int port = std::stoi(bound.substr(bound.rfind(':') + 1));
   h.last_fetch_ok_ms = clock.now_ms();
@@ -172,4 +172,23 @@ TEST_CASE("endpoint (#13): /readyz and /healthz judge by the injected clock, not
   CHECK(ready.find("last successful fetch was 301s ago") != std::string::npos);
   CHECK(ask(port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").rfind("HTTP/1.1 503", 0) == 0);
   endpoint.stop();
+}
+
+TEST_CASE("health (#13): with several sources the process is ready only when every source is, and says which is not") {
+  int64_t now = 2'000'000'000'000;
+  ReadinessRules rules{std::chrono::seconds(300), std::chrono::seconds(300)};
+  HealthState a, b;
+  a.last_fetch_ok_ms = now - 1000;
+  b.last_fetch_ok_ms = now - 1000;
+  std::vector<NamedHealth> both{{"acme", &a}, {"globex", &b}};
+  CHECK(judge_all(both, rules, now, judge_readiness).ok);
+
+  b.set_fetch_problem("the API refused the credentials (401)");
+  HealthVerdict v = judge_all(both, rules, now, judge_readiness);
+  CHECK_FALSE(v.ok);
+  CHECK(v.reason == "source globex: the API refused the credentials (401)");
+
+  // One source alone keeps today's reasons, without a source prefix.
+  std::vector<NamedHealth> one{{"zendesk", &b}};
+  CHECK(judge_all(one, rules, now, judge_readiness).reason == "the API refused the credentials (401)");
 }

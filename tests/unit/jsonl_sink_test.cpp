@@ -26,11 +26,12 @@ TEST_CASE("jsonl sink: one line per record, acknowledged after the write, rotate
   auto dir = temp_dir("jsonl");
   std::ostringstream logs;
   Logger log(logs);
-  Metrics metrics("acme", "test");
+  ProcessMetrics process_metrics("test");
+  Metrics metrics(process_metrics, "zendesk", "acme");
   auto path = (dir / "out.jsonl").string();
   auto builder = sinks::jsonl::configure(
       ConfigNode::load_string("path: " + path + "\nrotate_bytes: 200\nrotate_keep: 3\n"));
-  auto sink = builder(SinkContext{"file", log, metrics.registry()});
+  auto sink = builder(SinkContext{"file", log, process_metrics.registry()});
   std::atomic<int> delivered{0};
   for (uint64_t s = 1; s <= 4; ++s)
     sink->send(make_batch(s, 3), [&](Ack a) {
@@ -56,9 +57,10 @@ TEST_CASE("jsonl sink: one line per record, acknowledged after the write, rotate
 TEST_CASE("jsonl sink: a file that cannot be written is acknowledged Retriable with the reason") {
   std::ostringstream logs;
   Logger log(logs);
-  Metrics metrics("acme", "test");
+  ProcessMetrics process_metrics("test");
+  Metrics metrics(process_metrics, "zendesk", "acme");
   auto builder = sinks::jsonl::configure(ConfigNode::load_string("path: /dev/full\nfsync: false\n"));
-  auto sink = builder(SinkContext{"full", log, metrics.registry()});
+  auto sink = builder(SinkContext{"full", log, process_metrics.registry()});
   std::promise<Ack> got;
   sink->send(make_batch(1, 2), [&](Ack a) { got.set_value(a); });
   auto ack = got.get_future().get();
@@ -71,10 +73,11 @@ TEST_CASE("jsonl sink (#13): encoding: cef writes one CEF event per line") {
   auto dir = temp_dir("jsonl-cef");
   std::ostringstream logs;
   Logger log(logs);
-  Metrics metrics("acme", "test");
+  ProcessMetrics process_metrics("test");
+  Metrics metrics(process_metrics, "zendesk", "acme");
   auto path = (dir / "out.cef").string();
   auto sink = sinks::jsonl::configure(ConfigNode::load_string("path: " + path + "\nencoding: cef\n"))(
-      SinkContext{"file", log, metrics.registry()});
+      SinkContext{"file", log, process_metrics.registry()});
   std::promise<Ack> got;
   sink->send(make_batch(7, 3), [&](Ack a) { got.set_value(a); });
   CHECK(got.get_future().get().status == DeliveryStatus::Delivered);

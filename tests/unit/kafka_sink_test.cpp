@@ -77,12 +77,12 @@ struct Harness {
   MockCluster cluster;
   std::ostringstream logs;
   Logger log{logs, LogLevel::Warn};
-  Metrics metrics{"acme", "test"};
+  ProcessMetrics process_metrics{"test"};
   std::unique_ptr<Sink> sink;
   explicit Harness(const std::string& extra = "") {
     auto build = sinks::kafka::configure(ConfigNode::load_string(
         "brokers: " + cluster.bootstrap() + "\ntopic: events\nmessage_timeout_ms: 30000\n" + extra));
-    sink = build(SinkContext{"kafka", log, metrics.registry()});
+    sink = build(SinkContext{"kafka", log, process_metrics.registry()});
   }
 };
 

@@ -81,7 +81,8 @@ struct RecordingSink final : Sink {
 struct Loop {
   std::ostringstream logs;
   Logger log{logs};
-  Metrics metrics{"acme", "test"};
+  ProcessMetrics process_metrics{"test"};
+  Metrics metrics{process_metrics, "zendesk", "acme"};
   std::vector<std::string> shipped;  // ids, in the order the sink got them
   FakeSource source;
   StopSignal stop;
@@ -92,12 +93,15 @@ struct Loop {
     std::vector<pipeline::NamedSink> sinks;
     sinks.push_back({"rec", std::make_unique<RecordingSink>(shipped)});
     pipeline::Committer committer([this](uint64_t t) { return source.commit(t); }, "fake", log, metrics);
-    pipeline::Delivery delivery(std::move(sinks), 2, milliseconds(5), milliseconds(20), log, metrics,
+    pipeline::Delivery delivery(pipeline::refs(sinks), 2, milliseconds(5), milliseconds(20), log, metrics,
                                 [&committer](const pipeline::Commit& c) { committer.submit(c); });
     normalize::Normalizer normalizer({"acme", false});
-    pipeline::Pipeline loop(source, normalizer, delivery, log, metrics, stop, {true, "acme", seconds(2), seconds(1)});
+    pipeline::BatchNumbers numbers;
+    pipeline::Pipeline loop(source, normalizer, delivery, numbers, log, metrics, stop,
+                            {true, "acme", seconds(2), seconds(1)});
     auto result = loop.run();
-    delivery.close(seconds(1));
+    pipeline::close_all(sinks, seconds(1));
+    delivery.stop_retries();
     committer.finish();
     return result;
   }

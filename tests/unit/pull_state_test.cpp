@@ -103,7 +103,8 @@ TEST_CASE("checkpoint: opening a version-1 file migrates it: version 2 on disk, 
   int64_t start = v1["position"]["window_start"].get<int64_t>();
   std::ostringstream logs;
   Logger log(logs);
-  Metrics metrics("127.0.0.1", "test");
+  ProcessMetrics process_metrics("test");
+  Metrics metrics(process_metrics, "zendesk", "127.0.0.1");
   StopSignal stop;
   {
     PullCheckpoint store((dir / "cp.json").string());
@@ -262,7 +263,8 @@ TEST_CASE("checkpoint (#19): a position in the future stops the forwarder, namin
                              std::chrono::system_clock::now().time_since_epoch()).count() + 86400;
   std::ostringstream logs;
   Logger log(logs);
-  Metrics metrics("acme", "test");
+  ProcessMetrics process_metrics("test");
+  Metrics metrics(process_metrics, "zendesk", "acme");
   StopSignal stop;
   PullCheckpoint store((dir / "cp.json").string());
   store.save(s);
