@@ -216,6 +216,7 @@ struct Emulator::Impl {
     {
       std::lock_guard lock(mu);
       ++stats.requests;
+      stats.arrivals_ms.push_back(now);
       std::string client = req.get_header_value("Authorization");
       auto given = reset_given_ms.find(client);
       if (given != reset_given_ms.end()) {

@@ -59,6 +59,7 @@ struct Stats {
   uint64_t faults_injected = 0;
   uint64_t early_requests = 0;   // requests sent before the reset their client was given
   std::map<int, uint64_t> by_status;
+  std::vector<int64_t> arrivals_ms;  // the request log: when each API request arrived, in order
 };
 
 class Emulator {

@@ -191,3 +191,78 @@ TEST_CASE("config: ${ENV} is interpolated and secrets are collected for redactio
   CHECK(found);
   CHECK(c.sources[0].source.authorization.rfind("Basic ", 0) == 0);
 }
+
+namespace {
+const std::string kTwoSources = R"(sources:
+  - type: zendesk_pull
+    name: acme
+    subdomain: acme
+    auth: {type: api_token, email: soc@acme.example, token: acme-token-value}
+    rate_limit: {requests: 30, period: 60s}
+    checkpoint: {path: /tmp/zf-acme.json}
+  - type: zendesk_pull
+    name: globex-eu
+    subdomain: globex
+    auth: {type: oauth, oauth_token: globex-oauth-value}
+    late_read_delay: 20m
+    checkpoint: {path: /tmp/zf-globex.json}
+sinks:
+  - type: jsonl
+    path: "-"
+)";
+
+std::string with(std::string yaml, const std::string& from, const std::string& to) {
+  yaml.replace(yaml.find(from), from.size(), to);
+  return yaml;
+}
+}  // namespace
+
+TEST_CASE("config (#13): sources: lists several accounts, each with its own name, budget, checkpoint and settings") {
+  auto app = app::load_config(ConfigNode::load_string(kTwoSources));
+  REQUIRE(app.sources.size() == 2);
+  CHECK(app.sources_form == "sources (2)");
+  const auto& a = app.sources[0];
+  const auto& g = app.sources[1];
+  CHECK(a.name == "acme");
+  CHECK(a.account == "acme");
+  CHECK(a.rate_limit_requests == 30);
+  CHECK(a.checkpoint_path == "/tmp/zf-acme.json");
+  CHECK(a.source.windows.late_read_delay_s == 600);
+  CHECK(g.name == "globex-eu");
+  CHECK(g.account == "globex");
+  CHECK(g.rate_limit_requests == 50);
+  CHECK(g.source.authorization == "Bearer globex-oauth-value");
+  CHECK(g.source.windows.late_read_delay_s == 1200);
+  CHECK(g.checkpoint_path == "/tmp/zf-globex.json");
+  bool both_secret = false;
+  for (const auto& s : app.secrets) both_secret |= s == "globex-oauth-value";
+  CHECK(both_secret);
+}
+
+TEST_CASE("config (#13): bad sources are refused with the key of the entry at fault") {
+  struct Case {
+    std::string yaml, key, expect;
+  };
+  std::vector<Case> cases{
+      {with(kTwoSources, "name: globex-eu", "name: acme"), "sources[1].name", "already the name of another source"},
+      {with(kTwoSources, "name: globex-eu", "name: Globex EU"), "sources[1].name", "lower-case letters"},
+      {with(kTwoSources, "/tmp/zf-globex.json", "/tmp/zf-acme.json"), "sources[1].checkpoint.path",
+       "also source \"acme\"'s checkpoint"},
+      {with(kTwoSources, "type: zendesk_pull\n    name: acme", "type: zendesk_push\n    name: acme"), "sources[0].type",
+       "known types: zendesk_pull"},
+      {with(kTwoSources, "    name: acme\n", ""), "sources[0].name", "required"},
+      {with(kTwoSources, "    subdomain: globex\n", ""), "sources[1].subdomain", "is required"},
+      {with(kTwoSources, "sinks:", "checkpoint: {path: /tmp/x.json}\nsinks:"), "checkpoint",
+       "belongs to each entry of sources"},
+      {with(kTwoSources, "sinks:", "zendesk: {subdomain: acme}\nsinks:"), "sources", "not both"},
+      {"sources: []\nsinks: [{type: jsonl, path: \"-\"}]\n", "sources", "is empty"},
+      {"sinks: [{type: jsonl, path: \"-\"}]\n", "sources", "is required"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.yaml);
+    std::string err = error_of(c.yaml);
+    CHECK(err.find("config: " + c.key + ":") != std::string::npos);
+    CHECK(err.find(c.expect) != std::string::npos);
+    CHECK(err.find("oauth-value") == std::string::npos);
+  }
+}

@@ -14,6 +14,8 @@
 #include "metrics/http_endpoint.h"
 #include "metrics/metrics.h"
 
+#include <prometheus/text_serializer.h>
+
 using namespace zf;
 
 TEST_CASE("readiness: not ready before the first fetch, ready while fetching and delivering") {
@@ -191,4 +193,30 @@ TEST_CASE("health (#13): with several sources the process is ready only when eve
   // One source alone keeps today's reasons, without a source prefix.
   std::vector<NamedHealth> one{{"zendesk", &b}};
   CHECK(judge_all(one, rules, now, judge_readiness).reason == "the API refused the credentials (401)");
+}
+
+TEST_CASE("metrics (#13): each source's series carry its source and account labels, one family per name") {
+  ProcessMetrics process("test");
+  Metrics acme(process, "acme", "acme");
+  Metrics globex(process, "globex-eu", "globex");
+  acme.events_fetched.Increment(7);
+  globex.events_fetched.Increment(3);
+  acme.api_requests("2xx").Increment();
+  acme.sink("kafka").events_delivered.Increment(7);
+  globex.sink("kafka").events_delivered.Increment(3);
+  std::string text = prometheus::TextSerializer().Serialize(process.registry().Collect());
+  CAPTURE(text);
+  CHECK(text.find("zendesk_forwarder_events_fetched_total{account=\"acme\",source=\"acme\"} 7") != std::string::npos);
+  CHECK(text.find("zendesk_forwarder_events_fetched_total{account=\"globex\",source=\"globex-eu\"} 3") !=
+        std::string::npos);
+  CHECK(text.find("zendesk_forwarder_api_requests_total{account=\"acme\",source=\"acme\",status_class=\"2xx\"} 1") !=
+        std::string::npos);
+  CHECK(text.find("zendesk_forwarder_events_delivered_total{account=\"globex\",sink=\"kafka\",source=\"globex-eu\"} 3") !=
+        std::string::npos);
+  // A second source adds series to the same family, not a second family.
+  size_t helps = 0;
+  for (size_t at = 0; (at = text.find("# HELP zendesk_forwarder_events_fetched_total ", at)) != std::string::npos; ++at)
+    ++helps;
+  CHECK(helps == 1);
+  CHECK(text.find("process_open_fds") != std::string::npos);
 }

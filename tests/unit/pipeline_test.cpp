@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 
 #include <mutex>
+#include <set>
+#include <thread>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -146,4 +148,107 @@ TEST_CASE("pipeline (#13): an event without an id is counted and logged in full,
   CHECK(loop.logs.str().find("event without a usable id") != std::string::npos);
   CHECK(loop.logs.str().find("/api/v2/tickets/2.json") != std::string::npos);  // the event itself
   CHECK(loop.source.committed().back() == 101);
+}
+
+namespace {
+
+// Shared by two sources: holds back every batch of account "stuck" until
+// released, delivers the others at once.
+struct StallingSink final : Sink {
+  std::mutex mu;
+  bool released = false;
+  std::vector<std::pair<BatchPtr, AckCallback>> held;
+  std::set<uint64_t> seqs;  // every seq it was sent: unique across sources
+  bool seq_repeated = false;
+  void send(BatchPtr b, AckCallback ack) override {
+    {
+      std::lock_guard lock(mu);
+      seq_repeated |= !seqs.insert(b->seq).second;
+      if (b->account == "stuck" && !released) {
+        held.emplace_back(std::move(b), std::move(ack));
+        return;
+      }
+    }
+    ack(Ack{b->seq, DeliveryStatus::Delivered, ""});
+  }
+  void release() {
+    std::vector<std::pair<BatchPtr, AckCallback>> go;
+    {
+      std::lock_guard lock(mu);
+      released = true;
+      go.swap(held);
+    }
+    for (auto& [b, ack] : go) ack(Ack{b->seq, DeliveryStatus::Delivered, ""});
+  }
+  bool flush(milliseconds) override { return true; }
+  void close(milliseconds) override {}
+};
+
+// One source's chain over a shared sink, as the forwarder builds it.
+struct SourceChain {
+  SourceChain(std::string account, std::vector<std::vector<std::string>> pages, Sink& sink,
+              pipeline::BatchNumbers& numbers, ProcessMetrics& process, Logger& log, StopSignal& stop)
+      : source(std::move(pages)),
+        metrics(process, account, account),
+        committer([this](uint64_t t) { return source.commit(t); }, account, log, metrics),
+        delivery({{"shared", &sink}}, 2, milliseconds(5), milliseconds(20), log, metrics,
+                 [this](const pipeline::Commit& c) { committer.submit(c); }),
+        normalizer({account, false}),
+        loop(source, normalizer, delivery, numbers, log, metrics, stop, {true, account, seconds(20), seconds(1)}) {}
+  FakeSource source;
+  Metrics metrics;
+  pipeline::Committer committer;
+  pipeline::Delivery delivery;
+  normalize::Normalizer normalizer;
+  pipeline::Pipeline loop;
+  pipeline::RunResult result;
+};
+
+std::vector<std::vector<std::string>> five_pages(int base) {
+  std::vector<std::vector<std::string>> pages(5);
+  for (int p = 0; p < 5; ++p)
+    for (int i = 0; i < 3; ++i) pages[p].push_back(event_json(base + p * 10 + i));
+  return pages;
+}
+
+}  // namespace
+
+TEST_CASE("sources (#13): one source's stalled batches never hold back another source's commits") {
+  std::ostringstream logs;
+  Logger log{logs};
+  ProcessMetrics process{"test"};
+  StopSignal stop;
+  StallingSink sink;
+  pipeline::BatchNumbers numbers;
+  SourceChain stuck("stuck", five_pages(0), sink, numbers, process, log, stop);
+  SourceChain moving("moving", five_pages(1000), sink, numbers, process, log, stop);
+
+  std::thread a([&] { stuck.result = stuck.loop.run(); });
+  std::thread b([&] { moving.result = moving.loop.run(); });
+  b.join();
+  moving.committer.finish();
+  CHECK(moving.result.ok);
+  REQUIRE_FALSE(moving.source.committed().empty());
+  CHECK(moving.source.committed().back() == 105);  // all five pages durable
+  // Meanwhile the stalled source committed nothing and stopped fetching at
+  // its in-flight limit (2 batches).
+  auto held = [&] {
+    std::lock_guard lock(sink.mu);
+    return sink.held.size();
+  };
+  for (int i = 0; i < 500 && held() < 2; ++i) std::this_thread::sleep_for(milliseconds(10));
+  CHECK(held() == 2);
+  std::this_thread::sleep_for(milliseconds(100));
+  CHECK(held() == 2);
+  CHECK(stuck.source.committed().empty());
+
+  sink.release();
+  a.join();
+  stuck.delivery.stop_retries();
+  stuck.committer.finish();
+  CHECK(stuck.result.ok);
+  REQUIRE_FALSE(stuck.source.committed().empty());
+  CHECK(stuck.source.committed().back() == 105);
+  CHECK(sink.seqs.size() == 10);
+  CHECK_FALSE(sink.seq_repeated);
 }
