@@ -37,6 +37,7 @@ class Sink {
   virtual ~Sink() = default;
 
   // Starts delivery of `batch`. Must not block for long: queue and return.
+  // Called from several threads (one per source): sinks are shared.
   // The sink may fail the batch as Retriable when its queue is full, but the
   // pipeline already bounds how many batches are in flight.
   virtual void send(BatchPtr batch, AckCallback on_ack) = 0;
