@@ -104,7 +104,7 @@ class JsonlSink final : public Sink {
   std::string write_batch(const Batch& batch) {
     buf_.clear();
     for (const auto& r : batch.records) {
-      buf_ += encode::encode(s_.encoding, r, batch.account, scratch_);
+      buf_ += encode::encode(s_.encoding, r, scratch_);
       buf_ += '\n';
     }
     size_t off = 0;

@@ -188,12 +188,12 @@ class KafkaSink final : public Sink {
       }
       // The ECS record is not copied: the batch outlives every delivery
       // report. Another encoding lives in scratch_, so librdkafka copies it.
-      std::string_view value = encode::encode(settings_.encoding, r, batch.account, scratch_);
+      std::string_view value = encode::encode(settings_.encoding, r, scratch_);
       int flags = value.data() == r.json.data() ? 0 : RD_KAFKA_MSG_F_COPY;
       for (;;) {
         rd_kafka_resp_err_t err = rd_kafka_producev(
             rk_, RD_KAFKA_V_RKT(topic), RD_KAFKA_V_MSGFLAGS(flags),
-            RD_KAFKA_V_KEY(r.id.data(), r.id.size()), RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+            RD_KAFKA_V_KEY(r.event.id.data(), r.event.id.size()), RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
             RD_KAFKA_V_HEADER("zendesk-account", batch.account.data(), static_cast<ssize_t>(batch.account.size())),
             RD_KAFKA_V_HEADER("schema-version", schema.data(), static_cast<ssize_t>(schema.size())),
             RD_KAFKA_V_HEADER("source", kProduct, -1), RD_KAFKA_V_OPAQUE(p), RD_KAFKA_V_END);

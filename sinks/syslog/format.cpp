@@ -54,8 +54,8 @@ std::string header_token(std::string_view v, size_t max_len) {
 
 int severity_for(const Record& r, const FormatSettings& s) {
   if (!s.severity_by_status) return s.severity;
-  if (r.status >= 500) return 3;  // error
-  if (r.status >= 400) return 4;  // warning
+  if (r.event.status >= 500) return 3;  // error
+  if (r.event.status >= 400) return 4;  // warning
   return 6;                       // informational
 }
 
@@ -63,7 +63,7 @@ namespace {
 
 std::string header(const Record& r, const FormatSettings& s) {
   std::string out = "<" + std::to_string(s.facility * 8 + severity_for(r, s)) + ">1 ";
-  out += r.timestamp.empty() ? "-" : r.timestamp;
+  out += r.event.timestamp.empty() ? "-" : r.event.timestamp;
   out += ' ';
   out += header_token(s.hostname, 255);
   out += ' ';
@@ -83,7 +83,7 @@ std::string_view utf8_prefix(std::string_view s, size_t max_bytes) {
   return s.substr(0, cut);
 }
 
-std::string structured_data(const Record& r, const std::string& account, const FormatSettings& s, bool minimal) {
+std::string structured_data(const Record& r, const FormatSettings& s, bool minimal) {
   std::string sd = "[" + header_token(s.sd_id, 32);
   auto param = [&](const char* name, std::string_view value) {
     if (value.empty()) return;
@@ -93,17 +93,17 @@ std::string structured_data(const Record& r, const std::string& account, const F
     sd += escape_sd_param(value);
     sd += '"';
   };
-  param("id", r.id);
+  param("id", r.event.id);
   if (!minimal) {
-    param("account", account);
-    param("user", r.user_id);
-    param("src", r.source_ip);
-    param("method", r.method);
-    param("status", r.status ? std::to_string(r.status) : "");
-    param("action", r.action);
-    param("resource_type", r.resource_type);
-    param("resource_id", r.resource_id);
-    param("url", utf8_prefix(r.url, kSdUrlMaxBytes));
+    param("account", r.event.account);
+    param("user", r.event.user_id);
+    param("src", r.event.source_ip);
+    param("method", r.event.method);
+    param("status", r.event.status ? std::to_string(r.event.status) : "");
+    param("action", r.event.action);
+    param("resource_type", r.event.resource.type);
+    param("resource_id", r.event.resource.id);
+    param("url", utf8_prefix(r.event.url, kSdUrlMaxBytes));
     param("schema", std::to_string(kSchemaVersion));
   }
   sd += ']';
@@ -111,29 +111,29 @@ std::string structured_data(const Record& r, const std::string& account, const F
 }
 
 
-std::string body(const Record& r, const std::string& account, const FormatSettings& s) {
-  std::string msg = s.format == Format::Cef ? encode::cef(r, account, severity_for(r, s)) : r.json;
+std::string body(const Record& r, const FormatSettings& s) {
+  std::string msg = s.format == Format::Cef ? encode::cef(r.event, severity_for(r, s)) : r.json;
   return s.bom ? "\xEF\xBB\xBF" + msg : msg;
 }
 
 }  // namespace
 
-std::string format_message(const Record& r, const std::string& account, const FormatSettings& s) {
+std::string format_message(const Record& r, const FormatSettings& s) {
   // CEF carries its fields itself; the RFC 5424 envelope then has no SD.
-  std::string sd = s.format == Format::Cef ? "-" : structured_data(r, account, s, false);
-  return header(r, s) + sd + " " + body(r, account, s);
+  std::string sd = s.format == Format::Cef ? "-" : structured_data(r, s, false);
+  return header(r, s) + sd + " " + body(r, s);
 }
 
-std::string format_message_within(const Record& r, const std::string& account, const FormatSettings& s,
+std::string format_message_within(const Record& r, const FormatSettings& s,
                                   size_t max_bytes, bool& truncated) {
   truncated = false;
-  std::string msg = format_message(r, account, s);
+  std::string msg = format_message(r, s);
   if (msg.size() <= max_bytes) return msg;
   truncated = true;
-  std::string head = header(r, s) + (s.format == Format::Cef ? "-" : structured_data(r, account, s, false)) + " ";
+  std::string head = header(r, s) + (s.format == Format::Cef ? "-" : structured_data(r, s, false)) + " ";
   if (head.size() + 16 > max_bytes)  // keep at least the event id identifiable
-    head = header(r, s) + structured_data(r, account, s, true) + " ";
-  std::string b = body(r, account, s);
+    head = header(r, s) + structured_data(r, s, true) + " ";
+  std::string b = body(r, s);
   size_t room = max_bytes > head.size() ? max_bytes - head.size() : 0;
   size_t cut = std::min(room, b.size());
   // Back off to a UTF-8 boundary.

@@ -33,11 +33,11 @@ struct FormatSettings {
 inline constexpr size_t kSdUrlMaxBytes = 512;
 
 // <PRI>1 TIMESTAMP HOSTNAME APP-NAME - MSGID [SD] MSG
-std::string format_message(const Record& r, const std::string& account, const FormatSettings& s);
+std::string format_message(const Record& r, const FormatSettings& s);
 // Same, with MSG cut so the whole message fits `max_bytes` (never inside a
 // UTF-8 sequence; the header and structured data are kept). Sets
 // `truncated` when it had to cut.
-std::string format_message_within(const Record& r, const std::string& account, const FormatSettings& s,
+std::string format_message_within(const Record& r, const FormatSettings& s,
                                   size_t max_bytes, bool& truncated);
 
 std::string escape_sd_param(std::string_view v);   // ", \, ] escaped; control characters as \n, \r, \t, \u00XX

@@ -98,7 +98,7 @@ class SyslogSink final : public Sink {
       for (const Record& r : batch.records) {
         pace_udp();
         bool cut = false;
-        std::string msg = format_message_within(r, batch.account, s_.format, s_.max_message_bytes, cut);
+        std::string msg = format_message_within(r, s_.format, s_.max_message_bytes, cut);
         if (cut) truncated_.Increment();
         std::string error = transport_->send(msg);
         if (!error.empty()) return error;
@@ -107,13 +107,13 @@ class SyslogSink final : public Sink {
     }
     if (s_.relp) {
       messages_.clear();
-      for (const Record& r : batch.records) messages_.push_back(format_message(r, batch.account, s_.format));
+      for (const Record& r : batch.records) messages_.push_back(format_message(r, s_.format));
       std::string error = relp_.send_all(messages_);
       if (!error.empty()) transport_->close();
       return error;
     }
     buf_.clear();
-    for (const Record& r : batch.records) append_framed(buf_, format_message(r, batch.account, s_.format), s_.framing);
+    for (const Record& r : batch.records) append_framed(buf_, format_message(r, s_.format), s_.framing);
     std::string error = transport_->send(buf_);
     if (error.empty() && transport_->peer_closed())
       error = "the receiver closed the connection during the write; the batch will be sent again";

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "core/access_event.h"
+
 namespace zf {
 
 // Version of the normalized record's shape (docs/FIELDS.md). Sinks that can
@@ -13,23 +15,12 @@ namespace zf {
 inline constexpr int kSchemaVersion = 1;
 inline constexpr const char* kProduct = "zendesk-forwarder";
 
-// One normalized access event. `json` is the complete ECS-shaped record,
-// compact, on one line, without a trailing newline. The other fields are
-// copies of values inside it that sinks need without re-parsing (syslog
-// structured data, CEF extensions, Kafka keys).
+// One normalized access event: the typed event, which every encoder reads,
+// and its ecs_json encoding (compact, one line, no trailing newline), made
+// once in the shape stage because it is every sink's default.
 struct Record {
-  std::string id;             // event.id: the Zendesk ULID
-  int64_t timestamp_ms = 0;   // @timestamp, ms since the epoch (UTC)
-  std::string timestamp;      // @timestamp as written in the record (RFC 3339)
-  std::string user_id;        // user.id ("" when absent)
-  std::string source_ip;      // source.ip ("" when absent or empty)
-  std::string method;         // http.request.method
-  int status = 0;             // http.response.status_code (0 when absent)
-  std::string url;            // url.original
-  std::string action;         // event.action, e.g. "ticket.read", "search"
-  std::string resource_type;  // zendesk.resource.type ("" when not derivable)
-  std::string resource_id;    // zendesk.resource.id
-  std::string json;           // the normalized record
+  AccessEvent event;
+  std::string json;
 };
 
 // Records from one fetched page, in the order the API returned them. `seq`

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/access_event.h"
 #include "core/record.h"
 
 namespace zf::encode {
@@ -12,7 +13,7 @@ namespace zf::encode {
 // CEF severity follows the HTTP status (8 for 5xx, 6 for 4xx, 3 otherwise)
 // unless `syslog_severity` (0..7) is given, as the syslog sink does when
 // its severity is fixed.
-std::string cef(const Record& r, const std::string& account, int syslog_severity = -1);
+std::string cef(const AccessEvent& e, int syslog_severity = -1);
 
 std::string escape_cef_header(std::string_view v);
 std::string escape_cef_value(std::string_view v);

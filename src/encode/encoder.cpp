@@ -16,10 +16,10 @@ Encoding configure(const ConfigNode& section, Encoding fallback) {
   return name == "cef" ? Encoding::Cef : Encoding::EcsJson;
 }
 
-std::string_view encode(Encoding e, const Record& r, const std::string& account, std::string& scratch) {
+std::string_view encode(Encoding e, const Record& r, std::string& scratch) {
   switch (e) {
     case Encoding::EcsJson: return r.json;
-    case Encoding::Cef: scratch = cef(r, account); return scratch;
+    case Encoding::Cef: scratch = cef(r.event); return scratch;
   }
   return r.json;
 }

@@ -1,6 +1,6 @@
 #pragma once
-// Output encodings: pure functions from a normalized record to the bytes a
-// sink ships. Every sink takes an `encoding:` key (default ecs_json), so
+// Output encodings: pure functions from the typed access event to the bytes
+// a sink ships. Every sink takes an `encoding:` key (default ecs_json), so
 // CEF can go to Kafka or a file as well as to syslog.
 #include <string>
 #include <string_view>
@@ -24,6 +24,6 @@ Encoding configure(const ConfigNode& sink_section, Encoding fallback = Encoding:
 
 // The encoded record: a view of the record itself (ecs_json) or of
 // `scratch`, valid until either changes.
-std::string_view encode(Encoding e, const Record& r, const std::string& account, std::string& scratch);
+std::string_view encode(Encoding e, const Record& r, std::string& scratch);
 
 }  // namespace zf::encode

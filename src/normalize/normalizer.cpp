@@ -5,12 +5,14 @@
 #include <cctype>
 
 #include "core/time_format.h"
-#include "normalize/json_writer.h"
+#include "encode/ecs.h"
+#include "encode/json_writer.h"
 
 namespace zf::normalize {
 
 namespace {
 
+using encode::JsonWriter;
 using simdjson::dom::element;
 using simdjson::dom::element_type;
 
@@ -62,7 +64,7 @@ std::string verb_for(std::string_view method, bool has_id) {
 
 // GraphQL names what it read in `variables`: {"id": "1"} with the type in
 // the operation name ("ticket"), or a typed key ("ticketId", "user_id").
-void resource_from_graphql(std::string_view operation, element variables, Resource& r) {
+void resource_from_graphql(std::string_view operation, element variables, AccessedResource& r) {
   simdjson::dom::object vars;
   if (variables.get_object().get(vars)) return;
   static constexpr std::array<std::pair<std::string_view, std::string_view>, 8> kTypedKeys = {{
@@ -141,8 +143,8 @@ std::string query_param(std::string_view qs, std::string_view name) {
   return "";
 }
 
-Resource resource_from_path(std::string_view path) {
-  Resource r;
+AccessedResource resource_from_path(std::string_view path) {
+  AccessedResource r;
   // Segments after the API prefix: /api/v2/<collection>/<id>/<sub>...
   // Other paths (agent UI pages) name no resource we can trust.
   bool api = false;
@@ -197,63 +199,70 @@ std::variant<Record, std::string> Normalizer::normalize(element event) const {
   simdjson::dom::object obj;
   if (event.get_object().get(obj)) return std::string("event is not a JSON object");
   Record r;
+  AccessEvent& e = r.event;
   std::string_view id;
   if (obj["id"].get_string().get(id) || id.empty()) return std::string("event has no string id");
-  r.id = std::string(id);
+  e.id = std::string(id);
+  e.account = options_.account;
 
-  // Pass 1: read the known fields; remember what is unknown or mistyped.
+  // Read the known fields; keep what is unknown or mistyped aside.
   std::string extra, invalid;
   JsonWriter extra_w(extra), invalid_w(invalid);
   extra_w.begin_object();
   invalid_w.begin_object();
   bool has_extra = false, has_invalid = false;
-  std::string_view timestamp_raw, ip, method, url, origin, auth_type, client, referer, category, summary;
-  int64_t bytes_sent = -1;
+  std::string_view timestamp_raw;
   element graphql;
   bool has_graphql = false;
   auto mistyped = [&](std::string_view key, element value) {
     invalid_w.key(key).raw(simdjson::minify(value));
     has_invalid = true;
   };
-  auto want_string = [&](std::string_view key, element value, std::string_view& into) {
-    if (value.get_string().get(into)) mistyped(key, value);
+  auto want_string = [&](std::string_view key, element value, std::string& into) {
+    std::string_view s;
+    if (value.get_string().get(s)) mistyped(key, value);
+    else into = std::string(s);
   };
   for (auto field : obj) {
     std::string_view k = field.key;
     element v = field.value;
     if (k == "id") continue;
     if (v.is_null()) continue;
-    if (k == "timestamp") want_string(k, v, timestamp_raw);
-    else if (k == "ip_address") want_string(k, v, ip);
-    else if (k == "method") want_string(k, v, method);
-    else if (k == "url") want_string(k, v, url);
-    else if (k == "origin_service") want_string(k, v, origin);
-    else if (k == "authorization_type") want_string(k, v, auth_type);
-    else if (k == "client") want_string(k, v, client);
-    else if (k == "referer") want_string(k, v, referer);
-    else if (k == "category") want_string(k, v, category);
-    else if (k == "summary") want_string(k, v, summary);
+    if (k == "timestamp") {
+      if (v.get_string().get(timestamp_raw)) mistyped(k, v);
+    } else if (k == "ip_address") want_string(k, v, e.source_ip);
+    else if (k == "method") want_string(k, v, e.method);
+    else if (k == "url") want_string(k, v, e.url);
+    else if (k == "origin_service") want_string(k, v, e.origin_service);
+    else if (k == "authorization_type") want_string(k, v, e.authorization_type);
+    else if (k == "client") want_string(k, v, e.user_agent);
+    else if (k == "referer") want_string(k, v, e.referrer);
+    else if (k == "category") want_string(k, v, e.category);
+    else if (k == "summary") want_string(k, v, e.summary);
     else if (k == "user_id") {
       // A number in the API, a string in webhooks; anything else is kept aside.
       int64_t n;
       uint64_t u;
       std::string_view s;
-      if (!v.get_int64().get(n)) r.user_id = std::to_string(n);
-      else if (!v.get_uint64().get(u)) r.user_id = std::to_string(u);
+      if (!v.get_int64().get(n)) e.user_id = std::to_string(n);
+      else if (!v.get_uint64().get(u)) e.user_id = std::to_string(u);
       else if (!v.get_string().get(s) && !s.empty() &&
                std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); }))
-        r.user_id = std::string(s);
+        e.user_id = std::string(s);
       else mistyped(k, v);
     } else if (k == "status") {
       int64_t n;
       std::string_view s;
-      if (!v.get_int64().get(n) && n >= 0 && n < 1000) r.status = static_cast<int>(n);
+      if (!v.get_int64().get(n) && n >= 0 && n < 1000) e.status = static_cast<int>(n);
       else if (!v.get_string().get(s) && s.size() == 3 &&
                std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); }))
-        r.status = std::stoi(std::string(s));
+        e.status = std::stoi(std::string(s));
       else mistyped(k, v);
     } else if (k == "bytes_sent") {
-      if (v.get_int64().get(bytes_sent)) mistyped(k, v);
+      if (v.get_int64().get(e.bytes_sent)) {
+        e.bytes_sent = -1;
+        mistyped(k, v);
+      }
     } else if (k == "graphql") {
       if (v.is_object()) {
         graphql = v;
@@ -268,34 +277,27 @@ std::variant<Record, std::string> Normalizer::normalize(element event) const {
   }
   extra_w.end_object();
   invalid_w.end_object();
+  if (has_extra) e.extra_json = std::move(extra);
+  if (has_invalid) e.invalid_json = std::move(invalid);
+  if (options_.keep_original) e.original = simdjson::minify(event);
 
-  auto ts_ms = parse_rfc3339_ms(timestamp_raw);
-  if (ts_ms) {
-    r.timestamp_ms = *ts_ms;
-    r.timestamp = format_utc_millis(*ts_ms);
+  if (auto ts_ms = parse_rfc3339_ms(timestamp_raw)) {
+    e.timestamp_ms = *ts_ms;
+    e.timestamp = format_utc_millis(*ts_ms);
+  } else {
+    e.timestamp_raw = std::string(timestamp_raw);
   }
-  r.source_ip = std::string(ip);
-  r.method = std::string(method);
-  r.url = std::string(url);
-
-  std::string_view path = url, query;
-  if (size_t q = path.find('?'); q != std::string_view::npos) {
-    query = path.substr(q + 1);
-    path = path.substr(0, q);
-  }
-  if (size_t hash = query.find('#'); hash != std::string_view::npos) query = query.substr(0, hash);
 
   // What was accessed, and the action.
-  Resource res;
-  std::string graphql_op, graphql_type, search_query;
-  element variables_doc;
-  bool variables_ok = false;
-  std::string_view variables_raw;
+  auto [path, query] = split_url(e.url);
   if (has_graphql) {
-    std::string_view op_name, op_type;
-    if (!graphql["operation_name"].get_string().get(op_name)) graphql_op = std::string(op_name);
-    if (!graphql["operation_type"].get_string().get(op_type)) graphql_type = lower(op_type);
-    element vars;
+    GraphqlCall& g = e.graphql.emplace();
+    std::string_view op_name, op_type, query_text, variables_raw;
+    if (!graphql["operation_name"].get_string().get(op_name)) g.operation_name = std::string(op_name);
+    if (!graphql["operation_type"].get_string().get(op_type)) g.operation_type = lower(op_type);
+    if (!graphql["query"].get_string().get(query_text)) g.query = std::string(query_text);
+    element vars, variables_doc;
+    bool variables_ok = false;
     if (!graphql["variables"].get(vars)) {
       if (!vars.get_string().get(variables_raw)) {
         variables_ok = !variables_parser_.parse(variables_raw.data(), variables_raw.size()).get(variables_doc);
@@ -304,87 +306,26 @@ std::variant<Record, std::string> Normalizer::normalize(element event) const {
         variables_ok = true;
       }
     }
-    if (variables_ok) resource_from_graphql(graphql_op, variables_doc, res);
-    r.action = "graphql." + (graphql_type.empty() ? std::string("query") : graphql_type);
-  } else {
-    res = resource_from_path(path);
-    if (res.search) {
-      search_query = query_param(query, "query");
-      r.action = res.type.empty() ? "search" : res.type + ".search";
-    } else if (!res.type.empty()) {
-      r.action = res.type + "." + verb_for(method, !res.id.empty());
+    if (variables_ok) {
+      g.variables_json = simdjson::minify(variables_doc);
+      resource_from_graphql(g.operation_name, variables_doc, e.resource);
     } else {
-      r.action = "http." + lower(method.empty() ? "request" : method);
+      g.variables_raw = std::string(variables_raw);
+    }
+    e.action = "graphql." + (g.operation_type.empty() ? std::string("query") : g.operation_type);
+  } else {
+    e.resource = resource_from_path(path);
+    if (e.resource.search) {
+      e.search_query = query_param(query, "query");
+      e.action = e.resource.type.empty() ? "search" : e.resource.type + ".search";
+    } else if (!e.resource.type.empty()) {
+      e.action = e.resource.type + "." + verb_for(e.method, !e.resource.id.empty());
+    } else {
+      e.action = "http." + lower(e.method.empty() ? "request" : e.method);
     }
   }
-  r.resource_type = res.type;
-  r.resource_id = res.id;
 
-  // Pass 2: write the record.
-  std::string& out = r.json;
-  out.reserve(512 + url.size() + extra.size());
-  JsonWriter w(out);
-  w.begin_object();
-  if (ts_ms) w.field("@timestamp", r.timestamp);
-  w.key("event").begin_object();
-  w.field("id", r.id).field("kind", "event");
-  w.key("category").begin_array().string(url.rfind("/api/", 0) == 0 || has_graphql ? "api" : "web").end_array();
-  w.key("type").begin_array().string("access").end_array();
-  w.field("action", r.action);
-  w.field("outcome", r.status == 0 ? "unknown" : r.status < 400 ? "success" : "failure");
-  w.field("dataset", "zendesk.access").field("provider", "zendesk").field("module", "zendesk");
-  if (options_.keep_original) w.field("original", simdjson::minify(event));
-  w.end_object();
-  if (!r.user_id.empty()) w.key("user").begin_object().field("id", r.user_id).end_object();
-  if (!ip.empty()) w.key("source").begin_object().field("ip", ip).end_object();
-  w.key("http").begin_object();
-  w.key("request").begin_object();
-  if (!method.empty()) w.field("method", method);
-  if (!referer.empty()) w.field("referrer", referer);
-  w.end_object();
-  if (r.status != 0 || bytes_sent >= 0) {
-    w.key("response").begin_object();
-    if (r.status != 0) w.field("status_code", r.status);
-    if (bytes_sent >= 0) w.key("body").begin_object().field("bytes", bytes_sent).end_object();
-    w.end_object();
-  }
-  w.end_object();
-  if (!url.empty()) {
-    w.key("url").begin_object().field("original", url).field("path", path);
-    if (!query.empty()) w.field("query", query);
-    w.end_object();
-  }
-  if (!client.empty()) w.key("user_agent").begin_object().field("original", client).end_object();
-
-  w.key("zendesk").begin_object();
-  w.field("account", options_.account);
-  if (!origin.empty()) w.field("origin_service", origin);
-  if (!auth_type.empty()) w.field("authorization_type", auth_type);
-  if (!category.empty()) w.field("category", category);
-  if (!summary.empty()) w.field("summary", summary);
-  if (!res.type.empty() || !res.id.empty()) {
-    w.key("resource").begin_object();
-    if (!res.type.empty()) w.field("type", res.type);
-    if (!res.id.empty()) w.field("id", res.id);
-    if (!res.subresource.empty()) w.field("subresource", res.subresource);
-    w.end_object();
-  }
-  if (res.search) w.key("search").begin_object().field("query", search_query).end_object();
-  if (has_graphql) {
-    w.key("graphql").begin_object();
-    std::string_view query_text;
-    if (!graphql_op.empty()) w.field("operation_name", graphql_op);
-    if (!graphql_type.empty()) w.field("operation_type", graphql_type);
-    if (!graphql["query"].get_string().get(query_text)) w.field("query", query_text);
-    if (variables_ok) w.key("variables").raw(simdjson::minify(variables_doc));
-    else if (!variables_raw.empty()) w.field("variables_raw", variables_raw);
-    w.end_object();
-  }
-  if (!ts_ms && !timestamp_raw.empty()) w.field("timestamp", timestamp_raw);
-  if (has_extra) w.key("extra").raw(extra);
-  if (has_invalid) w.key("invalid").raw(invalid);
-  w.end_object();
-  w.end_object();
+  encode::write_ecs_json(e, r.json);
   return r;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
-// The shape stage: one Access Logs API event in, one ECS-shaped Record out
+// The shape stage: one Access Logs API event in, one typed AccessEvent out
+// (with its ecs_json encoding, every sink's default, made here once)
 // (docs/FIELDS.md lists every field). Unknown fields are kept under
 // zendesk.extra, values of the wrong type under zendesk.invalid; only an
 // event that cannot be identified (not an object, no string id) is refused.
@@ -18,14 +19,8 @@ struct Options {
   bool keep_original = false;  // event.original: the event's JSON verbatim
 };
 
-// What a REST path or GraphQL call says was accessed.
-struct Resource {
-  std::string type;         // "ticket", "user", ... ("" when unknown)
-  std::string id;           // "" for collections and searches
-  std::string subresource;  // "comments" in /tickets/1/comments
-  bool search = false;
-};
-Resource resource_from_path(std::string_view path);
+// What a REST path says was accessed.
+AccessedResource resource_from_path(std::string_view path);
 // The `query` parameter of a search URL, URL-decoded ('+' is a space).
 std::string query_param(std::string_view query_string, std::string_view name);
 std::string url_decode(std::string_view s);

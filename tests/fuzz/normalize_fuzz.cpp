@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "encode/cef.h"
 #include "normalize/normalizer.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -15,7 +16,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (auto* record = std::get_if<zf::Record>(&result)) {
     if (record->json.find('\n') != std::string::npos) std::abort();
     auto parsed = nlohmann::json::parse(record->json, nullptr, /*allow_exceptions=*/false);
-    if (parsed.is_discarded() || parsed["event"]["id"] != record->id) std::abort();
+    if (parsed.is_discarded() || parsed["event"]["id"] != record->event.id) std::abort();
+    // CEF from the same typed event: one line, whatever the values hold.
+    std::string cef = zf::encode::cef(record->event);
+    if (cef.find_first_of("\r\n") != std::string::npos) std::abort();
   }
   return 0;
 }

@@ -36,7 +36,7 @@ std::vector<zf::BatchPtr> read_batches(const std::string& path, size_t batch_siz
     size_t tab = line.find('\t');
     if (tab == std::string::npos) throw std::runtime_error(path + ": a line without a tab");
     zf::Record r;
-    r.id = line.substr(0, tab);
+    r.event.id = line.substr(0, tab);
     r.json = line.substr(tab + 1);
     batch->records.push_back(std::move(r));
   }
@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
   if (mode == "write" && argc == 4) {
     std::ofstream out(argv[3]);
     for (const auto& b : zf::bench::make_batches(std::stoul(argv[2])))
-      for (const auto& r : b->records) out << r.id << '\t' << r.json << '\n';
+      for (const auto& r : b->records) out << r.event.id << '\t' << r.json << '\n';
     return out ? 0 : 1;
   }
   if (mode != "produce" || argc != 5) {

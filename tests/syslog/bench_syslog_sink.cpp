@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
   size_t bytes = 0;
   zf::sinks::syslog::FormatSettings fs;
   for (const auto& b : batches)
-    for (const auto& r : b->records) bytes += zf::sinks::syslog::format_message(r, "acme", fs).size();
+    for (const auto& r : b->records) bytes += zf::sinks::syslog::format_message(r, fs).size();
 
   std::ostringstream logs;
   zf::Logger log(logs, zf::LogLevel::Warn);

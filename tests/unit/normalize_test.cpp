@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "normalize/json_writer.h"
+#include "encode/json_writer.h"
 #include "normalize/normalizer.h"
 
 using namespace zf;
@@ -52,11 +52,11 @@ TEST_CASE("normalize: the reference's REST search example, field by field") {
   CHECK(o["zendesk"]["account"] == "acme");
   CHECK(o["zendesk"]["search"]["query"] == "foobar");
   CHECK_FALSE(o["zendesk"].contains("extra"));
-  CHECK(r.id == "01H6PWD1WQFC6EYJCJWFJ59EVE");
-  CHECK(r.timestamp_ms == 1577883686000);
-  CHECK(r.user_id == "123");
-  CHECK(r.status == 200);
-  CHECK(r.action == "search");
+  CHECK(r.event.id == "01H6PWD1WQFC6EYJCJWFJ59EVE");
+  CHECK(r.event.timestamp_ms == 1577883686000);
+  CHECK(r.event.user_id == "123");
+  CHECK(r.event.status == 200);
+  CHECK(r.event.action == "search");
 }
 
 TEST_CASE("normalize: the reference's GraphQL example, with variables decoded from their JSON string") {
@@ -74,8 +74,8 @@ TEST_CASE("normalize: the reference's GraphQL example, with variables decoded fr
   CHECK(o["zendesk"]["resource"]["id"] == "1");
   CHECK(o["url"]["path"] == "/graphql");
   CHECK_FALSE(o["url"].contains("query"));
-  CHECK(r.resource_type == "ticket");
-  CHECK(r.resource_id == "1");
+  CHECK(r.event.resource.type == "ticket");
+  CHECK(r.event.resource.id == "1");
 }
 
 TEST_CASE("normalize: Admin Center fields map to ECS where ECS has a place, the rest stay under zendesk") {
@@ -120,9 +120,9 @@ TEST_CASE("normalize: REST paths name what was accessed, and the method names th
     CAPTURE(c.url);
     auto [r, o] = shape(std::string(R"({"id":"01HPATH0000000000000000001","method":")") + c.method +
                         R"(","url":")" + c.url + R"(","status":200,"timestamp":"2026-11-24T10:00:00Z"})");
-    CHECK(r.action == c.action);
-    CHECK(r.resource_type == c.type);
-    CHECK(r.resource_id == c.id);
+    CHECK(r.event.action == c.action);
+    CHECK(r.event.resource.type == c.type);
+    CHECK(r.event.resource.id == c.id);
   }
   auto [r, o] = shape(R"({"id":"01HPATH0000000000000000002","method":"GET","url":"/api/v2/search.json?query=status%3Aopen+refund","timestamp":"2026-11-24T10:00:00Z"})");
   CHECK(o["zendesk"]["search"]["query"] == "status:open refund");
@@ -180,8 +180,8 @@ TEST_CASE("normalize: GraphQL variables that are not JSON are kept raw; numeric 
   auto typed = shape(R"({"id":"01HGQL0000000000000000002","method":"POST","url":"/graphql","status":200,
       "timestamp":"2026-11-24T10:00:00Z","graphql":{"operation_name":"getStuff","operation_type":"QUERY","query":"q",
       "variables":"{\"ticketId\":42}"}})");
-  CHECK(typed.record.resource_type == "ticket");
-  CHECK(typed.record.resource_id == "42");
+  CHECK(typed.record.event.resource.type == "ticket");
+  CHECK(typed.record.event.resource.id == "42");
 }
 
 TEST_CASE("normalize: events without a usable id are refused with a reason; keep_original copies the event") {
@@ -196,7 +196,7 @@ TEST_CASE("normalize: events without a usable id are refused with a reason; keep
 
 TEST_CASE("json writer: control characters escaped, invalid UTF-8 replaced, valid UTF-8 passed through") {
   std::string out;
-  normalize::append_json_string(out, std::string("a\"b\\c\n\x01\xff\xc3\xa9\xf0\x9f\x8e\x89", 14));
+  encode::append_json_string(out, std::string("a\"b\\c\n\x01\xff\xc3\xa9\xf0\x9f\x8e\x89", 14));
   CHECK(out == "\"a\\\"b\\\\c\\n\\u0001\xEF\xBF\xBD\xc3\xa9\xf0\x9f\x8e\x89\"");
   CHECK_NOTHROW((void)json::parse(out));
 }

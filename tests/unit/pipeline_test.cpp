@@ -73,7 +73,7 @@ struct RecordingSink final : Sink {
   explicit RecordingSink(std::vector<std::string>& out) : ids(out) {}
   std::vector<std::string>& ids;  // send() runs on the dispatching thread (nothing fails, so nothing is retried)
   void send(BatchPtr b, AckCallback ack) override {
-    for (const Record& r : b->records) ids.push_back(r.id);
+    for (const Record& r : b->records) ids.push_back(r.event.id);
     ack(Ack{b->seq, DeliveryStatus::Delivered, ""});
   }
   bool flush(milliseconds) override { return true; }

@@ -12,16 +12,17 @@ using namespace zf::sinks::syslog;
 namespace {
 Record sample() {
   Record r;
-  r.id = "01H6PWD1WQFC6EYJCJWFJ59EVE";
-  r.timestamp = "2020-01-01T13:01:26.000Z";
-  r.timestamp_ms = 1577883686000;
-  r.user_id = "123";
-  r.method = "GET";
-  r.status = 200;
-  r.url = "/api/v2/tickets/1.json";
-  r.action = "ticket.read";
-  r.resource_type = "ticket";
-  r.resource_id = "1";
+  r.event.id = "01H6PWD1WQFC6EYJCJWFJ59EVE";
+  r.event.timestamp = "2020-01-01T13:01:26.000Z";
+  r.event.timestamp_ms = 1577883686000;
+  r.event.user_id = "123";
+  r.event.method = "GET";
+  r.event.status = 200;
+  r.event.url = "/api/v2/tickets/1.json";
+  r.event.action = "ticket.read";
+  r.event.resource.type = "ticket";
+  r.event.resource.id = "1";
+  r.event.account = "acme";
   r.json = "{\"event\":{\"id\":\"01H6PWD1WQFC6EYJCJWFJ59EVE\"}}";
   return r;
 }
@@ -33,7 +34,7 @@ FormatSettings settings() {
 }  // namespace
 
 TEST_CASE("rfc5424: golden message with structured data and the record as MSG") {
-  CHECK(format_message(sample(), "acme", settings()) ==
+  CHECK(format_message(sample(), settings()) ==
         "<110>1 2020-01-01T13:01:26.000Z fwd-1 zendesk-forwarder - access "
         "[zendesk@32473 id=\"01H6PWD1WQFC6EYJCJWFJ59EVE\" account=\"acme\" user=\"123\" method=\"GET\" "
         "status=\"200\" action=\"ticket.read\" resource_type=\"ticket\" resource_id=\"1\" "
@@ -42,15 +43,15 @@ TEST_CASE("rfc5424: golden message with structured data and the record as MSG") 
 
 TEST_CASE("rfc5424: severity follows the HTTP status when by_status") {
   auto r = sample();
-  r.status = 404;
-  CHECK(format_message(r, "acme", settings()).rfind("<108>1 ", 0) == 0);  // audit(13)*8 + warning(4)
-  r.status = 503;
-  CHECK(format_message(r, "acme", settings()).rfind("<107>1 ", 0) == 0);  // err(3)
+  r.event.status = 404;
+  CHECK(format_message(r, settings()).rfind("<108>1 ", 0) == 0);  // audit(13)*8 + warning(4)
+  r.event.status = 503;
+  CHECK(format_message(r, settings()).rfind("<107>1 ", 0) == 0);  // err(3)
   auto fixed = settings();
   fixed.severity_by_status = false;
   fixed.severity = 5;
   fixed.facility = 16;
-  CHECK(format_message(r, "acme", fixed).rfind("<133>1 ", 0) == 0);
+  CHECK(format_message(r, fixed).rfind("<133>1 ", 0) == 0);
 }
 
 TEST_CASE("rfc5424: SD-PARAM escaping of \" \\ ] and control characters can never split a message") {
@@ -58,8 +59,8 @@ TEST_CASE("rfc5424: SD-PARAM escaping of \" \\ ] and control characters can neve
   CHECK(escape_sd_param("x\ny\rz\t\x01") == "x\\\\ny\\\\rz\\\\t\\\\u0001");
   CHECK(escape_sd_param(std::string("nul\0end", 7)) == "nul\\\\u0000end");
   auto r = sample();
-  r.url = "/api/v2/search?query=\"]\n<13>1 forged - - - - injected\r\n";
-  std::string msg = format_message(r, "acme", settings());
+  r.event.url = "/api/v2/search?query=\"]\n<13>1 forged - - - - injected\r\n";
+  std::string msg = format_message(r, settings());
   CHECK(msg.find('\n') == std::string::npos);
   CHECK(msg.find('\r') == std::string::npos);
   CHECK(msg.find("\\]\\\\n<13>1 forged") != std::string::npos);
@@ -75,10 +76,10 @@ TEST_CASE("cef: header and extension escaping, CR/LF never raw") {
   CHECK(encode::escape_cef_header("a|b\\c\nd") == "a\\|b\\\\c d");
   CHECK(encode::escape_cef_value("a=b\\c\nd\re\x01") == "a\\=b\\\\c\\nd\\re ");
   auto r = sample();
-  r.url = "/x?q=a=b|c\nd";
+  r.event.url = "/x?q=a=b|c\nd";
   auto s = settings();
   s.format = Format::Cef;
-  std::string msg = format_message(r, "acme", s);
+  std::string msg = format_message(r, s);
   CHECK(msg.find("- CEF:0|Zendesk|Access Logs|1|ticket.read|Zendesk access: ticket.read|3|rt=1577883686000 "
                  "externalId=01H6PWD1WQFC6EYJCJWFJ59EVE suid=123 requestMethod=GET request=/x?q\\=a\\=b|c\\nd ") !=
         std::string::npos);
@@ -89,14 +90,14 @@ TEST_CASE("udp: a long message is cut inside MSG only, at a UTF-8 boundary, keep
   auto r = sample();
   r.json = "{\"u\":\"" + std::string(3000, 'x') + "\xc3\xa9\"}";
   bool cut = false;
-  std::string msg = format_message_within(r, "acme", settings(), 1024, cut);
+  std::string msg = format_message_within(r, settings(), 1024, cut);
   CHECK(cut);
   CHECK(msg.size() <= 1024);
   CHECK(msg.find("[zendesk@32473 id=\"01H6PWD1WQFC6EYJCJWFJ59EVE\"") != std::string::npos);
   CHECK(msg.find(']') != std::string::npos);
-  std::string fits = format_message_within(sample(), "acme", settings(), 1024, cut);
+  std::string fits = format_message_within(sample(), settings(), 1024, cut);
   CHECK_FALSE(cut);
-  CHECK(fits == format_message(sample(), "acme", settings()));
+  CHECK(fits == format_message(sample(), settings()));
 }
 
 TEST_CASE("framing: octet counting prefixes the byte length; LF appends a newline") {
@@ -110,8 +111,8 @@ TEST_CASE("framing: octet counting prefixes the byte length; LF appends a newlin
 
 TEST_CASE("cef (#21): a value ending in '|' keeps the space before the next key") {
   Record r = sample();
-  r.url = "/api/v2/search?query=a|";
-  std::string m = format_message(r, "acme", {.format = Format::Cef});
+  r.event.url = "/api/v2/search?query=a|";
+  std::string m = format_message(r, {.format = Format::Cef});
   CAPTURE(m);
   CHECK(m.find("request=/api/v2/search?query\\=a| outcome=") != std::string::npos);
   CHECK(m.find("|outcome=") == std::string::npos);
@@ -120,27 +121,27 @@ TEST_CASE("cef (#21): a value ending in '|' keeps the space before the next key"
 TEST_CASE("rfc5424 (#22): the SD url is cut at 512 bytes on a UTF-8 boundary, never inside a character") {
   Record r = sample();
   for (size_t pad = 0; pad < 4; ++pad) {
-    r.url = "/api/v2/search?query=" + std::string(490 + pad, 'a');
-    while (r.url.size() < 600) r.url += "\xE2\x82\xAC";  // U+20AC, 3 bytes
-    std::string m = format_message(r, "acme", {});
+    r.event.url = "/api/v2/search?query=" + std::string(490 + pad, 'a');
+    while (r.event.url.size() < 600) r.event.url += "\xE2\x82\xAC";  // U+20AC, 3 bytes
+    std::string m = format_message(r, {});
     auto at = m.find("url=\"");
     REQUIRE(at != std::string::npos);
     std::string sd_url = m.substr(at + 5, m.find('"', at + 5) - at - 5);
     CAPTURE(pad);
     CHECK(sd_url.size() <= kSdUrlMaxBytes);
     CHECK(sd_url.size() > kSdUrlMaxBytes - 3);
-    CHECK(r.url.compare(0, sd_url.size(), sd_url) == 0);          // a prefix...
-    CHECK((static_cast<unsigned char>(r.url[sd_url.size()]) & 0xC0) != 0x80);  // ...ending on a boundary
+    CHECK(r.event.url.compare(0, sd_url.size(), sd_url) == 0);          // a prefix...
+    CHECK((static_cast<unsigned char>(r.event.url[sd_url.size()]) & 0xC0) != 0x80);  // ...ending on a boundary
   }
 }
 
 TEST_CASE("encoders (#13): ecs_json is the record itself, byte for byte; syslog's CEF MSG is the cef encoder's") {
   Record r = sample();
   std::string scratch;
-  std::string_view ecs = encode::encode(encode::Encoding::EcsJson, r, "acme", scratch);
+  std::string_view ecs = encode::encode(encode::Encoding::EcsJson, r, scratch);
   CHECK(ecs == r.json);
   CHECK(ecs.data() == r.json.data());  // not copied
-  std::string_view cef = encode::encode(encode::Encoding::Cef, r, "acme", scratch);
+  std::string_view cef = encode::encode(encode::Encoding::Cef, r, scratch);
   CHECK(cef ==
         "CEF:0|Zendesk|Access Logs|1|ticket.read|Zendesk access: ticket.read|3|rt=1577883686000 "
         "externalId=01H6PWD1WQFC6EYJCJWFJ59EVE suid=123 requestMethod=GET request=/api/v2/tickets/1.json "
@@ -148,11 +149,11 @@ TEST_CASE("encoders (#13): ecs_json is the record itself, byte for byte; syslog'
         "cs3Label=zendeskAccount cs3=acme");
   auto s = settings();
   s.format = Format::Cef;
-  std::string msg = format_message(r, "acme", s);
+  std::string msg = format_message(r, s);
   CHECK(msg.substr(msg.size() - cef.size()) == cef);
   for (int status : {404, 503}) {
-    r.status = status;
-    std::string by_status = encode::cef(r, "acme");
-    CHECK(format_message(r, "acme", s).find(by_status) != std::string::npos);
+    r.event.status = status;
+    std::string by_status = encode::cef(r.event);
+    CHECK(format_message(r, s).find(by_status) != std::string::npos);
   }
 }

@@ -13,8 +13,9 @@ inline BatchPtr make_batch(uint64_t seq, size_t records) {
   b->account = "acme";
   for (size_t i = 0; i < records; ++i) {
     Record r;
-    r.id = "ID" + std::to_string(seq) + "_" + std::to_string(i);
-    r.json = "{\"event\":{\"id\":\"" + r.id + "\"}}";
+    r.event.id = "ID" + std::to_string(seq) + "_" + std::to_string(i);
+    r.event.account = b->account;
+    r.json = "{\"event\":{\"id\":\"" + r.event.id + "\"}}";
     b->records.push_back(std::move(r));
   }
   return b;

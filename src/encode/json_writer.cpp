@@ -1,8 +1,8 @@
-#include "normalize/json_writer.h"
+#include "encode/json_writer.h"
 
 #include "core/encoding.h"
 
-namespace zf::normalize {
+namespace zf::encode {
 
 void append_json_string(std::string& out, std::string_view s) {
   static const char* hex = "0123456789abcdef";
@@ -46,4 +46,4 @@ void append_json_string(std::string& out, std::string_view s) {
   out += '"';
 }
 
-}  // namespace zf::normalize
+}  // namespace zf::encode

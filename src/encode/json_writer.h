@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-namespace zf::normalize {
+namespace zf::encode {
 
 void append_json_string(std::string& out, std::string_view s);
 
@@ -68,4 +68,4 @@ class JsonWriter {
   bool after_key_ = false;
 };
 
-}  // namespace zf::normalize
+}  // namespace zf::encode

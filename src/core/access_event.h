@@ -1,0 +1,70 @@
+#pragma once
+// One Zendesk access event, typed: what normalization makes of an API (or
+// webhook) event, and what every encoder reads. A string is "" when the
+// event did not carry the field (docs/FIELDS.md maps each to ECS).
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace zf {
+
+// What a REST path or GraphQL call says was accessed.
+struct AccessedResource {
+  std::string type;         // "ticket", "user", ... ("" when unknown)
+  std::string id;           // "" for collections and searches
+  std::string subresource;  // "comments" in /tickets/1/comments
+  bool search = false;
+};
+
+struct GraphqlCall {
+  std::string operation_name;
+  std::string operation_type;        // lower case: query, mutation
+  std::optional<std::string> query;  // the query text, when a string
+  std::string variables_json;        // minified, when the variables are JSON
+  std::string variables_raw;         // as given, when they are not
+};
+
+struct AccessEvent {
+  std::string id;             // the Zendesk ULID
+  std::string account;        // the Zendesk account (subdomain) it came from
+  int64_t timestamp_ms = 0;   // ms since the epoch (UTC); 0 when `timestamp` is ""
+  std::string timestamp;      // RFC 3339 with ms, UTC, when the event's timestamp parsed
+  std::string timestamp_raw;  // as given, when it did not parse
+  std::string user_id;
+  std::string source_ip;
+  std::string method;
+  int status = 0;             // HTTP status, 0 when absent
+  int64_t bytes_sent = -1;    // -1 when absent
+  std::string url;            // as given: path and query
+  std::string referrer;
+  std::string user_agent;     // the API's `client`
+  std::string origin_service;
+  std::string authorization_type;
+  std::string category;
+  std::string summary;
+  std::string action;         // "ticket.read", "search", "graphql.query", "http.get"
+  AccessedResource resource;
+  std::string search_query;   // when resource.search
+  std::optional<GraphqlCall> graphql;
+  std::string extra_json;     // unknown fields, as one JSON object ("" when none)
+  std::string invalid_json;   // fields of the wrong type, as one JSON object ("" when none)
+  std::string original;       // the event's JSON verbatim, when keep_original
+};
+
+// The path and the query of a URL as the API writes it (no scheme or host);
+// the fragment is not part of the query.
+struct UrlParts {
+  std::string_view path, query;
+};
+inline UrlParts split_url(std::string_view url) {
+  UrlParts p{url, {}};
+  if (size_t q = url.find('?'); q != std::string_view::npos) {
+    p.query = url.substr(q + 1);
+    p.path = url.substr(0, q);
+  }
+  if (size_t hash = p.query.find('#'); hash != std::string_view::npos) p.query = p.query.substr(0, hash);
+  return p;
+}
+
+}  // namespace zf

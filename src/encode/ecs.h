@@ -1,0 +1,14 @@
+#pragma once
+// ecs_json: the access event as an Elastic Common Schema document, one
+// line of JSON (docs/FIELDS.md lists every field). Fields ECS has no place
+// for stay under `zendesk.*`.
+#include <string>
+
+#include "core/access_event.h"
+
+namespace zf::encode {
+
+// Appends the document to `out`.
+void write_ecs_json(const AccessEvent& e, std::string& out);
+
+}  // namespace zf::encode
