@@ -12,7 +12,7 @@ import sys
 dashboard = json.load(open(sys.argv[1]))
 source = open(sys.argv[2]).read()
 exported = set(re.findall(r'"((?:zendesk_forwarder|process)_[a-z_]+)"', source))
-histograms = {n for n in exported if re.search(r'BuildHistogram\(\), \*registry_, "' + n, source)}
+histograms = {n for n in exported if re.search(r'BuildHistogram\(\),\s*[^,]+,\s*"' + n, source)}
 exported |= {h + s for h in histograms for s in ("_bucket", "_sum", "_count")}
 exported.add("up")
 
