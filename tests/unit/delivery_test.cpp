@@ -121,7 +121,7 @@ struct Harness {
 
 TEST_CASE("delivery: the checkpoint moves only over a prefix every sink acknowledged") {
   Harness h({"a", "b"});
-  auto [a, b] = std::pair{h.sinks[0], h.sinks[1]};
+  ManualSink *a = h.sinks[0], *b = h.sinks[1];
   for (uint64_t s = 1; s <= 3; ++s) h.dispatch(s, 2);
   a->answer(2, DeliveryStatus::Delivered);
   b->answer(2, DeliveryStatus::Delivered);
@@ -138,7 +138,7 @@ TEST_CASE("delivery: the checkpoint moves only over a prefix every sink acknowle
 
 TEST_CASE("delivery: a retriable failure is re-sent to that sink only, and nothing commits until it succeeds") {
   Harness h({"good", "flaky"});
-  auto [good, flaky] = std::pair{h.sinks[0], h.sinks[1]};
+  ManualSink *good = h.sinks[0], *flaky = h.sinks[1];
   h.dispatch(1, 3);
   good->answer(1, DeliveryStatus::Delivered);
   for (int attempt = 0; attempt < 3; ++attempt) {
@@ -198,7 +198,7 @@ TEST_CASE("delivery: an empty batch (all duplicates) still advances the position
 
 TEST_CASE("delivery (#13): a sink that acks twice or echoes a wrong seq cannot commit what another sink never delivered") {
   Harness h({"honest", "buggy"});
-  auto [honest, buggy] = std::pair{h.sinks[0], h.sinks[1]};
+  ManualSink *honest = h.sinks[0], *buggy = h.sinks[1];
   for (uint64_t s = 1; s <= 3; ++s) h.dispatch(s, 2);
 
   // Twice Delivered for batch 1 from one sink: counted once, so batch 1

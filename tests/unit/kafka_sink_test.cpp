@@ -95,7 +95,8 @@ TEST_CASE("kafka sink: every batch, empty ones too, is acknowledged once, Delive
   REQUIRE(acks.wait_for(5, 20s));
   REQUIRE(h.sink->flush(1s));
   for (auto& [seq, list] : acks.by_seq) {
-    CAPTURE(seq);
+    uint64_t batch = seq;  // CAPTURE cannot take a structured binding under clang
+    CAPTURE(batch);
     REQUIRE(list.size() == 1);
     CHECK(list[0].status == DeliveryStatus::Delivered);
     CHECK(list[0].error.empty());
@@ -120,7 +121,8 @@ TEST_CASE("kafka sink: nothing is Delivered while every broker is down; close is
   CHECK(took < 5s);
   REQUIRE(acks.count() == 2);
   for (auto& [seq, list] : acks.by_seq) {
-    CAPTURE(seq);
+    uint64_t batch = seq;
+    CAPTURE(batch);
     REQUIRE(list.size() == 1);
     CHECK(list[0].status == DeliveryStatus::Retriable);
     CHECK(list[0].error.find("closed before delivery completed") != std::string::npos);
@@ -180,7 +182,8 @@ TEST_CASE("kafka sink (#13): encoding: cef ships each record as one CEF event, k
   rd_kafka_destroy(consumer);
   REQUIRE(by_key.size() == 20);
   for (const auto& [key, value] : by_key) {
-    CAPTURE(value);
+    const std::string& message = value;
+    CAPTURE(message);
     CHECK(value.rfind("CEF:0|Zendesk|Access Logs|1|", 0) == 0);
     CHECK(value.find("externalId=" + key) != std::string::npos);
     CHECK(value.find("cs3=acme") != std::string::npos);
