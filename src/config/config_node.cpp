@@ -206,39 +206,42 @@ std::string ConfigNode::get_enum(const std::string& key, const std::vector<std::
   fail(key, "expected one of " + list + ", got " + shown(key, v));
 }
 
+namespace {
+// The whole of `text` as a number (std::stoll or std::stod), or nullopt.
+template <typename T, typename Parse>
+std::optional<T> parse_whole(const std::string& text, Parse parse) {
+  size_t used = 0;
+  T n{};
+  try {
+    n = parse(text, &used);
+  } catch (...) {
+    return std::nullopt;
+  }
+  if (used == 0 || used != text.size()) return std::nullopt;
+  return n;
+}
+}  // namespace
+
 int64_t ConfigNode::get_int(const std::string& key, int64_t min, int64_t max, int64_t fallback) const {
   auto v = find_string(key);
   if (!v) return fallback;
-  int64_t n = 0;
-  size_t used = 0;
-  try {
-    n = std::stoll(*v, &used);
-  } catch (...) {
-    used = 0;
-  }
-  if (used == 0 || used != v->size())
-    fail(key, "expected a whole number, got " + shown(key, *v));
-  if (n < min || n > max)
+  auto n = parse_whole<int64_t>(*v, [](const std::string& s, size_t* used) { return std::stoll(s, used); });
+  if (!n) fail(key, "expected a whole number, got " + shown(key, *v));
+  if (*n < min || *n > max)
     fail(key, "expected a number from " + std::to_string(min) + " to " + std::to_string(max) + ", got " +
                   shown(key, *v));
-  return n;
+  return *n;
 }
 
 double ConfigNode::get_double(const std::string& key, double min, double max, double fallback) const {
   auto v = find_string(key);
   if (!v) return fallback;
-  double d = 0;
-  size_t used = 0;
-  try {
-    d = std::stod(*v, &used);
-  } catch (...) {
-    used = 0;
-  }
-  if (used == 0 || used != v->size()) fail(key, "expected a number, got " + shown(key, *v));
-  if (d < min || d > max)
+  auto d = parse_whole<double>(*v, [](const std::string& s, size_t* used) { return std::stod(s, used); });
+  if (!d) fail(key, "expected a number, got " + shown(key, *v));
+  if (!(*d >= min && *d <= max))  // NaN too
     fail(key, "expected a number from " + std::to_string(min) + " to " + std::to_string(max) + ", got " +
                   shown(key, *v));
-  return d;
+  return *d;
 }
 
 bool ConfigNode::get_bool(const std::string& key, bool fallback) const {
@@ -254,7 +257,7 @@ Duration ConfigNode::get_duration(const std::string& key, Duration min, Duration
   if (!v) return fallback;
   auto d = parse_duration(*v);
   if (!d) fail(key, "expected a duration such as 500ms, 30s, 10m, 2h or 7d (at most 12 digits), got " + shown(key, *v));
-  if (*d < min || *d > max)
+  if (!(*d >= min && *d <= max))  // NaN too
     fail(key, "expected a duration from " + std::to_string(min.count()) + "ms to " + std::to_string(max.count()) +
                   "ms, got " + shown(key, *v));
   return *d;

@@ -74,7 +74,6 @@ int main(int argc, char** argv) {
   const bool debug = !env("ZF_BENCH_DEBUG").empty();
   zf::Logger log(debug ? static_cast<std::ostream&>(std::cerr) : quiet, debug ? zf::LogLevel::Debug : zf::LogLevel::Warn);
   zf::ProcessMetrics process_metrics("bench");
-  zf::Metrics metrics(process_metrics, "zendesk", "acme");
   auto build = zf::sinks::kafka::configure(zf::ConfigNode::load_string(config));
   auto t0 = std::chrono::steady_clock::now();
   auto sink = build(zf::SinkContext{"kafka", log, process_metrics.registry()});

@@ -30,7 +30,6 @@ int main(int argc, char** argv) {
   std::ostringstream logs;
   zf::Logger log(logs, zf::LogLevel::Warn);
   zf::ProcessMetrics process_metrics("bench");
-  zf::Metrics metrics(process_metrics, "zendesk", "acme");
   auto build = zf::sinks::syslog::configure(zf::ConfigNode::load_string(
       std::string("host: ") + argv[1] + "\nport: " + argv[2] + "\ntransport: tcp\n"));
   auto sink = build(zf::SinkContext{"syslog", log, process_metrics.registry()});

@@ -27,7 +27,6 @@ TEST_CASE("jsonl sink: one line per record, acknowledged after the write, rotate
   std::ostringstream logs;
   Logger log(logs);
   ProcessMetrics process_metrics("test");
-  Metrics metrics(process_metrics, "zendesk", "acme");
   auto path = (dir / "out.jsonl").string();
   auto builder = sinks::jsonl::configure(
       ConfigNode::load_string("path: " + path + "\nrotate_bytes: 200\nrotate_keep: 3\n"));
@@ -58,7 +57,6 @@ TEST_CASE("jsonl sink: a file that cannot be written is acknowledged Retriable w
   std::ostringstream logs;
   Logger log(logs);
   ProcessMetrics process_metrics("test");
-  Metrics metrics(process_metrics, "zendesk", "acme");
   auto builder = sinks::jsonl::configure(ConfigNode::load_string("path: /dev/full\nfsync: false\n"));
   auto sink = builder(SinkContext{"full", log, process_metrics.registry()});
   std::promise<Ack> got;
@@ -74,7 +72,6 @@ TEST_CASE("jsonl sink (#13): encoding: cef writes one CEF event per line") {
   std::ostringstream logs;
   Logger log(logs);
   ProcessMetrics process_metrics("test");
-  Metrics metrics(process_metrics, "zendesk", "acme");
   auto path = (dir / "out.cef").string();
   auto sink = sinks::jsonl::configure(ConfigNode::load_string("path: " + path + "\nencoding: cef\n"))(
       SinkContext{"file", log, process_metrics.registry()});
