@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace zf {
 
@@ -21,18 +22,21 @@ struct GraphqlCall {
   std::string operation_name;
   std::string operation_type;        // lower case: query, mutation
   std::optional<std::string> query;  // the query text, when a string
-  std::string variables_json;        // minified, when the variables are JSON
-  std::string variables_raw;         // as given, when they are not
+  std::string variables;             // minified JSON when they parse, else as given
 };
 
 struct AccessEvent {
   std::string id;             // the Zendesk ULID
   std::string account;        // the Zendesk account (subdomain) it came from
-  int64_t timestamp_ms = 0;   // ms since the epoch (UTC); 0 when `timestamp` is ""
-  std::string timestamp;      // RFC 3339 with ms, UTC, when the event's timestamp parsed
-  std::string timestamp_raw;  // as given, when it did not parse
+  int64_t timestamp_ms = 0;   // ms since the epoch (UTC)
+  std::string timestamp;      // the same, RFC 3339 with ms, UTC
+  // The event's own timestamp did not parse (or was missing): the two above
+  // are when the forwarder read it, and the raw value is kept here.
+  bool timestamp_is_ingest_time = false;
+  std::string timestamp_raw;
   std::string user_id;
-  std::string source_ip;
+  std::string source_ip;      // the first valid address of `ips`
+  std::vector<std::string> ips;  // every valid address in the API's ip_address, in order
   std::string method;
   int status = 0;             // HTTP status, 0 when absent
   int64_t bytes_sent = -1;    // -1 when absent
@@ -52,19 +56,27 @@ struct AccessEvent {
   std::string original;       // the event's JSON verbatim, when keep_original
 };
 
-// The path and the query of a URL as the API writes it (no scheme or host);
-// the fragment is not part of the query.
+// The parts of a URL as the API writes it (no scheme or host).
 struct UrlParts {
-  std::string_view path, query;
+  std::string_view path, query, fragment;
 };
 inline UrlParts split_url(std::string_view url) {
-  UrlParts p{url, {}};
-  if (size_t q = url.find('?'); q != std::string_view::npos) {
-    p.query = url.substr(q + 1);
-    p.path = url.substr(0, q);
+  UrlParts p{url, {}, {}};
+  if (size_t hash = url.find('#'); hash != std::string_view::npos) {
+    p.fragment = url.substr(hash + 1);
+    p.path = url.substr(0, hash);
   }
-  if (size_t hash = p.query.find('#'); hash != std::string_view::npos) p.query = p.query.substr(0, hash);
+  if (size_t q = p.path.find('?'); q != std::string_view::npos) {
+    p.query = p.path.substr(q + 1);
+    p.path = p.path.substr(0, q);
+  }
   return p;
+}
+
+// The verb of an action ("read" of "ticket.read").
+inline std::string_view action_verb(std::string_view action) {
+  size_t dot = action.rfind('.');
+  return dot == std::string_view::npos ? action : action.substr(dot + 1);
 }
 
 }  // namespace zf

@@ -12,7 +12,7 @@ namespace zf {
 // Version of the normalized record's shape (docs/FIELDS.md). Sinks that can
 // carry metadata (Kafka headers, syslog SD) publish it so consumers can
 // branch on it.
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 inline constexpr const char* kProduct = "zendesk-forwarder";
 
 // One normalized access event: the typed event, which every encoder reads,

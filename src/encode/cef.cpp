@@ -54,12 +54,16 @@ std::string cef(const AccessEvent& e, int syslog_severity) {
     out += '=';
     out += escape_cef_value(value);
   };
-  ext("rt", e.timestamp_ms ? std::to_string(e.timestamp_ms) : "");
+  ext("rt", std::to_string(e.timestamp_ms));
   ext("externalId", e.id);
   ext("suid", e.user_id);
+  ext("duid", e.resource.type == "user" ? e.resource.id : "");
   ext("src", e.source_ip);
   ext("requestMethod", e.method);
   ext("request", e.url);
+  ext("requestClientApplication", e.user_agent);
+  ext("requestContext", e.referrer);
+  ext("out", e.bytes_sent >= 0 ? std::to_string(e.bytes_sent) : "");
   ext("outcome", e.status == 0 ? "" : e.status < 400 ? "success" : "failure");
   ext("cn1Label", e.status ? "httpStatus" : "");
   ext("cn1", e.status ? std::to_string(e.status) : "");
@@ -69,6 +73,26 @@ std::string cef(const AccessEvent& e, int syslog_severity) {
   ext("cs2", e.resource.id);
   ext("cs3Label", "zendeskAccount");
   ext("cs3", e.account);
+  ext("cs4Label", e.authorization_type.empty() ? "" : "authorizationType");
+  ext("cs4", e.authorization_type);
+  ext("cs5Label", e.origin_service.empty() ? "" : "originService");
+  ext("cs5", e.origin_service);
+  // cs6 is the search (REST) or the query text (GraphQL): never both.
+  std::string_view cs6_label = !e.search_query.empty() ? "searchQuery" : e.graphql && e.graphql->query ? "graphqlQuery" : "";
+  ext("cs6Label", cs6_label);
+  ext("cs6", !e.search_query.empty() ? e.search_query : e.graphql ? e.graphql->query.value_or("") : "");
+  ext("cat", e.category);
+  ext("msg", e.summary);
+  if (e.graphql) {
+    ext("flexString1Label", e.graphql->operation_name.empty() ? "" : "graphqlOperation");
+    ext("flexString1", e.graphql->operation_name);
+    ext("flexString2Label", e.graphql->variables.empty() ? "" : "graphqlVariables");
+    ext("flexString2", e.graphql->variables);
+  }
+  // Past the standard keys: vendor keys, as the CEF specification names them.
+  if (e.timestamp_is_ingest_time) ext("ZendeskAccessLogsTimestampAsSent", e.timestamp_raw);
+  ext("ZendeskAccessLogsInvalidFields", e.invalid_json);
+  ext("ZendeskAccessLogsExtraFields", e.extra_json);
   return out;
 }
 

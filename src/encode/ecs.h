@@ -8,6 +8,10 @@
 
 namespace zf::encode {
 
+// The ECS release the document conforms to (ecs.version); the conformance
+// test checks every field against its ecs_flat.yml.
+inline constexpr const char* kEcsVersion = "9.4.0";
+
 // Appends the document to `out`.
 void write_ecs_json(const AccessEvent& e, std::string& out);
 

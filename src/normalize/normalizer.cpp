@@ -1,5 +1,7 @@
 #include "normalize/normalizer.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -54,12 +56,27 @@ std::string lower(std::string_view s) {
   return out;
 }
 
+// The IPv4/IPv6 addresses in a comma- or space-separated list, in order.
+std::vector<std::string> valid_ips(std::string_view text) {
+  std::vector<std::string> out;
+  while (!text.empty()) {
+    size_t end = text.find_first_of(", \t");
+    std::string part(text.substr(0, end));
+    text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
+    if (part.empty()) continue;
+    unsigned char buf[sizeof(in6_addr)];
+    if (inet_pton(AF_INET, part.c_str(), buf) == 1 || inet_pton(AF_INET6, part.c_str(), buf) == 1)
+      out.push_back(std::move(part));
+  }
+  return out;
+}
+
 std::string verb_for(std::string_view method, bool has_id) {
   if (method == "GET" || method == "HEAD") return has_id ? "read" : "list";
   if (method == "POST") return "create";
   if (method == "PUT" || method == "PATCH") return "update";
   if (method == "DELETE") return "delete";
-  return lower(method);
+  return method.empty() ? "access" : lower(method);  // never "ticket."
 }
 
 // GraphQL names what it read in `variables`: {"id": "1"} with the type in
@@ -186,7 +203,7 @@ AccessedResource resource_from_path(std::string_view path) {
   return r;
 }
 
-Normalizer::Normalizer(Options options) : options_(std::move(options)) {}
+Normalizer::Normalizer(Options options, const Clock& clock) : options_(std::move(options)), clock_(clock) {}
 
 std::variant<Record, std::string> Normalizer::normalize_json(std::string_view event_json) const {
   element e;
@@ -230,8 +247,18 @@ std::variant<Record, std::string> Normalizer::normalize(element event) const {
     if (v.is_null()) continue;
     if (k == "timestamp") {
       if (v.get_string().get(timestamp_raw)) mistyped(k, v);
-    } else if (k == "ip_address") want_string(k, v, e.source_ip);
-    else if (k == "method") want_string(k, v, e.method);
+    } else if (k == "ip_address") {
+      std::string_view text;
+      if (v.get_string().get(text)) {
+        mistyped(k, v);
+      } else if (!text.empty()) {
+        e.ips = valid_ips(text);
+        // Anything but one plain address (a list, padding, "unknown",
+        // "00.00.000.85") is also kept as given: an ip field would refuse it.
+        if (e.ips.size() != 1 || e.ips[0] != text) mistyped(k, v);
+        if (!e.ips.empty()) e.source_ip = e.ips[0];
+      }
+    } else if (k == "method") want_string(k, v, e.method);
     else if (k == "url") want_string(k, v, e.url);
     else if (k == "origin_service") want_string(k, v, e.origin_service);
     else if (k == "authorization_type") want_string(k, v, e.authorization_type);
@@ -283,13 +310,17 @@ std::variant<Record, std::string> Normalizer::normalize(element event) const {
 
   if (auto ts_ms = parse_rfc3339_ms(timestamp_raw)) {
     e.timestamp_ms = *ts_ms;
-    e.timestamp = format_utc_millis(*ts_ms);
   } else {
+    // Data streams refuse a document without @timestamp: use when it was
+    // read, flagged, and keep what the event said.
+    e.timestamp_ms = clock_.now_ms();
+    e.timestamp_is_ingest_time = true;
     e.timestamp_raw = std::string(timestamp_raw);
   }
+  e.timestamp = format_utc_millis(e.timestamp_ms);
 
   // What was accessed, and the action.
-  auto [path, query] = split_url(e.url);
+  auto [path, query, fragment] = split_url(e.url);
   if (has_graphql) {
     GraphqlCall& g = e.graphql.emplace();
     std::string_view op_name, op_type, query_text, variables_raw;
@@ -307,16 +338,27 @@ std::variant<Record, std::string> Normalizer::normalize(element event) const {
       }
     }
     if (variables_ok) {
-      g.variables_json = simdjson::minify(variables_doc);
+      g.variables = simdjson::minify(variables_doc);
       resource_from_graphql(g.operation_name, variables_doc, e.resource);
     } else {
-      g.variables_raw = std::string(variables_raw);
+      g.variables = std::string(variables_raw);
     }
-    e.action = "graphql." + (g.operation_type.empty() ? std::string("query") : g.operation_type);
+    // The same action as the REST call that does the same: a GraphQL
+    // ticket read is `ticket.read`, so one rule catches both.
+    std::string_view type = g.operation_type.empty() ? std::string_view("query") : g.operation_type;
+    if (e.resource.type.empty())
+      e.action = "graphql." + std::string(type);
+    else if (type == "mutation")
+      e.action = e.resource.type + ".update";
+    else
+      e.action = e.resource.type + (e.resource.id.empty() ? ".list" : ".read");
   } else {
     e.resource = resource_from_path(path);
     if (e.resource.search) {
+      // The `query` parameter; other searches (users/search?external_id=)
+      // say what they look for in the whole query string.
       e.search_query = query_param(query, "query");
+      if (e.search_query.empty()) e.search_query = url_decode(query);
       e.action = e.resource.type.empty() ? "search" : e.resource.type + ".search";
     } else if (!e.resource.type.empty()) {
       e.action = e.resource.type + "." + verb_for(e.method, !e.resource.id.empty());

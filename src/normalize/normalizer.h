@@ -10,6 +10,7 @@
 
 #include <simdjson.h>
 
+#include "core/clock.h"
 #include "core/record.h"
 
 namespace zf::normalize {
@@ -27,7 +28,8 @@ std::string url_decode(std::string_view s);
 
 class Normalizer {
  public:
-  explicit Normalizer(Options options);
+  // `clock` stamps events whose own timestamp does not parse.
+  explicit Normalizer(Options options, const Clock& clock = real_clock());
 
   // Not thread-safe (it reuses a parser for GraphQL variables): one per thread.
   std::variant<Record, std::string> normalize(simdjson::dom::element event) const;
@@ -36,6 +38,7 @@ class Normalizer {
 
  private:
   Options options_;
+  const Clock& clock_;
   mutable simdjson::dom::parser variables_parser_;
   mutable simdjson::dom::parser event_parser_;
 };

@@ -40,7 +40,8 @@ BatchPtr Pipeline::shape(const SourcePage& fetched, uint64_t seq, BatchMeta& met
       continue;
     }
     Record& record = std::get<Record>(shaped);
-    meta.newest_event_ms = std::max(meta.newest_event_ms, record.event.timestamp_ms);
+    if (!record.event.timestamp_is_ingest_time)  // "now" would hide the lag
+      meta.newest_event_ms = std::max(meta.newest_event_ms, record.event.timestamp_ms);
     batch->records.push_back(std::move(record));
   }
   meta.events = batch->records.size();

@@ -84,7 +84,7 @@ TEST_CASE("jsonl sink (#13): encoding: cef writes one CEF event per line") {
   int n = 0;
   while (std::getline(in, line)) {
     CAPTURE(line);
-    CHECK(line.rfind("CEF:0|Zendesk|Access Logs|1|access|", 0) == 0);
+    CHECK(line.rfind("CEF:0|Zendesk|Access Logs|2|access|", 0) == 0);
     CHECK(line.find("externalId=ID7_" + std::to_string(n)) != std::string::npos);
     ++n;
   }

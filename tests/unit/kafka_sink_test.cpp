@@ -184,7 +184,7 @@ TEST_CASE("kafka sink (#13): encoding: cef ships each record as one CEF event, k
   for (const auto& [key, value] : by_key) {
     const std::string& message = value;
     CAPTURE(message);
-    CHECK(value.rfind("CEF:0|Zendesk|Access Logs|1|", 0) == 0);
+    CHECK(value.rfind("CEF:0|Zendesk|Access Logs|2|", 0) == 0);
     CHECK(value.find("externalId=" + key) != std::string::npos);
     CHECK(value.find("cs3=acme") != std::string::npos);
   }

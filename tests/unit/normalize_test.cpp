@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/clock.h"
 #include "encode/json_writer.h"
 #include "normalize/normalizer.h"
 
@@ -19,8 +20,11 @@ struct Shaped {
   json out;
 };
 
+// "Now" for events whose own timestamp does not parse.
+const ManualClock kReadAt(1795514400000);  // 2026-11-24T10:00:00Z
+
 Shaped shape(const std::string& event, bool keep_original = false) {
-  normalize::Normalizer n({"acme", keep_original});
+  normalize::Normalizer n({"acme", keep_original}, kReadAt);
   auto result = n.normalize_json(event);
   REQUIRE_MESSAGE(std::holds_alternative<Record>(result), std::get<std::string>(result));
   Record r = std::get<Record>(result);
@@ -65,11 +69,12 @@ TEST_CASE("normalize: the reference's GraphQL example, with variables decoded fr
       "variables":"{\"id\":\"1\"}"},"id":"01H9KB1CDRX2RVDS7E2R4YJ0TS","ip_address":"","method":"POST","status":200,
       "timestamp":"2023-09-05T18:52:50Z","url":"/graphql","user_id":321})");
   CHECK(o["@timestamp"] == "2023-09-05T18:52:50.000Z");
-  CHECK(o["event"]["action"] == "graphql.query");
+  CHECK(o["event"]["action"] == "ticket.read");  // as the REST read of a ticket (#14)
+  CHECK(o["event"]["type"] == json::array({"access"}));
   CHECK(o["zendesk"]["graphql"]["operation_name"] == "ticket");
   CHECK(o["zendesk"]["graphql"]["operation_type"] == "query");
   CHECK(o["zendesk"]["graphql"]["query"].get<std::string>().rfind("query ticket($id: ID!", 0) == 0);
-  CHECK(o["zendesk"]["graphql"]["variables"] == json({{"id", "1"}}));
+  CHECK(o["zendesk"]["graphql"]["variables"] == "{\"id\":\"1\"}");  // a string, always (#14)
   CHECK(o["zendesk"]["resource"]["type"] == "ticket");
   CHECK(o["zendesk"]["resource"]["id"] == "1");
   CHECK(o["url"]["path"] == "/graphql");
@@ -158,7 +163,11 @@ TEST_CASE("normalize: unknown fields are kept under zendesk.extra, never dropped
 TEST_CASE("normalize: wrong types are kept under zendesk.invalid; missing fields are omitted") {
   auto [r, o] = shape(R"({"id":"01HTYPES000000000000000001","timestamp":"yesterday","method":["GET"],
       "url":"/api/v2/tickets/1","status":"oops","user_id":{"id":1},"ip_address":42})");
-  CHECK_FALSE(o.contains("@timestamp"));
+  // @timestamp is always there (#14): when the event's does not parse, the
+  // time it was read, flagged, with what the event said kept.
+  CHECK(o["@timestamp"] == "2026-11-24T10:00:00.000Z");
+  CHECK(o["event"]["ingested"] == "2026-11-24T10:00:00.000Z");
+  CHECK(o["zendesk"]["timestamp_is_ingest_time"] == true);
   CHECK(o["zendesk"]["timestamp"] == "yesterday");
   CHECK(o["zendesk"]["invalid"]["method"] == json::array({"GET"}));
   CHECK(o["zendesk"]["invalid"]["status"] == "oops");
@@ -175,7 +184,8 @@ TEST_CASE("normalize: GraphQL variables that are not JSON are kept raw; numeric 
   auto bad = shape(R"({"id":"01HGQL0000000000000000001","method":"POST","url":"/graphql","status":200,
       "timestamp":"2026-11-24T10:00:00Z","graphql":{"operation_name":"user","operation_type":"QUERY","query":"q",
       "variables":"{not json"}})");
-  CHECK(bad.out["zendesk"]["graphql"]["variables_raw"] == "{not json");
+  CHECK(bad.out["zendesk"]["graphql"]["variables"] == "{not json");
+  CHECK(bad.out["event"]["action"] == "graphql.query");  // nothing says what was read
   CHECK_FALSE(bad.out["zendesk"].contains("resource"));
   auto typed = shape(R"({"id":"01HGQL0000000000000000002","method":"POST","url":"/graphql","status":200,
       "timestamp":"2026-11-24T10:00:00Z","graphql":{"operation_name":"getStuff","operation_type":"QUERY","query":"q",
@@ -199,4 +209,77 @@ TEST_CASE("json writer: control characters escaped, invalid UTF-8 replaced, vali
   encode::append_json_string(out, std::string("a\"b\\c\n\x01\xff\xc3\xa9\xf0\x9f\x8e\x89", 14));
   CHECK(out == "\"a\\\"b\\\\c\\n\\u0001\xEF\xBF\xBD\xc3\xa9\xf0\x9f\x8e\x89\"");
   CHECK_NOTHROW((void)json::parse(out));
+}
+
+TEST_CASE("normalize (#14): ip_address is validated; lists, padding and garbage are kept aside, valid ones related") {
+  struct Case {
+    std::string given;
+    std::string source_ip;             // "" = no source.ip
+    std::vector<std::string> related;  // related.ip
+    bool kept_invalid;
+  };
+  std::vector<Case> cases{
+      {"203.0.113.9", "203.0.113.9", {"203.0.113.9"}, false},
+      {"2001:db8::1", "2001:db8::1", {"2001:db8::1"}, false},
+      {"00.00.000.85", "", {}, true},
+      {"10.0.0.1, 203.0.113.9", "10.0.0.1", {"10.0.0.1", "203.0.113.9"}, true},
+      {"unknown", "", {}, true},
+      {" 203.0.113.9 ", "203.0.113.9", {"203.0.113.9"}, true},
+      {"fe80::1%eth0", "", {}, true},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.given);
+    auto [r, o] = shape(R"({"id":"01HIP00000000000000000001","timestamp":"2026-11-24T10:00:00Z","ip_address":)" +
+                        json(c.given).dump() + "}");
+    if (c.source_ip.empty()) CHECK_FALSE(o.contains("source"));
+    else CHECK(o["source"]["ip"] == c.source_ip);
+    if (c.related.empty()) CHECK_FALSE(o.contains("related"));
+    else CHECK(o["related"]["ip"] == json(c.related));
+    if (c.kept_invalid) CHECK(o["zendesk"]["invalid"]["ip_address"] == c.given);
+    else CHECK_FALSE(o["zendesk"].contains("invalid"));
+  }
+}
+
+TEST_CASE("normalize (#14): ecs.version, no empty objects, url.fragment, event.type by what was done") {
+  auto [r, o] = shape(R"({"id":"01HV2000000000000000000001","timestamp":"2026-11-24T10:00:00Z","url":"/help#section-2"})");
+  CHECK(o["ecs"]["version"] == "9.4.0");
+  CHECK_FALSE(o.contains("http"));  // no method, referrer, status or size: no http object at all
+  CHECK(o["url"]["path"] == "/help");
+  CHECK(o["url"]["fragment"] == "section-2");
+  CHECK(o["event"]["category"] == json::array({"web"}));
+  CHECK(o["event"]["type"] == json::array({"access"}));
+  struct Case {
+    std::string method, url, type, action;
+  };
+  for (const auto& c : std::vector<Case>{{"GET", "/api/v2/tickets/1.json", "access", "ticket.read"},
+                                         {"POST", "/api/v2/tickets.json", "creation", "ticket.create"},
+                                         {"PUT", "/api/v2/tickets/1.json", "change", "ticket.update"},
+                                         {"PATCH", "/api/v2/users/5.json", "change", "user.update"},
+                                         {"DELETE", "/api/v2/tickets/1.json", "deletion", "ticket.delete"},
+                                         {"POST", "/api/v2/search.json?query=refund", "access", "search"}}) {
+    CAPTURE(c.method + " " + c.url);
+    auto [r2, o2] = shape(R"({"id":"01HV2000000000000000000002","timestamp":"2026-11-24T10:00:00Z","method":")" +
+                          c.method + R"(","url":")" + c.url + R"("})");
+    CHECK(o2["event"]["type"] == json::array({c.type}));
+    CHECK(o2["event"]["action"] == c.action);
+  }
+}
+
+TEST_CASE("normalize (#14): user resources name their target; related.user holds both; searches keep their terms") {
+  auto [r, o] = shape(R"({"id":"01HV2000000000000000000003","timestamp":"2026-11-24T10:00:00Z","method":"GET",
+                          "url":"/api/v2/users/9876.json","user_id":123})");
+  CHECK(o["user"]["id"] == "123");
+  CHECK(o["user"]["target"]["id"] == "9876");
+  CHECK(o["related"]["user"] == json::array({"123", "9876"}));
+  auto s = shape(R"({"id":"01HV2000000000000000000004","timestamp":"2026-11-24T10:00:00Z","method":"GET",
+                     "url":"/api/v2/users/search?external_id=abc-123"})");
+  CHECK(s.out["event"]["action"] == "user.search");
+  CHECK(s.out["zendesk"]["search"]["query"] == "external_id=abc-123");
+  auto bare = shape(R"({"id":"01HV2000000000000000000005","timestamp":"2026-11-24T10:00:00Z","method":"GET",
+                        "url":"/api/v2/search.json"})");
+  CHECK_FALSE(bare.out["zendesk"].contains("search"));  // nothing searched for: no "" (FIELDS.md's rule)
+  auto mutation = shape(R"({"id":"01HV2000000000000000000006","timestamp":"2026-11-24T10:00:00Z","method":"POST",
+      "url":"/graphql","graphql":{"operation_name":"updateTicket","operation_type":"MUTATION","variables":{"ticketId":7}}})");
+  CHECK(mutation.out["event"]["action"] == "ticket.update");
+  CHECK(mutation.out["event"]["type"] == json::array({"change"}));
 }

@@ -38,7 +38,7 @@ TEST_CASE("rfc5424: golden message with structured data and the record as MSG") 
         "<110>1 2020-01-01T13:01:26.000Z fwd-1 zendesk-forwarder - access "
         "[zendesk@32473 id=\"01H6PWD1WQFC6EYJCJWFJ59EVE\" account=\"acme\" user=\"123\" method=\"GET\" "
         "status=\"200\" action=\"ticket.read\" resource_type=\"ticket\" resource_id=\"1\" "
-        "url=\"/api/v2/tickets/1.json\" schema=\"1\"] {\"event\":{\"id\":\"01H6PWD1WQFC6EYJCJWFJ59EVE\"}}");
+        "url=\"/api/v2/tickets/1.json\" schema=\"2\"] {\"event\":{\"id\":\"01H6PWD1WQFC6EYJCJWFJ59EVE\"}}");
 }
 
 TEST_CASE("rfc5424: severity follows the HTTP status when by_status") {
@@ -80,7 +80,7 @@ TEST_CASE("cef: header and extension escaping, CR/LF never raw") {
   auto s = settings();
   s.format = Format::Cef;
   std::string msg = format_message(r, s);
-  CHECK(msg.find("- CEF:0|Zendesk|Access Logs|1|ticket.read|Zendesk access: ticket.read|3|rt=1577883686000 "
+  CHECK(msg.find("- CEF:0|Zendesk|Access Logs|2|ticket.read|Zendesk access: ticket.read|3|rt=1577883686000 "
                  "externalId=01H6PWD1WQFC6EYJCJWFJ59EVE suid=123 requestMethod=GET request=/x?q\\=a\\=b|c\\nd ") !=
         std::string::npos);
   CHECK(msg.find('\n') == std::string::npos);
@@ -143,7 +143,7 @@ TEST_CASE("encoders (#13): ecs_json is the record itself, byte for byte; syslog'
   CHECK(ecs.data() == r.json.data());  // not copied
   std::string_view cef = encode::encode(encode::Encoding::Cef, r, scratch);
   CHECK(cef ==
-        "CEF:0|Zendesk|Access Logs|1|ticket.read|Zendesk access: ticket.read|3|rt=1577883686000 "
+        "CEF:0|Zendesk|Access Logs|2|ticket.read|Zendesk access: ticket.read|3|rt=1577883686000 "
         "externalId=01H6PWD1WQFC6EYJCJWFJ59EVE suid=123 requestMethod=GET request=/api/v2/tickets/1.json "
         "outcome=success cn1Label=httpStatus cn1=200 cs1Label=resourceType cs1=ticket cs2Label=resourceId cs2=1 "
         "cs3Label=zendeskAccount cs3=acme");
