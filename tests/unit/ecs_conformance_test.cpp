@@ -1,0 +1,180 @@
+// Every field of every ECS record the golden pages produce, checked against
+// the official ECS 9.4.0 definitions (tests/fixtures/ecs-9.4.0/ecs_flat.yml,
+// copied unchanged from the ECS release): an ECS field of the right type
+// and allowed value, or a path under zendesk.*; and one JSON type per path
+// across all records, so an index never meets a mapping conflict.
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <yaml-cpp/yaml.h>
+
+#include "core/time_format.h"
+#include "golden_pages.h"
+
+using nlohmann::json;
+using namespace zf;
+
+namespace {
+
+struct EcsField {
+  std::string type;
+  std::set<std::string> allowed;  // event.kind, category, type, outcome
+  size_t ignore_above = 0;
+};
+
+struct Ecs {
+  std::map<std::string, EcsField> fields;
+  std::map<std::string, std::set<std::string>> types_of_category;  // expected_event_types
+};
+
+Ecs load_ecs() {
+  Ecs ecs;
+  YAML::Node root = YAML::LoadFile(std::string(ZF_TEST_FIXTURES) + "/ecs-9.4.0/ecs_flat.yml");
+  for (const auto& entry : root) {
+    EcsField f;
+    f.type = entry.second["type"].as<std::string>();
+    if (entry.second["ignore_above"]) f.ignore_above = entry.second["ignore_above"].as<size_t>();
+    for (const auto& v : entry.second["allowed_values"]) {
+      f.allowed.insert(v["name"].as<std::string>());
+      if (entry.first.as<std::string>() == "event.category")
+        for (const auto& t : v["expected_event_types"])
+          ecs.types_of_category[v["name"].as<std::string>()].insert(t.as<std::string>());
+    }
+    ecs.fields[entry.first.as<std::string>()] = f;
+  }
+  return ecs;
+}
+
+std::string json_type(const json& v) {
+  if (v.is_array()) return "array of " + (v.empty() ? std::string("nothing") : json_type(v[0]));
+  if (v.is_number_integer()) return "integer";
+  if (v.is_number()) return "number";
+  return v.type_name();
+}
+
+// Does one value (not an array) fit the ECS type?
+std::string misfit(const json& v, const std::string& type) {
+  static const std::set<std::string> strings = {"keyword", "constant_keyword", "wildcard", "match_only_text"};
+  if (strings.count(type)) return v.is_string() ? "" : "a " + json_type(v) + ", not a string";
+  if (type == "ip") {
+    unsigned char buf[16];
+    std::string s = v.is_string() ? v.get<std::string>() : "";
+    bool ok = inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
+    return ok ? "" : "not an IP address: " + v.dump();
+  }
+  if (type == "date") return v.is_string() && parse_rfc3339_ms(v.get<std::string>()) ? "" : "not an ISO 8601 date: " + v.dump();
+  if (type == "long" || type == "integer") return v.is_number_integer() ? "" : "not an integer: " + v.dump();
+  if (type == "float" || type == "double" || type == "scaled_float") return v.is_number() ? "" : "not a number";
+  if (type == "boolean") return v.is_boolean() ? "" : "not a boolean";
+  if (type == "object" || type == "flattened") return v.is_object() ? "" : "not an object";
+  return "ECS type " + type + " is not produced by this encoder";
+}
+
+// zendesk.extra and zendesk.invalid hold whatever the API sent: mapped
+// `flattened` (deploy/elasticsearch), so they are one field each here.
+const std::set<std::string> kFlattened = {"zendesk.extra", "zendesk.invalid"};
+
+struct Report {
+  std::map<std::string, std::set<std::string>> types;  // path -> JSON types seen
+  std::map<std::string, std::string> violations;       // "path: problem" -> example event id
+  std::map<std::string, size_t> over_ignore_above;     // path -> values longer than ECS's ignore_above
+  size_t records = 0, values = 0;
+};
+
+void leaf(const Ecs& ecs, const std::string& path, const json& v, const std::string& id, Report& rep) {
+  ++rep.values;
+  rep.types[path].insert(json_type(v));
+  if (path.rfind("zendesk.", 0) == 0) return;  // the custom namespace
+  auto f = ecs.fields.find(path);
+  if (f == ecs.fields.end()) {
+    rep.violations.emplace(path + ": not an ECS field (and not under zendesk.*)", id);
+    return;
+  }
+  std::vector<json> items = v.is_array() ? std::vector<json>(v.begin(), v.end()) : std::vector<json>{v};
+  for (const json& item : items) {
+    if (auto why = misfit(item, f->second.type); !why.empty()) rep.violations.emplace(path + ": " + why, id);
+    if (!f->second.allowed.empty() && (!item.is_string() || !f->second.allowed.count(item.get<std::string>())))
+      rep.violations.emplace(path + ": " + item.dump() + " is not an allowed value", id);
+    if (f->second.ignore_above && item.is_string() && item.get<std::string>().size() > f->second.ignore_above)
+      ++rep.over_ignore_above[path];
+  }
+}
+
+void walk(const Ecs& ecs, const json& v, const std::string& path, const std::string& id, Report& rep) {
+  if (v.is_object() && !kFlattened.count(path)) {
+    if (v.empty()) rep.violations.emplace(path + ": empty object", id);
+    for (auto it = v.begin(); it != v.end(); ++it) walk(ecs, it.value(), path.empty() ? it.key() : path + "." + it.key(), id, rep);
+    return;
+  }
+  leaf(ecs, path, v, id, rep);
+}
+
+void check_record(const Ecs& ecs, const json& doc, Report& rep) {
+  ++rep.records;
+  std::string id = doc["event"]["id"];
+  walk(ecs, doc, "", id, rep);
+  for (const char* required : {"@timestamp", "ecs", "event"})
+    if (!doc.contains(required)) rep.violations.emplace(std::string(required) + ": missing", id);
+  for (const auto& c : doc["event"]["category"])
+    for (const auto& t : doc["event"]["type"]) {
+      auto expected = ecs.types_of_category.find(c.get<std::string>());
+      if (expected == ecs.types_of_category.end() || !expected->second.count(t.get<std::string>()))
+        rep.violations.emplace("event.type: " + t.dump() + " is not expected with event.category " + c.dump(), id);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("ecs conformance (#14): every field of every record is ECS 9.4.0 of the right type, or under zendesk.*") {
+  Ecs ecs = load_ecs();
+  REQUIRE(ecs.fields.size() > 1000);
+  REQUIRE(ecs.fields.at("source.ip").type == "ip");
+  Report rep;
+  for (const auto& page : zf::testing::kGoldenPages)
+    for (const Record& r : zf::testing::golden_records(page)) check_record(ecs, json::parse(r.json), rep);
+  for (const auto& [path, seen] : rep.types)
+    if (seen.size() > 1) {
+      std::string list;
+      for (const auto& t : seen) list += (list.empty() ? "" : ", ") + t;
+      rep.violations.emplace(path + ": several JSON types (" + list + ")", "-");
+    }
+
+  std::ostringstream table;
+  table << rep.records << " records, " << rep.values << " values, " << rep.types.size() << " paths\n";
+  for (const auto& [what, id] : rep.violations) table << "  VIOLATION  " << what << "   (e.g. event " << id << ")\n";
+  for (const auto& [path, n] : rep.over_ignore_above)
+    table << "  longer than ECS's ignore_above (the index template raises it): " << path << " x" << n << "\n";
+  MESSAGE(table.str());
+  CHECK(rep.records >= 600);
+  CHECK(rep.violations.empty());
+}
+
+TEST_CASE("ecs conformance (#14): the check itself finds the defects version 1 records had") {
+  Ecs ecs = load_ecs();
+  Report rep;
+  // Shapes version 1 wrote: an IP that is not one, an empty object, no
+  // ecs.version, and a path whose type changes from record to record.
+  check_record(ecs, json::parse(R"({"@timestamp":"2026-11-24T10:00:00.000Z","event":{"id":"a","kind":"event",
+      "category":["web"],"type":["creation"]},"source":{"ip":"00.00.000.85"},"http":{"request":{}},
+      "zendesk":{"graphql":{"variables":{"id":"1"}}}})"), rep);
+  check_record(ecs, json::parse(R"({"@timestamp":"yesterday","ecs":{"version":"9.4.0"},"event":{"id":"b","kind":"alert2",
+      "category":["api"],"type":["access"]},"zendesk":{"graphql":{"variables":{"id":1}}},"url":{"paht":"/x"}})"), rep);
+  for (const auto& [path, seen] : rep.types)
+    if (seen.size() > 1) rep.violations.emplace(path + ": several JSON types", "-");
+  std::string all;
+  for (const auto& [what, id] : rep.violations) all += what + "\n";
+  CAPTURE(all);
+  for (const char* expected : {"source.ip: not an IP address", "http.request: empty object", "ecs: missing",
+                               "event.type: \"creation\" is not expected with event.category \"web\"",
+                               "@timestamp: not an ISO 8601 date", "event.kind: \"alert2\" is not an allowed value",
+                               "url.paht: not an ECS field", "zendesk.graphql.variables.id: several JSON types"})
+    CHECK(all.find(expected) != std::string::npos);
+}
