@@ -86,12 +86,15 @@ struct Report {
   std::map<std::string, std::set<std::string>> types;  // path -> JSON types seen
   std::map<std::string, std::string> violations;       // "path: problem" -> example event id
   std::map<std::string, size_t> over_ignore_above;     // path -> values longer than ECS's ignore_above
+  std::map<std::string, size_t> longest;               // path -> longest string value
   size_t records = 0, values = 0;
 };
 
 void leaf(const Ecs& ecs, const std::string& path, const json& v, const std::string& id, Report& rep) {
   ++rep.values;
   rep.types[path].insert(json_type(v));
+  for (const json& item : v.is_array() ? v : json::array({v}))
+    if (item.is_string()) rep.longest[path] = std::max(rep.longest[path], item.get<std::string>().size());
   if (path.rfind("zendesk.", 0) == 0) return;  // the custom namespace
   auto f = ecs.fields.find(path);
   if (f == ecs.fields.end()) {
@@ -133,13 +136,31 @@ void check_record(const Ecs& ecs, const json& doc, Report& rep) {
 
 }  // namespace
 
+Report check_golden_records(const Ecs& ecs) {
+  Report rep;
+  for (const auto& page : zf::testing::kGoldenPages)
+    for (const Record& r : zf::testing::golden_records(page)) check_record(ecs, json::parse(r.json), rep);
+  return rep;
+}
+
+// path -> its mapping, from a template's nested properties.
+void mapped_paths(const json& properties, const std::string& prefix, std::map<std::string, json>& out) {
+  for (auto it = properties.begin(); it != properties.end(); ++it) {
+    std::string path = prefix.empty() ? it.key() : prefix + "." + it.key();
+    if (it.value().contains("properties")) mapped_paths(it.value()["properties"], path, out);
+    else out[path] = it.value();
+  }
+}
+
+json load_json(const std::string& relative) {
+  return json::parse(zf::testing::read_file(std::string(ZF_TEST_FIXTURES) + "/../../" + relative));
+}
+
 TEST_CASE("ecs conformance (#14): every field of every record is ECS 9.4.0 of the right type, or under zendesk.*") {
   Ecs ecs = load_ecs();
   REQUIRE(ecs.fields.size() > 1000);
   REQUIRE(ecs.fields.at("source.ip").type == "ip");
-  Report rep;
-  for (const auto& page : zf::testing::kGoldenPages)
-    for (const Record& r : zf::testing::golden_records(page)) check_record(ecs, json::parse(r.json), rep);
+  Report rep = check_golden_records(ecs);
   for (const auto& [path, seen] : rep.types)
     if (seen.size() > 1) {
       std::string list;
@@ -177,4 +198,52 @@ TEST_CASE("ecs conformance (#14): the check itself finds the defects version 1 r
                                "@timestamp: not an ISO 8601 date", "event.kind: \"alert2\" is not an allowed value",
                                "url.paht: not an ECS field", "zendesk.graphql.variables.id: several JSON types"})
     CHECK(all.find(expected) != std::string::npos);
+}
+
+TEST_CASE("index template (#14): deploy/elasticsearch maps every path the records have, as ECS types them") {
+  Ecs ecs = load_ecs();
+  Report rep = check_golden_records(ecs);
+  json component = load_json("deploy/elasticsearch/component-template.json");
+  json index = load_json("deploy/elasticsearch/index-template.json");
+  CHECK(index["index_patterns"] == json::array({"logs-zendesk.access-*"}));
+  CHECK(index["data_stream"].is_object());
+  CHECK(index["composed_of"] == json::array({"logs-zendesk.access@mappings"}));
+  CHECK(component["template"]["mappings"]["dynamic"] == false);  // no field explosion
+  std::map<std::string, json> mapped;
+  mapped_paths(component["template"]["mappings"]["properties"], "", mapped);
+  std::vector<std::string> problems;
+  for (const auto& [path, seen] : rep.types) {
+    auto m = mapped.find(path);
+    if (m == mapped.end()) {
+      problems.push_back(path + ": not in the template");
+      continue;
+    }
+    std::string type = m->second["type"];
+    std::string json_t = *seen.begin();
+    if (json_t.rfind("array of ", 0) == 0) json_t = json_t.substr(9);
+    if (auto f = ecs.fields.find(path); f != ecs.fields.end()) {
+      if (type != f->second.type) problems.push_back(path + ": template " + type + ", ECS " + f->second.type);
+    } else {
+      static const std::map<std::string, std::set<std::string>> fits = {
+          {"string", {"keyword", "wildcard", "match_only_text"}}, {"integer", {"long"}},
+          {"boolean", {"boolean"}}, {"object", {"flattened"}}};
+      if (!fits.count(json_t) || !fits.at(json_t).count(type))
+        problems.push_back(path + ": template " + type + " for JSON " + json_t);
+    }
+    // Nothing the records hold may be too long to be searched, up to what
+    // a keyword can hold at all: 8191 characters (32766 bytes of UTF-8).
+    if (m->second.contains("ignore_above") && rep.longest[path] > m->second["ignore_above"].get<size_t>() &&
+        m->second["ignore_above"].get<size_t>() < 8191)
+      problems.push_back(path + ": values up to " + std::to_string(rep.longest[path]) + " bytes, ignore_above " +
+                         m->second["ignore_above"].dump());
+  }
+  for (const auto& [path, n] : rep.over_ignore_above) {
+    auto m = mapped.find(path);
+    if (m != mapped.end() && m->second.value("ignore_above", size_t{0}) <= ecs.fields.at(path).ignore_above)
+      problems.push_back(path + ": longer than ECS's ignore_above, not raised in the template");
+  }
+  std::string all;
+  for (const auto& p : problems) all += "  " + p + "\n";
+  MESSAGE(mapped.size() << " mapped paths, " << rep.types.size() << " produced\n" << all);
+  CHECK(problems.empty());
 }
