@@ -112,7 +112,13 @@ std::string structured_data(const Record& r, const FormatSettings& s, bool minim
 
 
 std::string body(const Record& r, const FormatSettings& s) {
-  std::string msg = s.format == Format::Cef ? encode::cef(r.event, severity_for(r, s)) : r.json;
+  std::string msg;
+  if (s.encoding == encode::Encoding::Cef) {
+    msg = encode::cef(r.event, severity_for(r, s));  // CEF's severity follows the message's
+  } else {
+    std::string scratch;
+    msg = encode::encode(s.encoding, r, scratch);
+  }
   return s.bom ? "\xEF\xBB\xBF" + msg : msg;
 }
 
@@ -120,7 +126,7 @@ std::string body(const Record& r, const FormatSettings& s) {
 
 std::string format_message(const Record& r, const FormatSettings& s) {
   // CEF carries its fields itself; the RFC 5424 envelope then has no SD.
-  std::string sd = s.format == Format::Cef ? "-" : structured_data(r, s, false);
+  std::string sd = s.encoding == encode::Encoding::Cef ? "-" : structured_data(r, s, false);
   return header(r, s) + sd + " " + body(r, s);
 }
 
@@ -130,7 +136,7 @@ std::string format_message_within(const Record& r, const FormatSettings& s,
   std::string msg = format_message(r, s);
   if (msg.size() <= max_bytes) return msg;
   truncated = true;
-  std::string head = header(r, s) + (s.format == Format::Cef ? "-" : structured_data(r, s, false)) + " ";
+  std::string head = header(r, s) + (s.encoding == encode::Encoding::Cef ? "-" : structured_data(r, s, false)) + " ";
   if (head.size() + 16 > max_bytes)  // keep at least the event id identifiable
     head = header(r, s) + structured_data(r, s, true) + " ";
   std::string b = body(r, s);

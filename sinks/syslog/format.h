@@ -9,14 +9,15 @@
 #include <string_view>
 
 #include "core/record.h"
+#include "encode/encoder.h"
 
 namespace zf::sinks::syslog {
 
-enum class Format { Rfc5424, Cef };
 enum class Framing { OctetCounting, LineFeed };
 
 struct FormatSettings {
-  Format format = Format::Rfc5424;
+  // MSG: the record in this encoding; CEF then replaces the structured data.
+  encode::Encoding encoding = encode::Encoding::EcsJson;
   int facility = 13;          // log audit (RFC 5424 facility 13)
   int severity = 6;           // informational; ignored when by_status
   bool severity_by_status = true;

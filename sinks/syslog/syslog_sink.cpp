@@ -179,9 +179,8 @@ SinkBuilder configure(const ConfigNode& section) {
   // data, as ArcSight and QRadar expect); `format: cef` is the older spelling.
   if (section.has("format") && section.has("encoding"))
     section.fail("format", "is the older spelling of encoding; keep only encoding");
-  bool cef = section.get_enum("format", {"rfc5424", "cef"}, "rfc5424") == "cef" ||
-             encode::configure(section) == encode::Encoding::Cef;
-  f.format = cef ? Format::Cef : Format::Rfc5424;
+  bool old_cef = section.get_enum("format", {"rfc5424", "cef"}, "rfc5424") == "cef";
+  f.encoding = old_cef ? encode::Encoding::Cef : encode::configure(section);
   f.facility = index_of(kFacilities, section.get_enum("facility", kFacilities, "audit"));
   std::string severity = section.get_string("severity", "by_status");
   f.severity_by_status = severity == "by_status";

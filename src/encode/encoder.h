@@ -13,7 +13,8 @@ namespace zf::encode {
 
 enum class Encoding {
   EcsJson,  // the normalized ECS record, one line of JSON (docs/FIELDS.md)
-  Cef,      // ArcSight Common Event Format, CEF:0 (docs/SYSLOG.md lists the keys)
+  Cef,      // ArcSight Common Event Format, CEF:0 (docs/FIELDS.md lists the keys)
+  OcsfJson, // OCSF 1.8.0 API Activity (class 6003), one line of JSON
 };
 
 const std::vector<std::string>& encoding_names();  // as the config spells them

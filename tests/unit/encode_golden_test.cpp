@@ -56,3 +56,7 @@ TEST_CASE("golden (#13): ecs_json is byte-identical to the recorded records") {
 TEST_CASE("golden (#13): cef is byte-identical to the recorded events") {
   check_golden(encode::Encoding::Cef, ".cef.txt");
 }
+
+TEST_CASE("golden (#14): ocsf_json is byte-identical to the recorded events") {
+  check_golden(encode::Encoding::OcsfJson, ".ocsf.jsonl");
+}

@@ -78,7 +78,7 @@ TEST_CASE("cef: header and extension escaping, CR/LF never raw") {
   auto r = sample();
   r.event.url = "/x?q=a=b|c\nd";
   auto s = settings();
-  s.format = Format::Cef;
+  s.encoding = encode::Encoding::Cef;
   std::string msg = format_message(r, s);
   CHECK(msg.find("- CEF:0|Zendesk|Access Logs|2|ticket.read|Zendesk access: ticket.read|3|rt=1577883686000 "
                  "externalId=01H6PWD1WQFC6EYJCJWFJ59EVE suid=123 requestMethod=GET request=/x?q\\=a\\=b|c\\nd ") !=
@@ -112,7 +112,7 @@ TEST_CASE("framing: octet counting prefixes the byte length; LF appends a newlin
 TEST_CASE("cef (#21): a value ending in '|' keeps the space before the next key") {
   Record r = sample();
   r.event.url = "/api/v2/search?query=a|";
-  std::string m = format_message(r, {.format = Format::Cef});
+  std::string m = format_message(r, {.encoding = encode::Encoding::Cef});
   CAPTURE(m);
   CHECK(m.find("request=/api/v2/search?query\\=a| outcome=") != std::string::npos);
   CHECK(m.find("|outcome=") == std::string::npos);
@@ -148,7 +148,7 @@ TEST_CASE("encoders (#13): ecs_json is the record itself, byte for byte; syslog'
         "outcome=success cn1Label=httpStatus cn1=200 cs1Label=resourceType cs1=ticket cs2Label=resourceId cs2=1 "
         "cs3Label=zendeskAccount cs3=acme");
   auto s = settings();
-  s.format = Format::Cef;
+  s.encoding = encode::Encoding::Cef;
   std::string msg = format_message(r, s);
   CHECK(msg.substr(msg.size() - cef.size()) == cef);
   for (int status : {404, 503}) {
