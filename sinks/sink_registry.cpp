@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "encode/encoder.h"
 #include "jsonl/jsonl_sink.h"
 #include "kafka/kafka_sink.h"
 #include "syslog/syslog_sink.h"
@@ -46,7 +47,8 @@ std::vector<ConfiguredSink> configure_all(const ConfigNode& root) {
     const SinkType* chosen = nullptr;
     for (const auto& t : kSinkTypes)
       if (type == t.name) chosen = &t;
-    out.push_back({name, type, chosen->configure(entry)});  // get_enum allowed only listed types
+    SinkBuilder build = chosen->configure(entry);  // get_enum allowed only listed types
+    out.push_back({name, type, encode::configure(entry), std::move(build)});
   }
   return out;
 }

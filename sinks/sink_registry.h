@@ -4,12 +4,14 @@
 
 #include "config/config_node.h"
 #include "core/sink.h"
+#include "encode/encoder.h"
 
 namespace zf::sinks {
 
 struct ConfiguredSink {
   std::string name;  // unique; defaults to the type
   std::string type;  // one of sink_types()
+  encode::Encoding encoding;  // of the records it ships (the pipeline makes ECS only when a sink wants it)
   SinkBuilder build;
 };
 

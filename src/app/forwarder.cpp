@@ -37,6 +37,11 @@ std::vector<pipeline::NamedSink> build_sinks(const AppConfig& config, Logger& lo
   return sinks;
 }
 
+bool needs_ecs(const AppConfig& config) {
+  return std::any_of(config.sinks.begin(), config.sinks.end(),
+                     [](const auto& s) { return s.encoding == encode::Encoding::EcsJson; });
+}
+
 // One source's chain: its fetch and checkpoint, its ordered acker and its
 // committer, run by its own thread. Only the sinks are shared, so a source
 // whose batches are stuck never holds back another source's commits.
@@ -57,7 +62,7 @@ struct SourceRun {
         committer([this](uint64_t token) { return source.commit(token); }, c.checkpoint_path, log, metrics, clock),
         delivery(std::move(sinks), app.max_inflight_batches, app.sink_retry_initial, app.sink_retry_max, log, metrics,
                  [this](const pipeline::Commit& commit) { committer.submit(commit); }),
-        normalizer({c.account, c.keep_original}),
+        normalizer({c.account, c.keep_original, needs_ecs(app)}),
         loop(source, normalizer, delivery, numbers, log, metrics, stop,
              {once, c.account, app.shutdown_timeout, app.progress_interval}, clock) {
     health.started_ms = clock.now_ms();

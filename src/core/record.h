@@ -17,7 +17,8 @@ inline constexpr const char* kProduct = "zendesk-forwarder";
 
 // One normalized access event: the typed event, which every encoder reads,
 // and its ecs_json encoding (compact, one line, no trailing newline), made
-// once in the shape stage because it is every sink's default.
+// once in the shape stage because it is every sink's default ("" when no
+// sink ships ECS).
 struct Record {
   AccessEvent event;
   std::string json;

@@ -367,7 +367,7 @@ std::variant<Record, std::string> Normalizer::normalize(element event) const {
     }
   }
 
-  encode::write_ecs_json(e, r.json);
+  if (options_.ecs_json) encode::write_ecs_json(e, r.json);
   return r;
 }
 

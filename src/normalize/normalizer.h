@@ -18,6 +18,9 @@ namespace zf::normalize {
 struct Options {
   std::string account;
   bool keep_original = false;  // event.original: the event's JSON verbatim
+  // Make the ecs_json document (Record::json): off when no sink ships ECS,
+  // so a CEF or OCSF pipeline does not pay for it.
+  bool ecs_json = true;
 };
 
 // What a REST path says was accessed.

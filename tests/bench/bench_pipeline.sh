@@ -2,9 +2,12 @@
 # Pipeline throughput: emulator (rate limit off) -> forwarder -> JSON-lines
 # file, beside a baseline of plain curl fetching the same pages to a file,
 # measured in the same run on the same machine.
-# usage: bench_pipeline.sh BUILD_DIR [EVENTS]
+# usage: bench_pipeline.sh BUILD_DIR [EVENTS] [ENCODINGS]
+# ENCODINGS: the jsonl sink's encoding for each forwarder run, e.g.
+# "ecs_json cef ocsf_json" (default ecs_json); each is timed on the same
+# emulator data and compared with the first.
 set -euo pipefail
-BUILD=${1:-build}; EVENTS=${2:-2000000}
+BUILD=${1:-build}; EVENTS=${2:-2000000}; ENCODINGS=${3:-ecs_json}
 source "$(dirname "$0")/../integration/lib.sh"
 zf_tmpdir
 echo "generating $EVENTS events in the emulator..."
@@ -32,9 +35,12 @@ curl_s=$(echo "$t1 - $t0" | bc -l)
 curl_bytes=$(stat -c %s "$ZF_TMP/curl.out")
 rm -f "$ZF_TMP/curl.out"
 
-ZF_START=$START zf_forwarder_config "$ZF_TMP/fwd.yaml" "  - {type: jsonl, path: $ZF_TMP/out.jsonl}" \
+first_rate=""
+for ENCODING in $ENCODINGS; do
+ZF_START=$START zf_forwarder_config "$ZF_TMP/fwd.yaml" "  - {type: jsonl, path: $ZF_TMP/out.jsonl, encoding: $ENCODING}" \
   "  max_window: 90d
   rate_limit: {requests: 100000, period: 60s}"
+rm -rf "$ZF_TMP/out.jsonl" "$ZF_TMP/checkpoint.json"*
 t0=$(date +%s.%N)
 /usr/bin/time -f '%M' -o "$ZF_TMP/maxrss" "$BUILD/src/app/zendesk-forwarder" run --once --config "$ZF_TMP/fwd.yaml" 2>"$ZF_TMP/fwd.log"
 t1=$(date +%s.%N)
@@ -44,7 +50,11 @@ summary=$(grep '"msg":"stopped"' "$ZF_TMP/fwd.log")
 field() { echo "$summary" | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 p50=$(field page_to_commit_ms_p50); p99=$(field page_to_commit_ms_p99)
 rss_kb=$(cat "$ZF_TMP/maxrss")
-
+rate=$(echo "$lines / $fwd_s" | bc -l)
+if [ -z "$first_rate" ]; then first_rate=$rate; fi
+printf 'encoding %-9s %8.0f events/s  (%.2f of %s)\n' "$ENCODING" "$rate" "$(echo "$rate / $first_rate" | bc -l)" \
+  "${ENCODINGS%% *}"
+done
 /usr/bin/python3 - "$EVENTS" "$pages" "$curl_s" "$curl_bytes" "$lines" "$fwd_s" "$rss_kb" "$p50" "$p99" <<'PY'
 import sys
 events, pages, curl_s, curl_bytes, lines, fwd_s, rss_kb, p50, p99 = sys.argv[1:]

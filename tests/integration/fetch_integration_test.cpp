@@ -733,3 +733,34 @@ TEST_CASE("sources (#13): three accounts in one process, each within its own bud
   CHECK(r.code == 0);
   check_exactly(output_ids(w.out()), all);
 }
+
+TEST_CASE("encodings (#14): an ocsf_json sink and a cef sink get every event; ECS is not made when no sink ships it") {
+  emulator::Options opts;
+  opts.seed = 14;
+  opts.events = 3000;
+  opts.rate_limit = 0;
+  emulator::Emulator emu(opts);
+  emu.start();
+  Workdir w("encodings");
+  std::string cef_out = (w.dir / "out.cef").string();
+  std::string yaml = config_yaml(emu.base_url(), w, "  page_size: 1000\n");
+  yaml.replace(yaml.find("fsync: false}"), 13, "fsync: false, encoding: ocsf_json}\n  - {type: jsonl, name: cef, path: " +
+                                                   cef_out + ", fsync: false, encoding: cef}");
+  auto r = run_once(yaml);
+  CHECK(r.code == 0);
+  std::multiset<std::string> ocsf_ids, cef_ids;
+  std::ifstream ocsf(w.out()), cef(cef_out);
+  std::string line;
+  while (std::getline(ocsf, line)) {
+    auto j = nlohmann::json::parse(line);
+    CHECK(j["class_uid"] == 6003);
+    ocsf_ids.insert(j["metadata"]["uid"].get<std::string>());
+  }
+  while (std::getline(cef, line)) {
+    REQUIRE(line.rfind("CEF:0|Zendesk|Access Logs|2|", 0) == 0);
+    size_t at = line.find("externalId=") + 11;
+    cef_ids.insert(line.substr(at, line.find(' ', at) - at));
+  }
+  check_exactly(ocsf_ids, emu.ids());
+  check_exactly(cef_ids, emu.ids());
+}

@@ -283,3 +283,11 @@ TEST_CASE("normalize (#14): user resources name their target; related.user holds
   CHECK(mutation.out["event"]["action"] == "ticket.update");
   CHECK(mutation.out["event"]["type"] == json::array({"change"}));
 }
+
+TEST_CASE("normalize (#14): with ecs_json off (no sink ships ECS) the typed event is complete and no document is made") {
+  normalize::Normalizer n({"acme", false, /*ecs_json=*/false});
+  auto r = std::get<Record>(n.normalize_json(R"({"id":"01HNOECS000000000000000001","method":"GET","url":"/api/v2/tickets/3.json","timestamp":"2026-11-24T10:00:00Z"})"));
+  CHECK(r.json.empty());
+  CHECK(r.event.action == "ticket.read");
+  CHECK(r.event.resource.id == "3");
+}
