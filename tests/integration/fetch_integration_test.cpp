@@ -59,6 +59,17 @@ std::string config_yaml(const std::string& base_url, const Workdir& w, const std
          "  - {type: jsonl, path: " + w.out() + ", fsync: false}\n";
 }
 
+// Started, with `events` historical events and no rate limit.
+std::unique_ptr<emulator::Emulator> unlimited_emulator(uint64_t seed, size_t events) {
+  emulator::Options opts;
+  opts.seed = seed;
+  opts.events = events;
+  opts.rate_limit = 0;
+  auto emu = std::make_unique<emulator::Emulator>(opts);
+  emu->start();
+  return emu;
+}
+
 struct RunOutcome {
   int code;
   std::string log;
@@ -595,12 +606,8 @@ TEST_CASE("checkpoint version 1: resumed after an upgrade, nothing the old versi
 }
 
 TEST_CASE("checkpoint writes failing (#20): run --once exits non-zero instead of reporting success") {
-  emulator::Options opts;
-  opts.seed = 14;
-  opts.events = 3000;
-  opts.rate_limit = 0;
-  emulator::Emulator emu(opts);
-  emu.start();
+  auto started = unlimited_emulator(14, 3000);
+  emulator::Emulator& emu = *started;
   Workdir w("cpfail");
   // Every write fails the way a full disk does: the temp file cannot be
   // created (a directory is in the way; root ignores permissions).
@@ -735,12 +742,8 @@ TEST_CASE("sources (#13): three accounts in one process, each within its own bud
 }
 
 TEST_CASE("encodings (#14): an ocsf_json sink and a cef sink get every event; ECS is not made when no sink ships it") {
-  emulator::Options opts;
-  opts.seed = 14;
-  opts.events = 3000;
-  opts.rate_limit = 0;
-  emulator::Emulator emu(opts);
-  emu.start();
+  auto started = unlimited_emulator(14, 3000);
+  emulator::Emulator& emu = *started;
   Workdir w("encodings");
   std::string cef_out = (w.dir / "out.cef").string();
   std::string yaml = config_yaml(emu.base_url(), w, "  page_size: 1000\n");
