@@ -14,13 +14,14 @@ namespace {
 struct SinkType {
   const char* name;
   SinkBuilder (*configure)(const ConfigNode& section);  // validates the section, builds nothing yet
+  SinkReader (*reader)(const ConfigNode& section);     // for verify; nullptr: cannot be read back
 };
 
 // Every sink type: a new sink adds its folder and one line here.
 constexpr SinkType kSinkTypes[] = {
-    {"jsonl", jsonl::configure},
-    {"kafka", kafka::configure},
-    {"syslog", syslog::configure},
+    {"jsonl", jsonl::configure, jsonl::reader},
+    {"kafka", kafka::configure, kafka::reader},
+    {"syslog", syslog::configure, nullptr},
 };
 
 }  // namespace
@@ -48,7 +49,8 @@ std::vector<ConfiguredSink> configure_all(const ConfigNode& root) {
     for (const auto& t : kSinkTypes)
       if (type == t.name) chosen = &t;
     SinkBuilder build = chosen->configure(entry);  // get_enum allowed only listed types
-    out.push_back({name, type, encode::configure(entry), std::move(build)});
+    SinkReader read_back = chosen->reader ? chosen->reader(entry) : nullptr;
+    out.push_back({name, type, encode::configure(entry), std::move(build), std::move(read_back)});
   }
   return out;
 }

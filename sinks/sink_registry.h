@@ -13,6 +13,7 @@ struct ConfiguredSink {
   std::string type;  // one of sink_types()
   encode::Encoding encoding;  // of the records it ships (the pipeline makes ECS only when a sink wants it)
   SinkBuilder build;
+  SinkReader read_back;  // empty when the type cannot be read back (syslog)
 };
 
 // The sink types, in the order the docs list them.

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include "encode/encoder.h"
 #include "log/logger.h"
@@ -156,6 +157,24 @@ SinkBuilder configure(const ConfigNode& section) {
   s.fsync = section.get_bool("fsync", true);
   if (s.path == "-" && s.rotate_bytes) section.fail("rotate_bytes", "rotation needs a file path, not stdout (\"-\")");
   return [s](const SinkContext& ctx) { return std::make_unique<JsonlSink>(s, ctx); };
+}
+
+SinkReader reader(const ConfigNode& section) {
+  std::string path = section.require_string("path");
+  return [path](const std::string&, const RecordVisitor& each) {
+    if (path == "-") throw std::runtime_error("records written to stdout cannot be read back");
+    namespace fs = std::filesystem;
+    if (!fs::exists(path)) throw std::runtime_error(path + " does not exist");
+    std::vector<std::string> files{path};
+    for (int i = 1; fs::exists(path + "." + std::to_string(i)); ++i) files.push_back(path + "." + std::to_string(i));
+    std::string line;
+    for (const auto& f : files) {
+      std::ifstream in(f, std::ios::binary);
+      if (!in) throw std::runtime_error("cannot read " + f);
+      while (std::getline(in, line))
+        if (!line.empty()) each(line);
+    }
+  };
 }
 
 }  // namespace zf::sinks::jsonl

@@ -5,4 +5,6 @@
 namespace zf::sinks::jsonl {
 // Reads the `jsonl` sink's section; throws ConfigError naming the key.
 SinkBuilder configure(const ConfigNode& section);
+// The file and its rotated predecessors (path.1, path.2, ...), line by line.
+SinkReader reader(const ConfigNode& section);
 }

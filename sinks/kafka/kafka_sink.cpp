@@ -22,6 +22,12 @@ namespace zf::sinks::kafka {
 
 namespace {
 
+std::string topic_of(std::string topic_template, const std::string& account) {
+  for (size_t pos = topic_template.find("{account}"); pos != std::string::npos; pos = topic_template.find("{account}"))
+    topic_template.replace(pos, 9, account);
+  return topic_template;
+}
+
 struct Settings {
   std::map<std::string, std::string> properties;  // everything handed to librdkafka
   std::string topic_template;                     // may contain {account}
@@ -230,12 +236,7 @@ class KafkaSink final : public Sink {
     return stopping_;
   }
 
-  std::string topic_for(const std::string& account) const {
-    std::string t = settings_.topic_template;
-    for (size_t pos = t.find("{account}"); pos != std::string::npos; pos = t.find("{account}"))
-      t.replace(pos, 9, account);
-    return t;
-  }
+  std::string topic_for(const std::string& account) const { return topic_of(settings_.topic_template, account); }
 
   void message_done(Pending* p, rd_kafka_resp_err_t err) {
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR && p->status != DeliveryStatus::Permanent) {
@@ -305,7 +306,7 @@ bool looks_secret(const std::string& property) {
 
 }  // namespace
 
-SinkBuilder configure(const ConfigNode& section) {
+Settings read_settings(const ConfigNode& section) {
   Settings s;
   std::string brokers = section.require_string("brokers");
   s.topic_template = section.require_string("topic");
@@ -353,7 +354,92 @@ SinkBuilder configure(const ConfigNode& section) {
       section.fail("properties." + k, std::string("librdkafka rejects it: ") + err);
     }
   rd_kafka_conf_destroy(conf);
+  return s;
+}
+
+SinkBuilder configure(const ConfigNode& section) {
+  Settings s = read_settings(section);
   return [s](const SinkContext& ctx) { return std::make_unique<KafkaSink>(s, ctx); };
+}
+
+namespace {
+
+// A consumer with the sink's connection and security properties; the
+// producer's own settings (acks, linger...) do not apply to it.
+rd_kafka_t* new_consumer(const Settings& s) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char err[512];
+  for (const auto& [k, v] : s.properties) {
+    bool connection = k == "bootstrap.servers" || k == "client.id" || k.rfind("security.", 0) == 0 ||
+                      k.rfind("sasl.", 0) == 0 || k.rfind("ssl.", 0) == 0 || k.rfind("socket.", 0) == 0;
+    if (connection) rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err);
+  }
+  rd_kafka_conf_set(conf, "group.id", "zendesk-forwarder-verify", err, sizeof err);
+  rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
+  rd_kafka_conf_set(conf, "isolation.level", "read_committed", err, sizeof err);
+  rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof err);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);
+    throw std::runtime_error(std::string("cannot create a Kafka consumer: ") + err);
+  }
+  return rk;
+}
+
+}  // namespace
+
+SinkReader reader(const ConfigNode& section) {
+  Settings s = read_settings(section);
+  return [s](const std::string& account, const RecordVisitor& each) {
+    std::string topic = topic_of(s.topic_template, account);
+    rd_kafka_t* rk = new_consumer(s);
+    std::unique_ptr<rd_kafka_t, void (*)(rd_kafka_t*)> guard(rk, [](rd_kafka_t* k) {
+      rd_kafka_consumer_close(k);
+      rd_kafka_destroy(k);
+    });
+    const rd_kafka_metadata_t* md = nullptr;
+    rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, 10'000);
+    rd_kafka_topic_destroy(rkt);
+    if (err) throw std::runtime_error("cannot read topic " + topic + "'s metadata: " + rd_kafka_err2str(err));
+    std::unique_ptr<const rd_kafka_metadata_t, void (*)(const rd_kafka_metadata_t*)> md_guard(md, rd_kafka_metadata_destroy);
+    if (md->topic_cnt != 1 || md->topics[0].err)
+      throw std::runtime_error("topic " + topic + ": " + rd_kafka_err2str(md->topic_cnt ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART));
+    // Each partition from its first offset up to the high watermark read now.
+    rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
+    std::map<int32_t, int64_t> end;
+    for (int i = 0; i < md->topics[0].partition_cnt; ++i) {
+      int32_t p = md->topics[0].partitions[i].id;
+      int64_t lo = 0, hi = 0;
+      err = rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &lo, &hi, 10'000);
+      if (err) {
+        rd_kafka_topic_partition_list_destroy(parts);
+        throw std::runtime_error("cannot read topic " + topic + "'s offsets: " + rd_kafka_err2str(err));
+      }
+      if (hi > lo) {
+        rd_kafka_topic_partition_list_add(parts, topic.c_str(), p)->offset = lo;
+        end[p] = hi;
+      }
+    }
+    rd_kafka_assign(rk, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(30);
+    while (!end.empty()) {
+      if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("reading topic " + topic + " timed out");
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 1000);
+      if (!m) continue;
+      std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> m_guard(m, rd_kafka_message_destroy);
+      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        end.erase(m->partition);
+        continue;
+      }
+      if (m->err) throw std::runtime_error("reading topic " + topic + ": " + rd_kafka_message_errstr(m));
+      each(std::string_view(static_cast<const char*>(m->payload), m->len));
+      // Transaction markers take offsets too: stop at the watermark itself.
+      auto e = end.find(m->partition);
+      if (e != end.end() && m->offset + 1 >= e->second) end.erase(e);
+    }
+  };
 }
 
 }  // namespace zf::sinks::kafka

@@ -2,7 +2,10 @@
 #include <algorithm>
 #include <cctype>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <optional>
 #include <filesystem>
 #include <iostream>
 #include <pthread.h>
@@ -12,7 +15,9 @@
 
 #include "app/app_config.h"
 #include "app/forwarder.h"
+#include "app/verify.h"
 #include "core/errors.h"
+#include "core/time_format.h"
 #include "emulator/emulator.h"
 #include "log/logger.h"
 
@@ -26,6 +31,15 @@ Usage:
       --once ship everything up to now and exit 0.
   zendesk-forwarder validate --config FILE
       Check the config (every key, every sink) without connecting anywhere.
+  zendesk-forwarder verify --config FILE --since T [--until T] [--repair]
+                    [--report FILE] [--budget-share F]
+      Is every event Zendesk holds for [since, until) in the sinks? Lists the
+      API's events (within F, default 0.5, of each source's request budget),
+      reads back the jsonl files and Kafka topics, and reports missing,
+      duplicated and unknown ids (--report: as JSON). --repair ships the
+      missing ones again. T: a timestamp (2026-11-01T00:00:00Z) or a
+      duration back from now (2d); --until defaults to 15m ago.
+      Exit 0 only when nothing is missing.
   zendesk-forwarder demo [--events N]
       Start the bundled Access Logs API emulator on loopback and forward its
       events as JSON lines to stdout, with a checkpoint in a temporary
@@ -41,7 +55,18 @@ struct Args {
   std::string config;
   bool once = false;
   size_t demo_events = 5000;
+  std::string since, until = "15m", report;
+  bool repair = false;
+  double budget_share = 0.5;
 };
+
+// A timestamp, or a duration back from now; nullopt when neither.
+std::optional<int64_t> parse_point(const std::string& text) {
+  if (auto ms = zf::parse_rfc3339_ms(text)) return *ms / 1000;
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  if (auto d = zf::parse_duration(text)) return now - std::chrono::duration_cast<std::chrono::seconds>(*d).count();
+  return std::nullopt;
+}
 
 int usage_error(const std::string& msg) {
   std::cerr << "zendesk-forwarder: " << msg << "\n\n" << kUsage;
@@ -70,7 +95,8 @@ sigset_t stop_signals() {
   return set;
 }
 
-int run_with_config(const zf::app::AppConfig& config, bool once, zf::Logger& log) {
+// Runs `job` with the config's logging and the signal thread.
+int run_with_config(const zf::app::AppConfig& config, zf::Logger& log, const std::function<int(zf::StopSignal&)>& job) {
   log.set_level(config.log_level);
   log.add_secrets(config.secrets);
   sigset_t set = stop_signals();
@@ -78,7 +104,7 @@ int run_with_config(const zf::app::AppConfig& config, bool once, zf::Logger& log
   std::thread signals = start_signal_thread(stop, log, set);
   int code;
   try {
-    code = zf::app::run_forwarder(config, once, log, stop);
+    code = job(stop);
   } catch (const zf::FatalError& e) {
     log.error(e.what());
     code = 1;
@@ -111,7 +137,7 @@ int run_demo(size_t events, zf::Logger& log) {
   log.info("demo: emulator serving on loopback; forwarding its access log to stdout",
            {{"emulator", emulator.base_url()}, {"events", events}});
   auto config = zf::app::load_config(zf::ConfigNode::load_string(yaml, "<demo config>"));
-  int code = run_with_config(config, /*once=*/true, log);
+  int code = run_with_config(config, log, [&](zf::StopSignal& stop) { return zf::app::run_forwarder(config, true, log, stop); });
   log.info("demo finished", {{"events_in_emulator", emulator.ids().size()},
                              {"events_served", emulator.served_ids().size()}});
   std::filesystem::remove_all(dir);
@@ -138,6 +164,20 @@ int main(int argc, char** argv) {
       args.config = argl[++i];
     } else if (a == "--once") {
       args.once = true;
+    } else if (a == "--since" || a == "--until" || a == "--report" || a == "--budget-share") {
+      if (i + 1 >= argl.size()) return usage_error(a + " needs a value");
+      const std::string& v = argl[++i];
+      if (a == "--since") args.since = v;
+      if (a == "--until") args.until = v;
+      if (a == "--report") args.report = v;
+      if (a == "--budget-share") {
+        char* end = nullptr;
+        args.budget_share = std::strtod(v.c_str(), &end);
+        if (*end || !(args.budget_share > 0 && args.budget_share <= 1))
+          return usage_error("--budget-share needs a fraction above 0 and at most 1, got \"" + v + "\"");
+      }
+    } else if (a == "--repair") {
+      args.repair = true;
     } else if (a == "--events") {
       const std::string n = i + 1 < argl.size() ? argl[++i] : "";
       if (n.empty() || n.size() > 9 || !std::all_of(n.begin(), n.end(), [](unsigned char c) { return std::isdigit(c); }) ||
@@ -165,7 +205,7 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  if (args.command != "run" && args.command != "validate")
+  if (args.command != "run" && args.command != "validate" && args.command != "verify")
     return usage_error(args.command.empty() ? "a command is required" : "unknown command " + args.command);
   if (args.config.empty()) return usage_error(args.command + " needs --config FILE");
 
@@ -187,6 +227,14 @@ int main(int argc, char** argv) {
     return 0;
   }
   for (const auto& w : config.warnings) log.warn(w, {{"config", args.config}});
+  if (args.command == "verify") {
+    auto since = parse_point(args.since), until = parse_point(args.until);
+    if (args.since.empty() || !since) return usage_error("verify needs --since: a timestamp or a duration back from now");
+    if (!until || *until <= *since) return usage_error("--until must be a timestamp or duration after --since");
+    zf::app::VerifyOptions options{*since, *until, args.repair, args.report, args.budget_share};
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    return run_with_config(config, log, [&](zf::StopSignal& stop) { return zf::app::run_verify(config, options, log, stop); });
+  }
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  return run_with_config(config, args.once, log);
+  return run_with_config(config, log, [&](zf::StopSignal& stop) { return zf::app::run_forwarder(config, args.once, log, stop); });
 }

@@ -63,4 +63,10 @@ struct SinkContext {
 // `run` then calls the builder.
 using SinkBuilder = std::function<std::unique_ptr<Sink>(const SinkContext&)>;
 
+// For `verify`: reads back every record a sink holds for one account and
+// calls `each` with the record's bytes. Throws std::runtime_error saying
+// why the sink cannot be read.
+using RecordVisitor = std::function<void(std::string_view record)>;
+using SinkReader = std::function<void(const std::string& account, const RecordVisitor& each)>;
+
 }  // namespace zf

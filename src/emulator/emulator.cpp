@@ -450,7 +450,8 @@ Emulator::Emulator(Options options) : impl_(std::make_unique<Impl>(std::move(opt
                                     {"rate_limited", st.rate_limited},
                                     {"faults_injected", st.faults_injected},
                                     {"early_requests", st.early_requests},
-                                    {"by_status", by_status}})
+                                    {"by_status", by_status},
+                                    {"arrivals_ms", st.arrivals_ms}})
                         .dump(),
                     "application/json");
   });

@@ -38,7 +38,7 @@ for r in $(seq "$ROUNDS"); do
   [ "$failed" = 0 ] || { echo "round $r: $failed batches failed" >&2; exit 1; }
   echo "sink $(echo "$t1 - $t0" | bc -l)" >>"$ZF_TMP/times"
   echo "sink-in-harness $secs" >>"$ZF_TMP/times"
-  echo "kcat $(kcat_produce "kcat-$r" -H zendesk-account=acme -H schema-version=1 -H source=zendesk-forwarder)" >>"$ZF_TMP/times"
+  echo "kcat $(kcat_produce "kcat-$r" -H zendesk-account=acme -H schema-version=2 -H source=zendesk-forwarder)" >>"$ZF_TMP/times"
   echo "kcat-noheaders $(kcat_produce "kcat-noheaders-$r")" >>"$ZF_TMP/times"
 done
 # Every message is in its topic, once per id. The mock cluster keeps about

@@ -24,7 +24,7 @@ with open(out, "w") as f:
         if m.key.decode() != record["event"]["id"]:
             bad += 1
             print("key differs from event.id:", m.key, record["event"]["id"])
-        if headers.get("schema-version") != b"1" or "zendesk-account" not in headers or headers.get("source") != b"zendesk-forwarder":
+        if headers.get("schema-version") != b"2" or "zendesk-account" not in headers or headers.get("source") != b"zendesk-forwarder":
             bad += 1
             print("missing or wrong headers:", headers)
         f.write(record["event"]["id"] + "\n")

@@ -1,0 +1,260 @@
+#include "app/verify.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+#include <simdjson.h>
+
+#include "core/clock.h"
+#include "core/errors.h"
+#include "core/time_format.h"
+#include "metrics/metrics.h"
+#include "normalize/normalizer.h"
+#include "pipeline/committer.h"
+#include "pipeline/delivery.h"
+#include "pipeline/pipeline.h"
+#include "source/access_log_source.h"
+#include "source/pull_checkpoint.h"
+
+namespace zf::app {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct RecordKey {
+  std::string id;
+  int64_t time_ms = 0;
+};
+
+// The event id and time of one record, in the sink's encoding.
+std::optional<RecordKey> key_of(encode::Encoding encoding, std::string_view record, simdjson::dom::parser& parser) {
+  if (encoding == encode::Encoding::Cef) {
+    auto field = [&](std::string_view key) -> std::string_view {
+      size_t at = record.find(key);
+      if (at == std::string_view::npos) return {};
+      at += key.size();
+      return record.substr(at, record.find(' ', at) - at);
+    };
+    std::string_view id = field(" externalId="), rt = field("|rt=");
+    if (id.empty()) return std::nullopt;
+    int64_t ms = 0;
+    for (char c : rt) ms = c >= '0' && c <= '9' ? ms * 10 + (c - '0') : ms;
+    return RecordKey{std::string(id), ms};
+  }
+  simdjson::dom::element doc;
+  if (parser.parse(record.data(), record.size()).get(doc)) return std::nullopt;
+  std::string_view id;
+  if (encoding == encode::Encoding::OcsfJson) {
+    int64_t ms = 0;
+    if (doc["metadata"]["uid"].get_string().get(id) || doc["time"].get_int64().get(ms)) return std::nullopt;
+    return RecordKey{std::string(id), ms};
+  }
+  std::string_view ts;
+  if (doc["event"]["id"].get_string().get(id) || doc["@timestamp"].get_string().get(ts)) return std::nullopt;
+  return RecordKey{std::string(id), parse_rfc3339_ms(ts).value_or(0)};
+}
+
+// The API's events of the period, read by the pull source itself: its
+// clock stands at `until`, so it reads every window up to there and no
+// further; nothing is written to the source's own checkpoint.
+std::map<std::string, std::string> list_api_events(const PullSourceConfig& c, const VerifyOptions& o, bool keep_bodies,
+                                                   ProcessMetrics& process, Logger& log, StopSignal& stop) {
+  fs::path dir = fs::temp_directory_path() / ("zendesk-forwarder-verify-" + std::to_string(getpid()) + "-" + c.name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  struct Cleanup {
+    fs::path dir;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
+  } cleanup{dir};
+  source::SourceSettings settings = c.source;
+  settings.windows.settle_delay_s = 0;
+  settings.windows.poll_interval_s = 1;
+  settings.windows.late_read_delay_s = 0;
+  int budget = std::max(1, static_cast<int>(c.rate_limit_requests * o.budget_share));
+  source::RateLimiter limiter(budget, c.rate_limit_period, std::max(std::chrono::milliseconds(20), c.rate_limit_period / 500));
+  source::HttpClient http(c.http);
+  source::PullCheckpoint store((dir / "listing.json").string());
+  Metrics metrics(process, c.name, c.account);
+  ManualClock at_until(o.until_s * 1000);
+  source::AccessLogSource src(settings, http, limiter, store, log, metrics, stop, at_until);
+  src.open(c.account, o.since_s);
+
+  std::map<std::string, std::string> events;  // id -> the event's JSON (when kept)
+  size_t pages = 0;
+  auto last_report = std::chrono::steady_clock::now();
+  while (auto page = src.next(/*once=*/true)) {
+    ++pages;
+    for (simdjson::dom::element e : page->events) {
+      std::string_view id;
+      if (e["id"].get_string().get(id)) continue;
+      events[std::string(id)] = keep_bodies ? simdjson::minify(e) : std::string();
+    }
+    if (std::chrono::steady_clock::now() - last_report > std::chrono::seconds(10)) {
+      last_report = std::chrono::steady_clock::now();
+      double done = static_cast<double>(page->span_end_s - o.since_s) / std::max<int64_t>(1, o.until_s - o.since_s);
+      log.info("verify: listing the API", {{"events", events.size()}, {"pages", pages},
+                                           {"reached", format_utc_seconds(page->span_end_s)},
+                                           {"percent", static_cast<int>(100 * std::min(1.0, done))}});
+    }
+  }
+  if (stop.requested()) throw FatalError("verify stopped before the API listing was complete");
+  log.info("verify: API listing complete", {{"events", events.size()}, {"pages", pages}, {"budget_per_period", budget}});
+  return events;
+}
+
+// Hands the events it was given to the pipeline, in pages; remembers nothing.
+class RepairSource final : public Source {
+ public:
+  explicit RepairSource(std::vector<std::string> events) : events_(std::move(events)) {}
+  std::optional<SourcePage> next(bool) override {
+    if (next_ >= events_.size()) return std::nullopt;
+    size_t n = std::min<size_t>(1000, events_.size() - next_);
+    body_ = "[";
+    for (size_t i = 0; i < n; ++i) body_ += (i ? "," : "") + events_[next_ + i];
+    body_ += "]";
+    next_ += n;
+    SourcePage page;
+    for (simdjson::dom::element e : parser_.parse(body_).get_array()) page.events.push_back(e);
+    page.listed = n;
+    page.token = next_;
+    return page;
+  }
+  CommitCost commit(uint64_t) override { return {}; }
+
+ private:
+  std::vector<std::string> events_;
+  size_t next_ = 0;
+  std::string body_;
+  simdjson::dom::parser parser_;
+};
+
+// Ships `events` to one sink through the normal pipeline; true when every
+// one was acknowledged.
+bool repair(const sinks::ConfiguredSink& sink, const PullSourceConfig& c, const AppConfig& config,
+            std::vector<std::string> events, ProcessMetrics& process, Logger& log, StopSignal& stop) {
+  std::vector<pipeline::NamedSink> owned;
+  owned.push_back({sink.name, sink.build(SinkContext{sink.name, log, process.registry()})});
+  Metrics metrics(process, c.name + "-repair", c.account);
+  RepairSource source(std::move(events));
+  pipeline::Committer committer([&source](uint64_t t) { return source.commit(t); }, "repair", log, metrics);
+  pipeline::Delivery delivery(pipeline::refs(owned), config.max_inflight_batches, config.sink_retry_initial,
+                              config.sink_retry_max, log, metrics,
+                              [&committer](const pipeline::Commit& commit) { committer.submit(commit); });
+  normalize::Normalizer normalizer({c.account, c.keep_original, sink.encoding == encode::Encoding::EcsJson});
+  pipeline::BatchNumbers numbers;
+  pipeline::Pipeline loop(source, normalizer, delivery, numbers, log, metrics, stop,
+                          {true, c.account, config.shutdown_timeout, config.progress_interval});
+  pipeline::RunResult result = loop.run();
+  pipeline::close_all(owned, config.shutdown_timeout);
+  delivery.stop_retries();
+  committer.finish();
+  if (!result.ok) log.error("verify: repair failed", {{"sink", sink.name}, {"error", result.error}});
+  return result.ok && result.drained;
+}
+
+}  // namespace
+
+int run_verify(const AppConfig& config, const VerifyOptions& o, Logger& log, StopSignal& stop) {
+  ProcessMetrics process(ZF_VERSION);
+  nlohmann::json report = {{"since", format_utc_seconds(o.since_s)}, {"until", format_utc_seconds(o.until_s)},
+                           {"sources", nlohmann::json::array()}};
+  bool complete = true;
+  for (const auto& c : config.sources) {
+    auto api = list_api_events(c, o, o.repair, process, log, stop);
+    nlohmann::json src = {{"source", c.name}, {"account", c.account}, {"api_events", api.size()},
+                          {"sinks", nlohmann::json::array()}};
+    for (const auto& sink : config.sinks) {
+      nlohmann::json s = {{"name", sink.name}, {"type", sink.type}};
+      if (!sink.read_back) {
+        s["readable"] = false;
+        s["note"] = "a " + sink.type + " sink cannot be read back; check the receiver's own store";
+        log.warn("verify: sink cannot be read back", {{"sink", sink.name}, {"type", sink.type}});
+        src["sinks"].push_back(s);
+        continue;
+      }
+      std::map<std::string, size_t> held;  // id -> copies within the period
+      size_t unparsed = 0;
+      simdjson::dom::parser parser;
+      try {
+        sink.read_back(c.account, [&](std::string_view record) {
+          auto key = key_of(sink.encoding, record, parser);
+          if (!key) {
+            ++unparsed;
+            return;
+          }
+          if (key->time_ms >= o.since_s * 1000 && key->time_ms < o.until_s * 1000) ++held[key->id];
+          else if (api.count(key->id)) ++held[key->id];  // an ingest-time fallback stamp
+        });
+      } catch (const std::exception& e) {
+        s["readable"] = false;
+        s["error"] = e.what();
+        log.error("verify: cannot read the sink back", {{"sink", sink.name}, {"error", e.what()}});
+        complete = false;
+        src["sinks"].push_back(s);
+        continue;
+      }
+      std::vector<std::string> missing, unknown;
+      nlohmann::json duplicated = nlohmann::json::object();
+      for (const auto& [id, body] : api)
+        if (!held.count(id)) missing.push_back(id);
+      for (const auto& [id, n] : held) {
+        if (n > 1) duplicated[id] = n;
+        if (!api.count(id)) unknown.push_back(id);
+      }
+      s["readable"] = true;
+      s["delivered"] = api.size() - missing.size();
+      s["missing"] = missing;
+      s["duplicated"] = duplicated;
+      s["unknown"] = unknown;
+      s["unparsed_records"] = unparsed;
+      log.info("verify: sink compared", {{"sink", sink.name}, {"source", c.name}, {"api_events", api.size()},
+                                         {"delivered", api.size() - missing.size()}, {"missing", missing.size()},
+                                         {"duplicated", duplicated.size()}, {"unknown", unknown.size()}});
+      if (!missing.empty() && o.repair) {
+        std::vector<std::string> bodies;
+        for (const auto& id : missing) bodies.push_back(api.at(id));
+        bool ok = repair(sink, c, config, std::move(bodies), process, log, stop);
+        s["repaired"] = ok ? missing.size() : 0;
+        log.info(ok ? "verify: missing events shipped again" : "verify: repair did not complete",
+                 {{"sink", sink.name}, {"events", missing.size()}});
+        if (!ok) complete = false;
+      } else if (!missing.empty()) {
+        complete = false;
+      }
+      src["sinks"].push_back(s);
+    }
+    report["sources"].push_back(src);
+  }
+  report["complete"] = complete;
+  if (!o.report_path.empty()) {
+    std::ofstream out(o.report_path);
+    out << report.dump(2) << "\n";
+    if (!out) log.error("verify: cannot write the report", {{"path", o.report_path}});
+  }
+  // The human summary, one line per sink, on stdout.
+  for (const auto& src : report["sources"])
+    for (const auto& s : src["sinks"]) {
+      std::cout << src["source"].get<std::string>() << " -> " << s["name"].get<std::string>() << ": ";
+      if (!s["readable"].get<bool>()) {
+        std::cout << "not verified (" << s.value("note", s.value("error", "")) << ")\n";
+        continue;
+      }
+      std::cout << src["api_events"] << " at the API, " << s["delivered"] << " delivered, " << s["missing"].size()
+                << " missing, " << s["duplicated"].size() << " duplicated, " << s["unknown"].size() << " unknown"
+                << (s.contains("repaired") ? ", " + s["repaired"].dump() + " repaired" : "") << "\n";
+    }
+  return complete ? 0 : 1;
+}
+
+}  // namespace zf::app

@@ -1,0 +1,28 @@
+#pragma once
+// `verify`: is every access event Zendesk holds for a period in the sinks?
+// Lists the API's events for [since, until) within a share of each
+// source's request budget, reads back what each sink holds (jsonl files
+// with their rotations, Kafka topics; syslog cannot be read back), and
+// reports what is missing, duplicated or unknown. `repair` ships the
+// missing events to the sinks that lack them, through the normal pipeline.
+#include <cstdint>
+#include <string>
+
+#include "app/app_config.h"
+#include "core/stop_signal.h"
+#include "log/logger.h"
+
+namespace zf::app {
+
+struct VerifyOptions {
+  int64_t since_s = 0, until_s = 0;  // [since, until), unix seconds
+  bool repair = false;
+  std::string report_path;           // the report as JSON; "" = none
+  double budget_share = 0.5;         // of each source's rate_limit.requests
+};
+
+// 0 when nothing is missing (or everything missing was repaired), 1 when
+// events are missing or a sink could not be read.
+int run_verify(const AppConfig& config, const VerifyOptions& options, Logger& log, StopSignal& stop);
+
+}  // namespace zf::app
