@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# verify (#18): a run ships every event to a JSON-lines file; the test then
+# deletes 37 known records from the file and fills a Kafka topic with the
+# same records but 37 others, and plants duplicates and one unknown record.
+# `verify` must name exactly those ids missing in each sink, the duplicates
+# with their counts and the unknown one, and exit 1; `verify --repair`
+# ships the missing ones; `verify` then finds nothing missing and exits 0.
+# The listing stays within its share of the budget (the emulator's request
+# log).
+# usage: verify_test.sh FORWARDER EMULATOR MOCK_CLUSTER
+source "$(dirname "$0")/../integration/lib.sh"
+source "$(dirname "$0")/kafka.sh"
+FWD=$1 EMU=$2 MOCK=$3
+zf_tmpdir
+fail() { echo "FAIL: $*"; tail -5 "$ZF_TMP"/*.log 2>/dev/null; exit 1; }
+zf_start_emulator "$EMU" --events 20000 --seed 18 --rate-limit 20 --rate-window 2s
+zf_start_mock_cluster "$MOCK" --topic verify:3:1
+
+budget="  page_size: 1000
+  rate_limit: {requests: 20, period: 2s}"
+zf_forwarder_config "$ZF_TMP/run.yaml" "  - {type: jsonl, path: $ZF_TMP/out.jsonl, fsync: false}" "$budget"
+"$FWD" run --once --config "$ZF_TMP/run.yaml" 2>"$ZF_TMP/run.log" || fail "forwarder exited $?"
+[ "$(wc -l <"$ZF_TMP/out.jsonl")" = 20000 ] || fail "the run did not ship 20000 events"
+
+# The sinks' losses, duplicates and strangers, planted.
+/usr/bin/python3 - "$ZF_TMP" <<'PY'
+import json, random, sys
+tmp = sys.argv[1]
+lines = open(f"{tmp}/out.jsonl").read().splitlines()
+rng = random.Random(18)
+picked = rng.sample(range(len(lines)), 74)
+gone_file, gone_topic = set(picked[:37]), set(picked[37:])
+ids = [json.loads(l)["event"]["id"] for l in lines]
+dup_file = {ids[1]: 3, ids[2]: 2}     # copies in total
+dup_topic = {ids[3]: 2}
+stranger = json.loads(lines[0]); stranger["event"]["id"] = "01ZZZZZZZZZZZZZZZZZZZZZZZZ"
+with open(f"{tmp}/out.jsonl", "w") as f:
+    for i, l in enumerate(lines):
+        if i in gone_file: continue
+        for _ in range(dup_file.get(ids[i], 1)): f.write(l + "\n")
+    f.write(json.dumps(stranger) + "\n")
+with open(f"{tmp}/topic.tsv", "w") as f:
+    for i, l in enumerate(lines):
+        if i in gone_topic: continue
+        for _ in range(dup_topic.get(ids[i], 1)): f.write(ids[i] + "\t" + l + "\n")
+json.dump({"file_missing": sorted(ids[i] for i in gone_file), "topic_missing": sorted(ids[i] for i in gone_topic),
+           "file_dup": dup_file, "topic_dup": dup_topic, "stranger": stranger["event"]["id"]},
+          open(f"{tmp}/planted.json", "w"))
+PY
+zf_kcat_produce verify <"$ZF_TMP/topic.tsv" 2>"$ZF_TMP/kcat.log" || fail "kcat could not fill the topic"
+
+zf_forwarder_config "$ZF_TMP/verify.yaml" "  - {type: jsonl, path: $ZF_TMP/out.jsonl, fsync: false}
+  - {type: kafka, brokers: \"$BOOT\", topic: verify}
+  - {type: syslog, host: 127.0.0.1, port: 9, transport: udp}" "$budget"
+
+arrivals() { curl -sf "$EMU_URL/_emulator/stats" | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)["arrivals_ms"]))'; }
+before=$(arrivals)
+set +e
+"$FWD" verify --config "$ZF_TMP/verify.yaml" --since 1d --until 1s --report "$ZF_TMP/report.json" \
+  >"$ZF_TMP/verify.out" 2>"$ZF_TMP/verify.log"
+code=$?
+set -e
+cat "$ZF_TMP/verify.out"
+[ "$code" = 1 ] || fail "verify exited $code with events missing (expected 1)"
+
+/usr/bin/python3 - "$ZF_TMP" "$EMU_URL" "$before" <<'PY' || fail "the report is wrong"
+import json, sys, urllib.request
+tmp, emu, before = sys.argv[1], sys.argv[2], int(sys.argv[3])
+r, p = json.load(open(f"{tmp}/report.json")), json.load(open(f"{tmp}/planted.json"))
+sinks = {s["name"]: s for s in r["sources"][0]["sinks"]}
+assert r["sources"][0]["api_events"] == 20000, r["sources"][0]["api_events"]
+checks = [
+    (sorted(sinks["jsonl"]["missing"]) == p["file_missing"], "jsonl: the 37 deleted ids missing"),
+    (sinks["jsonl"]["duplicated"] == p["file_dup"], "jsonl: duplicates with their counts"),
+    (sinks["jsonl"]["unknown"] == [p["stranger"]], "jsonl: the planted stranger unknown"),
+    (sorted(sinks["kafka"]["missing"]) == p["topic_missing"], "kafka: the 37 dropped ids missing"),
+    (sinks["kafka"]["duplicated"] == p["topic_dup"], "kafka: duplicates with their counts"),
+    (sinks["kafka"]["unknown"] == [], "kafka: nothing unknown"),
+    (sinks["syslog"]["readable"] is False, "syslog: said to be unreadable"),
+]
+for ok, what in checks:
+    print(("ok   " if ok else "FAIL ") + what)
+# Budget: at most half of 20 requests in any 2 s (less 100 ms of arrival
+# jitter), measured from the emulator's request log.
+stats = json.load(urllib.request.urlopen(f"{emu}/_emulator/stats"))
+log = stats["arrivals_ms"][before:]
+most, i = 0, 0
+for j in range(len(log)):
+    while log[j] - log[i] >= 1900: i += 1
+    most = max(most, j - i + 1)
+print(f"listing: {len(log)} requests, at most {most} within 2 s (share 0.5 of 20); 429s in total: {stats['rate_limited']}")
+checks.append((most <= 10 and len(log) >= 20, "listing within its budget share"))
+sys.exit(0 if all(ok for ok, _ in checks) else 1)
+PY
+
+"$FWD" verify --config "$ZF_TMP/verify.yaml" --since 1d --until 1s --repair --report "$ZF_TMP/repair.json" \
+  >"$ZF_TMP/repair.out" 2>"$ZF_TMP/repair.log" || fail "verify --repair exited $?"
+cat "$ZF_TMP/repair.out"
+"$FWD" verify --config "$ZF_TMP/verify.yaml" --since 1d --until 1s --report "$ZF_TMP/after.json" \
+  >"$ZF_TMP/after.out" 2>"$ZF_TMP/after.log" || fail "verify after the repair exited $?"
+cat "$ZF_TMP/after.out"
+/usr/bin/python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+missing = sum(len(s.get("missing", [])) for s in r["sources"][0]["sinks"])
+print("after the repair:", missing, "missing")
+sys.exit(0 if missing == 0 and r["complete"] else 1)' "$ZF_TMP/after.json" || fail "events still missing after --repair"
+echo "PASS"
