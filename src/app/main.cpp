@@ -33,12 +33,14 @@ Usage:
       Check the config (every key, every sink) without connecting anywhere.
   zendesk-forwarder verify --config FILE --since T [--until T] [--repair]
                     [--report FILE] [--budget-share F]
+                    [--metrics-file FILE] [--pushgateway URL]
       Is every event Zendesk holds for [since, until) in the sinks? Lists the
       API's events (within F, default 0.5, of each source's request budget),
       reads back the jsonl files and Kafka topics, and reports missing,
       duplicated and unknown ids (--report: as JSON). --repair ships the
       missing ones again. T: a timestamp (2026-11-01T00:00:00Z) or a
       duration back from now (2d); --until defaults to 15m ago.
+      --metrics-file / --pushgateway: the outcome as Prometheus metrics.
       Exit 0 only when nothing is missing.
   zendesk-forwarder demo [--events N]
       Start the bundled Access Logs API emulator on loopback and forward its
@@ -55,7 +57,7 @@ struct Args {
   std::string config;
   bool once = false;
   size_t demo_events = 5000;
-  std::string since, until = "15m", report;
+  std::string since, until = "15m", report, metrics_file, pushgateway;
   bool repair = false;
   double budget_share = 0.5;
 };
@@ -164,12 +166,15 @@ int main(int argc, char** argv) {
       args.config = argl[++i];
     } else if (a == "--once") {
       args.once = true;
-    } else if (a == "--since" || a == "--until" || a == "--report" || a == "--budget-share") {
+    } else if (a == "--since" || a == "--until" || a == "--report" || a == "--budget-share" ||
+               a == "--metrics-file" || a == "--pushgateway") {
       if (i + 1 >= argl.size()) return usage_error(a + " needs a value");
       const std::string& v = argl[++i];
       if (a == "--since") args.since = v;
       if (a == "--until") args.until = v;
       if (a == "--report") args.report = v;
+      if (a == "--metrics-file") args.metrics_file = v;
+      if (a == "--pushgateway") args.pushgateway = v;
       if (a == "--budget-share") {
         char* end = nullptr;
         args.budget_share = std::strtod(v.c_str(), &end);
@@ -231,7 +236,8 @@ int main(int argc, char** argv) {
     auto since = parse_point(args.since), until = parse_point(args.until);
     if (args.since.empty() || !since) return usage_error("verify needs --since: a timestamp or a duration back from now");
     if (!until || *until <= *since) return usage_error("--until must be a timestamp or duration after --since");
-    zf::app::VerifyOptions options{*since, *until, args.repair, args.report, args.budget_share};
+    zf::app::VerifyOptions options{*since, *until, args.repair, args.report, args.budget_share, args.metrics_file,
+                                   args.pushgateway};
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     return run_with_config(config, log, [&](zf::StopSignal& stop) { return zf::app::run_verify(config, options, log, stop); });
   }

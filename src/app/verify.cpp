@@ -7,7 +7,12 @@
 #include <map>
 #include <set>
 
+#include <curl/curl.h>
 #include <unistd.h>
+
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
 
 #include <nlohmann/json.hpp>
 #include <simdjson.h>
@@ -163,6 +168,71 @@ bool repair(const sinks::ConfiguredSink& sink, const PullSourceConfig& c, const 
   return result.ok && result.drained;
 }
 
+// The report as Prometheus text: when verify last ran, for which period,
+// and what it found, per source and sink (alerts: deploy/prometheus).
+std::string metrics_text(const nlohmann::json& report, int64_t until_s) {
+  prometheus::Registry registry;
+  auto& last_run = prometheus::BuildGauge()
+                       .Name("zendesk_forwarder_verify_last_run_timestamp_seconds")
+                       .Help("When zendesk-forwarder verify last finished.")
+                       .Register(registry);
+  auto& period_end = prometheus::BuildGauge()
+                         .Name("zendesk_forwarder_verify_period_end_timestamp_seconds")
+                         .Help("End of the period the last verify covered.")
+                         .Register(registry);
+  auto& api_events = prometheus::BuildGauge()
+                         .Name("zendesk_forwarder_verify_api_events")
+                         .Help("Events the API listed for the verified period.")
+                         .Register(registry);
+  auto& missing = prometheus::BuildGauge()
+                      .Name("zendesk_forwarder_verify_missing_events")
+                      .Help("Events the API holds that the sink does not (before any repair).")
+                      .Register(registry);
+  auto& duplicated = prometheus::BuildGauge()
+                         .Name("zendesk_forwarder_verify_duplicated_events")
+                         .Help("Event ids the sink holds more than once.")
+                         .Register(registry);
+  last_run.Add({}).Set(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
+  for (const auto& src : report["sources"]) {
+    prometheus::Labels l = {{"source", src["source"]}, {"account", src["account"]}};
+    period_end.Add(l).Set(static_cast<double>(until_s));
+    api_events.Add(l).Set(src["api_events"].get<double>());
+    for (const auto& s : src["sinks"]) {
+      if (!s["readable"].get<bool>()) continue;
+      prometheus::Labels ls = l;
+      ls["sink"] = s["name"];
+      missing.Add(ls).Set(static_cast<double>(s["missing"].size()));
+      duplicated.Add(ls).Set(static_cast<double>(s["duplicated"].size()));
+    }
+  }
+  return prometheus::TextSerializer().Serialize(registry.Collect());
+}
+
+// PUT to a Pushgateway: replaces the job's previous metrics.
+std::string push_metrics(const std::string& base_url, const std::string& text) {
+  CURL* curl = curl_easy_init();
+  if (!curl) return "libcurl could not start";
+  std::string url = base_url;
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  url += "/metrics/job/zendesk-forwarder-verify";
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, "PUT");
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, text.data());
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(text.size()));
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: text/plain; version=0.0.4");
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  CURLcode rc = curl_easy_perform(curl);
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+  if (rc != CURLE_OK) return std::string(curl_easy_strerror(rc));
+  if (status / 100 != 2) return "HTTP " + std::to_string(status);
+  return "";
+}
+
 }  // namespace
 
 int run_verify(const AppConfig& config, const VerifyOptions& o, Logger& log, StopSignal& stop) {
@@ -241,6 +311,21 @@ int run_verify(const AppConfig& config, const VerifyOptions& o, Logger& log, Sto
     std::ofstream out(o.report_path);
     out << report.dump(2) << "\n";
     if (!out) log.error("verify: cannot write the report", {{"path", o.report_path}});
+  }
+  if (!o.metrics_file.empty() || !o.pushgateway_url.empty()) {
+    std::string text = metrics_text(report, o.until_s);
+    if (!o.metrics_file.empty()) {
+      // Whole or not at all: a textfile collector may read it any time.
+      std::string tmp = o.metrics_file + ".tmp";
+      std::ofstream(tmp) << text;
+      std::error_code ec;
+      fs::rename(tmp, o.metrics_file, ec);
+      if (ec) log.error("verify: cannot write the metrics file", {{"path", o.metrics_file}, {"error", ec.message()}});
+    }
+    if (!o.pushgateway_url.empty()) {
+      std::string error = push_metrics(o.pushgateway_url, text);
+      if (!error.empty()) log.error("verify: cannot push the metrics", {{"url", o.pushgateway_url}, {"error", error}});
+    }
   }
   // The human summary, one line per sink, on stdout.
   for (const auto& src : report["sources"])

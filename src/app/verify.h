@@ -19,6 +19,11 @@ struct VerifyOptions {
   bool repair = false;
   std::string report_path;           // the report as JSON; "" = none
   double budget_share = 0.5;         // of each source's rate_limit.requests
+  // The outcome as Prometheus metrics: written to a file (node_exporter's
+  // textfile collector) and/or PUT to a Pushgateway (a CronJob has no
+  // endpoint to scrape). "" = not.
+  std::string metrics_file;
+  std::string pushgateway_url;
 };
 
 // 0 when nothing is missing (or everything missing was repaired), 1 when

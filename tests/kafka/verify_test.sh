@@ -53,10 +53,29 @@ zf_forwarder_config "$ZF_TMP/verify.yaml" "  - {type: jsonl, path: $ZF_TMP/out.j
   - {type: kafka, brokers: \"$BOOT\", topic: verify}
   - {type: syslog, host: 127.0.0.1, port: 9, transport: udp}" "$budget"
 
+# A Pushgateway stand-in: keeps the body of each PUT.
+/usr/bin/python3 - "$ZF_TMP" <<'PY' &
+import http.server, sys
+tmp = sys.argv[1]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_PUT(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        open(f"{tmp}/pushed.prom", "wb").write(body)
+        open(f"{tmp}/pushed.path", "w").write(self.path)
+        self.send_response(200); self.end_headers()
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+open(f"{tmp}/push.port", "w").write(str(s.server_port))
+s.serve_forever()
+PY
+ZF_PIDS+=($!)
+zf_wait_file "$ZF_TMP/push.port" 10
+
 arrivals() { curl -sf "$EMU_URL/_emulator/stats" | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)["arrivals_ms"]))'; }
 before=$(arrivals)
 set +e
 "$FWD" verify --config "$ZF_TMP/verify.yaml" --since 1d --until 1s --report "$ZF_TMP/report.json" \
+  --metrics-file "$ZF_TMP/verify.prom" --pushgateway "http://127.0.0.1:$(cat "$ZF_TMP/push.port")" \
   >"$ZF_TMP/verify.out" 2>"$ZF_TMP/verify.log"
 code=$?
 set -e
@@ -92,6 +111,16 @@ print(f"listing: {len(log)} requests, at most {most} within 2 s (share 0.5 of 20
 checks.append((most <= 10 and len(log) >= 20, "listing within its budget share"))
 sys.exit(0 if all(ok for ok, _ in checks) else 1)
 PY
+
+# The outcome as metrics, in a file and pushed, in valid exposition format.
+promtool check metrics <"$ZF_TMP/verify.prom" || fail "promtool rejects the metrics file"
+cmp -s "$ZF_TMP/verify.prom" "$ZF_TMP/pushed.prom" || fail "the pushed metrics differ from the file"
+[ "$(cat "$ZF_TMP/pushed.path")" = /metrics/job/zendesk-forwarder-verify ] || fail "pushed to $(cat "$ZF_TMP/pushed.path")"
+for sink in jsonl kafka; do
+  grep -q "^zendesk_forwarder_verify_missing_events{account=\"127.0.0.1\",sink=\"$sink\",source=\"zendesk\"} 37$" \
+    "$ZF_TMP/verify.prom" || fail "missing_events for $sink is not 37"
+done
+echo "metrics: $(grep -c '^zendesk_forwarder_verify' "$ZF_TMP/verify.prom") series, promtool ok, pushed"
 
 "$FWD" verify --config "$ZF_TMP/verify.yaml" --since 1d --until 1s --repair --report "$ZF_TMP/repair.json" \
   >"$ZF_TMP/repair.out" 2>"$ZF_TMP/repair.log" || fail "verify --repair exited $?"
