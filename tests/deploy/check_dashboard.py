@@ -1,22 +1,22 @@
 #!/usr/bin/python3
 """Checks the Grafana dashboard: valid JSON, and every metric named in any
-query is one the forwarder exports (names taken from src/metrics/metrics.cpp,
-plus the _bucket/_sum/_count series of its histograms).
+query is one the forwarder exports (names taken from the sources that define
+metrics, plus the _bucket/_sum/_count series of its histograms).
 
-usage: check_dashboard.py DASHBOARD_JSON METRICS_CPP
+usage: check_dashboard.py DASHBOARD_JSON SOURCE_CPP...
 """
 import json
 import re
 import sys
 
 dashboard = json.load(open(sys.argv[1]))
-source = open(sys.argv[2]).read()
+source = "".join(open(f).read() for f in sys.argv[2:])
 exported = set(re.findall(r'"((?:zendesk_forwarder|process)_[a-z_]+)"', source))
 histograms = {n for n in exported if re.search(r'BuildHistogram\(\),\s*[^,]+,\s*"' + n, source)}
 exported |= {h + s for h in histograms for s in ("_bucket", "_sum", "_count")}
 exported.add("up")
 
-promql_words = {"sum", "by", "rate", "increase", "histogram_quantile", "le", "and", "or", "on", "without", "avg", "max", "min"}
+promql_words = {"sum", "by", "rate", "increase", "histogram_quantile", "le", "and", "or", "on", "without", "avg", "max", "min", "time"}
 exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
 exprs += [v["query"] for v in dashboard.get("templating", {}).get("list", []) if isinstance(v.get("query"), str) and "(" in v["query"]]
 bad = []

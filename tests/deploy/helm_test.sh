@@ -32,6 +32,27 @@ done
 "$HELM" template fwd "$CHART" -f "$CHART/examples/values-kafka.yaml" | grep -q 'alert: ZendeskForwarderRetentionEdge' \
   || fail "PrometheusRule does not carry the alert rules"
 
+# The verify CronJob: absent by default; when enabled, it runs verify with
+# the chart's config and Secret and pushes to the Pushgateway given.
+"$HELM" template fwd "$CHART" | grep -q 'kind: CronJob' && fail "a CronJob is rendered although verify is off"
+"$HELM" template fwd "$CHART" -f "$CHART/examples/values-kafka.yaml" --set verify.enabled=true \
+  --set verify.pushgatewayUrl=http://pushgateway.monitoring:9091 >"$TMP/verify.yaml" || fail "helm template (verify)"
+/usr/bin/python3 - "$TMP/verify.yaml" <<'PY' || fail "verify CronJob"
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+cron = [d for d in docs if d["kind"] == "CronJob"]
+assert len(cron) == 1, "one CronJob"
+c = cron[0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+args = c["args"]
+assert args[:3] == ["verify", "--config", "/etc/zendesk-forwarder/config.yaml"], args
+assert args[args.index("--pushgateway") + 1] == "http://pushgateway.monitoring:9091", args
+assert args[args.index("--budget-share") + 1] == "0.3", args
+assert any(e["name"] == "ZENDESK_CREDENTIAL" for e in c["env"]), "credential from the Secret"
+assert c["securityContext"]["readOnlyRootFilesystem"] is True
+assert cron[0]["spec"]["concurrencyPolicy"] == "Forbid"
+print("ok: verify CronJob", " ".join(args))
+PY
+
 reject() {  # reject "what" "expected message part" helm-args...
   local what=$1 expect=$2; shift 2
   if "$HELM" template fwd "$CHART" "$@" >"$TMP/out" 2>&1; then fail "accepted: $what"; fi
@@ -43,4 +64,5 @@ reject "both existingSecret and inline credential" "at '/auth/credential'" --set
 reject "unknown sink type" "at '/sinks/0/type'" --set 'sinks[0].type=splunk'
 reject "more than one replica" "replicas" --set replicas=2
 reject "page size above the API's maximum" "at '/zendesk/pageSize'" --set zendesk.pageSize=5000
+reject "verify budget share above 1" "at '/verify/budgetShare'" --set verify.budgetShare=2
 echo OK
