@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <set>
@@ -70,7 +71,9 @@ std::optional<RecordKey> key_of(encode::Encoding encoding, std::string_view reco
 // The API's events of the period, read by the pull source itself: its
 // clock stands at `until`, so it reads every window up to there and no
 // further; nothing is written to the source's own checkpoint.
-std::map<std::string, std::string> list_api_events(const PullSourceConfig& c, const VerifyOptions& o, bool keep_bodies,
+// `keep_body(id)`: keep the event's JSON (to repair it), else only its id.
+std::map<std::string, std::string> list_api_events(const PullSourceConfig& c, const VerifyOptions& o,
+                                                   const std::function<bool(const std::string&)>& keep_body,
                                                    ProcessMetrics& process, Logger& log, StopSignal& stop) {
   fs::path dir = fs::temp_directory_path() / ("zendesk-forwarder-verify-" + std::to_string(getpid()) + "-" + c.name);
   fs::remove_all(dir);
@@ -103,7 +106,9 @@ std::map<std::string, std::string> list_api_events(const PullSourceConfig& c, co
     for (simdjson::dom::element e : page->events) {
       std::string_view id;
       if (e["id"].get_string().get(id)) continue;
-      events[std::string(id)] = keep_bodies ? simdjson::minify(e) : std::string();
+      std::string key(id);
+      std::string body = keep_body(key) ? simdjson::minify(e) : std::string();
+      events[std::move(key)] = std::move(body);
     }
     if (std::chrono::steady_clock::now() - last_report > std::chrono::seconds(10)) {
       last_report = std::chrono::steady_clock::now();
@@ -241,39 +246,59 @@ int run_verify(const AppConfig& config, const VerifyOptions& o, Logger& log, Sto
                            {"sources", nlohmann::json::array()}};
   bool complete = true;
   for (const auto& c : config.sources) {
-    auto api = list_api_events(c, o, o.repair, process, log, stop);
-    nlohmann::json src = {{"source", c.name}, {"account", c.account}, {"api_events", api.size()},
-                          {"sinks", nlohmann::json::array()}};
+    // The sinks first: the API listing then keeps the JSON only of events
+    // some sink lacks (for --repair), not of every event of the period.
+    struct Holding {
+      const sinks::ConfiguredSink* sink;
+      nlohmann::json report;
+      std::map<std::string, size_t> held;     // id -> copies stamped within the period
+      std::map<std::string, size_t> outside;  // stamped outside it (e.g. an ingest-time fallback)
+      size_t unparsed = 0;
+      bool readable = false;
+    };
+    std::vector<Holding> holdings;
     for (const auto& sink : config.sinks) {
-      nlohmann::json s = {{"name", sink.name}, {"type", sink.type}};
+      Holding& h = holdings.emplace_back();
+      h.sink = &sink;
+      h.report = {{"name", sink.name}, {"type", sink.type}, {"readable", false}};
       if (!sink.read_back) {
-        s["readable"] = false;
-        s["note"] = "a " + sink.type + " sink cannot be read back; check the receiver's own store";
+        h.report["note"] = "a " + sink.type + " sink cannot be read back; check the receiver's own store";
         log.warn("verify: sink cannot be read back", {{"sink", sink.name}, {"type", sink.type}});
-        src["sinks"].push_back(s);
         continue;
       }
-      std::map<std::string, size_t> held;  // id -> copies within the period
-      size_t unparsed = 0;
       simdjson::dom::parser parser;
       try {
         sink.read_back(c.account, [&](std::string_view record) {
           auto key = key_of(sink.encoding, record, parser);
-          if (!key) {
-            ++unparsed;
-            return;
-          }
-          if (key->time_ms >= o.since_s * 1000 && key->time_ms < o.until_s * 1000) ++held[key->id];
-          else if (api.count(key->id)) ++held[key->id];  // an ingest-time fallback stamp
+          if (!key) ++h.unparsed;
+          else if (key->time_ms >= o.since_s * 1000 && key->time_ms < o.until_s * 1000) ++h.held[key->id];
+          else ++h.outside[key->id];
         });
+        h.readable = true;
       } catch (const std::exception& e) {
-        s["readable"] = false;
-        s["error"] = e.what();
+        h.report["error"] = e.what();
         log.error("verify: cannot read the sink back", {{"sink", sink.name}, {"error", e.what()}});
         complete = false;
+      }
+    }
+    auto lacked = [&](const std::string& id) {
+      return o.repair && std::any_of(holdings.begin(), holdings.end(), [&](const Holding& h) {
+               return h.readable && !h.held.count(id) && !h.outside.count(id);
+             });
+    };
+    auto api = list_api_events(c, o, lacked, process, log, stop);
+    nlohmann::json src = {{"source", c.name}, {"account", c.account}, {"api_events", api.size()},
+                          {"sinks", nlohmann::json::array()}};
+    for (Holding& h : holdings) {
+      const sinks::ConfiguredSink& sink = *h.sink;
+      nlohmann::json& s = h.report;
+      if (!h.readable) {
         src["sinks"].push_back(s);
         continue;
       }
+      auto& held = h.held;
+      for (const auto& [id, n] : h.outside)
+        if (api.count(id)) held[id] += n;  // an API event the sink stamped otherwise
       std::vector<std::string> missing, unknown;
       nlohmann::json duplicated = nlohmann::json::object();
       for (const auto& [id, body] : api)
@@ -287,7 +312,7 @@ int run_verify(const AppConfig& config, const VerifyOptions& o, Logger& log, Sto
       s["missing"] = missing;
       s["duplicated"] = duplicated;
       s["unknown"] = unknown;
-      s["unparsed_records"] = unparsed;
+      s["unparsed_records"] = h.unparsed;
       log.info("verify: sink compared", {{"sink", sink.name}, {"source", c.name}, {"api_events", api.size()},
                                          {"delivered", api.size() - missing.size()}, {"missing", missing.size()},
                                          {"duplicated", duplicated.size()}, {"unknown", unknown.size()}});
