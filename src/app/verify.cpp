@@ -35,12 +35,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct RecordKey {
-  std::string id;
-  int64_t time_ms = 0;
-};
+}  // namespace
 
-// The event id and time of one record, in the sink's encoding.
 std::optional<RecordKey> key_of(encode::Encoding encoding, std::string_view record, simdjson::dom::parser& parser) {
   if (encoding == encode::Encoding::Cef) {
     auto field = [&](std::string_view key) -> std::string_view {
@@ -67,6 +63,8 @@ std::optional<RecordKey> key_of(encode::Encoding encoding, std::string_view reco
   if (doc["event"]["id"].get_string().get(id) || doc["@timestamp"].get_string().get(ts)) return std::nullopt;
   return RecordKey{std::string(id), parse_rfc3339_ms(ts).value_or(0)};
 }
+
+namespace {
 
 // The API's events of the period, read by the pull source itself: its
 // clock stands at `until`, so it reads every window up to there and no

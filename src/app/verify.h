@@ -6,7 +6,11 @@
 // reports what is missing, duplicated or unknown. `repair` ships the
 // missing events to the sinks that lack them, through the normal pipeline.
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
+
+#include <simdjson.h>
 
 #include "app/app_config.h"
 #include "core/stop_signal.h"
@@ -25,6 +29,14 @@ struct VerifyOptions {
   std::string metrics_file;
   std::string pushgateway_url;
 };
+
+// The event id and time (unix ms) of one record as a sink holds it, in the
+// sink's encoding; nullopt when it is not one of ours.
+struct RecordKey {
+  std::string id;
+  int64_t time_ms = 0;
+};
+std::optional<RecordKey> key_of(encode::Encoding encoding, std::string_view record, simdjson::dom::parser& parser);
 
 // 0 when nothing is missing (or everything missing was repaired), 1 when
 // events are missing or a sink could not be read.

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "app/verify.h"
 #include "encode/encoder.h"
 #include "golden_pages.h"
 
@@ -59,4 +60,20 @@ TEST_CASE("golden (#13): cef is byte-identical to the recorded events") {
 
 TEST_CASE("golden (#14): ocsf_json is byte-identical to the recorded events") {
   check_golden(encode::Encoding::OcsfJson, ".ocsf.jsonl");
+}
+
+TEST_CASE("verify (#18): the id and time of a record are read back from every encoding") {
+  simdjson::dom::parser parser;
+  std::string scratch;
+  for (const Record& r : golden_records("reference-page")) {
+    for (auto e : {encode::Encoding::EcsJson, encode::Encoding::Cef, encode::Encoding::OcsfJson}) {
+      CAPTURE(encode::name_of(e));
+      auto key = app::key_of(e, encode::encode(e, r, scratch), parser);
+      REQUIRE(key);
+      CHECK(key->id == r.event.id);
+      CHECK(key->time_ms == r.event.timestamp_ms);
+    }
+  }
+  CHECK_FALSE(app::key_of(encode::Encoding::EcsJson, "not json", parser));
+  CHECK_FALSE(app::key_of(encode::Encoding::Cef, "CEF:0|x|y|2|a|b|3|rt=1", parser));
 }
