@@ -85,7 +85,6 @@ struct SourceRun {
   // Once every source stopped and the sinks closed: the commits acks made
   // during close are written, and the run is summed up.
   bool finish() {
-    delivery.stop_retries();
     committer.finish();
     if (result.ok && !committer.last_write_ok()) {
       result.ok = false;
@@ -205,6 +204,8 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
   // shutdown_timeout, counted from when the last source stopped fetching.
   auto left = config.shutdown_timeout - std::chrono::duration_cast<std::chrono::milliseconds>(
                                             std::chrono::steady_clock::now() - stopping_since);
+  // No batch is sent again once closing starts; acks still count.
+  for (auto& r : runs) r.delivery.stop_retries();
   pipeline::close_all(sinks, std::max(left, std::chrono::milliseconds(0)));
   bool ok = true;
   for (auto& r : runs) ok = r.finish() && ok;

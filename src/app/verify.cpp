@@ -164,8 +164,8 @@ bool repair(const sinks::ConfiguredSink& sink, const PullSourceConfig& c, const 
   pipeline::Pipeline loop(source, normalizer, delivery, numbers, log, metrics, stop,
                           {true, c.account, config.shutdown_timeout, config.progress_interval});
   pipeline::RunResult result = loop.run();
-  pipeline::close_all(owned, config.shutdown_timeout);
   delivery.stop_retries();
+  pipeline::close_all(owned, config.shutdown_timeout);
   committer.finish();
   if (!result.ok) log.error("verify: repair failed", {{"sink", sink.name}, {"error", result.error}});
   return result.ok && result.drained;

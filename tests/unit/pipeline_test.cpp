@@ -102,8 +102,8 @@ struct Loop {
     pipeline::Pipeline loop(source, normalizer, delivery, numbers, log, metrics, stop,
                             {true, "acme", seconds(2), seconds(1)});
     auto result = loop.run();
-    pipeline::close_all(sinks, seconds(1));
     delivery.stop_retries();
+    pipeline::close_all(sinks, seconds(1));
     committer.finish();
     return result;
   }
