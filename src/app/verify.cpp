@@ -175,26 +175,15 @@ bool repair(const sinks::ConfiguredSink& sink, const PullSourceConfig& c, const 
 // and what it found, per source and sink (alerts: deploy/prometheus).
 std::string metrics_text(const nlohmann::json& report, int64_t until_s) {
   prometheus::Registry registry;
-  auto& last_run = prometheus::BuildGauge()
-                       .Name("zendesk_forwarder_verify_last_run_timestamp_seconds")
-                       .Help("When zendesk-forwarder verify last finished.")
-                       .Register(registry);
-  auto& period_end = prometheus::BuildGauge()
-                         .Name("zendesk_forwarder_verify_period_end_timestamp_seconds")
-                         .Help("End of the period the last verify covered.")
-                         .Register(registry);
-  auto& api_events = prometheus::BuildGauge()
-                         .Name("zendesk_forwarder_verify_api_events")
-                         .Help("Events the API listed for the verified period.")
-                         .Register(registry);
-  auto& missing = prometheus::BuildGauge()
-                      .Name("zendesk_forwarder_verify_missing_events")
-                      .Help("Events the API holds that the sink does not (before any repair).")
-                      .Register(registry);
-  auto& duplicated = prometheus::BuildGauge()
-                         .Name("zendesk_forwarder_verify_duplicated_events")
-                         .Help("Event ids the sink holds more than once.")
-                         .Register(registry);
+  auto gauge = [&registry](const char* name, const char* help) -> prometheus::Family<prometheus::Gauge>& {
+    return prometheus::BuildGauge().Name(name).Help(help).Register(registry);
+  };
+  auto& last_run = gauge("zendesk_forwarder_verify_last_run_timestamp_seconds", "When zendesk-forwarder verify last finished.");
+  auto& period_end = gauge("zendesk_forwarder_verify_period_end_timestamp_seconds", "End of the period the last verify covered.");
+  auto& api_events = gauge("zendesk_forwarder_verify_api_events", "Events the API listed for the verified period.");
+  auto& missing = gauge("zendesk_forwarder_verify_missing_events",
+                        "Events the API holds that the sink does not (before any repair).");
+  auto& duplicated = gauge("zendesk_forwarder_verify_duplicated_events", "Event ids the sink holds more than once.");
   last_run.Add({}).Set(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
   for (const auto& src : report["sources"]) {
     prometheus::Labels l = {{"source", src["source"]}, {"account", src["account"]}};
