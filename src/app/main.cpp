@@ -31,14 +31,16 @@ Usage:
       --once ship everything up to now and exit 0.
   zendesk-forwarder validate --config FILE
       Check the config (every key, every sink) without connecting anywhere.
-  zendesk-forwarder verify --config FILE --since T [--until T] [--repair]
+  zendesk-forwarder verify --config FILE --since T [--until T] [--repair | --ledger]
                     [--report FILE] [--budget-share F]
                     [--metrics-file FILE] [--pushgateway URL]
       Is every event Zendesk holds for [since, until) in the sinks? Lists the
       API's events (within F, default 0.5, of each source's request budget),
       reads back the jsonl files and Kafka topics, and reports missing,
       duplicated and unknown ids (--report: as JSON). --repair ships the
-      missing ones again. T: a timestamp (2026-11-01T00:00:00Z) or a
+      missing ones again. --ledger compares the listing with the delivery
+      ledger kept beside the checkpoint and reads the sinks only for the
+      minutes that differ. T: a timestamp (2026-11-01T00:00:00Z) or a
       duration back from now (2d); --until defaults to 15m ago.
       --metrics-file / --pushgateway: the outcome as Prometheus metrics.
       Exit 0 only when nothing is missing.
@@ -58,7 +60,7 @@ struct Args {
   bool once = false;
   size_t demo_events = 5000;
   std::string since, until = "15m", report, metrics_file, pushgateway;
-  bool repair = false;
+  bool repair = false, ledger = false;
   double budget_share = 0.5;
 };
 
@@ -183,6 +185,8 @@ int main(int argc, char** argv) {
       }
     } else if (a == "--repair") {
       args.repair = true;
+    } else if (a == "--ledger") {
+      args.ledger = true;
     } else if (a == "--events") {
       const std::string n = i + 1 < argl.size() ? argl[++i] : "";
       if (n.empty() || n.size() > 9 || !std::all_of(n.begin(), n.end(), [](unsigned char c) { return std::isdigit(c); }) ||
@@ -236,8 +240,18 @@ int main(int argc, char** argv) {
     auto since = parse_point(args.since), until = parse_point(args.until);
     if (args.since.empty() || !since) return usage_error("verify needs --since: a timestamp or a duration back from now");
     if (!until || *until <= *since) return usage_error("--until must be a timestamp or duration after --since");
-    zf::app::VerifyOptions options{*since, *until, args.repair, args.report, args.budget_share, args.metrics_file,
-                                   args.pushgateway};
+    if (args.ledger && args.repair)
+      return usage_error("--ledger and --repair go separately: verify --repair the minutes --ledger flagged");
+    zf::app::VerifyOptions options;
+    // The ledger counts whole minutes of event time.
+    options.since_s = args.ledger ? *since - *since % 60 : *since;
+    options.until_s = args.ledger ? *until - *until % 60 : *until;
+    options.repair = args.repair;
+    options.ledger = args.ledger;
+    options.report_path = args.report;
+    options.budget_share = args.budget_share;
+    options.metrics_file = args.metrics_file;
+    options.pushgateway_url = args.pushgateway;
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     return run_with_config(config, log, [&](zf::StopSignal& stop) { return zf::app::run_verify(config, options, log, stop); });
   }

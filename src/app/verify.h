@@ -21,6 +21,9 @@ namespace zf::app {
 struct VerifyOptions {
   int64_t since_s = 0, until_s = 0;  // [since, until), unix seconds
   bool repair = false;
+  // Compare the API's listing with the delivery ledger minute by minute
+  // and read the sinks only for the minutes that differ.
+  bool ledger = false;
   std::string report_path;           // the report as JSON; "" = none
   double budget_share = 0.5;         // of each source's rate_limit.requests
   // The outcome as Prometheus metrics: written to a file (node_exporter's

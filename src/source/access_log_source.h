@@ -21,6 +21,7 @@
 #include "core/commit_cost.h"
 #include "core/source.h"
 #include "core/stop_signal.h"
+#include "source/delivery_ledger.h"
 #include "source/event_id.h"
 #include "source/http_client.h"
 #include "source/page.h"
@@ -85,6 +86,7 @@ class AccessLogSource final : public Source {
     std::vector<EventKey> ids;
     std::vector<int64_t> retire;  // id files no longer needed once `after` is durable
     size_t events = 0;
+    Ledger ledger;                // the page's shipped events, by minute of event time
   };
 
   enum class Step { Fetch, Wait, Done };
@@ -103,6 +105,7 @@ class AccessLogSource final : public Source {
   HttpClient& http_;
   RateLimiter& limiter_;
   PullCheckpoint& store_;
+  DeliveryLedger ledger_;  // beside the checkpoint: what was delivered, per minute
   Logger& log_;
   Metrics& metrics_;
   StopSignal& stop_;

@@ -275,3 +275,47 @@ TEST_CASE("checkpoint (#19): a position in the future stops the forwarder, namin
                        FatalError);
   fs::remove_all(dir);
 }
+
+TEST_CASE("ledger (#18): per-minute counts and digests add up in any order, survive reopening, compact to one entry per minute") {
+  auto dir = temp_dir("ledger");
+  std::string path = (dir / "cp.json.ledger").string();
+  int64_t t0 = 1795514400;  // a minute boundary
+  // The same six ids delivered as pages in two different orders.
+  Ledger a, b;
+  for (int i = 0; i < 6; ++i) a[ledger_bucket_of((t0 + i * 20) * 1000)].add("ID" + std::to_string(i));
+  for (int i = 5; i >= 0; --i) b[ledger_bucket_of((t0 + i * 20) * 1000)].add("ID" + std::to_string(i));
+  CHECK(a == b);
+  CHECK(a.size() == 2);  // 0, 20, 40 s in the first minute; 60, 80, 100 s in the next
+  CHECK(a.at(t0).count == 3);
+  {
+    DeliveryLedger ledger(path);
+    for (int i = 0; i < 6; ++i) {  // one commit per event
+      Ledger one;
+      one[ledger_bucket_of((t0 + i * 20) * 1000)].add("ID" + std::to_string(i));
+      ledger.append(one);
+    }
+  }
+  CHECK(DeliveryLedger::read(path) == a);
+  CHECK(std::filesystem::file_size(path) == 6 * DeliveryLedger::kEntryBytes);
+  // A torn last entry (a crash mid-append) is ignored.
+  { std::ofstream(path, std::ios::app | std::ios::binary) << "partial"; }
+  CHECK(DeliveryLedger::read(path) == a);
+  std::filesystem::resize_file(path, 6 * DeliveryLedger::kEntryBytes);
+
+  // Compaction: one entry per minute, and nothing older than 90 days
+  // before the newest minute.
+  DeliveryLedger ledger(path);
+  Ledger old;
+  old[t0 - 91 * 86400].add("OLD");
+  ledger.append(old);
+  for (int i = 0; i < 9000; ++i) {  // past 2 x 4096 entries
+    Ledger one;
+    one[t0 + 60 * (i % 100)].add("X" + std::to_string(i));
+    ledger.append(one);
+  }
+  Ledger after = DeliveryLedger::read(path);
+  CHECK_FALSE(after.count(t0 - 91 * 86400));
+  CHECK(after.at(t0 + 60 * 50).count == 90);
+  CHECK(after.at(t0).count == 3 + 90);
+  CHECK(std::filesystem::file_size(path) < 9000 * DeliveryLedger::kEntryBytes);
+}
