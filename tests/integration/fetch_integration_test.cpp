@@ -730,7 +730,7 @@ TEST_CASE("sources (#13): three accounts in one process, each within its own bud
                    << a.budget);
     CHECK(most <= static_cast<size_t>(a.budget));
     CHECK(fs::exists(w.dir / (a.name + ".checkpoint.json")));
-    // Each source's records carry its own account.
+    // Each source logs under its own name.
     CHECK(r.log.find("\"source\":\"" + a.name + "\"") != std::string::npos);
   }
   check_exactly(output_ids(w.out()), all);
