@@ -31,8 +31,8 @@ Usage:
       --once ship everything up to now and exit 0.
   zendesk-forwarder validate --config FILE
       Check the config (every key, every sink) without connecting anywhere.
-  zendesk-forwarder verify --config FILE --since T [--until T] [--repair | --ledger]
-                    [--report FILE] [--budget-share F]
+  zendesk-forwarder verify --config FILE --since T [--until T] [--repair] [--ledger]
+                    [--resume] [--state-dir DIR] [--report FILE] [--budget-share F]
                     [--metrics-file FILE] [--pushgateway URL]
       Is every event Zendesk holds for [since, until) in the sinks? Lists the
       API's events (within F, default 0.5, of each source's request budget),
@@ -41,7 +41,9 @@ Usage:
       missing ones again. --ledger compares the listing with the delivery
       ledger kept beside the checkpoint and reads the sinks only for the
       minutes that differ. T: a timestamp (2026-11-01T00:00:00Z) or a
-      duration back from now (2d); --until defaults to 15m ago.
+      duration back from now (2d); --until defaults to 15m ago. The listing
+      shows a progress bar on a terminal; when interrupted it keeps its state
+      beside the checkpoint (or in --state-dir) and --resume continues it.
       --metrics-file / --pushgateway: the outcome as Prometheus metrics.
       Exit 0 only when nothing is missing.
   zendesk-forwarder demo [--events N]
@@ -59,8 +61,8 @@ struct Args {
   std::string config;
   bool once = false;
   size_t demo_events = 5000;
-  std::string since, until = "15m", report, metrics_file, pushgateway;
-  bool repair = false, ledger = false;
+  std::string since, until = "15m", report, metrics_file, pushgateway, state_dir;
+  bool repair = false, ledger = false, resume = false;
   double budget_share = 0.5;
 };
 
@@ -169,7 +171,7 @@ int main(int argc, char** argv) {
     } else if (a == "--once") {
       args.once = true;
     } else if (a == "--since" || a == "--until" || a == "--report" || a == "--budget-share" ||
-               a == "--metrics-file" || a == "--pushgateway") {
+               a == "--metrics-file" || a == "--pushgateway" || a == "--state-dir") {
       if (i + 1 >= argl.size()) return usage_error(a + " needs a value");
       const std::string& v = argl[++i];
       if (a == "--since") args.since = v;
@@ -177,6 +179,7 @@ int main(int argc, char** argv) {
       if (a == "--report") args.report = v;
       if (a == "--metrics-file") args.metrics_file = v;
       if (a == "--pushgateway") args.pushgateway = v;
+      if (a == "--state-dir") args.state_dir = v;
       if (a == "--budget-share") {
         char* end = nullptr;
         args.budget_share = std::strtod(v.c_str(), &end);
@@ -187,6 +190,8 @@ int main(int argc, char** argv) {
       args.repair = true;
     } else if (a == "--ledger") {
       args.ledger = true;
+    } else if (a == "--resume") {
+      args.resume = true;
     } else if (a == "--events") {
       const std::string n = i + 1 < argl.size() ? argl[++i] : "";
       if (n.empty() || n.size() > 9 || !std::all_of(n.begin(), n.end(), [](unsigned char c) { return std::isdigit(c); }) ||
@@ -240,14 +245,14 @@ int main(int argc, char** argv) {
     auto since = parse_point(args.since), until = parse_point(args.until);
     if (args.since.empty() || !since) return usage_error("verify needs --since: a timestamp or a duration back from now");
     if (!until || *until <= *since) return usage_error("--until must be a timestamp or duration after --since");
-    if (args.ledger && args.repair)
-      return usage_error("--ledger and --repair go separately: verify --repair the minutes --ledger flagged");
     zf::app::VerifyOptions options;
     // The ledger counts whole minutes of event time.
     options.since_s = args.ledger ? *since - *since % 60 : *since;
     options.until_s = args.ledger ? *until - *until % 60 : *until;
     options.repair = args.repair;
     options.ledger = args.ledger;
+    options.resume = args.resume;
+    options.state_dir = args.state_dir;
     options.report_path = args.report;
     options.budget_share = args.budget_share;
     options.metrics_file = args.metrics_file;

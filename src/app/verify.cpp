@@ -1,15 +1,16 @@
 #include "app/verify.h"
 
+#include "app/api_listing.h"
+#include "app/progress.h"
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <iostream>
 #include <map>
 #include <set>
 
 #include <curl/curl.h>
-#include <unistd.h>
 
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
@@ -18,7 +19,6 @@
 #include <nlohmann/json.hpp>
 #include <simdjson.h>
 
-#include "core/clock.h"
 #include "core/errors.h"
 #include "core/time_format.h"
 #include "metrics/metrics.h"
@@ -26,9 +26,7 @@
 #include "pipeline/committer.h"
 #include "pipeline/delivery.h"
 #include "pipeline/pipeline.h"
-#include "source/access_log_source.h"
 #include "source/delivery_ledger.h"
-#include "source/pull_checkpoint.h"
 
 namespace zf::app {
 
@@ -67,66 +65,39 @@ std::optional<RecordKey> key_of(encode::Encoding encoding, std::string_view reco
 
 namespace {
 
-// The API's events of the period, read by the pull source itself: its
-// clock stands at `until`, so it reads every window up to there and no
-// further; nothing is written to the source's own checkpoint.
+// An event of the listing: its minute of event time (the ledger's unit)
+// and where its line starts in the spool (to ship it again).
 struct ApiEvent {
-  std::string body;        // the event's JSON, when kept
-  int64_t bucket = 0;      // its minute of event time (the ledger's unit)
+  int64_t bucket = 0;
+  uint64_t offset = 0;
 };
 
-// `keep_body(id)`: keep the event's JSON (to repair it), else only its id.
-std::map<std::string, ApiEvent> list_api_events(const PullSourceConfig& c, const VerifyOptions& o,
-                                                   const std::function<bool(const std::string&)>& keep_body,
-                                                   ProcessMetrics& process, Logger& log, StopSignal& stop) {
-  fs::path dir = fs::temp_directory_path() / ("zendesk-forwarder-verify-" + std::to_string(getpid()) + "-" + c.name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  struct Cleanup {
-    fs::path dir;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove_all(dir, ec);
-    }
-  } cleanup{dir};
-  source::SourceSettings settings = c.source;
-  settings.windows.settle_delay_s = 0;
-  settings.windows.poll_interval_s = 1;
-  settings.windows.late_read_delay_s = 0;
-  int budget = std::max(1, static_cast<int>(c.rate_limit_requests * o.budget_share));
-  source::RateLimiter limiter(budget, c.rate_limit_period, std::max(std::chrono::milliseconds(20), c.rate_limit_period / 500));
-  source::HttpClient http(c.http);
-  source::PullCheckpoint store((dir / "listing.json").string());
-  Metrics metrics(process, c.name, c.account);
-  ManualClock at_until(o.until_s * 1000);
-  source::AccessLogSource src(settings, http, limiter, store, log, metrics, stop, at_until);
-  src.open(c.account, o.since_s);
-
+std::map<std::string, ApiEvent> read_listing(const Listing& listing) {
   std::map<std::string, ApiEvent> events;
-  size_t pages = 0;
-  auto last_report = std::chrono::steady_clock::now();
-  while (auto page = src.next(/*once=*/true)) {
-    ++pages;
-    for (simdjson::dom::element e : page->events) {
-      std::string_view id;
-      if (e["id"].get_string().get(id)) continue;
-      std::string key(id);
-      std::string_view ts;
-      auto ms = e["timestamp"].get_string().get(ts) ? std::nullopt : parse_rfc3339_ms(ts);
-      ApiEvent ev{keep_body(key) ? simdjson::minify(e) : std::string(),
-                  ms ? source::ledger_bucket_of(*ms) : source::kLedgerNoTime};
-      events[std::move(key)] = std::move(ev);
-    }
-    if (std::chrono::steady_clock::now() - last_report > std::chrono::seconds(10)) {
-      last_report = std::chrono::steady_clock::now();
-      double done = static_cast<double>(page->span_end_s - o.since_s) / std::max<int64_t>(1, o.until_s - o.since_s);
-      log.info("verify: listing the API", {{"events", events.size()}, {"pages", pages},
-                                           {"reached", format_utc_seconds(page->span_end_s)},
-                                           {"percent", static_cast<int>(100 * std::min(1.0, done))}});
-    }
+  std::ifstream in(listing.spool_path, std::ios::binary);
+  simdjson::dom::parser parser;
+  std::string line;
+  uint64_t offset = 0;
+  for (; std::getline(in, line); offset += line.size() + 1) {
+    simdjson::dom::element e;
+    std::string_view id, ts;
+    if (parser.parse(line).get(e) || e["id"].get_string().get(id)) continue;
+    auto ms = e["timestamp"].get_string().get(ts) ? std::nullopt : parse_rfc3339_ms(ts);
+    events[std::string(id)] = {ms ? source::ledger_bucket_of(*ms) : source::kLedgerNoTime, offset};
   }
-  if (stop.requested()) throw FatalError("verify stopped before the API listing was complete");
-  log.info("verify: API listing complete", {{"events", events.size()}, {"pages", pages}, {"budget_per_period", budget}});
+  return events;
+}
+
+// The spooled JSON of the events at `offsets`.
+std::vector<std::string> read_events(const Listing& listing, const std::vector<uint64_t>& offsets) {
+  std::ifstream in(listing.spool_path, std::ios::binary);
+  std::vector<std::string> events;
+  std::string line;
+  for (uint64_t at : offsets) {
+    in.seekg(static_cast<std::streamoff>(at));
+    if (!std::getline(in, line)) throw FatalError("the listing spool " + listing.spool_path + " was cut short");
+    events.push_back(line);
+  }
   return events;
 }
 
@@ -242,8 +213,6 @@ int run_verify(const AppConfig& config, const VerifyOptions& o, Logger& log, Sto
                            {"sources", nlohmann::json::array()}};
   bool complete = true;
   for (const auto& c : config.sources) {
-    // The sinks first: the API listing then keeps the JSON only of events
-    // some sink lacks (for --repair), not of every event of the period.
     struct Holding {
       const sinks::ConfiguredSink* sink;
       nlohmann::json report;
@@ -252,13 +221,15 @@ int run_verify(const AppConfig& config, const VerifyOptions& o, Logger& log, Sto
       size_t unparsed = 0;
       bool readable = false;
     };
-    // With --ledger, the API's listing first: the minutes where it agrees
-    // with what the forwarder recorded as delivered need no sink read.
-    std::map<std::string, ApiEvent> api;
+    ListingOptions lo{o.since_s, o.until_s, o.budget_share, /*keep_events=*/o.repair, o.resume, o.state_dir};
+    Progress progress("verify: listing " + c.name, std::cerr, stderr_is_terminal(), log);
+    Listing listing = list_api_events(c, lo, process, log, stop, progress);
+    std::map<std::string, ApiEvent> api = read_listing(listing);
+    // With --ledger, the minutes where the listing agrees with what the
+    // forwarder recorded as delivered need no sink read.
     std::optional<std::set<int64_t>> suspect;  // the minutes to check in the sinks; nullopt = all
     nlohmann::json ledger_report;
     if (o.ledger) {
-      api = list_api_events(c, o, [](const std::string&) { return false; }, process, log, stop);
       std::error_code ec;
       std::string cp = fs::is_symlink(c.checkpoint_path, ec) ? fs::canonical(c.checkpoint_path, ec).string()
                                                              : c.checkpoint_path;
@@ -308,12 +279,6 @@ int run_verify(const AppConfig& config, const VerifyOptions& o, Logger& log, Sto
         complete = false;
       }
     }
-    auto lacked = [&](const std::string& id) {
-      return o.repair && std::any_of(holdings.begin(), holdings.end(), [&](const Holding& h) {
-               return h.readable && !h.held.count(id) && !h.outside.count(id);
-             });
-    };
-    if (!o.ledger) api = list_api_events(c, o, lacked, process, log, stop);
     nlohmann::json src = {{"source", c.name}, {"account", c.account}, {"api_events", api.size()},
                           {"sinks", nlohmann::json::array()}};
     if (o.ledger) src["ledger"] = ledger_report;
@@ -345,9 +310,9 @@ int run_verify(const AppConfig& config, const VerifyOptions& o, Logger& log, Sto
                                          {"delivered", api.size() - missing.size()}, {"missing", missing.size()},
                                          {"duplicated", duplicated.size()}, {"unknown", unknown.size()}});
       if (!missing.empty() && o.repair) {
-        std::vector<std::string> bodies;
-        for (const auto& id : missing) bodies.push_back(api.at(id).body);
-        bool ok = repair(sink, c, config, std::move(bodies), process, log, stop);
+        std::vector<uint64_t> offsets;
+        for (const auto& id : missing) offsets.push_back(api.at(id).offset);
+        bool ok = repair(sink, c, config, read_events(listing, offsets), process, log, stop);
         s["repaired"] = ok ? missing.size() : 0;
         log.info(ok ? "verify: missing events shipped again" : "verify: repair did not complete",
                  {{"sink", sink.name}, {"events", missing.size()}});
@@ -358,6 +323,7 @@ int run_verify(const AppConfig& config, const VerifyOptions& o, Logger& log, Sto
       src["sinks"].push_back(s);
     }
     report["sources"].push_back(src);
+    discard(listing);
   }
   report["complete"] = complete;
   if (!o.report_path.empty()) {

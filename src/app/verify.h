@@ -24,6 +24,9 @@ struct VerifyOptions {
   // Compare the API's listing with the delivery ledger minute by minute
   // and read the sinks only for the minutes that differ.
   bool ledger = false;
+  // Continue the API listing an interrupted verify of the same period left.
+  bool resume = false;
+  std::string state_dir;  // for interrupted listings; "" = beside each checkpoint
   std::string report_path;           // the report as JSON; "" = none
   double budget_share = 0.5;         // of each source's rate_limit.requests
   // The outcome as Prometheus metrics: written to a file (node_exporter's

@@ -112,6 +112,48 @@ checks.append((most <= 10 and len(log) >= 20, "listing within its budget share")
 sys.exit(0 if all(ok for ok, _ in checks) else 1)
 PY
 
+# Resumable listing: a verify stopped (SIGTERM) part-way through the
+# listing exits 1 and keeps its state beside the checkpoint; `--resume`
+# continues it with fewer requests than a whole listing and reports the
+# same as the uninterrupted run. On a terminal (script(1) gives it a pty)
+# the listing draws a progress bar with an ETA.
+full_requests=$(( $(arrivals) - before ))
+# A resume continues the listing of the very same period: timestamps, not
+# durations back from now.
+SINCE=$(date -u -d '-1 day' +%Y-%m-%dT%H:%M:%SZ) UNTIL=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+before=$(arrivals)
+"$FWD" verify --config "$ZF_TMP/verify.yaml" --since "$SINCE" --until "$UNTIL" >"$ZF_TMP/cut.out" 2>"$ZF_TMP/cut.log" &
+cut_pid=$!
+for _ in $(seq 100); do [ $(( $(arrivals) - before )) -ge 6 ] && break; sleep 0.1; done
+kill -TERM $cut_pid
+set +e; wait $cut_pid; code=$?; set -e
+[ "$code" = 1 ] || fail "verify stopped mid-listing exited $code (expected 1)"
+grep -q -- "--resume" "$ZF_TMP/cut.log" || fail "the stopped verify does not say how to resume"
+ls -d "$ZF_TMP"/listing-zendesk-* >/dev/null || fail "no listing state kept beside the checkpoint"
+cut_requests=$(( $(arrivals) - before ))
+sleep 2  # the emulator's rate window forgets the stopped run's requests
+before=$(arrivals)
+set +e
+script -qfec "$FWD verify --config $ZF_TMP/verify.yaml --since $SINCE --until $UNTIL --resume --report $ZF_TMP/resumed.json" \
+  /dev/null >"$ZF_TMP/resumed.tty" 2>&1 </dev/null
+set -e
+resumed_requests=$(( $(arrivals) - before ))
+echo "resume: whole listing $full_requests requests; stopped after $cut_requests, resumed with $resumed_requests"
+[ $((cut_requests + resumed_requests)) -le $((full_requests + 1)) ] || fail "the resumed listing read again what was listed"
+grep -q "resuming an interrupted listing" "$ZF_TMP/resumed.tty" || fail "the resumed verify did not resume"
+grep -q $'\r''verify: listing zendesk \[#*\.*\] *[0-9]*%  pages [0-9]*  events [0-9]*  at .*ETA ' "$ZF_TMP/resumed.tty" \
+  || fail "no progress bar on a terminal"
+grep -q '100%' "$ZF_TMP/resumed.tty" || fail "the progress bar never reached 100%"
+! ls -d "$ZF_TMP"/listing-zendesk-* 2>/dev/null || fail "the listing state outlived a complete verify"
+/usr/bin/python3 - "$ZF_TMP" <<'PY' || fail "the resumed verify reports otherwise than the whole one"
+import json, sys
+tmp = sys.argv[1]
+a, b = json.load(open(f"{tmp}/report.json")), json.load(open(f"{tmp}/resumed.json"))
+strip = lambda r: [(s["name"], sorted(s.get("missing", [])), s.get("duplicated"), s.get("unknown")) for s in r["sources"][0]["sinks"]]
+assert b["sources"][0]["api_events"] == 20000 and strip(a) == strip(b), (b["sources"][0]["api_events"])
+print("resume: same report as the uninterrupted verify (20000 at the API, same missing, duplicated, unknown)")
+PY
+
 # The outcome as metrics, in a file and pushed, in valid exposition format.
 promtool check metrics <"$ZF_TMP/verify.prom" || fail "promtool rejects the metrics file"
 cmp -s "$ZF_TMP/verify.prom" "$ZF_TMP/pushed.prom" || fail "the pushed metrics differ from the file"
@@ -184,6 +226,23 @@ ok = (r["ledger"]["minutes_differing"] == len(drop) and sorted(sinks["jsonl"]["m
       and sorted(sinks["kafka"]["missing"]) == want_topic and len(want_file) >= 5 and len(want_topic) >= 2)
 print(f"--ledger: {len(drop)} minutes differ; jsonl missing {len(sinks['jsonl']['missing'])} (want {len(want_file)}), "
       f"kafka missing {len(sinks['kafka']['missing'])} (want {len(want_topic)}) -> {'ok' if ok else 'WRONG'}")
+sys.exit(0 if ok else 1)
+PY
+
+# --ledger --repair: ships the missing events of the differing minutes only.
+"$FWD" verify --config "$ZF_TMP/verify.yaml" --since 1d --until 1s --ledger --repair --report "$ZF_TMP/ledger3.json" \
+  >"$ZF_TMP/ledger3.out" 2>"$ZF_TMP/ledger3.log" || fail "verify --ledger --repair exited $?"
+cat "$ZF_TMP/ledger3.out"
+/usr/bin/python3 - "$ZF_TMP" <<'PY' || fail "verify --ledger --repair repaired the wrong events"
+import json, sys
+tmp = sys.argv[1]
+before = {s["name"]: s for s in json.load(open(f"{tmp}/ledger2.json"))["sources"][0]["sinks"]}
+after = {s["name"]: s for s in json.load(open(f"{tmp}/ledger3.json"))["sources"][0]["sinks"]}
+file_ids = {json.loads(l)["event"]["id"] for l in open(f"{tmp}/out.jsonl")}
+ok = all(after[n].get("repaired") == len(before[n]["missing"]) for n in ("jsonl", "kafka"))
+ok = ok and all(i in file_ids for i in before["jsonl"]["missing"])
+print(f"--ledger --repair: repaired jsonl {after['jsonl'].get('repaired')}, kafka {after['kafka'].get('repaired')}; "
+      f"the jsonl file holds them again -> {'ok' if ok else 'WRONG'}")
 sys.exit(0 if ok else 1)
 PY
 
