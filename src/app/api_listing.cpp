@@ -89,6 +89,9 @@ Listing list_api_events(const PullSourceConfig& c, const ListingOptions& o, Proc
   settings.windows.settle_delay_s = 0;
   settings.windows.poll_interval_s = 1;
   settings.windows.late_read_delay_s = 0;
+  // One cursor walk for the whole period: a window costs at least one
+  // request, and nothing here needs short ones.
+  settings.windows.max_window_s = std::max(settings.windows.max_window_s, o.until_s - o.since_s);
   int budget = std::max(1, static_cast<int>(c.rate_limit_requests * o.budget_share));
   source::RateLimiter limiter(budget, c.rate_limit_period, std::max(std::chrono::milliseconds(20), c.rate_limit_period / 500));
   source::HttpClient http(c.http);

@@ -15,6 +15,7 @@
 
 #include "app/app_config.h"
 #include "app/forwarder.h"
+#include "app/export.h"
 #include "app/verify.h"
 #include "core/errors.h"
 #include "core/time_format.h"
@@ -46,6 +47,16 @@ Usage:
       beside the checkpoint (or in --state-dir) and --resume continues it.
       --metrics-file / --pushgateway: the outcome as Prometheus metrics.
       Exit 0 only when nothing is missing.
+  zendesk-forwarder export --config FILE (--days N | --since T [--until T])
+                    [--resource tickets|users|searches|all] [--agent ID|EMAIL]...
+                    [--format csv|jsonl] [--output FILE|-] [--source NAME] [--resume]
+      Who accessed which tickets, user profiles or searches: one pass over
+      the access log of the period (1 to 90 days; --until defaults to now),
+      agents' names from the Users API, written as CSV (Agent ID, Agent
+      name, Ticket accessed, Time accessed, then resource type, action,
+      method, status, source IP, URL, event id) or JSON lines. Default
+      output: agent_<resource>_access_logs_<since>-to-<until>.csv. A progress
+      bar on a terminal; an interrupted export continues with --resume.
   zendesk-forwarder demo [--events N]
       Start the bundled Access Logs API emulator on loopback and forward its
       events as JSON lines to stdout, with a checkpoint in a temporary
@@ -63,7 +74,10 @@ struct Args {
   size_t demo_events = 5000;
   std::string since, until = "15m", report, metrics_file, pushgateway, state_dir;
   bool repair = false, ledger = false, resume = false;
+  std::string days, resource = "tickets", format = "csv", output, source;
+  std::vector<std::string> agents;
   double budget_share = 0.5;
+  bool budget_share_given = false;
 };
 
 // A timestamp, or a duration back from now; nullopt when neither.
@@ -171,7 +185,8 @@ int main(int argc, char** argv) {
     } else if (a == "--once") {
       args.once = true;
     } else if (a == "--since" || a == "--until" || a == "--report" || a == "--budget-share" ||
-               a == "--metrics-file" || a == "--pushgateway" || a == "--state-dir") {
+               a == "--metrics-file" || a == "--pushgateway" || a == "--state-dir" || a == "--days" ||
+               a == "--resource" || a == "--agent" || a == "--format" || a == "--output" || a == "--source") {
       if (i + 1 >= argl.size()) return usage_error(a + " needs a value");
       const std::string& v = argl[++i];
       if (a == "--since") args.since = v;
@@ -180,9 +195,16 @@ int main(int argc, char** argv) {
       if (a == "--metrics-file") args.metrics_file = v;
       if (a == "--pushgateway") args.pushgateway = v;
       if (a == "--state-dir") args.state_dir = v;
+      if (a == "--days") args.days = v;
+      if (a == "--resource") args.resource = v;
+      if (a == "--agent") args.agents.push_back(v);
+      if (a == "--format") args.format = v;
+      if (a == "--output") args.output = v;
+      if (a == "--source") args.source = v;
       if (a == "--budget-share") {
         char* end = nullptr;
         args.budget_share = std::strtod(v.c_str(), &end);
+        args.budget_share_given = true;
         if (*end || !(args.budget_share > 0 && args.budget_share <= 1))
           return usage_error("--budget-share needs a fraction above 0 and at most 1, got \"" + v + "\"");
       }
@@ -219,7 +241,7 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  if (args.command != "run" && args.command != "validate" && args.command != "verify")
+  if (args.command != "run" && args.command != "validate" && args.command != "verify" && args.command != "export")
     return usage_error(args.command.empty() ? "a command is required" : "unknown command " + args.command);
   if (args.config.empty()) return usage_error(args.command + " needs --config FILE");
 
@@ -241,6 +263,40 @@ int main(int argc, char** argv) {
     return 0;
   }
   for (const auto& w : config.warnings) log.warn(w, {{"config", args.config}});
+  if (args.command == "export") {
+    zf::app::ExportOptions options;
+    int64_t now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    if (!args.days.empty()) {
+      int days = std::all_of(args.days.begin(), args.days.end(), [](unsigned char c) { return std::isdigit(c); }) &&
+                         args.days.size() <= 2 ? std::stoi(args.days) : 0;
+      if (days < 1 || days > 90) return usage_error("--days needs a number of days from 1 to 90, got \"" + args.days + "\"");
+      if (!args.since.empty()) return usage_error("give --days or --since, not both");
+      options.since_s = now - days * 86400LL;
+      options.until_s = now;
+    } else {
+      auto since = parse_point(args.since);
+      auto until = args.until == "15m" ? std::optional<int64_t>(now) : parse_point(args.until);  // export: up to now
+      if (args.since.empty() || !since) return usage_error("export needs --days N or --since T");
+      if (!until || *until <= *since) return usage_error("--until must be a timestamp or duration after --since");
+      if (*until - *since > 90 * 86400LL) return usage_error("the API keeps 90 days: --since to --until spans more");
+      options.since_s = *since;
+      options.until_s = *until;
+    }
+    if (args.resource != "tickets" && args.resource != "users" && args.resource != "searches" && args.resource != "all")
+      return usage_error("--resource is tickets, users, searches or all, got \"" + args.resource + "\"");
+    if (args.format != "csv" && args.format != "jsonl")
+      return usage_error("--format is csv or jsonl, got \"" + args.format + "\"");
+    options.resource = args.resource;
+    options.format = args.format;
+    options.agents = args.agents;
+    options.output = args.output;
+    options.source = args.source;
+    options.resume = args.resume;
+    options.state_dir = args.state_dir;
+    if (args.budget_share_given) options.budget_share = args.budget_share;
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    return run_with_config(config, log, [&](zf::StopSignal& stop) { return zf::app::run_export(config, options, log, stop); });
+  }
   if (args.command == "verify") {
     auto since = parse_point(args.since), until = parse_point(args.until);
     if (args.since.empty() || !since) return usage_error("verify needs --since: a timestamp or a duration back from now");

@@ -50,7 +50,24 @@ std::string url_encode_q(const std::string& s) { return url_encode(s, true); }
 
 }  // namespace
 
-Emulator::Event make_event(int64_t ts_ms, std::mt19937_64& rng, bool awkward) {
+std::vector<Person> make_people(size_t agents, size_t end_users) {
+  static const std::array<std::string, 12> kFirst = {"Ana", "Bo", "Chen", "Dara", "Émile", "Farah",
+                                                     "Gus", "Hana", "Ivo", "Jun", "Kai", "Lena"};
+  static const std::array<std::string, 10> kLast = {"Silva", "O'Brien", "Nakamura", "Smith, Jr.", "Müller",
+                                                    "\"Ace\" Diaz", "Kowalski", "Ng", "Rossi", "Haddad"};
+  std::vector<Person> out;
+  for (size_t i = 0; i < agents; ++i) {
+    std::string name = kFirst[i % kFirst.size()] + " " + kLast[(i / kFirst.size() + i) % kLast.size()];
+    out.push_back({360000000000LL + static_cast<int64_t>(i) * 7919, name,
+                   "agent" + std::to_string(i) + "@example.com", "agent"});
+  }
+  for (size_t j = 0; j < end_users; ++j)
+    out.push_back({9000000LL + static_cast<int64_t>(j), "Customer " + std::to_string(j),
+                   "customer" + std::to_string(j) + "@example.org", "end-user"});
+  return out;
+}
+
+Emulator::Event make_event(int64_t ts_ms, std::mt19937_64& rng, bool awkward, const Population& people) {
   static const std::array<std::string, 8> kSearches = {"status:open assignee:me", "refund", "foobar",
                                                        "password reset", "type:user email:jane@example.com",
                                                        "invoice 2026", "priority:urgent", "organization:acme"};
@@ -60,16 +77,23 @@ Emulator::Event make_event(int64_t ts_ms, std::mt19937_64& rng, bool awkward) {
   nlohmann::json e;
   int64_t user_id = static_cast<int64_t>(rng() % 9'000'000'000'000ULL) + 1'000'000'000'000LL;
   if (rng() % 5 == 0) user_id = static_cast<int64_t>(rng() % 1000) + 1;
+  if (!people.actors.empty()) {
+    // A few agents do most of the reading, as in a real team.
+    size_t n = people.actors.size();
+    user_id = people.actors[rng() % (rng() % n + 1)];
+  }
   std::string id = make_ulid(ts_ms, rng);
   std::string method = "GET", url;
   uint64_t kind = rng() % 100;
   int64_t object_id = static_cast<int64_t>(rng() % 5'000'000) + 1;
+  // Profiles read are the account's own end users when it has some.
+  int64_t profile_id = people.profiles.empty() ? object_id : people.profiles[rng() % people.profiles.size()];
   if (kind < 30) {
     url = "/api/v2/tickets/" + std::to_string(object_id) + ".json";
   } else if (kind < 38) {
     url = "/api/v2/tickets/" + std::to_string(object_id) + "/comments.json";
   } else if (kind < 50) {
-    url = "/api/v2/users/" + std::to_string(object_id) + (rng() % 2 ? ".json" : "/related.json");
+    url = "/api/v2/users/" + std::to_string(profile_id) + (rng() % 2 ? ".json" : "/related.json");
   } else if (kind < 55) {
     url = "/api/v2/organizations/" + std::to_string(object_id) + ".json";
   } else if (kind < 58) {
@@ -98,7 +122,7 @@ Emulator::Event make_event(int64_t ts_ms, std::mt19937_64& rng, bool awkward) {
     e["graphql"] = {{"operation_name", op},
                     {"operation_type", "QUERY"},
                     {"query", query},
-                    {"variables", nlohmann::json({{"id", std::to_string(object_id)}}).dump()}};
+                    {"variables", nlohmann::json({{"id", std::to_string(ticket ? object_id : profile_id)}}).dump()}};
   }
   std::string ip = rng() % 10 == 0 ? ipv6(rng) : ipv4(rng);
   if (rng() % 20 == 0) ip = "";

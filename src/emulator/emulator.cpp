@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <set>
 #include <shared_mutex>
+#include <sstream>
 
 #include "core/encoding.h"
 #include "core/time_format.h"
@@ -141,14 +142,25 @@ struct Emulator::Impl {
   int window_count = 0;
   std::map<std::string, int64_t> reset_given_ms;  // per Authorization value
   std::atomic<bool> live_running{false};
+  int64_t users_window_index = -1;
+  int users_window_count = 0;
+
+  std::vector<Person> people;          // agents first, then end users; immutable once built
+  std::map<int64_t, size_t> person_at;  // id -> index in people
+  Population population;
 
   explicit Impl(Options o) : opts(std::move(o)), rng(opts.seed), fault_rng(opts.seed ^ 0x9e3779b97f4a7c15ULL) {
+    people = make_people(opts.agents, opts.end_users);
+    for (size_t i = 0; i < people.size(); ++i) {
+      person_at[people[i].id] = i;
+      (people[i].role == "end-user" ? population.profiles : population.actors).push_back(people[i].id);
+    }
     int64_t end = now_ms() - opts.end_gap.count() * 1000;
     int64_t span = std::max<int64_t>(1, opts.span.count() * 1000);
     int64_t visible = now_ms();
     for (size_t i = 0; i < opts.events; ++i) {
       int64_t ts = end - span + static_cast<int64_t>(rng() % static_cast<uint64_t>(span));
-      Event e = make_event(ts, rng, opts.awkward);
+      Event e = make_event(ts, rng, opts.awkward, population);
       e.visible_ms = visible;
       auto key = std::make_pair(e.ts_ms, e.id);
       events.emplace(std::move(key), std::move(e));
@@ -386,13 +398,84 @@ struct Emulator::Impl {
     count(200);
   }
 
+  static nlohmann::json person_json(const Person& p) {
+    return {{"id", p.id}, {"name", p.name}, {"email", p.email}, {"role", p.role}, {"active", true},
+            {"url", "https://example.zendesk.com/api/v2/users/" + std::to_string(p.id) + ".json"}};
+  }
+
+  // The Users API: list (cursor pages of up to 100) and show_many (up to
+  // 100 ids; unknown ids are left out, as Zendesk does). Same auth as the
+  // Access Logs API, its own rate limit (Zendesk's is account-wide and
+  // separate from the access logs' 50 a minute).
+  void handle_users(const httplib::Request& req, httplib::Response& res, bool show_many) {
+    int64_t now = now_ms();
+    {
+      std::lock_guard lock(mu);
+      ++stats.users_requests;
+      if (opts.users_rate_limit > 0 && authorized(req)) {
+        int64_t w = opts.rate_window.count(), index = (now - started_ms) / w;
+        if (index != users_window_index) users_window_index = index, users_window_count = 0;
+        if (users_window_count >= opts.users_rate_limit) {
+          ++stats.users_rate_limited;
+          res.status = 429;
+          res.set_header("Retry-After", std::to_string((started_ms + (index + 1) * w - now + 999) / 1000));
+          res.set_content(error_body("Too many requests", "Retry later"), "application/json");
+          return;
+        }
+        ++users_window_count;
+      }
+      if (opts.users_down) {
+        res.status = 503;
+        res.set_content("<html><body><h1>503 Service Unavailable</h1></body></html>", "text/html");
+        return;
+      }
+    }
+    if (!authorized(req)) {
+      res.status = 401;
+      res.set_content(error_body("Authentication failed", "Please use valid credentials"), "application/json");
+      return;
+    }
+    nlohmann::json users = nlohmann::json::array();
+    if (show_many) {
+      std::stringstream ids(req.get_param_value("ids"));
+      std::string id;
+      size_t n = 0;
+      while (std::getline(ids, id, ',')) {
+        if (++n > 100) return bad_request(res, "show_many takes at most 100 ids");
+        try {
+          auto it = person_at.find(std::stoll(id));
+          if (it != person_at.end()) users.push_back(person_json(people[it->second]));
+        } catch (...) {
+          return bad_request(res, "ids must be numbers");
+        }
+      }
+      res.set_content(nlohmann::json({{"users", users}}).dump(), "application/json; charset=utf-8");
+      return;
+    }
+    int size = 100;
+    if (req.has_param("page[size]")) size = std::stoi(req.get_param_value("page[size]"));
+    if (size < 1 || size > 100) return bad_request(res, "page[size] must be 1 to 100");
+    size_t from = 0;
+    if (req.has_param("page[after]")) from = std::stoull(req.get_param_value("page[after]"));
+    size_t to = std::min(people.size(), from + static_cast<size_t>(size));
+    for (size_t i = from; i < to; ++i) users.push_back(person_json(people[i]));
+    bool more = to < people.size();
+    std::string next = "http://" + req.get_header_value("Host") + "/api/v2/users?page%5Bsize%5D=" +
+                       std::to_string(size) + "&page%5Bafter%5D=" + std::to_string(to);
+    res.set_content(nlohmann::json({{"users", users},
+                                    {"meta", {{"has_more", more}, {"after_cursor", more ? std::to_string(to) : ""}}},
+                                    {"links", {{"next", more ? nlohmann::json(next) : nlohmann::json()}}}})
+                        .dump(),
+                    "application/json; charset=utf-8");
+  }
+
   void add_live(size_t n, int64_t now) {
     std::unique_lock lock(data_mu);
     for (size_t i = 0; i < n; ++i) {
       int64_t ts = now;
       if (opts.late_fraction > 0 && std::uniform_real_distribution<double>(0, 1)(rng) < opts.late_fraction)
         ts -= static_cast<int64_t>(rng() % static_cast<uint64_t>(std::max<int64_t>(1, opts.late_max.count() * 1000)));
-      Event e = make_event(ts, rng, opts.awkward);
+      Event e = make_event(ts, rng, opts.awkward, population);
       e.visible_ms = now;
       auto key = std::make_pair(e.ts_ms, e.id);
       events.emplace(std::move(key), std::move(e));
@@ -425,6 +508,15 @@ Emulator::Emulator(Options options) : impl_(std::make_unique<Impl>(std::move(opt
   s.server.set_keep_alive_max_count(100000);
   s.server.set_payload_max_length(1 << 20);
   s.server.Get("/api/v2/access_logs", [&s](const httplib::Request& req, httplib::Response& res) { s.handle(req, res); });
+  s.server.Get("/api/v2/users", [&s](const httplib::Request& req, httplib::Response& res) { s.handle_users(req, res, false); });
+  s.server.Get("/api/v2/users/show_many", [&s](const httplib::Request& req, httplib::Response& res) {
+    s.handle_users(req, res, true);
+  });
+  s.server.Get("/_emulator/users", [this](const httplib::Request&, httplib::Response& res) {
+    nlohmann::json all = nlohmann::json::array();
+    for (const auto& p : people()) all.push_back(Impl::person_json(p));
+    res.set_content(all.dump(), "application/json");
+  });
   s.server.Get("/_emulator/ids", [this](const httplib::Request&, httplib::Response& res) {
     std::string out;
     for (const auto& id : ids()) out += id + "\n";
@@ -451,7 +543,9 @@ Emulator::Emulator(Options options) : impl_(std::make_unique<Impl>(std::move(opt
                                     {"faults_injected", st.faults_injected},
                                     {"early_requests", st.early_requests},
                                     {"by_status", by_status},
-                                    {"arrivals_ms", st.arrivals_ms}})
+                                    {"arrivals_ms", st.arrivals_ms},
+                                    {"users_requests", st.users_requests},
+                                    {"users_rate_limited", st.users_rate_limited}})
                         .dump(),
                     "application/json");
   });
@@ -514,6 +608,8 @@ std::vector<std::string> Emulator::served_ids() const {
   return out;
 }
 
+std::vector<Person> Emulator::people() const { return impl_->people; }
+
 Stats Emulator::stats() const {
   std::lock_guard lock(impl_->mu);
   return impl_->stats;
@@ -533,6 +629,7 @@ void Emulator::update(const nlohmann::json& patch) {
       for (const auto& f : *it) s.opts.faults.push_back(parse_fault(f.get<std::string>()));
     } else if (k == "force_status") s.opts.force_status = it->get<int>();
     else if (k == "live_rate") s.opts.live_rate = it->get<double>();
+    else if (k == "users_down") s.opts.users_down = it->get<bool>();
     else throw std::invalid_argument("unknown emulator setting \"" + k + "\"");
   }
   s.window_index = -1;  // a new limit starts a fresh window

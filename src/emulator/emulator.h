@@ -50,6 +50,14 @@ struct Options {
   // cpp-httplib's gzip/brotli cost ~0.3-0.8 s per page, which would make
   // the emulator, not the forwarder, the bottleneck of every test.
   bool gzip = false;
+  // The account's people, for the Users API (GET /api/v2/users,
+  // /api/v2/users/show_many): with agents > 0 every event's actor is one
+  // of them, and user profiles accessed are end users'. 0 = actors are
+  // random ids, unknown to the Users API.
+  size_t agents = 0;
+  size_t end_users = 0;
+  int users_rate_limit = 700;                            // Users API requests per rate_window; 0 = off
+  bool users_down = false;                               // the Users API answers 503
 };
 
 struct Stats {
@@ -60,6 +68,14 @@ struct Stats {
   uint64_t early_requests = 0;   // requests sent before the reset their client was given
   std::map<int, uint64_t> by_status;
   std::vector<int64_t> arrivals_ms;  // the request log: when each API request arrived, in order
+  uint64_t users_requests = 0;       // Users API requests (not in the counts above)
+  uint64_t users_rate_limited = 0;
+};
+
+// A person of the account, as the Users API shows them.
+struct Person {
+  int64_t id;
+  std::string name, email, role;  // role: "agent", "admin" or "end-user"
 };
 
 class Emulator {
@@ -84,8 +100,9 @@ class Emulator {
   };
   std::vector<Listed> listing() const;
   Stats stats() const;
+  std::vector<Person> people() const;
   // Runtime changes: rate_limit, rate_window_ms, reset_format, fault_rate,
-  // faults, force_status, live_rate (keys as in Options).
+  // faults, force_status, live_rate, users_down (keys as in Options).
   void update(const nlohmann::json& patch);
 
   struct Event {

@@ -25,9 +25,11 @@ Options (defaults in brackets):
   --force-status 401|403|404|500
   --fault-rate F [0]     --faults 5xx,drop,slow,truncate,malformed   --slow-delay D [2s]
   --no-awkward           --gzip (compress pages, slow)
+  --agents N [0 = actors are random ids]   --end-users N [0]   --users-rate-limit N [700]
+      People for the Users API (GET /api/v2/users, /api/v2/users/show_many).
 Durations: 500ms, 6s, 10m, 2h. Admin (no auth, no limit): GET /_emulator/ids,
 /_emulator/served_ids, /_emulator/events ("id ts_ms listed_ms" lines),
-/_emulator/stats; POST /_emulator/config (JSON).
+/_emulator/stats, /_emulator/users; POST /_emulator/config (JSON).
 )";
 
 }  // namespace
@@ -80,6 +82,9 @@ int main(int argc, char** argv) {
       } else if (a == "--slow-delay") o.slow_delay = duration();
       else if (a == "--no-awkward") o.awkward = false;
       else if (a == "--gzip") o.gzip = true;
+      else if (a == "--agents") o.agents = std::stoull(value());
+      else if (a == "--end-users") o.end_users = std::stoull(value());
+      else if (a == "--users-rate-limit") o.users_rate_limit = std::stoi(value());
       else throw std::invalid_argument("unknown option " + a);
     }
   } catch (const std::exception& e) {

@@ -1,0 +1,50 @@
+#pragma once
+// `export`: who accessed which tickets, user profiles or searches over a
+// period, as CSV (the columns of Zendesk's own export script first, then
+// what a reviewer needs) or JSON lines. One pass over the access log for
+// the whole period (not one per agent), resumable, with agents' names from
+// the Users API.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "app/app_config.h"
+#include "core/access_event.h"
+#include "core/people.h"
+#include "core/stop_signal.h"
+#include "log/logger.h"
+
+namespace zf::app {
+
+struct ExportOptions {
+  int64_t since_s = 0, until_s = 0;  // [since, until), unix seconds
+  std::string resource = "tickets";  // tickets, users, searches, all
+  std::vector<std::string> agents;   // ids or emails; empty = every agent
+  std::string format = "csv";        // csv, jsonl
+  std::string output;                // a file, "-" for stdout, "" for the script's file name
+  std::string source;                // which source, when the config has several
+  bool resume = false;
+  double budget_share = 1.0;
+  std::string state_dir;
+};
+
+// What an access event says was accessed, for `resource` ("ticket 123",
+// a search's query); nullopt when the event is not one of that resource.
+struct Accessed {
+  std::string kind;  // "ticket", "user", "search"
+  std::string what;  // the ticket or user id, the search query
+};
+std::optional<Accessed> accessed(const AccessEvent& event, const std::string& resource);
+
+// One CSV field, quoted when needed (RFC 4180), with a leading = + - @ tab
+// or CR neutralized by a ' so that a spreadsheet shows it, never runs it.
+std::string csv_field(std::string_view value);
+
+// The header and one row of the CSV, as Zendesk's script names its columns.
+std::string csv_header(const std::string& resource);
+std::string csv_row(const AccessEvent& event, const Accessed& what, const PersonInfo* agent);
+
+// 0 when the export was written; throws FatalError otherwise.
+int run_export(const AppConfig& config, const ExportOptions& options, Logger& log, StopSignal& stop);
+
+}  // namespace zf::app
