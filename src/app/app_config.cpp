@@ -146,6 +146,26 @@ void read_zendesk(const ConfigNode& z, PullSourceConfig& c, AppConfig& app) {
       static_cast<size_t>(z.get_int("max_response_size_mib", 4, 1024, static_cast<int64_t>(c.http.max_body_bytes >> 20))) << 20;
   c.http.user_agent = std::string("zendesk-forwarder/") + ZF_VERSION;
   c.keep_original = z.get_bool("keep_original", c.keep_original);
+
+  if (z.has("enrich")) {
+    ConfigNode en = z.child("enrich");
+    if (en.get_bool("users", false)) {
+      enrich::DirectorySettings d;
+      d.base_url = c.source.base_url;
+      d.authorization = c.source.authorization;
+      d.http = c.http;
+      // A slow Users API must not slow delivery: short requests.
+      d.http.total_timeout = en.get_duration("request_timeout", 100ms, 1min, 5s);
+      d.ttl = std::chrono::duration_cast<std::chrono::seconds>(en.get_duration("cache_ttl", 1s, 30 * 24h, 1h));
+      d.max_entries = static_cast<size_t>(en.get_int("cache_size", 1, 10'000'000, static_cast<int64_t>(d.max_entries)));
+      ConfigNode erl = en.child("rate_limit");
+      d.budget_requests = static_cast<int>(erl.get_int("requests", 1, 100000, d.budget_requests));
+      d.budget_period = erl.get_duration("period", 100ms, 1h, d.budget_period);
+      erl.reject_unknown_keys();
+      c.enrich_users = d;
+    }
+    en.reject_unknown_keys();
+  }
 }
 
 // Names go into metric labels, log fields and file names.

@@ -9,6 +9,7 @@
 #include "config/config_node.h"
 #include "log/logger.h"
 #include "sink_registry.h"
+#include "enrich/user_directory.h"
 #include "source/access_log_source.h"
 
 namespace zf::app {
@@ -38,6 +39,9 @@ struct PullSourceConfig {
   StartPoint start;
   bool keep_original = false;
   std::string checkpoint_path;
+  // enrich.users: names from the Users API (base_url and auth are the
+  // source's); nullopt = off.
+  std::optional<enrich::DirectorySettings> enrich_users;
 };
 
 struct AppConfig {

@@ -62,9 +62,11 @@ struct SourceRun {
         committer([this](uint64_t token) { return source.commit(token); }, c.checkpoint_path, log, metrics, clock),
         delivery(std::move(sinks), app.max_inflight_batches, app.sink_retry_initial, app.sink_retry_max, log, metrics,
                  [this](const pipeline::Commit& commit) { committer.submit(commit); }),
-        normalizer({c.account, c.keep_original, needs_ecs(app)}),
+        enricher(c.enrich_users ? std::make_unique<enrich::Enricher>(*c.enrich_users, log, metrics, stop) : nullptr),
+        normalizer({c.account, c.keep_original, needs_ecs(app) && !enricher}),
         loop(source, normalizer, delivery, numbers, log, metrics, stop,
              {once, c.account, app.shutdown_timeout, app.progress_interval}, clock) {
+    if (enricher) loop.enrich_with(enricher.get(), needs_ecs(app));
     health.started_ms = clock.now_ms();
     metrics.rate_limit_budget.Set(c.rate_limit_requests);
     metrics.rate_limit_period.Set(c.rate_limit_period.count() / 1000.0);
@@ -119,6 +121,15 @@ struct SourceRun {
               {"events_delivered_total", source.events_delivered()},
               {"account", config.account},
               {"checkpoint", config.checkpoint_path}});
+    if (enricher) {
+      const auto& st = enricher->directory().stats();
+      log.info("enrichment: names from the Users API",
+               {{"records_named", metrics.enrich_records("named").Value()},
+                {"records_unnamed", metrics.enrich_records("unnamed").Value()},
+                {"cache_hit_ratio", st.hits + st.misses ? static_cast<double>(st.hits) / (st.hits + st.misses) : 0.0},
+                {"users_api_requests", st.requests}, {"users_api_failures", st.failures},
+                {"people_cached", enricher->directory().size()}});
+    }
     if (!result.ok) log.error(result.error);
     return result.ok;
   }
@@ -133,6 +144,7 @@ struct SourceRun {
   source::AccessLogSource source;
   pipeline::Committer committer;
   pipeline::Delivery delivery;
+  std::unique_ptr<enrich::Enricher> enricher;  // when enrich.users
   normalize::Normalizer normalizer;
   pipeline::Pipeline loop;
   pipeline::RunResult result;

@@ -35,6 +35,9 @@ struct AccessEvent {
   bool timestamp_is_ingest_time = false;
   std::string timestamp_raw;
   std::string user_id;
+  // From the Users API when enrichment is on ("" otherwise or when unknown).
+  std::string user_name, user_email, user_role;
+  std::string target_user_name, target_user_email;  // the user whose profile was accessed
   std::string source_ip;      // the first valid address of `ips`
   std::vector<std::string> ips;  // every valid address in the API's ip_address, in order
   std::string method;

@@ -57,6 +57,7 @@ std::string cef(const AccessEvent& e, int syslog_severity) {
   ext("rt", std::to_string(e.timestamp_ms));
   ext("externalId", e.id);
   ext("suid", e.user_id);
+  ext("suser", e.user_name);
   ext("duid", e.resource.type == "user" ? e.resource.id : "");
   ext("src", e.source_ip);
   ext("requestMethod", e.method);

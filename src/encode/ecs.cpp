@@ -40,7 +40,15 @@ void write_ecs_json(const AccessEvent& e, std::string& out) {
   if (!e.user_id.empty() || target_user) {
     w.key("user").begin_object();
     if (!e.user_id.empty()) w.field("id", e.user_id);
-    if (target_user) w.key("target").begin_object().field("id", e.resource.id).end_object();
+    if (!e.user_name.empty()) w.field("name", e.user_name);
+    if (!e.user_email.empty()) w.field("email", e.user_email);
+    if (!e.user_role.empty()) w.key("roles").begin_array().string(e.user_role).end_array();
+    if (target_user) {
+      w.key("target").begin_object().field("id", e.resource.id);
+      if (!e.target_user_name.empty()) w.field("name", e.target_user_name);
+      if (!e.target_user_email.empty()) w.field("email", e.target_user_email);
+      w.end_object();
+    }
     w.end_object();
   }
   if (!e.source_ip.empty()) w.key("source").begin_object().field("ip", e.source_ip).end_object();

@@ -66,7 +66,12 @@ void write_ocsf_json(const AccessEvent& e, std::string& out) {
 
   // Who: the user, or else the Zendesk product that made the call.
   w.key("actor").begin_object();
-  if (!e.user_id.empty()) w.key("user").begin_object().field("uid", e.user_id).end_object();
+  if (!e.user_id.empty()) {
+    w.key("user").begin_object().field("uid", e.user_id);
+    if (!e.user_name.empty()) w.field("name", e.user_name);
+    if (!e.user_email.empty()) w.field("email_addr", e.user_email);
+    w.end_object();
+  }
   else w.field("app_name", e.origin_service.empty() ? "Zendesk" : e.origin_service);
   if (!e.user_id.empty() && !e.origin_service.empty()) w.field("app_name", e.origin_service);
   w.end_object();

@@ -122,6 +122,13 @@ Metrics::Metrics(prometheus::Registry& r, prometheus::Labels labels)
                                  "API requests retried, by reason.")),
       api_errors_family_(family(BuildCounter(), r, "zendesk_forwarder_api_errors_total",
                                 "API answers that need an operator (auth, permission, add-on, bad setting).")),
+      enrich_records_family_(family(BuildCounter(), r, "zendesk_forwarder_enrich_records_total",
+                                    "Records shipped with the actor's name (named) or without it (unnamed: the Users "
+                                    "API was down, slow or out of budget).")),
+      enrich_cache_family_(family(BuildCounter(), r, "zendesk_forwarder_enrich_cache_lookups_total",
+                                  "User ids looked up in the name cache, by result (hit, miss).")),
+      users_api_family_(family(BuildCounter(), r, "zendesk_forwarder_users_api_requests_total",
+                               "Users API requests (show_many) by outcome (ok, failed, rate_limited).")),
       delivered_family_(family(BuildCounter(), r, "zendesk_forwarder_events_delivered_total",
                                "Events acknowledged by a sink.")),
       failed_family_(family(BuildCounter(), r, "zendesk_forwarder_events_failed_total",
@@ -149,6 +156,15 @@ prometheus::Counter& Metrics::late_read_windows(const std::string& outcome) {
   return late_read_windows_family_.Add(with({{"outcome", outcome}}));
 }
 prometheus::Counter& Metrics::api_errors(const std::string& kind) { return api_errors_family_.Add(with({{"kind", kind}})); }
+prometheus::Counter& Metrics::enrich_records(const std::string& outcome) {
+  return enrich_records_family_.Add(with({{"outcome", outcome}}));
+}
+prometheus::Counter& Metrics::enrich_cache_lookups(const std::string& result) {
+  return enrich_cache_family_.Add(with({{"result", result}}));
+}
+prometheus::Counter& Metrics::users_api_requests(const std::string& outcome) {
+  return users_api_family_.Add(with({{"outcome", outcome}}));
+}
 
 SinkMetrics& Metrics::sink(const std::string& name) {
   std::lock_guard lock(sinks_mu_);

@@ -61,6 +61,11 @@ class Metrics {
   prometheus::Counter& api_retries(const std::string& reason);
   // kind: auth (401), forbidden (403), not_found (404), bad_request (400)
   prometheus::Counter& api_errors(const std::string& kind);
+  // Enrichment (enrich.users): records shipped named or unnamed, the name
+  // cache's hits and misses, and Users API requests by outcome.
+  prometheus::Counter& enrich_records(const std::string& outcome);
+  prometheus::Counter& enrich_cache_lookups(const std::string& result);
+  prometheus::Counter& users_api_requests(const std::string& outcome);
   prometheus::Counter& rate_limit_hits;          // 429 responses
   prometheus::Counter& rate_limit_wait_reset;    // seconds waited for ratelimit-reset
   prometheus::Counter& rate_limit_wait_budget;   // seconds waited pacing to our own budget
@@ -108,6 +113,9 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& late_read_windows_family_;
   prometheus::Family<prometheus::Counter>& api_retries_family_;
   prometheus::Family<prometheus::Counter>& api_errors_family_;
+  prometheus::Family<prometheus::Counter>& enrich_records_family_;
+  prometheus::Family<prometheus::Counter>& enrich_cache_family_;
+  prometheus::Family<prometheus::Counter>& users_api_family_;
   prometheus::Family<prometheus::Counter>& delivered_family_;
   prometheus::Family<prometheus::Counter>& failed_family_;
   prometheus::Family<prometheus::Counter>& sink_retries_family_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/errors.h"
+#include "encode/ecs.h"
 #include "log/logger.h"
 #include "metrics/metrics.h"
 #include "core/time_format.h"
@@ -43,6 +44,11 @@ BatchPtr Pipeline::shape(const SourcePage& fetched, uint64_t seq, BatchMeta& met
     if (!record.event.timestamp_is_ingest_time)  // "now" would hide the lag
       meta.newest_event_ms = std::max(meta.newest_event_ms, record.event.timestamp_ms);
     batch->records.push_back(std::move(record));
+  }
+  if (enricher_) {
+    enricher_->enrich(batch->records);
+    if (encode_ecs_after_enrich_)
+      for (Record& r : batch->records) encode::write_ecs_json(r.event, r.json);
   }
   meta.events = batch->records.size();
   metrics_.events_fetched.Increment(static_cast<double>(fetched.listed));

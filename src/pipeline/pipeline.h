@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/stop_signal.h"
+#include "enrich/enricher.h"
 #include "normalize/normalizer.h"
 #include "pipeline/delivery.h"
 #include "core/clock.h"
@@ -50,6 +51,13 @@ class Pipeline {
            Logger& log, Metrics& metrics, StopSignal& stop, RunSettings settings,
            const Clock& clock = real_clock());
   RunResult run();
+  // Between normalize and the sinks: names from the Users API. The
+  // normalizer then leaves the ECS document to be made here, after the
+  // names are in (`encode_ecs`).
+  void enrich_with(enrich::Enricher* enricher, bool encode_ecs) {
+    enricher_ = enricher;
+    encode_ecs_after_enrich_ = encode_ecs;
+  }
 
  private:
   BatchPtr shape(const SourcePage& page, uint64_t seq, BatchMeta& meta, RunResult& result);
@@ -64,6 +72,8 @@ class Pipeline {
   StopSignal& stop_;
   const Clock& clock_;
   RunSettings settings_;
+  enrich::Enricher* enricher_ = nullptr;
+  bool encode_ecs_after_enrich_ = false;
   std::chrono::steady_clock::time_point last_progress_{};
   int64_t progress_mark_s_ = 0;  // event time reached at the last progress line
   std::chrono::steady_clock::time_point progress_mark_at_{};

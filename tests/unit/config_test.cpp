@@ -107,7 +107,28 @@ TEST_CASE("config: each mistake is reported with the key that holds it") {
       {"token: s3cr3t-token-value", "token: ${ZF_TEST_UNSET_VARIABLE}", "zendesk.auth.token", "ZF_TEST_UNSET_VARIABLE"},
       {"token: s3cr3t-token-value", "token: x\n    token_file: /etc/hostname", "zendesk.auth.token", "not both"},
       {"token: s3cr3t-token-value", "token_file: /nonexistent/secret", "zendesk.auth.token_file", "cannot read"},
+      {"subdomain: acme", "subdomain: acme\n  enrich: {users: yes please}", "zendesk.enrich.users", "true or false"},
+      {"subdomain: acme", "subdomain: acme\n  enrich: {users: true, cache_tll: 1h}", "zendesk.enrich.cache_tll",
+       "unknown key"},
+      {"subdomain: acme", "subdomain: acme\n  enrich: {users: true, rate_limit: {requests: 0}}",
+       "zendesk.enrich.rate_limit.requests", "from 1"},
   });
+}
+
+TEST_CASE("config: enrich.users takes the source's account and auth, with its own budget and cache bounds") {
+  std::string yaml = kValid;
+  yaml.replace(yaml.find("subdomain: acme"), 15,
+               "subdomain: acme\n  enrich: {users: true, cache_ttl: 10m, cache_size: 5000, rate_limit: {requests: 20}}");
+  auto app = app::load_config(ConfigNode::load_string(yaml));
+  REQUIRE(app.sources[0].enrich_users);
+  const auto& d = *app.sources[0].enrich_users;
+  CHECK(d.base_url == "https://acme.zendesk.com");
+  CHECK(d.authorization == app.sources[0].source.authorization);
+  CHECK(d.ttl == std::chrono::minutes(10));
+  CHECK(d.max_entries == 5000);
+  CHECK(d.budget_requests == 20);
+  CHECK(d.http.total_timeout == std::chrono::seconds(5));
+  CHECK_FALSE(app::load_config(ConfigNode::load_string(kValid)).sources[0].enrich_users);  // off by default
 }
 
 TEST_CASE("config hardening (#11, #13, #14, #15): overflowing durations, bad ports, look-alike hosts, URL credentials") {

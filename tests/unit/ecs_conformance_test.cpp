@@ -17,6 +17,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "core/time_format.h"
+#include "encode/ecs.h"
 #include "golden_pages.h"
 
 using nlohmann::json;
@@ -246,4 +247,31 @@ TEST_CASE("index template (#14): deploy/elasticsearch maps every path the record
   for (const auto& p : problems) all += "  " + p + "\n";
   MESSAGE(mapped.size() << " mapped paths, " << rep.types.size() << " produced\n" << all);
   CHECK(problems.empty());
+}
+
+TEST_CASE("ecs conformance (#15): enriched records (actor and accessed user named) are ECS 9.4.0 too") {
+  Ecs ecs = load_ecs();
+  Report rep;
+  for (const auto& page : zf::testing::kGoldenPages)
+    for (Record r : zf::testing::golden_records(page)) {
+      r.event.user_name = "Smith, Jr. \"Ace\"";
+      r.event.user_email = "ace@example.com";
+      r.event.user_role = "agent";
+      r.event.target_user_name = "Customer 1";
+      r.event.target_user_email = "customer1@example.org";
+      std::string out;
+      zf::encode::write_ecs_json(r.event, out);
+      json doc = json::parse(out);
+      check_record(ecs, doc, rep);
+      if (r.event.user_id.empty()) continue;  // nobody to name
+      CHECK(doc["user"]["name"] == "Smith, Jr. \"Ace\"");
+      CHECK(doc["user"]["roles"] == json::array({"agent"}));
+      if (doc["user"].contains("target")) CHECK(doc["user"]["target"]["email"] == "customer1@example.org");
+    }
+  std::string all;
+  for (const auto& [what, id] : rep.violations) all += what + "\n";
+  CAPTURE(all);
+  CHECK(rep.records >= 600);
+  CHECK(rep.violations.empty());
+  CHECK(rep.types.count("user.target.name"));
 }

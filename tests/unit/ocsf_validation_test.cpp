@@ -278,3 +278,20 @@ TEST_CASE("ocsf (#14): a GraphQL query and a POST search are reads; writes are c
     CHECK(o["src_endpoint"]["name"] == "unknown");  // no ip_address: the fallback
   }
 }
+
+TEST_CASE("ocsf (#15): an enriched actor (name, email) is still a valid OCSF 1.8.0 user") {
+  std::vector<json> records;
+  for (const auto& page : zf::testing::kGoldenPages)
+    for (Record r : zf::testing::golden_records(page)) {
+      r.event.user_name = "Ana Silva";
+      r.event.user_email = "agent0@example.com";
+      std::string out;
+      encode::write_ocsf_json(r.event, out);
+      records.push_back(json::parse(out));
+      if (!r.event.user_id.empty()) CHECK(records.back()["actor"]["user"]["email_addr"] == "agent0@example.com");
+    }
+  size_t checked = 0;
+  auto problems = validate_all(records, checked);
+  CAPTURE(table(problems));
+  CHECK(problems.empty());
+}
