@@ -51,11 +51,6 @@ const char* third_column(const std::string& resource) {
   return "Resource accessed";
 }
 
-// The API's own spelling (second granularity), as the script writes it.
-std::string time_accessed(const AccessEvent& e) {
-  return e.timestamp_is_ingest_time ? e.timestamp_raw : format_utc_seconds(e.timestamp_ms / 1000);
-}
-
 }  // namespace
 
 std::string csv_header(const std::string& resource) {
@@ -63,33 +58,51 @@ std::string csv_header(const std::string& resource) {
          ",Time accessed,Resource type,Action,Method,Status,Source IP,URL,Event ID\r\n";
 }
 
-std::string csv_row(const AccessEvent& e, const Accessed& what, const PersonInfo* agent) {
+AccessRow access_row(const AccessEvent& e, const Accessed& what, const PersonInfo* agent) {
+  AccessRow r;
+  r.agent_id = e.user_id;
+  if (agent) r.agent_name = agent->name, r.agent_email = agent->email;
+  r.kind = what.kind;
+  r.what = what.what;
+  r.time_s = e.timestamp_ms / 1000;
+  r.action = e.action;
+  r.method = e.method;
+  r.status = e.status;
+  r.source_ip = e.source_ip;
+  r.url = e.url;
+  r.event_id = e.id;
+  return r;
+}
+
+std::string csv_row(const AccessRow& r) {
   std::string row;
-  std::string_view name = agent ? std::string_view(agent->name) : std::string_view();
-  for (std::string_view field : {std::string_view(e.user_id), name, std::string_view(what.what)}) {
+  // The API's own time spelling (second granularity), as the script writes it.
+  const std::string time = format_utc_seconds(r.time_s);
+  for (std::string_view field : {std::string_view(r.agent_id), std::string_view(r.agent_name), std::string_view(r.what),
+                                 std::string_view(time), std::string_view(r.kind),
+                                 std::string_view(r.action), std::string_view(r.method)}) {
     row += csv_field(field);
     row += ',';
   }
-  row += csv_field(time_accessed(e)) + "," + what.kind + "," + csv_field(e.action) + "," + csv_field(e.method) + "," +
-         (e.status ? std::to_string(e.status) : "") + "," + csv_field(e.source_ip) + "," + csv_field(e.url) + "," +
-         csv_field(e.id) + "\r\n";
+  row += (r.status ? std::to_string(r.status) : "") + "," + csv_field(r.source_ip) + "," + csv_field(r.url) + "," +
+         csv_field(r.event_id) + "\r\n";
   return row;
 }
 
-namespace {
-
-std::string jsonl_row(const AccessEvent& e, const Accessed& what, const PersonInfo* agent) {
+std::string jsonl_row(const AccessRow& r) {
   std::string out;
   encode::JsonWriter w(out);
   w.begin_object();
-  w.field("agent_id", e.user_id).field("agent_name", agent ? agent->name : "");
-  if (agent) w.field("agent_email", agent->email);
-  w.field("resource_type", what.kind).field("accessed", what.what).field("time", time_accessed(e));
-  w.field("action", e.action).field("method", e.method).field("status", static_cast<int64_t>(e.status));
-  w.field("source_ip", e.source_ip).field("url", e.url).field("event_id", e.id);
+  w.field("agent_id", r.agent_id).field("agent_name", r.agent_name);
+  if (!r.agent_email.empty()) w.field("agent_email", r.agent_email);
+  w.field("resource_type", r.kind).field("accessed", r.what).field("time", format_utc_seconds(r.time_s));
+  w.field("action", r.action).field("method", r.method).field("status", static_cast<int64_t>(r.status));
+  w.field("source_ip", r.source_ip).field("url", r.url).field("event_id", r.event_id);
   w.end_object();
   return out + "\n";
 }
+
+namespace {
 
 const PullSourceConfig& pick_source(const AppConfig& config, const std::string& name) {
   if (name.empty() && config.sources.size() == 1) return config.sources.front();
@@ -101,32 +114,38 @@ const PullSourceConfig& pick_source(const AppConfig& config, const std::string& 
                                 : "no source named \"" + name + "\" in the config (it has " + names + ")");
 }
 
-}  // namespace
+struct Collected {
+  std::vector<AccessRow> rows;
+  Listing listing;
+  size_t events = 0;
+  uint64_t users_requests = 0;
+};
 
-int run_export(const AppConfig& config, const ExportOptions& o, Logger& log, StopSignal& stop) {
+Collected collect(const AppConfig& config, const ExportOptions& o, Logger& log, StopSignal& stop) {
   const PullSourceConfig& c = pick_source(config, o.source);
   ProcessMetrics process(ZF_VERSION);
-  Progress progress("export: listing " + c.name, std::cerr, stderr_is_terminal(), log);
+  Progress progress("listing " + c.name, std::cerr, stderr_is_terminal(), log);
   ListingOptions lo{o.since_s, o.until_s, o.budget_share, /*keep_events=*/true, o.resume, o.state_dir};
-  Listing listing = list_api_events(c, lo, process, log, stop, progress);
+  Collected out{{}, list_api_events(c, lo, process, log, stop, progress)};
 
   // The spool once: the events of the resource, deduplicated (a resumed
   // listing repeats the page it was stopped in), and their agents.
   normalize::Normalizer normalizer({c.account, false, /*ecs_json=*/false});
-  std::vector<std::pair<AccessEvent, Accessed>> rows;
+  std::vector<std::pair<AccessEvent, Accessed>> found;
   std::unordered_set<std::string> seen;
   {
-    std::ifstream in(listing.spool_path, std::ios::binary);
+    std::ifstream in(out.listing.spool_path, std::ios::binary);
     std::string line;
     while (std::getline(in, line)) {
       auto shaped = normalizer.normalize_json(line);
       auto* record = std::get_if<Record>(&shaped);
       if (!record || !seen.insert(record->event.id).second) continue;
-      if (auto what = accessed(record->event, o.resource)) rows.emplace_back(std::move(record->event), std::move(*what));
+      if (auto what = accessed(record->event, o.resource)) found.emplace_back(std::move(record->event), std::move(*what));
     }
   }
+  out.events = seen.size();
   std::vector<std::string> actor_ids;
-  for (const auto& [e, what] : rows) actor_ids.push_back(e.user_id);
+  for (const auto& [e, what] : found) actor_ids.push_back(e.user_id);
   enrich::DirectorySettings ds;
   ds.base_url = c.source.base_url;
   ds.authorization = c.source.authorization;
@@ -134,13 +153,29 @@ int run_export(const AppConfig& config, const ExportOptions& o, Logger& log, Sto
   enrich::UserDirectory people(ds, log);
   size_t unnamed = people.resolve(actor_ids, /*wait=*/true, stop);
   if (unnamed) log.warn("some agents have no name: the Users API did not list them", {{"agents", unnamed}});
+  out.users_requests = people.stats().requests;
 
-  auto wanted = [&](const AccessEvent& e) {
-    if (o.agents.empty()) return true;
+  for (const auto& [e, what] : found) {
     const PersonInfo* p = people.find(e.user_id);
-    return std::any_of(o.agents.begin(), o.agents.end(),
-                       [&](const std::string& a) { return a == e.user_id || (p && a == p->email); });
-  };
+    if (!o.agents.empty() && std::none_of(o.agents.begin(), o.agents.end(), [&](const std::string& a) {
+          return a == e.user_id || (p && a == p->email);
+        }))
+      continue;
+    out.rows.push_back(access_row(e, what, p));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<AccessRow> collect_accesses(const AppConfig& config, const ExportOptions& o, Logger& log, StopSignal& stop) {
+  Collected c = collect(config, o, log, stop);
+  discard(c.listing);
+  return std::move(c.rows);
+}
+
+int run_export(const AppConfig& config, const ExportOptions& o, Logger& log, StopSignal& stop) {
+  Collected c = collect(config, o, log, stop);
   std::string path = o.output;
   if (path.empty())
     path = "agent_" + o.resource + "_access_logs_" + format_utc_seconds(o.since_s) + "-to-" +
@@ -150,13 +185,10 @@ int run_export(const AppConfig& config, const ExportOptions& o, Logger& log, Sto
   std::ostream& out = path == "-" ? std::cout : file;
   if (!out) throw FatalError("cannot write the export to " + path + ": check the directory exists and is writable");
   if (o.format == "csv") out << csv_header(o.resource);
-  size_t written = 0;
   std::unordered_set<std::string> agents;
-  for (const auto& [e, what] : rows) {
-    if (!wanted(e)) continue;
-    out << (o.format == "csv" ? csv_row(e, what, people.find(e.user_id)) : jsonl_row(e, what, people.find(e.user_id)));
-    ++written;
-    agents.insert(e.user_id);
+  for (const AccessRow& r : c.rows) {
+    out << (o.format == "csv" ? csv_row(r) : jsonl_row(r));
+    agents.insert(r.agent_id);
   }
   out.flush();
   if (!out) throw FatalError("cannot write the export to " + path + ": is the disk full?");
@@ -165,11 +197,11 @@ int run_export(const AppConfig& config, const ExportOptions& o, Logger& log, Sto
     // Whole or not at all: a reader never sees half an export.
     std::filesystem::rename(path + ".partial", path);
   }
-  discard(listing);
-  log.info("export written", {{"path", path}, {"rows", written}, {"agents", agents.size()},
-                              {"events_listed", seen.size()}, {"users_api_requests", people.stats().requests}});
-  std::cerr << "export: " << written << " " << o.resource << " accesses by " << agents.size() << " agents written to "
-            << path << "\n";
+  discard(c.listing);
+  log.info("export written", {{"path", path}, {"rows", c.rows.size()}, {"agents", agents.size()},
+                              {"events_listed", c.events}, {"users_api_requests", c.users_requests}});
+  std::cerr << "export: " << c.rows.size() << " " << o.resource << " accesses by " << agents.size()
+            << " agents written to " << path << "\n";
   return 0;
 }
 

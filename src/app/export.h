@@ -40,9 +40,27 @@ std::optional<Accessed> accessed(const AccessEvent& event, const std::string& re
 // or CR neutralized by a ' so that a spreadsheet shows it, never runs it.
 std::string csv_field(std::string_view value);
 
+// One access of a resource by an agent: a row of the export, the unit of
+// the report.
+struct AccessRow {
+  std::string agent_id, agent_name, agent_email;  // name and email "" when unknown
+  std::string kind, what;                         // "ticket", "user", "search"; the id or the query
+  int64_t time_s = 0;
+  std::string action, method;
+  int status = 0;
+  std::string source_ip, url, event_id;
+};
+AccessRow access_row(const AccessEvent& event, const Accessed& what, const PersonInfo* agent);
+
 // The header and one row of the CSV, as Zendesk's script names its columns.
 std::string csv_header(const std::string& resource);
-std::string csv_row(const AccessEvent& event, const Accessed& what, const PersonInfo* agent);
+std::string csv_row(const AccessRow& row);
+std::string jsonl_row(const AccessRow& row);
+
+// Lists the period (resumably, with a progress bar) and returns the
+// accesses of `options.resource` by `options.agents`, named.
+std::vector<AccessRow> collect_accesses(const AppConfig& config, const ExportOptions& options, Logger& log,
+                                        StopSignal& stop);
 
 // 0 when the export was written; throws FatalError otherwise.
 int run_export(const AppConfig& config, const ExportOptions& options, Logger& log, StopSignal& stop);

@@ -45,10 +45,10 @@ TEST_CASE("export csv: a row has the script's four columns, then the reviewer's"
   PersonInfo agent{"=cmd|' /C calc'!A0, \"x\"", "a@example.com", "agent"};
   CHECK(app::csv_header("tickets") ==
         "Agent ID,Agent name,Ticket accessed,Time accessed,Resource type,Action,Method,Status,Source IP,URL,Event ID\r\n");
-  CHECK(app::csv_row(e, *what, &agent) ==
+  CHECK(app::csv_row(app::access_row(e, *what, &agent)) ==
         "364425201147,\"'=cmd|' /C calc'!A0, \"\"x\"\"\",199,2023-08-14T15:57:48Z,ticket,ticket.read,GET,200,10.1.2.3,"
         "/api/v2/tickets/199/comments.json,01H7TC9307Z5S07QPRW8REK5RD\r\n");
-  CHECK(app::csv_row(e, *what, nullptr).rfind("364425201147,,199,", 0) == 0);  // no name known
+  CHECK(app::csv_row(app::access_row(e, *what, nullptr)).rfind("364425201147,,199,", 0) == 0);  // no name known
 }
 
 TEST_CASE("export: which events are ticket, user profile and search accesses") {
