@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <pthread.h>
 #include <string>
@@ -16,6 +17,7 @@
 #include "app/app_config.h"
 #include "app/forwarder.h"
 #include "app/export.h"
+#include "app/report.h"
 #include "app/verify.h"
 #include "core/errors.h"
 #include "core/time_format.h"
@@ -57,6 +59,14 @@ Usage:
       method, status, source IP, URL, event id) or JSON lines. Default
       output: agent_<resource>_access_logs_<since>-to-<until>.csv. A progress
       bar on a terminal; an interrupted export continues with --resume.
+  zendesk-forwarder report (--input EXPORT | --config FILE (--days N | --since T [--until T]))
+                    [--html FILE] [--top N] [--working-hours 08-18] [--source NAME]
+      A summary a compliance officer can read, from an export file (ours in
+      CSV or JSON lines, or the CSV of Zendesk's script) or from the API for
+      a period: top agents by distinct tickets and user profiles accessed,
+      most-accessed tickets, searches, failed (4xx) accesses, access outside
+      working hours (UTC, Monday to Friday). Text tables on stdout; --html
+      writes one self-contained page with charts.
   zendesk-forwarder demo [--events N]
       Start the bundled Access Logs API emulator on loopback and forward its
       events as JSON lines to stdout, with a checkpoint in a temporary
@@ -76,6 +86,7 @@ struct Args {
   bool repair = false, ledger = false, resume = false;
   std::string days, resource = "tickets", format = "csv", output, source;
   std::vector<std::string> agents;
+  std::string input, html, top, working_hours;
   double budget_share = 0.5;
   bool budget_share_given = false;
 };
@@ -113,6 +124,28 @@ sigset_t stop_signals() {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGUSR2);  // used only to release the signal thread at exit
   return set;
+}
+
+// The period of export and report: --days N back from now, or --since
+// and --until (default now). Returns 0, or the usage error's exit code.
+int period_of(const Args& args, int64_t& since_s, int64_t& until_s) {
+  int64_t now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  if (!args.days.empty()) {
+    int days = args.days.size() <= 2 && std::all_of(args.days.begin(), args.days.end(), ::isdigit) ? std::stoi(args.days) : 0;
+    if (days < 1 || days > 90) return usage_error("--days needs a number of days from 1 to 90, got \"" + args.days + "\"");
+    if (!args.since.empty()) return usage_error("give --days or --since, not both");
+    since_s = now - days * 86400LL;
+    until_s = now;
+    return 0;
+  }
+  auto since = parse_point(args.since);
+  auto until = args.until == "15m" ? std::optional<int64_t>(now) : parse_point(args.until);  // 15m: not given
+  if (args.since.empty() || !since) return usage_error(args.command + " needs --days N or --since T");
+  if (!until || *until <= *since) return usage_error("--until must be a timestamp or duration after --since");
+  if (*until - *since > 90 * 86400LL) return usage_error("the API keeps 90 days: --since to --until spans more");
+  since_s = *since;
+  until_s = *until;
+  return 0;
 }
 
 // Runs `job` with the config's logging and the signal thread.
@@ -186,7 +219,8 @@ int main(int argc, char** argv) {
       args.once = true;
     } else if (a == "--since" || a == "--until" || a == "--report" || a == "--budget-share" ||
                a == "--metrics-file" || a == "--pushgateway" || a == "--state-dir" || a == "--days" ||
-               a == "--resource" || a == "--agent" || a == "--format" || a == "--output" || a == "--source") {
+               a == "--resource" || a == "--agent" || a == "--format" || a == "--output" || a == "--source" ||
+               a == "--input" || a == "--html" || a == "--top" || a == "--working-hours") {
       if (i + 1 >= argl.size()) return usage_error(a + " needs a value");
       const std::string& v = argl[++i];
       if (a == "--since") args.since = v;
@@ -201,6 +235,10 @@ int main(int argc, char** argv) {
       if (a == "--format") args.format = v;
       if (a == "--output") args.output = v;
       if (a == "--source") args.source = v;
+      if (a == "--input") args.input = v;
+      if (a == "--html") args.html = v;
+      if (a == "--top") args.top = v;
+      if (a == "--working-hours") args.working_hours = v;
       if (a == "--budget-share") {
         char* end = nullptr;
         args.budget_share = std::strtod(v.c_str(), &end);
@@ -241,6 +279,66 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  if (args.command == "report") {
+    zf::app::ReportOptions ro;
+    if (!args.top.empty()) {
+      if (args.top.size() > 4 || !std::all_of(args.top.begin(), args.top.end(), ::isdigit) || std::stoi(args.top) < 1)
+        return usage_error("--top needs a number from 1 to 9999, got \"" + args.top + "\"");
+      ro.top = static_cast<size_t>(std::stoi(args.top));
+    }
+    if (!args.working_hours.empty()) {
+      int from = -1, to = -1;
+      char end = 0;
+      if (std::sscanf(args.working_hours.c_str(), "%d-%d%c", &from, &to, &end) != 2 || from < 0 || to > 24 || from >= to)
+        return usage_error("--working-hours needs hours such as 08-18 (UTC), got \"" + args.working_hours + "\"");
+      ro.work_start_hour = from;
+      ro.work_end_hour = to;
+    }
+    if (args.input.empty() == args.config.empty())
+      return usage_error("report needs --input EXPORT_FILE or --config FILE with a period (not both)");
+    std::vector<zf::app::AccessRow> rows;
+    if (!args.input.empty()) {
+      try {
+        rows = zf::app::read_export(args.input);
+      } catch (const zf::FatalError& e) {
+        log.error(e.what());
+        return 1;
+      }
+      ro.title = "Zendesk access report: " + std::filesystem::path(args.input).filename().string();
+    } else {
+      zf::app::AppConfig config;
+      try {
+        config = zf::app::load_config(zf::ConfigNode::load_file(args.config));
+      } catch (const zf::ConfigError& e) {
+        log.error(e.what(), {{"key", e.key()}, {"config", args.config}});
+        return 2;
+      }
+      zf::app::ExportOptions eo;
+      if (int bad = period_of(args, eo.since_s, eo.until_s)) return bad;
+      eo.resource = "all";
+      eo.source = args.source;
+      pthread_sigmask(SIG_BLOCK, &set, nullptr);
+      int code = run_with_config(config, log, [&](zf::StopSignal& stop) {
+        rows = zf::app::collect_accesses(config, eo, log, stop);
+        return 0;
+      });
+      if (code != 0) return code;
+      ro.title = "Zendesk access report: " + config.sources.front().account;
+    }
+    zf::app::Report report = zf::app::build_report(rows, ro);
+    std::cout << zf::app::report_text(report);
+    if (!args.html.empty()) {
+      std::ofstream(args.html + ".partial") << zf::app::report_html(report);
+      std::error_code ec;
+      std::filesystem::rename(args.html + ".partial", args.html, ec);
+      if (ec) {
+        log.error("cannot write the HTML report", {{"path", args.html}, {"error", ec.message()}});
+        return 1;
+      }
+      std::cerr << "report: HTML written to " << args.html << "\n";
+    }
+    return 0;
+  }
   if (args.command != "run" && args.command != "validate" && args.command != "verify" && args.command != "export")
     return usage_error(args.command.empty() ? "a command is required" : "unknown command " + args.command);
   if (args.config.empty()) return usage_error(args.command + " needs --config FILE");
@@ -265,23 +363,7 @@ int main(int argc, char** argv) {
   for (const auto& w : config.warnings) log.warn(w, {{"config", args.config}});
   if (args.command == "export") {
     zf::app::ExportOptions options;
-    int64_t now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-    if (!args.days.empty()) {
-      int days = std::all_of(args.days.begin(), args.days.end(), [](unsigned char c) { return std::isdigit(c); }) &&
-                         args.days.size() <= 2 ? std::stoi(args.days) : 0;
-      if (days < 1 || days > 90) return usage_error("--days needs a number of days from 1 to 90, got \"" + args.days + "\"");
-      if (!args.since.empty()) return usage_error("give --days or --since, not both");
-      options.since_s = now - days * 86400LL;
-      options.until_s = now;
-    } else {
-      auto since = parse_point(args.since);
-      auto until = args.until == "15m" ? std::optional<int64_t>(now) : parse_point(args.until);  // export: up to now
-      if (args.since.empty() || !since) return usage_error("export needs --days N or --since T");
-      if (!until || *until <= *since) return usage_error("--until must be a timestamp or duration after --since");
-      if (*until - *since > 90 * 86400LL) return usage_error("the API keeps 90 days: --since to --until spans more");
-      options.since_s = *since;
-      options.until_s = *until;
-    }
+    if (int bad = period_of(args, options.since_s, options.until_s)) return bad;
     if (args.resource != "tickets" && args.resource != "users" && args.resource != "searches" && args.resource != "all")
       return usage_error("--resource is tickets, users, searches or all, got \"" + args.resource + "\"");
     if (args.format != "csv" && args.format != "jsonl")

@@ -88,6 +88,8 @@ Emulator::Event make_event(int64_t ts_ms, std::mt19937_64& rng, bool awkward, co
   int64_t object_id = static_cast<int64_t>(rng() % 5'000'000) + 1;
   // Profiles read are the account's own end users when it has some.
   int64_t profile_id = people.profiles.empty() ? object_id : people.profiles[rng() % people.profiles.size()];
+  // An account's agents work a backlog: some tickets are read again and again.
+  if (!people.actors.empty()) object_id = 100000 + static_cast<int64_t>(rng() % (rng() % 20000 + 1));
   if (kind < 30) {
     url = "/api/v2/tickets/" + std::to_string(object_id) + ".json";
   } else if (kind < 38) {
