@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the build dependencies, builds the forwarder, and runs its demo:
 # the bundled Access Logs API emulator on loopback stands in for Zendesk and
-# every event comes out on stdout as one normalized JSON line (logs on stderr).
+# every event comes out on stdout as one normalized JSON line, with the
+# agents' names (logs on stderr), and it ends with the report of who
+# accessed what (on stderr).
 #   deploy/demo.sh [--events N]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -55,6 +55,7 @@ for step in "$@"; do
             tee "$WORK/$name-demo.status"
           lines=$(wc -l <"$R/tmp/demo.out")
           echo "demo: $lines JSON lines on stdout in $((SECONDS - t0)) s"
+          grep -q "Top agents by distinct tickets" "$R/tmp/demo.err" && echo "demo: ends with the report" &&
           grep -q "exit 0" "$WORK/$name-demo.status" && [ "$lines" -eq 2000 ] ||
             { tail -20 "$R/tmp/demo.err"; exit 1; } ;;
     test) chroot "$R" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root CI=true \

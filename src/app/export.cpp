@@ -1,6 +1,7 @@
 #include "app/export.h"
 
 #include <algorithm>
+#include <functional>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -14,6 +15,7 @@
 #include "enrich/user_directory.h"
 #include "metrics/metrics.h"
 #include "normalize/normalizer.h"
+#include "source/event_id.h"
 
 namespace zf::app {
 
@@ -114,68 +116,94 @@ const PullSourceConfig& pick_source(const AppConfig& config, const std::string& 
                                 : "no source named \"" + name + "\" in the config (it has " + names + ")");
 }
 
-struct Collected {
-  std::vector<AccessRow> rows;
+// Two passes over the listing's spool, so that memory does not grow with
+// the period: the first finds the repeats a resumed listing left and the
+// agents to name (24 bytes an event), the second shapes and emits rows.
+struct Pass {
   Listing listing;
   size_t events = 0;
   uint64_t users_requests = 0;
 };
 
-Collected collect(const AppConfig& config, const ExportOptions& o, Logger& log, StopSignal& stop) {
+Pass for_each_access(const AppConfig& config, const ExportOptions& o, Logger& log, StopSignal& stop,
+                     const std::function<void(const AccessRow&)>& emit) {
   const PullSourceConfig& c = pick_source(config, o.source);
   ProcessMetrics process(ZF_VERSION);
   Progress progress("listing " + c.name, std::cerr, stderr_is_terminal(), log);
   ListingOptions lo{o.since_s, o.until_s, o.budget_share, /*keep_events=*/true, o.resume, o.state_dir};
-  Collected out{{}, list_api_events(c, lo, process, log, stop, progress)};
+  Pass pass{list_api_events(c, lo, process, log, stop, progress)};
 
-  // The spool once: the events of the resource, deduplicated (a resumed
-  // listing repeats the page it was stopped in), and their agents.
-  normalize::Normalizer normalizer({c.account, false, /*ecs_json=*/false});
-  std::vector<std::pair<AccessEvent, Accessed>> found;
-  std::unordered_set<std::string> seen;
+  std::vector<std::pair<source::EventKey, uint32_t>> keys;
+  std::vector<std::string> actors;
   {
-    std::ifstream in(out.listing.spool_path, std::ios::binary);
+    std::unordered_set<std::string> seen_actors;
+    simdjson::dom::parser parser;
+    std::ifstream in(pass.listing.spool_path, std::ios::binary);
     std::string line;
-    while (std::getline(in, line)) {
-      auto shaped = normalizer.normalize_json(line);
-      auto* record = std::get_if<Record>(&shaped);
-      if (!record || !seen.insert(record->event.id).second) continue;
-      if (auto what = accessed(record->event, o.resource)) found.emplace_back(std::move(record->event), std::move(*what));
+    for (uint32_t n = 0; std::getline(in, line); ++n) {
+      simdjson::dom::element e;
+      std::string_view id;
+      if (parser.parse(line).get(e) || e["id"].get_string().get(id)) continue;
+      keys.emplace_back(source::event_key(id), n);
+      int64_t user = 0;
+      std::string_view user_text;
+      std::string actor = !e["user_id"].get_int64().get(user) ? std::to_string(user)
+                          : !e["user_id"].get_string().get(user_text) ? std::string(user_text) : std::string();
+      if (seen_actors.insert(actor).second) actors.push_back(actor);
     }
   }
-  out.events = seen.size();
-  std::vector<std::string> actor_ids;
-  for (const auto& [e, what] : found) actor_ids.push_back(e.user_id);
+  // A resumed listing repeats the page it was stopped in: keep the first.
+  std::sort(keys.begin(), keys.end());
+  std::vector<bool> repeat;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (i == 0 || keys[i].first != keys[i - 1].first) ++pass.events;
+    else {
+      if (repeat.size() <= keys[i].second) repeat.resize(keys[i].second + 1);
+      repeat[keys[i].second] = true;
+    }
+  }
+  keys = {};
+
   enrich::DirectorySettings ds;
   ds.base_url = c.source.base_url;
   ds.authorization = c.source.authorization;
   ds.http = c.http;
   enrich::UserDirectory people(ds, log);
-  size_t unnamed = people.resolve(actor_ids, /*wait=*/true, stop);
+  size_t unnamed = people.resolve(actors, /*wait=*/true, stop);
   if (unnamed) log.warn("some agents have no name: the Users API did not list them", {{"agents", unnamed}});
-  out.users_requests = people.stats().requests;
+  pass.users_requests = people.stats().requests;
 
-  for (const auto& [e, what] : found) {
+  normalize::Normalizer normalizer({c.account, false, /*ecs_json=*/false});
+  std::ifstream in(pass.listing.spool_path, std::ios::binary);
+  std::string line;
+  for (uint32_t n = 0; std::getline(in, line); ++n) {
+    if (n < repeat.size() && repeat[n]) continue;
+    auto shaped = normalizer.normalize_json(line);
+    auto* record = std::get_if<Record>(&shaped);
+    if (!record) continue;
+    const AccessEvent& e = record->event;
+    auto what = accessed(e, o.resource);
+    if (!what) continue;
     const PersonInfo* p = people.find(e.user_id);
     if (!o.agents.empty() && std::none_of(o.agents.begin(), o.agents.end(), [&](const std::string& a) {
           return a == e.user_id || (p && a == p->email);
         }))
       continue;
-    out.rows.push_back(access_row(e, what, p));
+    emit(access_row(e, *what, p));
   }
-  return out;
+  return pass;
 }
 
 }  // namespace
 
 std::vector<AccessRow> collect_accesses(const AppConfig& config, const ExportOptions& o, Logger& log, StopSignal& stop) {
-  Collected c = collect(config, o, log, stop);
-  discard(c.listing);
-  return std::move(c.rows);
+  std::vector<AccessRow> rows;
+  Pass pass = for_each_access(config, o, log, stop, [&rows](const AccessRow& r) { rows.push_back(r); });
+  discard(pass.listing);
+  return rows;
 }
 
 int run_export(const AppConfig& config, const ExportOptions& o, Logger& log, StopSignal& stop) {
-  Collected c = collect(config, o, log, stop);
   std::string path = o.output;
   if (path.empty())
     path = "agent_" + o.resource + "_access_logs_" + format_utc_seconds(o.since_s) + "-to-" +
@@ -186,10 +214,12 @@ int run_export(const AppConfig& config, const ExportOptions& o, Logger& log, Sto
   if (!out) throw FatalError("cannot write the export to " + path + ": check the directory exists and is writable");
   if (o.format == "csv") out << csv_header(o.resource);
   std::unordered_set<std::string> agents;
-  for (const AccessRow& r : c.rows) {
+  size_t rows = 0;
+  Pass pass = for_each_access(config, o, log, stop, [&](const AccessRow& r) {
     out << (o.format == "csv" ? csv_row(r) : jsonl_row(r));
     agents.insert(r.agent_id);
-  }
+    ++rows;
+  });
   out.flush();
   if (!out) throw FatalError("cannot write the export to " + path + ": is the disk full?");
   if (path != "-") {
@@ -197,11 +227,11 @@ int run_export(const AppConfig& config, const ExportOptions& o, Logger& log, Sto
     // Whole or not at all: a reader never sees half an export.
     std::filesystem::rename(path + ".partial", path);
   }
-  discard(c.listing);
-  log.info("export written", {{"path", path}, {"rows", c.rows.size()}, {"agents", agents.size()},
-                              {"events_listed", c.events}, {"users_api_requests", c.users_requests}});
-  std::cerr << "export: " << c.rows.size() << " " << o.resource << " accesses by " << agents.size()
-            << " agents written to " << path << "\n";
+  discard(pass.listing);
+  log.info("export written", {{"path", path}, {"rows", rows}, {"agents", agents.size()}, {"events_listed", pass.events},
+                              {"users_api_requests", pass.users_requests}});
+  std::cerr << "export: " << rows << " " << o.resource << " accesses by " << agents.size() << " agents written to "
+            << path << "\n";
   return 0;
 }
 

@@ -174,6 +174,8 @@ int run_demo(size_t events, zf::Logger& log) {
   zf::emulator::Options opts;
   opts.events = events;
   opts.span = std::chrono::hours(2);
+  opts.agents = 25;  // named agents and end users: records carry names, and the report has a story
+  opts.end_users = 300;
   zf::emulator::Emulator emulator(opts);
   emulator.start("127.0.0.1", 0);
   auto dir = std::filesystem::temp_directory_path() / ("zendesk-forwarder-demo-" + std::to_string(getpid()));
@@ -184,6 +186,7 @@ int run_demo(size_t events, zf::Logger& log) {
                      "  start: 3h\n"
                      "  settle_delay: 0s\n"
                      "  late_read_delay: 1m\n"
+                     "  enrich: {users: true}\n"
                      "checkpoint: {path: " + (dir / "checkpoint.json").string() + "}\n"
                      "sinks:\n"
                      "  - {type: jsonl, path: \"-\"}\n";
@@ -193,6 +196,24 @@ int run_demo(size_t events, zf::Logger& log) {
   int code = run_with_config(config, log, [&](zf::StopSignal& stop) { return zf::app::run_forwarder(config, true, log, stop); });
   log.info("demo finished", {{"events_in_emulator", emulator.ids().size()},
                              {"events_served", emulator.served_ids().size()}});
+  if (code == 0) {
+    // The story the records tell: who accessed what (on stderr: stdout
+    // stays JSON lines).
+    zf::app::ExportOptions who;
+    who.until_s = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    who.since_s = who.until_s - 3 * 3600;
+    who.resource = "all";
+    std::vector<zf::app::AccessRow> rows;
+    code = run_with_config(config, log, [&](zf::StopSignal& stop) {
+      rows = zf::app::collect_accesses(config, who, log, stop);
+      return 0;
+    });
+    zf::app::ReportOptions ro;
+    ro.top = 5;
+    ro.title = "Who accessed what in the emulator's account (zendesk-forwarder report)";
+    std::cerr << "\n" << zf::app::report_text(zf::app::build_report(rows, ro))
+              << "The same as an HTML page with charts: zendesk-forwarder report --config FILE --days 1 --html report.html\n";
+  }
   std::filesystem::remove_all(dir);
   return code;
 }

@@ -296,7 +296,7 @@ std::string report_text(const Report& r) {
   char hours[64];
   std::snprintf(hours, sizeof hours, "%02d:00-%02d:00 UTC, Monday to Friday", o.work_start_hour, o.work_end_hour);
   out << "Period: " << format_utc_seconds(r.from_s) << " to " << format_utc_seconds(r.to_s) << " (" << r.days.size()
-      << " days)\n"
+      << (r.days.size() == 1 ? " day" : " days") << ")\n"
       << "Accesses: " << r.accesses << " by " << r.agents.size() << " agents: " << r.tickets << " distinct tickets, "
       << r.profiles << " user profiles, " << r.searches << " searches; " << r.failed << " failed (4xx); "
       << r.outside_hours << " outside working hours (" << hours << ")\n\n";
@@ -347,7 +347,7 @@ std::string report_html(const Report& r) {
   h << "<h1>" << html_escape(o.title) << "</h1>\n";
   if (r.accesses == 0) return h.str() + "<p>No accesses in the input.</p></body></html>\n";
   h << "<p>" << format_utc_seconds(r.from_s) << " to " << format_utc_seconds(r.to_s) << " (" << r.days.size()
-    << " days, UTC)</p>\n<div>";
+    << (r.days.size() == 1 ? " day" : " days") << ", UTC)</p>\n<div>";
   for (auto [label, n] : std::vector<std::pair<const char*, size_t>>{{"accesses", r.accesses}, {"agents", r.agents.size()},
                                                                      {"distinct tickets", r.tickets}, {"user profiles", r.profiles},
                                                                      {"searches", r.searches}, {"failed (4xx)", r.failed},
