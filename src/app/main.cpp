@@ -91,6 +91,19 @@ struct Args {
   bool budget_share_given = false;
 };
 
+// Where an option that takes text keeps it; nullptr for other options.
+std::string* text_option(Args& args, const std::string& name) {
+  const std::pair<const char*, std::string*> options[] = {
+      {"--since", &args.since},       {"--until", &args.until},   {"--report", &args.report},
+      {"--metrics-file", &args.metrics_file}, {"--pushgateway", &args.pushgateway}, {"--state-dir", &args.state_dir},
+      {"--days", &args.days},         {"--resource", &args.resource}, {"--format", &args.format},
+      {"--output", &args.output},     {"--source", &args.source}, {"--input", &args.input},
+      {"--html", &args.html},         {"--top", &args.top},       {"--working-hours", &args.working_hours}};
+  for (const auto& [option, value] : options)
+    if (name == option) return value;
+  return nullptr;
+}
+
 // A timestamp, or a duration back from now; nullopt when neither.
 std::optional<int64_t> parse_point(const std::string& text) {
   if (auto ms = zf::parse_rfc3339_ms(text)) return *ms / 1000;
@@ -238,28 +251,11 @@ int main(int argc, char** argv) {
       args.config = argl[++i];
     } else if (a == "--once") {
       args.once = true;
-    } else if (a == "--since" || a == "--until" || a == "--report" || a == "--budget-share" ||
-               a == "--metrics-file" || a == "--pushgateway" || a == "--state-dir" || a == "--days" ||
-               a == "--resource" || a == "--agent" || a == "--format" || a == "--output" || a == "--source" ||
-               a == "--input" || a == "--html" || a == "--top" || a == "--working-hours") {
+    } else if (std::string* value = text_option(args, a); value || a == "--agent" || a == "--budget-share") {
       if (i + 1 >= argl.size()) return usage_error(a + " needs a value");
       const std::string& v = argl[++i];
-      if (a == "--since") args.since = v;
-      if (a == "--until") args.until = v;
-      if (a == "--report") args.report = v;
-      if (a == "--metrics-file") args.metrics_file = v;
-      if (a == "--pushgateway") args.pushgateway = v;
-      if (a == "--state-dir") args.state_dir = v;
-      if (a == "--days") args.days = v;
-      if (a == "--resource") args.resource = v;
+      if (value) *value = v;
       if (a == "--agent") args.agents.push_back(v);
-      if (a == "--format") args.format = v;
-      if (a == "--output") args.output = v;
-      if (a == "--source") args.source = v;
-      if (a == "--input") args.input = v;
-      if (a == "--html") args.html = v;
-      if (a == "--top") args.top = v;
-      if (a == "--working-hours") args.working_hours = v;
       if (a == "--budget-share") {
         char* end = nullptr;
         args.budget_share = std::strtod(v.c_str(), &end);
