@@ -374,7 +374,7 @@ int main(int argc, char** argv) {
     for (const auto& s : config.sources)
       std::cout << "  " << s.name << ": zendesk_pull, account " << s.account << ", budget " << s.rate_limit_requests
                 << " requests per " << s.rate_limit_period.count() / 1000.0 << " s, checkpoint " << s.checkpoint_path
-                << "\n";
+                << (s.enrich_users ? ", names from the Users API" : "") << "\n";
     return 0;
   }
   for (const auto& w : config.warnings) log.warn(w, {{"config", args.config}});
