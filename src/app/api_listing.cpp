@@ -25,22 +25,36 @@ nlohmann::json identity(const PullSourceConfig& c, const ListingOptions& o) {
   return {{"account", c.account}, {"since", o.since_s}, {"until", o.until_s}, {"keep_events", o.keep_events}};
 }
 
-// A crash can leave half a line at the end of the spool.
+// A crash can leave half a line at the end of the spool: cut back to the
+// last newline, reading backwards (the spool may be gigabytes).
 void cut_partial_line(const fs::path& spool) {
   std::error_code ec;
-  auto size = fs::file_size(spool, ec);
+  uint64_t size = fs::file_size(spool, ec);
   if (ec || size == 0) return;
   std::ifstream in(spool, std::ios::binary);
-  std::string text((std::istreambuf_iterator<char>(in)), {});
-  size_t keep = text.rfind('\n');
-  fs::resize_file(spool, keep == std::string::npos ? 0 : keep + 1);
+  std::string chunk;
+  for (uint64_t end = size; end > 0;) {
+    uint64_t begin = end > 65536 ? end - 65536 : 0;
+    chunk.resize(end - begin);
+    in.seekg(static_cast<std::streamoff>(begin));
+    in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    if (size_t nl = chunk.rfind('\n'); nl != std::string::npos) {
+      fs::resize_file(spool, begin + nl + 1);
+      return;
+    }
+    end = begin;
+  }
+  fs::resize_file(spool, 0);
 }
 
 void append_event(std::string& out, simdjson::dom::element e, bool whole) {
+  simdjson::dom::element id;
   if (whole) {
     out += simdjson::minify(e);
+  } else if (e["id"].get(id)) {
+    return;  // nothing to compare without an id (the run logs such events in full)
   } else {
-    out += "{\"id\":" + simdjson::minify(e["id"]);
+    out += "{\"id\":" + simdjson::minify(id);
     simdjson::dom::element ts;
     if (!e["timestamp"].get(ts)) out += ",\"timestamp\":" + simdjson::minify(ts);
     out += "}";
