@@ -175,6 +175,40 @@ bool is_source_name(const std::string& n) {
   });
 }
 
+void read_webhook(const ConfigNode& item, AppConfig& app) {
+  using namespace std::chrono_literals;
+  WebhookSourceConfig& w = app.webhooks.emplace_back();
+  w.name = item.require_string("name");
+  w.account = item.require_string("account");
+  auto& s = w.settings;
+  std::string listen = item.require_string("listen");
+  size_t colon = listen.rfind(':');
+  std::string port = colon == std::string::npos ? "" : listen.substr(colon + 1);
+  if (colon == 0 || port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), ::isdigit) ||
+      std::stol(port) > 65535)
+    item.fail("listen", "expected host:port, e.g. 0.0.0.0:8443, got " + item.shown("listen", listen));
+  s.host = listen.substr(0, colon);
+  s.port = static_cast<uint16_t>(std::stol(port));
+  s.path = item.get_string("path", s.path);
+  if (s.path.empty() || s.path[0] != '/') item.fail("path", "must start with /, got " + item.shown("path", s.path));
+  // Two while rotating: the new one and the one Zendesk may still sign with.
+  for (const char* key : {"signing_secret", "previous_signing_secret"})
+    if (auto secret = item.get_secret(key)) s.secrets.push_back(*secret);
+  if (s.secrets.empty())
+    item.fail("signing_secret", "is required (or signing_secret_file): the webhook's signing secret from Zendesk");
+  ConfigNode tls = item.child("tls");
+  s.tls_cert_file = tls.get_string("cert_file", "");
+  s.tls_key_file = tls.get_string("key_file", "");
+  if (s.tls_cert_file.empty() != s.tls_key_file.empty())
+    tls.fail(s.tls_cert_file.empty() ? "cert_file" : "key_file", "goes with the other: give cert_file and key_file");
+  tls.reject_unknown_keys();
+  s.max_body_bytes = static_cast<size_t>(item.get_int("max_body_size_kib", 1, 65536, 1024)) << 10;
+  s.timestamp_tolerance = std::chrono::duration_cast<std::chrono::seconds>(
+      item.get_duration("timestamp_tolerance", 10s, 1h, 5min));
+  s.ack_timeout = item.get_duration("ack_timeout", 100ms, 60s, s.ack_timeout);
+  item.reject_unknown_keys();
+}
+
 void read_sources(const ConfigNode& root, AppConfig& c) {
   if (root.has("zendesk")) {
     if (root.has("sources"))
@@ -193,15 +227,20 @@ void read_sources(const ConfigNode& root, AppConfig& c) {
     root.fail("checkpoint", "belongs to each entry of sources (each source has its own checkpoint)");
   for (const ConfigNode& item : items) {
     std::string type = item.require_string("type");
-    if (type != "zendesk_pull")
-      item.fail("type", "unknown source type " + item.shown("type", type) + "; known types: zendesk_pull");
-    PullSourceConfig& s = c.sources.emplace_back();
-    s.name = item.require_string("name");
-    if (!is_source_name(s.name))
-      item.fail("name", "expected lower-case letters, digits, '-' or '_' (at most 64), got " + item.shown("name", s.name));
-    for (size_t i = 0; i + 1 < c.sources.size(); ++i) {
-      if (c.sources[i].name == s.name) item.fail("name", "\"" + s.name + "\" is already the name of another source");
+    if (type != "zendesk_pull" && type != "zendesk_webhook")
+      item.fail("type", "unknown source type " + item.shown("type", type) + "; known types: zendesk_pull, zendesk_webhook");
+    std::string name = item.require_string("name");
+    if (!is_source_name(name))
+      item.fail("name", "expected lower-case letters, digits, '-' or '_' (at most 64), got " + item.shown("name", name));
+    bool taken = std::any_of(c.sources.begin(), c.sources.end(), [&](const auto& s) { return s.name == name; }) ||
+                 std::any_of(c.webhooks.begin(), c.webhooks.end(), [&](const auto& w) { return w.name == name; });
+    if (taken) item.fail("name", "\"" + name + "\" is already the name of another source");
+    if (type == "zendesk_webhook") {
+      read_webhook(item, c);
+      continue;
     }
+    PullSourceConfig& s = c.sources.emplace_back();
+    s.name = name;
     read_zendesk(item, s, c);
     s.checkpoint_path = item.child("checkpoint").require_string("path");
     for (size_t i = 0; i + 1 < c.sources.size(); ++i) {
@@ -210,7 +249,7 @@ void read_sources(const ConfigNode& root, AppConfig& c) {
         item.child("checkpoint").fail("path", "is also source \"" + c.sources[i].name + "\"'s checkpoint; give each source its own file");
     }
   }
-  c.sources_form = "sources (" + std::to_string(c.sources.size()) + ")";
+  c.sources_form = "sources (" + std::to_string(c.sources.size() + c.webhooks.size()) + ")";
 }
 
 }  // namespace

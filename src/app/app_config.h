@@ -11,6 +11,7 @@
 #include "sink_registry.h"
 #include "enrich/user_directory.h"
 #include "source/access_log_source.h"
+#include "source/webhook_source.h"
 
 namespace zf::app {
 
@@ -44,8 +45,16 @@ struct PullSourceConfig {
   std::optional<enrich::DirectorySettings> enrich_users;
 };
 
+// A zendesk_webhook source: Zendesk pushes the account's access events.
+struct WebhookSourceConfig {
+  std::string name;
+  std::string account;  // the records' account and the metric label
+  source::WebhookSettings settings;
+};
+
 struct AppConfig {
   std::vector<PullSourceConfig> sources;
+  std::vector<WebhookSourceConfig> webhooks;
   std::string sources_form;  // which form was read, for validate: "zendesk (shorthand...)" or "sources"
 
   size_t max_inflight_batches = 4;  // per source

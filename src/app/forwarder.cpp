@@ -1,7 +1,7 @@
 #include "app/forwarder.h"
 
 #include <algorithm>
-#include <deque>
+#include <memory>
 #include <thread>
 
 #include "core/errors.h"
@@ -42,14 +42,32 @@ bool needs_ecs(const AppConfig& config) {
                      [](const auto& s) { return s.encoding == encode::Encoding::EcsJson; });
 }
 
-// One source's chain: its fetch and checkpoint, its ordered acker and its
+// One source's chain: its fetch and position, its ordered acker and its
 // committer, run by its own thread. Only the sinks are shared, so a source
 // whose batches are stuck never holds back another source's commits.
-struct SourceRun {
+struct Run {
+  explicit Run(std::string source_name) : name(std::move(source_name)) {}
+  virtual ~Run() = default;
+  virtual pipeline::RunResult run_loop() = 0;
+  virtual void stop_retries() = 0;
+  virtual void tick(int64_t now_ms) = 0;
+  // Once every source stopped and the sinks closed: the commits acks made
+  // during close are written, and the run is summed up.
+  virtual bool finish() = 0;
+
+  std::string name;
+  HealthState health;
+  pipeline::RunResult result;
+  double seconds = 0;
+};
+
+// A zendesk_pull source: the Access Logs API, polled, with a checkpoint.
+struct SourceRun final : Run {
   SourceRun(const PullSourceConfig& c, const AppConfig& app, std::vector<pipeline::SinkRef> sinks,
             pipeline::BatchNumbers& numbers, ProcessMetrics& process, Logger& parent_log, StopSignal& stop,
             bool once, const Clock& clock)
-      : config(c),
+      : Run(c.name),
+        config(c),
         log(parent_log, {{"source", c.name}}),
         metrics(process, c.name, c.account),
         store(c.checkpoint_path),
@@ -77,16 +95,17 @@ struct SourceRun {
     source.open(c.account, c.start.resolve(clock.now_s()));
   }
 
-  void tick(int64_t now_ms) {
+  pipeline::RunResult run_loop() override { return loop.run(); }
+  void stop_retries() override { delivery.stop_retries(); }
+
+  void tick(int64_t now_ms) override {
     health.heartbeat_ms = now_ms;
     health.inflight_batches = static_cast<int64_t>(delivery.inflight());
     health.last_commit_ms = committer.last_commit_ms();
     metrics.tick(delivery.newest_delivered_event_ms(), committer.last_commit_ms());
   }
 
-  // Once every source stopped and the sinks closed: the commits acks made
-  // during close are written, and the run is summed up.
-  bool finish() {
+  bool finish() override {
     committer.finish();
     if (result.ok && !committer.last_write_ok()) {
       result.ok = false;
@@ -137,7 +156,6 @@ struct SourceRun {
   const PullSourceConfig& config;
   Logger log;
   Metrics metrics;
-  HealthState health;
   source::PullCheckpoint store;
   source::HttpClient http;
   source::RateLimiter limiter;
@@ -147,8 +165,54 @@ struct SourceRun {
   std::unique_ptr<enrich::Enricher> enricher;  // when enrich.users
   normalize::Normalizer normalizer;
   pipeline::Pipeline loop;
-  pipeline::RunResult result;
-  double seconds = 0;
+};
+
+// A zendesk_webhook source: Zendesk pushes; a request is answered 200 once
+// its page is committed (every sink acknowledged it).
+struct PushRun final : Run {
+  PushRun(const WebhookSourceConfig& c, const AppConfig& app, std::vector<pipeline::SinkRef> sinks,
+          pipeline::BatchNumbers& numbers, ProcessMetrics& process, Logger& parent_log, StopSignal& stop, bool once,
+          const Clock& clock)
+      : Run(c.name),
+        log(parent_log, {{"source", c.name}}),
+        metrics(process, c.name, c.account),
+        source(c.settings, log, metrics, stop),
+        committer([this](uint64_t token) { return source.commit(token); }, "webhook " + c.name, log, metrics, clock),
+        delivery(std::move(sinks), app.max_inflight_batches, app.sink_retry_initial, app.sink_retry_max, log, metrics,
+                 [this](const pipeline::Commit& commit) { committer.submit(commit); }),
+        normalizer({c.account, false, needs_ecs(app)}),
+        loop(source, normalizer, delivery, numbers, log, metrics, stop,
+             {once, c.account, app.shutdown_timeout, app.progress_interval}, clock) {
+    health.started_ms = clock.now_ms();
+    port = source.start();
+  }
+
+  pipeline::RunResult run_loop() override { return loop.run(); }
+  void stop_retries() override { delivery.stop_retries(); }
+  void tick(int64_t now_ms) override {
+    health.heartbeat_ms = now_ms;
+    health.last_fetch_ok_ms = now_ms;  // listening is all a push source does between pushes
+    health.inflight_batches = static_cast<int64_t>(delivery.inflight());
+    health.last_commit_ms = committer.last_commit_ms();
+    metrics.tick(delivery.newest_delivered_event_ms(), committer.last_commit_ms());
+  }
+  bool finish() override {
+    committer.finish();
+    log.info(result.ok ? "stopped" : "stopped on error",
+             {{"events_received", result.events_fetched}, {"events_shipped", result.events_shipped},
+              {"all_acknowledged", result.drained}, {"seconds", seconds}});
+    if (!result.ok) log.error(result.error);
+    return result.ok;
+  }
+
+  Logger log;
+  Metrics metrics;
+  source::WebhookSource source;
+  pipeline::Committer committer;
+  pipeline::Delivery delivery;
+  normalize::Normalizer normalizer;
+  pipeline::Pipeline loop;
+  uint16_t port = 0;
 };
 
 }  // namespace
@@ -157,16 +221,18 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
   ProcessMetrics process(ZF_VERSION);
   auto sinks = build_sinks(config, log, process);
   pipeline::BatchNumbers numbers;
-  std::deque<SourceRun> runs;  // a deque: SourceRun neither moves nor copies
+  std::vector<std::unique_ptr<Run>> runs;
   for (const auto& c : config.sources)
-    runs.emplace_back(c, config, pipeline::refs(sinks), numbers, process, log, stop, once, clock);
+    runs.push_back(std::make_unique<SourceRun>(c, config, pipeline::refs(sinks), numbers, process, log, stop, once, clock));
+  for (const auto& c : config.webhooks)
+    runs.push_back(std::make_unique<PushRun>(c, config, pipeline::refs(sinks), numbers, process, log, stop, once, clock));
 
   std::unique_ptr<HttpEndpoint> endpoint;
   if (!config.health.listen.empty()) {
     EndpointLimits limits;
     limits.metrics_token = config.health.metrics_token;
     std::vector<NamedHealth> health;
-    for (auto& r : runs) health.push_back({r.config.name, &r.health});
+    for (auto& r : runs) health.push_back({r->name, &r->health});
     endpoint = std::make_unique<HttpEndpoint>(
         process, std::move(health), ReadinessRules{config.health.max_fetch_age, config.health.max_delivery_age},
         limits, clock);
@@ -184,7 +250,7 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
   } ticker;
   ticker.thread = std::thread([&] {
     do {
-      for (auto& r : runs) r.tick(clock.now_ms());
+      for (auto& r : runs) r->tick(clock.now_ms());
       process.tick();
     } while (ticker.stop.sleep_for(std::chrono::seconds(1)));
   });
@@ -192,11 +258,11 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
   // Each source on its own thread. A source that fails stops the others:
   // the process exits with its error and is restarted as a whole.
   std::vector<std::thread> threads;
-  for (auto& r : runs) {
-    threads.emplace_back([&r, &stop] {
+  for (auto& run : runs) {
+    threads.emplace_back([&r = *run, &stop] {
       auto t0 = std::chrono::steady_clock::now();
       try {
-        r.result = r.loop.run();
+        r.result = r.run_loop();
       } catch (const std::exception& e) {
         r.result.ok = false;
         r.result.error = std::string("unexpected error: ") + e.what();
@@ -209,7 +275,7 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
   }
   for (auto& t : threads) t.join();
   std::chrono::steady_clock::time_point stopping_since{};
-  for (auto& r : runs) stopping_since = std::max(stopping_since, r.result.stopping_since);
+  for (auto& r : runs) stopping_since = std::max(stopping_since, r->result.stopping_since);
 
   // Sinks may still acknowledge while they close: those commits must reach
   // the committers before they stop. Draining and closing share one
@@ -217,10 +283,10 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
   auto left = config.shutdown_timeout - std::chrono::duration_cast<std::chrono::milliseconds>(
                                             std::chrono::steady_clock::now() - stopping_since);
   // No batch is sent again once closing starts; acks still count.
-  for (auto& r : runs) r.delivery.stop_retries();
+  for (auto& r : runs) r->stop_retries();
   pipeline::close_all(sinks, std::max(left, std::chrono::milliseconds(0)));
   bool ok = true;
-  for (auto& r : runs) ok = r.finish() && ok;
+  for (auto& r : runs) ok = r->finish() && ok;
   return ok ? 0 : 1;
 }
 

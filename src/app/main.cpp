@@ -375,6 +375,10 @@ int main(int argc, char** argv) {
       std::cout << "  " << s.name << ": zendesk_pull, account " << s.account << ", budget " << s.rate_limit_requests
                 << " requests per " << s.rate_limit_period.count() / 1000.0 << " s, checkpoint " << s.checkpoint_path
                 << (s.enrich_users ? ", names from the Users API" : "") << "\n";
+    for (const auto& w : config.webhooks)
+      std::cout << "  " << w.name << ": zendesk_webhook, account " << w.account << ", listening on "
+                << (w.settings.tls_cert_file.empty() ? "http://" : "https://") << w.settings.host << ":" << w.settings.port
+                << w.settings.path << ", " << w.settings.secrets.size() << " signing secret(s)\n";
     return 0;
   }
   for (const auto& w : config.warnings) log.warn(w, {{"config", args.config}});

@@ -96,6 +96,9 @@ Metrics::Metrics(prometheus::Registry& r, prometheus::Labels labels)
       page_commit_latency(family(BuildHistogram(), r, "zendesk_forwarder_page_commit_latency_seconds",
                                  "Seconds from a page's body received to the checkpoint covering it committed.")
                               .Add(labels_, prometheus::Histogram::BucketBoundaries{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10})),
+      webhook_ack_latency(family(BuildHistogram(), r, "zendesk_forwarder_webhook_ack_latency_seconds",
+                                 "Seconds from a webhook request received to every sink acknowledging its events.")
+                              .Add(labels_, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5})),
       events_invalid(ZF_COUNTER("zendesk_forwarder_events_invalid_total",
                                 "Events without a usable id; logged in full at error level instead of shipped.")),
       checkpoint_commits(ZF_COUNTER("zendesk_forwarder_checkpoint_commits_total", "Checkpoint writes that succeeded.")),
@@ -129,6 +132,9 @@ Metrics::Metrics(prometheus::Registry& r, prometheus::Labels labels)
                                   "User ids looked up in the name cache, by result (hit, miss).")),
       users_api_family_(family(BuildCounter(), r, "zendesk_forwarder_users_api_requests_total",
                                "Users API requests (show_many) by outcome (ok, failed, rate_limited).")),
+      webhook_family_(family(BuildCounter(), r, "zendesk_forwarder_webhook_requests_total",
+                             "Webhook requests by outcome: accepted, duplicate, bad_signature, stale, too_large, "
+                             "bad_request, backpressure, not_acknowledged.")),
       delivered_family_(family(BuildCounter(), r, "zendesk_forwarder_events_delivered_total",
                                "Events acknowledged by a sink.")),
       failed_family_(family(BuildCounter(), r, "zendesk_forwarder_events_failed_total",
@@ -164,6 +170,9 @@ prometheus::Counter& Metrics::enrich_cache_lookups(const std::string& result) {
 }
 prometheus::Counter& Metrics::users_api_requests(const std::string& outcome) {
   return users_api_family_.Add(with({{"outcome", outcome}}));
+}
+prometheus::Counter& Metrics::webhook_requests(const std::string& outcome) {
+  return webhook_family_.Add(with({{"outcome", outcome}}));
 }
 
 SinkMetrics& Metrics::sink(const std::string& name) {

@@ -66,6 +66,10 @@ class Metrics {
   prometheus::Counter& enrich_records(const std::string& outcome);
   prometheus::Counter& enrich_cache_lookups(const std::string& result);
   prometheus::Counter& users_api_requests(const std::string& outcome);
+  // The webhook source: requests by outcome (accepted, duplicate,
+  // bad_signature, stale, too_large, bad_request, backpressure,
+  // not_acknowledged) and push received -> every sink acknowledged.
+  prometheus::Counter& webhook_requests(const std::string& outcome);
   prometheus::Counter& rate_limit_hits;          // 429 responses
   prometheus::Counter& rate_limit_wait_reset;    // seconds waited for ratelimit-reset
   prometheus::Counter& rate_limit_wait_budget;   // seconds waited pacing to our own budget
@@ -95,6 +99,7 @@ class Metrics {
   prometheus::Gauge& newest_delivered_event_ts;  // unix seconds of the newest event delivered to all sinks
   prometheus::Gauge& lag;                        // now - newest_delivered_event_ts
   prometheus::Histogram& page_commit_latency;    // seconds from page body received to checkpoint committed
+  prometheus::Histogram& webhook_ack_latency;    // seconds from a push received to every sink acknowledged
   prometheus::Counter& events_invalid;           // events without a usable id: logged in full, not shipped
   prometheus::Counter& checkpoint_commits;
   prometheus::Counter& checkpoint_failures;
@@ -116,6 +121,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& enrich_records_family_;
   prometheus::Family<prometheus::Counter>& enrich_cache_family_;
   prometheus::Family<prometheus::Counter>& users_api_family_;
+  prometheus::Family<prometheus::Counter>& webhook_family_;
   prometheus::Family<prometheus::Counter>& delivered_family_;
   prometheus::Family<prometheus::Counter>& failed_family_;
   prometheus::Family<prometheus::Counter>& sink_retries_family_;

@@ -16,6 +16,10 @@ struct EventKey {
 
 EventKey event_key(std::string_view id);
 
+struct EventKeyHash {
+  size_t operator()(const EventKey& k) const { return static_cast<size_t>(k.hi * 0x9e3779b97f4a7c15ULL ^ k.lo); }
+};
+
 // A sorted, deduplicated set of keys: 16 bytes per id, no per-node overhead.
 class EventKeySet {
  public:

@@ -115,6 +115,45 @@ TEST_CASE("config: each mistake is reported with the key that holds it") {
   });
 }
 
+TEST_CASE("config: a zendesk_webhook source beside a pull source; its mistakes named by key") {
+  const std::string base = R"(sources:
+  - {type: zendesk_pull, name: pull, subdomain: acme, auth: {type: oauth, oauth_token: t0k3n}, checkpoint: {path: /tmp/p.json}}
+  - type: zendesk_webhook
+    name: push
+    account: acme
+    listen: 0.0.0.0:8443
+    signing_secret: s1gn1ng-s3cret
+    previous_signing_secret: 0ld-s3cret
+    tls: {cert_file: /etc/tls/tls.crt, key_file: /etc/tls/tls.key}
+    ack_timeout: 3s
+sinks:
+  - {type: jsonl, path: "-"}
+)";
+  auto app = app::load_config(ConfigNode::load_string(base));
+  REQUIRE(app.webhooks.size() == 1);
+  const auto& w = app.webhooks[0];
+  CHECK(w.name == "push");
+  CHECK(w.settings.host == "0.0.0.0");
+  CHECK(w.settings.port == 8443);
+  CHECK(w.settings.path == "/zendesk/access-logs");
+  CHECK(w.settings.secrets == std::vector<std::string>{"s1gn1ng-s3cret", "0ld-s3cret"});
+  CHECK(w.settings.ack_timeout == std::chrono::seconds(3));
+  CHECK(w.settings.max_body_bytes == 1 << 20);
+  CHECK(std::find(app.secrets.begin(), app.secrets.end(), "s1gn1ng-s3cret") != app.secrets.end());  // redacted in logs
+  auto err = [&](const std::string& from, const std::string& to) {
+    std::string yaml = base;
+    yaml.replace(yaml.find(from), from.size(), to);
+    return error_of(yaml);
+  };
+  CHECK(err("    signing_secret: s1gn1ng-s3cret\n    previous_signing_secret: 0ld-s3cret\n", "")
+            .find("config: sources[1].signing_secret: is required") != std::string::npos);
+  CHECK(err("listen: 0.0.0.0:8443", "listen: 8443").find("config: sources[1].listen: expected host:port") != std::string::npos);
+  CHECK(err("key_file: /etc/tls/tls.key", "kf: x").find("config: sources[1].tls.key_file: goes with the other") !=
+        std::string::npos);
+  CHECK(err("name: push", "name: pull").find("is already the name of another source") != std::string::npos);
+  CHECK(err("ack_timeout: 3s", "ack_timout: 3s").find("config: sources[1].ack_timout: unknown key") != std::string::npos);
+}
+
 TEST_CASE("config: enrich.users takes the source's account and auth, with its own budget and cache bounds") {
   std::string yaml = kValid;
   yaml.replace(yaml.find("subdomain: acme"), 15,

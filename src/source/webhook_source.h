@@ -1,0 +1,100 @@
+#pragma once
+// The push source: Zendesk POSTs access events to a webhook (event type
+// zen:event-type:access_log.created). Each verified request becomes one
+// page; the request is answered 200 only once every sink acknowledged that
+// page (commit), and 503 with Retry-After when that does not happen within
+// ack_timeout (sink outage, backpressure): Zendesk then retries, and the
+// ids already delivered are dropped from the retry. Nothing is
+// acknowledged early, so a push the sinks never took is never lost to a
+// 200; a push Zendesk gives up on is what the pull source is for.
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include <simdjson.h>
+
+#include "core/source.h"
+#include "core/stop_signal.h"
+#include "source/event_id.h"
+
+namespace httplib {
+class Server;
+struct Request;
+struct Response;
+}  // namespace httplib
+
+namespace zf {
+class Logger;
+class Metrics;
+}  // namespace zf
+
+namespace zf::source {
+
+struct WebhookSettings {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;           // 0 = any free port (tests)
+  std::string path = "/zendesk/access-logs";
+  std::string tls_cert_file, tls_key_file;  // both or neither: HTTPS
+  std::vector<std::string> secrets;         // signing secrets; several while rotating
+  size_t max_body_bytes = 1 << 20;
+  std::chrono::seconds timestamp_tolerance{300};
+  std::chrono::milliseconds ack_timeout{5000};
+  size_t max_queued_requests = 64;          // beyond: 503 (backpressure)
+  size_t remembered_ids = 1'000'000;        // delivered ids kept to drop replays and retries
+  int retry_after_s = 10;
+};
+
+class WebhookSource final : public Source {
+ public:
+  WebhookSource(WebhookSettings settings, Logger& log, Metrics& metrics, StopSignal& stop);
+  ~WebhookSource() override;
+
+  // Binds and starts answering; returns the port. Throws FatalError when
+  // the address cannot be bound or the TLS files cannot be read.
+  uint16_t start();
+  // Blocks until a verified request's events arrive; nullopt when stop was
+  // requested, or with `once` when nothing is waiting.
+  std::optional<SourcePage> next(bool once) override;
+  // Every page up to `token` reached every sink: their requests get 200.
+  CommitCost commit(uint64_t token) override;
+
+ private:
+  struct Push {
+    std::string events_json;
+    std::vector<EventKey> ids;
+    std::promise<bool> acked;
+    std::chrono::steady_clock::time_point received;
+    uint64_t token = 0;
+  };
+  void handle(const httplib::Request& req, httplib::Response& res);
+  void refuse(httplib::Response& res, int status, const std::string& outcome, const std::string& why);
+
+  WebhookSettings settings_;
+  Logger& log_;
+  Metrics& metrics_;
+  StopSignal& stop_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread server_thread_;
+  simdjson::dom::parser parser_;  // the page next() handed out points into it
+
+  std::mutex mu_;
+  std::condition_variable arrived_;
+  std::deque<std::shared_ptr<Push>> queued_;
+  std::map<uint64_t, std::shared_ptr<Push>> handed_out_;
+  uint64_t next_token_ = 1;
+  std::unordered_set<EventKey, EventKeyHash> delivered_;
+  std::deque<EventKey> delivered_order_;  // for the bound
+  std::unordered_set<EventKey, EventKeyHash> pending_;  // queued or handed out, not yet delivered
+};
+
+}  // namespace zf::source

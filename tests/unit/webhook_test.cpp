@@ -1,0 +1,44 @@
+#include <doctest/doctest.h>
+
+#include <variant>
+
+#include "source/webhook_request.h"
+
+using namespace zf::source;
+
+TEST_CASE("webhook signature: base64(HMAC-SHA256(secret, timestamp + body)), as openssl dgst computes it") {
+  // echo -n '2024-08-15T14:23:45Z{"a":1}' | openssl dgst -sha256 -hmac dGVzdC1zZWNyZXQ -binary | base64
+  CHECK(webhook_signature("dGVzdC1zZWNyZXQ", "2024-08-15T14:23:45Z", "{\"a\":1}") ==
+        "dGHdMl94bgIa7mpvLQx9AtzdA92M/2uoz0tvxGK6HdQ=");
+}
+
+TEST_CASE("webhook signature: any configured secret is accepted (rotation); a changed byte anywhere is not") {
+  std::string body = R"({"type":"zen:event-type:access_log.created"})", ts = "2024-08-15T14:23:45Z";
+  std::string sig = webhook_signature("old", ts, body);
+  CHECK(webhook_signature_valid({"new", "old"}, ts, body, sig));
+  CHECK_FALSE(webhook_signature_valid({"new"}, ts, body, sig));
+  CHECK_FALSE(webhook_signature_valid({"new", "old"}, "2024-08-15T14:23:46Z", body, sig));
+  CHECK_FALSE(webhook_signature_valid({"new", "old"}, ts, body + " ", sig));
+  CHECK_FALSE(webhook_signature_valid({"new", "old"}, ts, body, sig.substr(1)));
+  CHECK_FALSE(webhook_signature_valid({}, ts, body, sig));
+}
+
+TEST_CASE("webhook body: the access logs of an access_log.created event; anything else refused with a reason") {
+  auto ok = parse_webhook_body(R"({"account_id":12514403,"detail":{},"event":{"access_logs":[
+    {"id":"01J5M2QGXR3KZ8N4BVWYH6T9PA","timestamp":"2024-08-15T14:23:45Z","user_id":"6596848315901","graphql":null},
+    {"id":"01J5M2QGXR3KZ8N4BVWYH6T9PB"}]},"id":"x","type":"zen:event-type:access_log.created"})");
+  REQUIRE(std::holds_alternative<WebhookEvents>(ok));
+  CHECK(std::get<WebhookEvents>(ok).count == 2);
+  CHECK(std::get<WebhookEvents>(ok).access_logs_json.rfind("[{\"id\":\"01J5M2QGXR3KZ8N4BVWYH6T9PA\"", 0) == 0);
+  auto why = [](std::string_view body) {
+    auto r = parse_webhook_body(body);
+    return std::holds_alternative<std::string>(r) ? std::get<std::string>(r) : std::string();
+  };
+  CHECK(why("not json") == "the body is not JSON");
+  CHECK(why("[1]") == "the body is not a JSON object");
+  CHECK(why(R"({"event":{}})") == "no string \"type\"");
+  CHECK(why(R"({"type":"zen:event-type:ticket.created"})").find("not an access log event") == 0);
+  CHECK(why(R"({"type":"zen:event-type:access_log.created","event":{"access_logs":{}}})") == "no event.access_logs array");
+  CHECK(why(R"({"type":"zen:event-type:access_log.created","event":{"access_logs":[1]}})") ==
+        "an entry of event.access_logs is not an object");
+}
