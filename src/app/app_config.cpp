@@ -146,6 +146,7 @@ void read_zendesk(const ConfigNode& z, PullSourceConfig& c, AppConfig& app) {
       static_cast<size_t>(z.get_int("max_response_size_mib", 4, 1024, static_cast<int64_t>(c.http.max_body_bytes >> 20))) << 20;
   c.http.user_agent = std::string("zendesk-forwarder/") + ZF_VERSION;
   c.keep_original = z.get_bool("keep_original", c.keep_original);
+  c.dedup_with = z.get_string("dedup_with", "");
 
   if (z.has("enrich")) {
     ConfigNode en = z.child("enrich");
@@ -216,6 +217,8 @@ void read_sources(const ConfigNode& root, AppConfig& c) {
     PullSourceConfig& s = c.sources.emplace_back();
     s.name = "zendesk";
     read_zendesk(root.child("zendesk"), s, c);
+    if (!s.dedup_with.empty())
+      root.child("zendesk").fail("dedup_with", "needs a zendesk_webhook source beside it: use the sources list");
     s.checkpoint_path = root.child("checkpoint").require_string("path");
     c.sources_form = "zendesk (shorthand for one zendesk_pull source named \"zendesk\")";
     return;
@@ -248,6 +251,15 @@ void read_sources(const ConfigNode& root, AppConfig& c) {
       if (c.sources[i].checkpoint_path == s.checkpoint_path)
         item.child("checkpoint").fail("path", "is also source \"" + c.sources[i].name + "\"'s checkpoint; give each source its own file");
     }
+  }
+  for (size_t i = 0; i < c.sources.size(); ++i) {
+    const auto& s = c.sources[i];
+    if (s.dedup_with.empty()) continue;
+    auto w = std::find_if(c.webhooks.begin(), c.webhooks.end(), [&](const auto& w) { return w.name == s.dedup_with; });
+    // items[] is in the order read; find this source's entry for the message.
+    for (const ConfigNode& item : items)
+      if (item.get_string("name", "") == s.name && w == c.webhooks.end())
+        item.fail("dedup_with", "names no zendesk_webhook source: " + item.shown("dedup_with", s.dedup_with));
   }
   c.sources_form = "sources (" + std::to_string(c.sources.size() + c.webhooks.size()) + ")";
 }

@@ -40,6 +40,9 @@ struct PullSourceConfig {
   StartPoint start;
   bool keep_original = false;
   std::string checkpoint_path;
+  // dedup_with: the zendesk_webhook source of the same account whose
+  // deliveries this pull source skips ("" = none).
+  std::string dedup_with;
   // enrich.users: names from the Users API (base_url and auth are the
   // source's); nullopt = off.
   std::optional<enrich::DirectorySettings> enrich_users;

@@ -1,6 +1,7 @@
 #include "app/forwarder.h"
 
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <thread>
 
@@ -12,6 +13,7 @@
 #include "pipeline/delivery.h"
 #include "pipeline/pipeline.h"
 #include "source/pull_checkpoint.h"
+#include "source/skip_pushed.h"
 
 namespace zf::app {
 
@@ -63,9 +65,10 @@ struct Run {
 
 // A zendesk_pull source: the Access Logs API, polled, with a checkpoint.
 struct SourceRun final : Run {
+  // `pushed`: what the push source named by dedup_with delivered (or null).
   SourceRun(const PullSourceConfig& c, const AppConfig& app, std::vector<pipeline::SinkRef> sinks,
             pipeline::BatchNumbers& numbers, ProcessMetrics& process, Logger& parent_log, StopSignal& stop,
-            bool once, const Clock& clock)
+            bool once, const Clock& clock, std::shared_ptr<const source::RecentIds> pushed)
       : Run(c.name),
         config(c),
         log(parent_log, {{"source", c.name}}),
@@ -77,12 +80,13 @@ struct SourceRun final : Run {
         limiter(c.rate_limit_requests, c.rate_limit_period,
                 std::max(std::chrono::milliseconds(20), c.rate_limit_period / 500)),
         source(c.source, http, limiter, store, log, metrics, stop, clock),
+        skip_pushed(pushed ? std::make_unique<source::SkipPushed>(source, pushed, metrics) : nullptr),
         committer([this](uint64_t token) { return source.commit(token); }, c.checkpoint_path, log, metrics, clock),
         delivery(std::move(sinks), app.max_inflight_batches, app.sink_retry_initial, app.sink_retry_max, log, metrics,
                  [this](const pipeline::Commit& commit) { committer.submit(commit); }),
         enricher(c.enrich_users ? std::make_unique<enrich::Enricher>(*c.enrich_users, log, metrics, stop) : nullptr),
         normalizer({c.account, c.keep_original, needs_ecs(app) && !enricher}),
-        loop(source, normalizer, delivery, numbers, log, metrics, stop,
+        loop(skip_pushed ? static_cast<Source&>(*skip_pushed) : source, normalizer, delivery, numbers, log, metrics, stop,
              {once, c.account, app.shutdown_timeout, app.progress_interval}, clock) {
     if (enricher) loop.enrich_with(enricher.get(), needs_ecs(app));
     health.started_ms = clock.now_ms();
@@ -160,6 +164,7 @@ struct SourceRun final : Run {
   source::HttpClient http;
   source::RateLimiter limiter;
   source::AccessLogSource source;
+  std::unique_ptr<source::SkipPushed> skip_pushed;  // when dedup_with names a push source
   pipeline::Committer committer;
   pipeline::Delivery delivery;
   std::unique_ptr<enrich::Enricher> enricher;  // when enrich.users
@@ -172,11 +177,11 @@ struct SourceRun final : Run {
 struct PushRun final : Run {
   PushRun(const WebhookSourceConfig& c, const AppConfig& app, std::vector<pipeline::SinkRef> sinks,
           pipeline::BatchNumbers& numbers, ProcessMetrics& process, Logger& parent_log, StopSignal& stop, bool once,
-          const Clock& clock)
+          const Clock& clock, std::shared_ptr<source::RecentIds> delivered)
       : Run(c.name),
         log(parent_log, {{"source", c.name}}),
         metrics(process, c.name, c.account),
-        source(c.settings, log, metrics, stop),
+        source(c.settings, std::move(delivered), log, metrics, stop),
         committer([this](uint64_t token) { return source.commit(token); }, "webhook " + c.name, log, metrics, clock),
         delivery(std::move(sinks), app.max_inflight_batches, app.sink_retry_initial, app.sink_retry_max, log, metrics,
                  [this](const pipeline::Commit& commit) { committer.submit(commit); }),
@@ -221,11 +226,17 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
   ProcessMetrics process(ZF_VERSION);
   auto sinks = build_sinks(config, log, process);
   pipeline::BatchNumbers numbers;
+  // What each push source delivered, for the pull sources that dedup_with
+  // it and for its own retries (the last million ids).
+  std::map<std::string, std::shared_ptr<source::RecentIds>> pushed;
+  for (const auto& c : config.webhooks) pushed[c.name] = std::make_shared<source::RecentIds>(1'000'000);
   std::vector<std::unique_ptr<Run>> runs;
-  for (const auto& c : config.sources)
-    runs.push_back(std::make_unique<SourceRun>(c, config, pipeline::refs(sinks), numbers, process, log, stop, once, clock));
   for (const auto& c : config.webhooks)
-    runs.push_back(std::make_unique<PushRun>(c, config, pipeline::refs(sinks), numbers, process, log, stop, once, clock));
+    runs.push_back(std::make_unique<PushRun>(c, config, pipeline::refs(sinks), numbers, process, log, stop, once, clock,
+                                             pushed.at(c.name)));
+  for (const auto& c : config.sources)
+    runs.push_back(std::make_unique<SourceRun>(c, config, pipeline::refs(sinks), numbers, process, log, stop, once, clock,
+                                               c.dedup_with.empty() ? nullptr : pushed.at(c.dedup_with)));
 
   std::unique_ptr<HttpEndpoint> endpoint;
   if (!config.health.listen.empty()) {

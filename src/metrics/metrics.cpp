@@ -135,6 +135,9 @@ Metrics::Metrics(prometheus::Registry& r, prometheus::Labels labels)
       webhook_family_(family(BuildCounter(), r, "zendesk_forwarder_webhook_requests_total",
                              "Webhook requests by outcome: accepted, duplicate, bad_signature, stale, too_large, "
                              "bad_request, backpressure, not_acknowledged.")),
+      webhook_missed_family_(family(BuildCounter(), r, "zendesk_forwarder_webhook_missed_total",
+                                    "Events a pull source found that its push source (dedup_with) had not delivered: "
+                                    "the measured push loss.")),
       delivered_family_(family(BuildCounter(), r, "zendesk_forwarder_events_delivered_total",
                                "Events acknowledged by a sink.")),
       failed_family_(family(BuildCounter(), r, "zendesk_forwarder_events_failed_total",

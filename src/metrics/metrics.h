@@ -70,6 +70,9 @@ class Metrics {
   // bad_signature, stale, too_large, bad_request, backpressure,
   // not_acknowledged) and push received -> every sink acknowledged.
   prometheus::Counter& webhook_requests(const std::string& outcome);
+  // On a pull source deduplicating against a push source: events only the
+  // pull found (push never delivered them).
+  prometheus::Counter& webhook_missed() { return webhook_missed_family_.Add(labels_); }
   prometheus::Counter& rate_limit_hits;          // 429 responses
   prometheus::Counter& rate_limit_wait_reset;    // seconds waited for ratelimit-reset
   prometheus::Counter& rate_limit_wait_budget;   // seconds waited pacing to our own budget
@@ -122,6 +125,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& enrich_cache_family_;
   prometheus::Family<prometheus::Counter>& users_api_family_;
   prometheus::Family<prometheus::Counter>& webhook_family_;
+  prometheus::Family<prometheus::Counter>& webhook_missed_family_;
   prometheus::Family<prometheus::Counter>& delivered_family_;
   prometheus::Family<prometheus::Counter>& failed_family_;
   prometheus::Family<prometheus::Counter>& sink_retries_family_;

@@ -12,8 +12,9 @@
 
 namespace zf::source {
 
-WebhookSource::WebhookSource(WebhookSettings settings, Logger& log, Metrics& metrics, StopSignal& stop)
-    : settings_(std::move(settings)), log_(log), metrics_(metrics), stop_(stop) {}
+WebhookSource::WebhookSource(WebhookSettings settings, std::shared_ptr<RecentIds> delivered, Logger& log,
+                             Metrics& metrics, StopSignal& stop)
+    : settings_(std::move(settings)), log_(log), metrics_(metrics), stop_(stop), delivered_(std::move(delivered)) {}
 
 WebhookSource::~WebhookSource() {
   if (server_) server_->stop();
@@ -103,7 +104,7 @@ void WebhookSource::handle(const httplib::Request& req, httplib::Response& res) 
         // Kept: the pipeline logs an event without an id in full.
       } else {
         EventKey key = event_key(id);
-        if (delivered_.count(key)) continue;
+        if (delivered_->contains(key)) continue;
         if (pending_.count(key)) {
           ++in_flight;
           continue;
@@ -160,14 +161,8 @@ CommitCost WebhookSource::commit(uint64_t token) {
   auto now = std::chrono::steady_clock::now();
   for (auto it = handed_out_.begin(); it != handed_out_.end() && it->first <= token;) {
     Push& p = *it->second;
-    for (const auto& k : p.ids) {
-      pending_.erase(k);
-      if (delivered_.insert(k).second) delivered_order_.push_back(k);
-    }
-    while (delivered_order_.size() > settings_.remembered_ids) {
-      delivered_.erase(delivered_order_.front());
-      delivered_order_.pop_front();
-    }
+    for (const auto& k : p.ids) pending_.erase(k);
+    delivered_->add(p.ids);
     metrics_.webhook_ack_latency.Observe(std::chrono::duration<double>(now - p.received).count());
     p.acked.set_value(true);
     it = handed_out_.erase(it);

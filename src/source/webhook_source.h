@@ -26,6 +26,7 @@
 #include "core/source.h"
 #include "core/stop_signal.h"
 #include "source/event_id.h"
+#include "source/recent_ids.h"
 
 namespace httplib {
 class Server;
@@ -50,13 +51,15 @@ struct WebhookSettings {
   std::chrono::seconds timestamp_tolerance{300};
   std::chrono::milliseconds ack_timeout{5000};
   size_t max_queued_requests = 64;          // beyond: 503 (backpressure)
-  size_t remembered_ids = 1'000'000;        // delivered ids kept to drop replays and retries
   int retry_after_s = 10;
 };
 
 class WebhookSource final : public Source {
  public:
-  WebhookSource(WebhookSettings settings, Logger& log, Metrics& metrics, StopSignal& stop);
+  // `delivered`: the ids this source's pages delivered (shared with a pull
+  // source of the same account, which skips them).
+  WebhookSource(WebhookSettings settings, std::shared_ptr<RecentIds> delivered, Logger& log, Metrics& metrics,
+                StopSignal& stop);
   ~WebhookSource() override;
 
   // Binds and starts answering; returns the port. Throws FatalError when
@@ -92,8 +95,7 @@ class WebhookSource final : public Source {
   std::deque<std::shared_ptr<Push>> queued_;
   std::map<uint64_t, std::shared_ptr<Push>> handed_out_;
   uint64_t next_token_ = 1;
-  std::unordered_set<EventKey, EventKeyHash> delivered_;
-  std::deque<EventKey> delivered_order_;  // for the bound
+  std::shared_ptr<RecentIds> delivered_;
   std::unordered_set<EventKey, EventKeyHash> pending_;  // queued or handed out, not yet delivered
 };
 
