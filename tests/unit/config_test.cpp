@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <sstream>
 
 #include "app/app_config.h"
@@ -325,4 +326,27 @@ TEST_CASE("config (#13): bad sources are refused with the key of the entry at fa
     CHECK(err.find(c.expect) != std::string::npos);
     CHECK(err.find("oauth-value") == std::string::npos);
   }
+}
+
+TEST_CASE("config: every example under config/ is valid (but for files of the machine it is meant for)") {
+  for (const char* var : {"ACME_API_TOKEN", "GLOBEX_OAUTH_TOKEN", "ZENDESK_API_TOKEN", "ZENDESK_WEBHOOK_SECRET",
+                          "ZENDESK_WEBHOOK_OLD_SECRET"})
+    setenv(var, "example-secret-value", 0);
+  size_t checked = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(ZF_TEST_FIXTURES) + "/../../config")) {
+    if (entry.path().extension() != ".yaml") continue;
+    CAPTURE(entry.path().string());
+    // Files the example expects on the machine it deploys to (a CA, a
+    // password file) are the only thing allowed to be missing here.
+    std::string error;
+    try {
+      app::load_config(ConfigNode::load_file(entry.path().string()));
+    } catch (const ConfigError& e) {
+      error = e.what();
+    }
+    CAPTURE(error);
+    CHECK((error.empty() || error.find(": cannot read /") != std::string::npos));
+    ++checked;
+  }
+  CHECK(checked >= 6);
 }
