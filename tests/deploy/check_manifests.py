@@ -43,12 +43,23 @@ vols = {v["name"]: v for v in pod["volumes"]}
 pvc_names = [p["metadata"]["name"] for p in by_kind.get("PersistentVolumeClaim", [])]
 need("persistentVolumeClaim" in vols["state"] and vols["state"]["persistentVolumeClaim"]["claimName"] in pvc_names,
      "checkpoint on the chart's PVC")
-need(len(by_kind.get("Service", [])) == 1, "a metrics Service")
-
 config = by_kind["ConfigMap"][0]["data"]["config.yaml"]
 parsed = yaml.safe_load(config)
-need(parsed["zendesk"]["auth"].get("token", parsed["zendesk"]["auth"].get("password", parsed["zendesk"]["auth"].get("oauth_token"))) == "${ZENDESK_CREDENTIAL}",
+# With the webhook: a push and a pull source; else the zendesk: shorthand.
+pushes = [s for s in parsed.get("sources", []) if s["type"] == "zendesk_webhook"]
+pull = next((s for s in parsed.get("sources", []) if s["type"] == "zendesk_pull"), None) or parsed.get("zendesk")
+need(pull is not None, "a pull source")
+need(len(by_kind.get("Service", [])) == 1 + len(pushes), "a metrics Service (and a webhook Service with the webhook)")
+need(pull["auth"].get("token", pull["auth"].get("password", pull["auth"].get("oauth_token"))) == "${ZENDESK_CREDENTIAL}",
      "the ConfigMap refers to the credential, never holds it")
+for push in pushes:
+    need(push["signing_secret"] == "${ZENDESK_WEBHOOK_SECRET}", "the signing secret from the environment")
+    need("secretKeyRef" in env.get("ZENDESK_WEBHOOK_SECRET", {}).get("valueFrom", {}), "signing secret from a Secret")
+    need(pull.get("dedup_with") == push["name"], "the pull source reconciles behind push (dedup_with)")
+    need(any(p.get("name") == "webhook" for p in c["ports"]), "the webhook container port")
+    for ing in by_kind.get("Ingress", []):
+        paths = [p for r in ing["spec"]["rules"] for p in r["http"]["paths"]]
+        need([p["path"] for p in paths] == [push["path"]], "the Ingress exposes only the webhook path")
 secret_name = env["ZENDESK_CREDENTIAL"]["valueFrom"]["secretKeyRef"]["name"]
 for s in by_kind.get("Secret", []):
     need(s["metadata"]["name"] == secret_name, "the created Secret is the one referenced")

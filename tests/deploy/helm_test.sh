@@ -24,7 +24,8 @@ for values in "" "$CHART"/examples/values-*.yaml; do
   "$HELM" lint "$CHART" ${values:+-f "$values"} >"$TMP/lint" 2>&1 || { cat "$TMP/lint"; fail "helm lint ($name)"; }
   "$HELM" template fwd "$CHART" ${values:+-f "$values"} >"$TMP/rendered.yaml" || fail "helm template ($name)"
   /usr/bin/python3 "$ROOT/tests/deploy/check_manifests.py" "$TMP/rendered.yaml" "$TMP/config.yaml" || fail "manifests ($name)"
-  ZENDESK_CREDENTIAL=dummy-credential KAFKA_PASSWORD=dummy-password "$FWD" validate --config "$TMP/config.yaml" \
+  ZENDESK_CREDENTIAL=dummy-credential KAFKA_PASSWORD=dummy-password ZENDESK_WEBHOOK_SECRET=dummy-secret \
+    "$FWD" validate --config "$TMP/config.yaml" \
     || fail "zendesk-forwarder validate rejected the rendered config ($name)"
   echo "ok: $name"
 done
