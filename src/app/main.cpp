@@ -19,6 +19,7 @@
 #include "app/export.h"
 #include "app/report.h"
 #include "app/verify.h"
+#include "app/webhook_admin.h"
 #include "core/errors.h"
 #include "core/time_format.h"
 #include "emulator/emulator.h"
@@ -67,6 +68,12 @@ Usage:
       most-accessed tickets, searches, failed (4xx) accesses, access outside
       working hours (UTC, Monday to Friday). Text tables on stdout; --html
       writes one self-contained page with charts.
+  zendesk-forwarder webhook register --config FILE --url https://HOST/PATH [--name N] [--secret-file F]
+  zendesk-forwarder webhook status --config FILE [--name N]
+      Create (or point at --url) the Zendesk webhook that pushes access events
+      (subscribed to zen:event-type:access_log.created) with a pull source's
+      credentials, and write its signing secret to F (mode 600; default
+      ./zendesk-webhook-signing-secret); status shows it.
   zendesk-forwarder demo [--events N]
       Start the bundled Access Logs API emulator on loopback and forward its
       events as JSON lines to stdout, with a checkpoint in a temporary
@@ -87,6 +94,7 @@ struct Args {
   std::string days, resource = "tickets", format = "csv", output, source;
   std::vector<std::string> agents;
   std::string input, html, top, working_hours;
+  std::string subcommand, url, name, secret_file;
   double budget_share = 0.5;
   bool budget_share_given = false;
 };
@@ -98,7 +106,8 @@ std::string* text_option(Args& args, const std::string& name) {
       {"--metrics-file", &args.metrics_file}, {"--pushgateway", &args.pushgateway}, {"--state-dir", &args.state_dir},
       {"--days", &args.days},         {"--resource", &args.resource}, {"--format", &args.format},
       {"--output", &args.output},     {"--source", &args.source}, {"--input", &args.input},
-      {"--html", &args.html},         {"--top", &args.top},       {"--working-hours", &args.working_hours}};
+      {"--html", &args.html},         {"--top", &args.top},       {"--working-hours", &args.working_hours},
+      {"--url", &args.url},           {"--name", &args.name},     {"--secret-file", &args.secret_file}};
   for (const auto& [option, value] : options)
     if (name == option) return value;
   return nullptr;
@@ -277,6 +286,8 @@ int main(int argc, char** argv) {
       args.demo_events = std::stoul(n);
     } else if (args.command.empty() && a.rfind("-", 0) != 0) {
       args.command = a;
+    } else if (args.command == "webhook" && args.subcommand.empty() && a.rfind("-", 0) != 0) {
+      args.subcommand = a;
     } else {
       return usage_error("unknown argument " + a);
     }
@@ -355,6 +366,32 @@ int main(int argc, char** argv) {
       std::cerr << "report: HTML written to " << args.html << "\n";
     }
     return 0;
+  }
+  if (args.command == "webhook") {
+    if (args.subcommand != "register" && args.subcommand != "status")
+      return usage_error("webhook needs register or status, got \"" + args.subcommand + "\"");
+    if (args.config.empty()) return usage_error("webhook " + args.subcommand + " needs --config FILE");
+    if (args.subcommand == "register" && args.url.empty()) return usage_error("webhook register needs --url https://...");
+    zf::app::AppConfig config;
+    try {
+      config = zf::app::load_config(zf::ConfigNode::load_file(args.config));
+    } catch (const zf::ConfigError& e) {
+      log.error(e.what(), {{"key", e.key()}, {"config", args.config}});
+      return 2;
+    }
+    log.add_secrets(config.secrets);
+    zf::app::WebhookAdminOptions wo;
+    wo.action = args.subcommand;
+    wo.url = args.url;
+    wo.source = args.source;
+    if (!args.name.empty()) wo.name = args.name;
+    if (!args.secret_file.empty()) wo.secret_file = args.secret_file;
+    try {
+      return zf::app::run_webhook_admin(config, wo, log);
+    } catch (const zf::FatalError& e) {
+      log.error(e.what());
+      return 1;
+    }
   }
   if (args.command != "run" && args.command != "validate" && args.command != "verify" && args.command != "export")
     return usage_error(args.command.empty() ? "a command is required" : "unknown command " + args.command);

@@ -146,6 +146,8 @@ struct Emulator::Impl {
   int users_window_count = 0;
 
   std::vector<Person> people;          // agents first, then end users; immutable once built
+  std::map<std::string, nlohmann::json> webhooks;  // the Webhooks API's webhooks by id (under mu)
+  std::map<std::string, std::string> webhook_secrets;
   std::map<int64_t, size_t> person_at;  // id -> index in people
   Population population;
 
@@ -469,6 +471,59 @@ struct Emulator::Impl {
                     "application/json; charset=utf-8");
   }
 
+  // The Webhooks API, as far as `webhook register` and `webhook status`
+  // use it: create, list, update, show, signing secret. Same auth.
+  void handle_webhooks(const httplib::Request& req, httplib::Response& res) {
+    if (!authorized(req)) {
+      res.status = 401;
+      res.set_content(error_body("Authentication failed", "Please use valid credentials"), "application/json");
+      return;
+    }
+    std::lock_guard lock(mu);
+    std::string id = req.matches.size() > 1 ? std::string(req.matches[1]) : "";
+    bool secret = req.path.size() > 15 && req.path.compare(req.path.size() - 15, 15, "/signing_secret") == 0;
+    if (req.method == "GET" && id.empty()) {
+      nlohmann::json all = nlohmann::json::array();
+      std::string contains = req.get_param_value("filter[name_contains]");
+      for (const auto& [wid, w] : webhooks)
+        if (contains.empty() || w["name"].get<std::string>().find(contains) != std::string::npos) all.push_back(w);
+      res.set_content(nlohmann::json({{"webhooks", all}, {"meta", {{"has_more", false}}}}).dump(), "application/json");
+      return;
+    }
+    if (req.method == "POST" && id.empty()) {
+      auto body = nlohmann::json::parse(req.body, nullptr, false);
+      if (!body.is_object() || !body.contains("webhook") || !body["webhook"].contains("endpoint"))
+        return bad_request(res, "webhook.endpoint is required");
+      nlohmann::json w = body["webhook"];
+      std::string wid = "01GEMULATORWEBHOOK" + std::to_string(100000 + webhooks.size());
+      w["id"] = wid;
+      if (!w.contains("status")) w["status"] = "active";
+      webhooks[wid] = w;
+      std::mt19937_64 r(opts.seed ^ webhooks.size());
+      webhook_secrets[wid] = "emulator-signing-secret-" + std::to_string(r());
+      res.status = 201;
+      res.set_content(nlohmann::json({{"webhook", w}}).dump(), "application/json");
+      return;
+    }
+    auto it = webhooks.find(id);
+    if (it == webhooks.end()) {
+      res.status = 404;
+      res.set_content(error_body("RecordNotFound", "Not found"), "application/json");
+      return;
+    }
+    if (secret) {
+      res.set_content(nlohmann::json({{"signing_secret", {{"algorithm", "SHA256"}, {"secret", webhook_secrets[id]}}}}).dump(),
+                      "application/json");
+    } else if (req.method == "PATCH" || req.method == "PUT") {
+      auto body = nlohmann::json::parse(req.body, nullptr, false);
+      if (!body.is_object() || !body.contains("webhook")) return bad_request(res, "a webhook object is required");
+      for (auto& [k, v] : body["webhook"].items()) it->second[k] = v;
+      res.status = 204;
+    } else {
+      res.set_content(nlohmann::json({{"webhook", it->second}}).dump(), "application/json");
+    }
+  }
+
   void add_live(size_t n, int64_t now) {
     std::unique_lock lock(data_mu);
     for (size_t i = 0; i < n; ++i) {
@@ -508,6 +563,13 @@ Emulator::Emulator(Options options) : impl_(std::make_unique<Impl>(std::move(opt
   s.server.set_keep_alive_max_count(100000);
   s.server.set_payload_max_length(1 << 20);
   s.server.Get("/api/v2/access_logs", [&s](const httplib::Request& req, httplib::Response& res) { s.handle(req, res); });
+  auto webhooks = [&s](const httplib::Request& req, httplib::Response& res) { s.handle_webhooks(req, res); };
+  s.server.Get("/api/v2/webhooks", webhooks);
+  s.server.Post("/api/v2/webhooks", webhooks);
+  s.server.Get(R"(/api/v2/webhooks/([A-Za-z0-9]+))", webhooks);
+  s.server.Patch(R"(/api/v2/webhooks/([A-Za-z0-9]+))", webhooks);
+  s.server.Put(R"(/api/v2/webhooks/([A-Za-z0-9]+))", webhooks);
+  s.server.Get(R"(/api/v2/webhooks/([A-Za-z0-9]+)/signing_secret)", webhooks);
   s.server.Get("/api/v2/users", [&s](const httplib::Request& req, httplib::Response& res) { s.handle_users(req, res, false); });
   s.server.Get("/api/v2/users/show_many", [&s](const httplib::Request& req, httplib::Response& res) {
     s.handle_users(req, res, true);
