@@ -17,9 +17,17 @@ WebhookSource::WebhookSource(WebhookSettings settings, std::shared_ptr<RecentIds
     : settings_(std::move(settings)), log_(log), metrics_(metrics), stop_(stop), delivered_(std::move(delivered)) {}
 
 WebhookSource::~WebhookSource() {
+  {
+    // Requests still waiting are answered 503 now, not at their timeouts:
+    // shutting down must not wait ack_timeout per request.
+    std::lock_guard lock(mu_);
+    for (auto& p : queued_) p->acked.set_value(false);
+    for (auto& [token, p] : handed_out_) p->acked.set_value(false);
+    queued_.clear();
+    handed_out_.clear();
+  }
   if (server_) server_->stop();
   if (server_thread_.joinable()) server_thread_.join();
-  // Requests still waiting are answered 503 by their own timeouts.
 }
 
 uint16_t WebhookSource::start() {
