@@ -170,6 +170,18 @@ int period_of(const Args& args, int64_t& since_s, int64_t& until_s) {
   return 0;
 }
 
+// Loads and validates the config; false (the error logged, naming the key)
+// when it is not valid.
+bool load(const std::string& path, zf::Logger& log, zf::app::AppConfig& config) {
+  try {
+    config = zf::app::load_config(zf::ConfigNode::load_file(path));
+    return true;
+  } catch (const zf::ConfigError& e) {
+    log.error(e.what(), {{"key", e.key()}, {"config", path}});
+    return false;
+  }
+}
+
 // Runs `job` with the config's logging and the signal thread.
 int run_with_config(const zf::app::AppConfig& config, zf::Logger& log, const std::function<int(zf::StopSignal&)>& job) {
   log.set_level(config.log_level);
@@ -335,12 +347,7 @@ int main(int argc, char** argv) {
       ro.title = "Zendesk access report: " + std::filesystem::path(args.input).filename().string();
     } else {
       zf::app::AppConfig config;
-      try {
-        config = zf::app::load_config(zf::ConfigNode::load_file(args.config));
-      } catch (const zf::ConfigError& e) {
-        log.error(e.what(), {{"key", e.key()}, {"config", args.config}});
-        return 2;
-      }
+      if (!load(args.config, log, config)) return 2;
       zf::app::ExportOptions eo;
       if (int bad = period_of(args, eo.since_s, eo.until_s)) return bad;
       eo.resource = "all";
@@ -373,12 +380,7 @@ int main(int argc, char** argv) {
     if (args.config.empty()) return usage_error("webhook " + args.subcommand + " needs --config FILE");
     if (args.subcommand == "register" && args.url.empty()) return usage_error("webhook register needs --url https://...");
     zf::app::AppConfig config;
-    try {
-      config = zf::app::load_config(zf::ConfigNode::load_file(args.config));
-    } catch (const zf::ConfigError& e) {
-      log.error(e.what(), {{"key", e.key()}, {"config", args.config}});
-      return 2;
-    }
+    if (!load(args.config, log, config)) return 2;
     log.add_secrets(config.secrets);
     zf::app::WebhookAdminOptions wo;
     wo.action = args.subcommand;
@@ -398,12 +400,7 @@ int main(int argc, char** argv) {
   if (args.config.empty()) return usage_error(args.command + " needs --config FILE");
 
   zf::app::AppConfig config;
-  try {
-    config = zf::app::load_config(zf::ConfigNode::load_file(args.config));
-  } catch (const zf::ConfigError& e) {
-    log.error(e.what(), {{"key", e.key()}, {"config", args.config}});
-    return 2;
-  }
+  if (!load(args.config, log, config)) return 2;
   if (args.command == "validate") {
     for (const auto& w : config.warnings) std::cout << "warning: " << w << "\n";
     std::cout << "config " << args.config << " is valid: " << config.sinks.size() << " sink(s); sources read from "
