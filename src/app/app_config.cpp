@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cstdint>
 
+#include "core/errors.h"
 #include "core/time_format.h"
 
 namespace zf::app {
@@ -308,6 +309,18 @@ AppConfig load_config(const ConfigNode& root) {
   auto more = root.secrets();
   c.secrets.insert(c.secrets.end(), more.begin(), more.end());
   return c;
+}
+
+const PullSourceConfig& pull_source(const AppConfig& config, const std::string& name) {
+  std::string names;
+  for (const auto& s : config.sources) {
+    if (name.empty() ? config.sources.size() == 1 : s.name == name) return s;
+    names += (names.empty() ? "" : ", ") + s.name;
+  }
+  if (config.sources.empty())
+    throw FatalError("this command reads an account through a zendesk_pull source's credentials; the config has none");
+  throw FatalError(name.empty() ? "the config has several pull sources (" + names + "): say which with --source NAME"
+                                : "no pull source named \"" + name + "\" in the config (it has " + names + ")");
 }
 
 }  // namespace zf::app

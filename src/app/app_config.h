@@ -75,4 +75,9 @@ struct AppConfig {
 
 AppConfig load_config(const ConfigNode& root);
 
+// The pull source named `name`, or the only one when `name` is "" (the
+// commands that work on one account: export, report, webhook). Throws
+// FatalError saying what to pass.
+const PullSourceConfig& pull_source(const AppConfig& config, const std::string& name);
+
 }  // namespace zf::app

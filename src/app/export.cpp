@@ -106,16 +106,6 @@ std::string jsonl_row(const AccessRow& r) {
 
 namespace {
 
-const PullSourceConfig& pick_source(const AppConfig& config, const std::string& name) {
-  if (name.empty() && config.sources.size() == 1) return config.sources.front();
-  for (const auto& s : config.sources)
-    if (s.name == name) return s;
-  std::string names;
-  for (const auto& s : config.sources) names += (names.empty() ? "" : ", ") + s.name;
-  throw FatalError(name.empty() ? "the config has several sources (" + names + "): say which with --source NAME"
-                                : "no source named \"" + name + "\" in the config (it has " + names + ")");
-}
-
 // Two passes over the listing's spool, so that memory does not grow with
 // the period: the first finds the repeats a resumed listing left and the
 // agents to name (24 bytes an event), the second shapes and emits rows.
@@ -127,7 +117,7 @@ struct Pass {
 
 Pass for_each_access(const AppConfig& config, const ExportOptions& o, Logger& log, StopSignal& stop,
                      const std::function<void(const AccessRow&)>& emit) {
-  const PullSourceConfig& c = pick_source(config, o.source);
+  const PullSourceConfig& c = pull_source(config, o.source);
   ProcessMetrics process(ZF_VERSION);
   Progress progress("listing " + c.name, std::cerr, stderr_is_terminal(), log);
   ListingOptions lo{o.since_s, o.until_s, o.budget_share, /*keep_events=*/true, o.resume, o.state_dir};

@@ -62,14 +62,6 @@ nlohmann::json expect(const Answer& a, const std::string& what) {
   return j;
 }
 
-const PullSourceConfig& pick(const AppConfig& config, const std::string& name) {
-  for (const auto& s : config.sources)
-    if (name.empty() ? config.sources.size() == 1 : s.name == name) return s;
-  throw FatalError(config.sources.empty() ? "webhook commands use a zendesk_pull source's account and credentials; "
-                                            "the config has none"
-                                          : "say which pull source's account with --source NAME");
-}
-
 std::optional<nlohmann::json> find_named(const std::string& base, const std::string& auth, const std::string& name) {
   char* q = curl_easy_escape(nullptr, name.c_str(), static_cast<int>(name.size()));
   std::string url = base + "/api/v2/webhooks?filter%5Bname_contains%5D=" + q;
@@ -83,7 +75,7 @@ std::optional<nlohmann::json> find_named(const std::string& base, const std::str
 }  // namespace
 
 int run_webhook_admin(const AppConfig& config, const WebhookAdminOptions& o, Logger& log) {
-  const PullSourceConfig& c = pick(config, o.source);
+  const PullSourceConfig& c = pull_source(config, o.source);
   const std::string& base = c.source.base_url;
   const std::string& auth = c.source.authorization;
   auto existing = find_named(base, auth, o.name);
