@@ -1,6 +1,7 @@
 #include "app/app_config.h"
 
 #include <algorithm>
+#include <map>
 #include <arpa/inet.h>
 
 #include <cctype>
@@ -208,6 +209,10 @@ void read_webhook(const ConfigNode& item, AppConfig& app) {
   s.timestamp_tolerance = std::chrono::duration_cast<std::chrono::seconds>(
       item.get_duration("timestamp_tolerance", 10s, 1h, 5min));
   s.ack_timeout = item.get_duration("ack_timeout", 100ms, 60s, s.ack_timeout);
+  ConfigNode checkpoint = item.child("checkpoint");
+  w.checkpoint_path = checkpoint.require_string("path");
+  w.max_ids = static_cast<size_t>(checkpoint.get_int("max_ids", 1000, 100'000'000, static_cast<int64_t>(w.max_ids)));
+  checkpoint.reject_unknown_keys();
   item.reject_unknown_keys();
 }
 
@@ -247,11 +252,16 @@ void read_sources(const ConfigNode& root, AppConfig& c) {
     s.name = name;
     read_zendesk(item, s, c);
     s.checkpoint_path = item.child("checkpoint").require_string("path");
-    for (size_t i = 0; i + 1 < c.sources.size(); ++i) {
-      // Two sources writing one file would overwrite each other's position.
-      if (c.sources[i].checkpoint_path == s.checkpoint_path)
-        item.child("checkpoint").fail("path", "is also source \"" + c.sources[i].name + "\"'s checkpoint; give each source its own file");
-    }
+  }
+  // Two sources writing one file would overwrite each other's position.
+  std::map<std::string, std::string> checkpoint_owner;
+  for (const auto& s : c.sources) checkpoint_owner.emplace(s.checkpoint_path, s.name);
+  for (const auto& w : c.webhooks) checkpoint_owner.emplace(w.checkpoint_path, w.name);
+  for (const ConfigNode& item : items) {
+    std::string name = item.get_string("name", ""), path = item.child("checkpoint").get_string("path", "");
+    if (checkpoint_owner.at(path) != name)
+      item.child("checkpoint").fail("path", "is also source \"" + checkpoint_owner.at(path) +
+                                                "\"'s checkpoint; give each source its own file");
   }
   for (size_t i = 0; i < c.sources.size(); ++i) {
     const auto& s = c.sources[i];

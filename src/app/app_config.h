@@ -53,6 +53,11 @@ struct WebhookSourceConfig {
   std::string name;
   std::string account;  // the records' account and the metric label
   source::WebhookSettings settings;
+  // The ids it delivered lately (a push source's checkpoint): at least the
+  // events of the pull reconciliation's settle_delay at peak rate, or pull
+  // re-ships what push delivered before it.
+  std::string checkpoint_path;
+  size_t max_ids = 2'000'000;
 };
 
 struct AppConfig {

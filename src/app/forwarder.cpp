@@ -227,9 +227,10 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
   auto sinks = build_sinks(config, log, process);
   pipeline::BatchNumbers numbers;
   // What each push source delivered, for the pull sources that dedup_with
-  // it and for its own retries (the last million ids).
+  // it and for its own retries.
   std::map<std::string, std::shared_ptr<source::RecentIds>> pushed;
-  for (const auto& c : config.webhooks) pushed[c.name] = std::make_shared<source::RecentIds>(1'000'000);
+  for (const auto& c : config.webhooks)
+    pushed[c.name] = std::make_shared<source::RecentIds>(c.max_ids, c.checkpoint_path);
   std::vector<std::unique_ptr<Run>> runs;
   for (const auto& c : config.webhooks)
     runs.push_back(std::make_unique<PushRun>(c, config, pipeline::refs(sinks), numbers, process, log, stop, once, clock,

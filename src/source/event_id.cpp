@@ -19,7 +19,36 @@ int crockford(char c) {
   return at == std::string_view::npos ? -1 : kValues[at];
 }
 
+void put_u64(unsigned char* out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<unsigned char>(v >> (8 * i));
+}
+uint64_t get_u64(const unsigned char* in) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | in[i];
+  return v;
+}
+
 }  // namespace
+
+std::string encode_keys(const std::vector<EventKey>& keys) {
+  std::string buf(keys.size() * kEventKeyBytes, '\0');
+  auto* out = reinterpret_cast<unsigned char*>(buf.data());
+  for (const auto& k : keys) {
+    put_u64(out, k.hi);
+    put_u64(out + 8, k.lo);
+    out += kEventKeyBytes;
+  }
+  return buf;
+}
+
+std::vector<EventKey> decode_keys(std::string_view data) {
+  std::vector<EventKey> keys;
+  keys.reserve(data.size() / kEventKeyBytes);
+  const auto* p = reinterpret_cast<const unsigned char*>(data.data());
+  for (size_t i = 0; i + kEventKeyBytes <= data.size(); i += kEventKeyBytes)
+    keys.push_back({get_u64(p + i), get_u64(p + i + 8)});
+  return keys;
+}
 
 EventKey event_key(std::string_view id) {
   // 26 characters of 5 bits carry 130 bits; a ULID's first character is at

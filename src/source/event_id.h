@@ -4,6 +4,7 @@
 // hashed to 128 bits with SHA-256, where a collision is not a practical risk.
 #include <algorithm>
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -15,6 +16,12 @@ struct EventKey {
 };
 
 EventKey event_key(std::string_view id);
+
+// The on-disk form of keys: 16 bytes each, little-endian. Decoding ignores
+// a torn tail (a crash mid-append), shorter than one key.
+constexpr size_t kEventKeyBytes = 16;
+std::string encode_keys(const std::vector<EventKey>& keys);
+std::vector<EventKey> decode_keys(std::string_view data);
 
 struct EventKeyHash {
   size_t operator()(const EventKey& k) const { return static_cast<size_t>(k.hi * 0x9e3779b97f4a7c15ULL ^ k.lo); }

@@ -35,16 +35,6 @@ bool consistent(const ReadPosition& p) {
   return p.window_start > 0 && (p.window_end == 0 || p.window_end > p.window_start);
 }
 
-void put_u64(unsigned char* out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out[i] = static_cast<unsigned char>(v >> (8 * i));
-}
-uint64_t get_u64(const unsigned char* in) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | in[i];
-  return v;
-}
-constexpr size_t kKeyBytes = 16;
-
 void write_all(int fd, const char* data, size_t size, const std::function<std::runtime_error(const char*)>& fail) {
   size_t off = 0;
   while (off < size) {
@@ -229,13 +219,7 @@ size_t PullCheckpoint::append_ids(int64_t window_start, const std::vector<EventK
     if (fd < 0) throw fail("open");
     it = open_ids_.emplace(window_start, fd).first;
   }
-  std::string buf(keys.size() * kKeyBytes, '\0');
-  auto* out = reinterpret_cast<unsigned char*>(buf.data());
-  for (const auto& k : keys) {
-    put_u64(out, k.hi);
-    put_u64(out + 8, k.lo);
-    out += kKeyBytes;
-  }
+  std::string buf = encode_keys(keys);
   write_all(it->second, buf.data(), buf.size(), fail);
   unsynced_.insert(it->second);
   return buf.size();
@@ -249,15 +233,10 @@ void PullCheckpoint::sync_ids() {
 
 std::vector<EventKey> PullCheckpoint::read_ids(int64_t window_start) const {
   std::ifstream in(ids_file(window_start), std::ios::binary);
-  std::vector<EventKey> keys;
-  if (!in) return keys;
+  if (!in) return {};
   std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  // A torn tail (a crash mid-append) is shorter than one key: ignored, as
-  // its batch was never synced, so no state relies on it.
-  keys.reserve(data.size() / kKeyBytes);
-  const auto* p = reinterpret_cast<const unsigned char*>(data.data());
-  for (size_t i = 0; i + kKeyBytes <= data.size(); i += kKeyBytes) keys.push_back({get_u64(p + i), get_u64(p + i + 8)});
-  return keys;
+  // A torn tail is ignored: its batch was never synced, so no state relies on it.
+  return decode_keys(data);
 }
 
 bool PullCheckpoint::has_ids(int64_t window_start) const {
@@ -268,7 +247,7 @@ bool PullCheckpoint::has_ids(int64_t window_start) const {
 size_t PullCheckpoint::count_ids(int64_t window_start) const {
   std::error_code ec;
   auto size = fs::file_size(ids_file(window_start), ec);
-  return ec ? 0 : static_cast<size_t>(size / kKeyBytes);
+  return ec ? 0 : static_cast<size_t>(size / kEventKeyBytes);
 }
 
 void PullCheckpoint::remove_ids(int64_t window_start) {

@@ -1,11 +1,15 @@
 #pragma once
 // The ids a push source delivered lately, shared with the pull source of the
 // same account: pull skips what push already delivered, and counts what
-// only it found (the pushes Zendesk never made or gave up on). Bounded:
-// the oldest ids are forgotten first. Thread-safe.
+// only it found (the pushes Zendesk never made or gave up on). Bounded: the
+// oldest ids are forgotten first. Persisted, so a restart neither re-ships
+// through pull what push delivered nor accepts a retried push twice: each
+// add() is on disk (fdatasync) before it returns, that is before the push
+// is answered 200. Thread-safe.
 #include <cstddef>
 #include <deque>
 #include <mutex>
+#include <string>
 #include <unordered_set>
 #include <vector>
 
@@ -15,23 +19,29 @@ namespace zf::source {
 
 class RecentIds {
  public:
-  explicit RecentIds(size_t bound) : bound_(bound) {}
-  void add(const std::vector<EventKey>& keys) {
-    std::lock_guard lock(mu_);
-    for (const auto& k : keys)
-      if (ids_.insert(k).second) order_.push_back(k);
-    while (order_.size() > bound_) {
-      ids_.erase(order_.front());
-      order_.pop_front();
-    }
-  }
-  bool contains(const EventKey& k) const {
-    std::lock_guard lock(mu_);
-    return ids_.count(k) != 0;
-  }
+  // In memory only.
+  explicit RecentIds(size_t bound);
+  // Kept in `path` (created if missing; its directory too), locked against
+  // a second process; starts with the newest `bound` ids found there.
+  // Throws FatalError when the file cannot be opened, read or locked.
+  RecentIds(size_t bound, std::string path);
+  ~RecentIds();
+  RecentIds(const RecentIds&) = delete;
+  RecentIds& operator=(const RecentIds&) = delete;
+
+  // Throws std::runtime_error when the file cannot be written.
+  void add(const std::vector<EventKey>& keys);
+  bool contains(const EventKey& k) const;
+  size_t size() const;
 
  private:
+  void insert(const EventKey& k);
+  void compact();
+
   const size_t bound_;
+  const std::string path_;
+  int fd_ = -1, lock_fd_ = -1;
+  size_t on_disk_ = 0;  // keys in the file, forgotten ones included
   mutable std::mutex mu_;
   std::unordered_set<EventKey, EventKeyHash> ids_;
   std::deque<EventKey> order_;

@@ -19,7 +19,7 @@ PORT=$(free_port)
 export ZF_HOOK_SECRET=bench-secret
 cat >"$ZF_TMP/push.yaml" <<YAML
 sources:
-  - {type: zendesk_webhook, name: push, account: acme, listen: "127.0.0.1:$PORT", signing_secret: "\${ZF_HOOK_SECRET}"}
+  - {type: zendesk_webhook, name: push, account: acme, listen: "127.0.0.1:$PORT", signing_secret: "\${ZF_HOOK_SECRET}", checkpoint: {path: "$ZF_TMP/push.ids"}}
 sinks:
   - {type: jsonl, path: $ZF_TMP/push.jsonl}
 YAML

@@ -127,6 +127,7 @@ TEST_CASE("config: a zendesk_webhook source beside a pull source; its mistakes n
     previous_signing_secret: 0ld-s3cret
     tls: {cert_file: /etc/tls/tls.crt, key_file: /etc/tls/tls.key}
     ack_timeout: 3s
+    checkpoint: {path: /tmp/push.ids, max_ids: 3000000}
 sinks:
   - {type: jsonl, path: "-"}
 )";
@@ -140,6 +141,8 @@ sinks:
   CHECK(w.settings.secrets == std::vector<std::string>{"s1gn1ng-s3cret", "0ld-s3cret"});
   CHECK(w.settings.ack_timeout == std::chrono::seconds(3));
   CHECK(w.settings.max_body_bytes == 1 << 20);
+  CHECK(w.checkpoint_path == "/tmp/push.ids");
+  CHECK(w.max_ids == 3000000);
   CHECK(std::find(app.secrets.begin(), app.secrets.end(), "s1gn1ng-s3cret") != app.secrets.end());  // redacted in logs
   auto err = [&](const std::string& from, const std::string& to) {
     std::string yaml = base;
@@ -152,6 +155,10 @@ sinks:
   CHECK(err("key_file: /etc/tls/tls.key", "kf: x").find("config: sources[1].tls.key_file: goes with the other") !=
         std::string::npos);
   CHECK(err("name: push", "name: pull").find("is already the name of another source") != std::string::npos);
+  CHECK(err("    checkpoint: {path: /tmp/push.ids, max_ids: 3000000}\n", "")
+            .find("config: sources[1].checkpoint.path: is required") != std::string::npos);
+  CHECK(err("/tmp/push.ids", "/tmp/p.json").find("config: sources[1].checkpoint.path: is also source \"pull\"'s checkpoint") !=
+        std::string::npos);
   CHECK(err("ack_timeout: 3s", "ack_timout: 3s").find("config: sources[1].ack_timout: unknown key") != std::string::npos);
 }
 

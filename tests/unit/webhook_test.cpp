@@ -1,8 +1,13 @@
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <variant>
 
+#include "core/errors.h"
+#include "source/recent_ids.h"
 #include "source/webhook_request.h"
+#include "test_dirs.h"
 
 using namespace zf::source;
 
@@ -41,4 +46,31 @@ TEST_CASE("webhook body: the access logs of an access_log.created event; anythin
   CHECK(why(R"({"type":"zen:event-type:access_log.created","event":{"access_logs":{}}})") == "no event.access_logs array");
   CHECK(why(R"({"type":"zen:event-type:access_log.created","event":{"access_logs":[1]}})") ==
         "an entry of event.access_logs is not an object");
+}
+
+TEST_CASE("pushed ids: kept across a restart, newest first within the bound, one process per file, torn tail ignored") {
+  auto dir = zf::testing::temp_dir("recent-ids");
+  std::string path = (dir / "state" / "push.ids").string();
+  auto keys = [](int from, int to) {
+    std::vector<EventKey> out;
+    for (int i = from; i < to; ++i) out.push_back(event_key("id-" + std::to_string(i)));
+    return out;
+  };
+  {
+    RecentIds ids(100, path);
+    for (int i = 0; i < 250; i += 10) ids.add(keys(i, i + 10));  // compacts past 200 on disk
+    CHECK(ids.size() == 100);
+    CHECK_THROWS_AS(RecentIds(100, path), zf::FatalError);  // a second process would race the file
+    CHECK(std::filesystem::file_size(path) <= 200 * kEventKeyBytes);
+  }
+  std::ofstream(path, std::ios::app) << "torn";  // a crash mid-append
+  RecentIds again(100, path);
+  CHECK(again.size() == 100);
+  CHECK(again.contains(event_key("id-249")));
+  CHECK(again.contains(event_key("id-150")));
+  CHECK_FALSE(again.contains(event_key("id-149")));
+  again.add(keys(250, 251));
+  CHECK(again.contains(event_key("id-250")));
+  CHECK_FALSE(again.contains(event_key("id-150")));
+  std::filesystem::remove_all(dir);
 }

@@ -24,6 +24,7 @@ sources:
     account: 127.0.0.1
     listen: 127.0.0.1:$HOOK_PORT
     signing_secret: \${ZF_HOOK_SECRET}
+    checkpoint: {path: $ZF_TMP/push.ids}
   - type: zendesk_pull
     name: pull
     base_url: $EMU_URL

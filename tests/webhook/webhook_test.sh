@@ -28,6 +28,7 @@ sources:
     signing_secret: \${ZF_HOOK_SECRET}
     previous_signing_secret: \${ZF_HOOK_OLD_SECRET}
     ack_timeout: 2s
+    checkpoint: {path: $ZF_TMP/push.ids}
 pipeline: {sink_retry_initial: 100ms, sink_retry_max: 500ms}
 sinks:
   - {type: jsonl, path: $ZF_TMP/out.jsonl, fsync: false}

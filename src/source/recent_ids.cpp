@@ -1,0 +1,117 @@
+#include "source/recent_ids.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+
+#include "core/errors.h"
+
+namespace zf::source {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+void write_all(int fd, const std::string& data, const std::string& path) {
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw std::runtime_error("cannot write " + path + ": " + std::strerror(errno));
+    off += static_cast<size_t>(n);
+  }
+}
+
+}  // namespace
+
+RecentIds::RecentIds(size_t bound) : bound_(bound) {}
+
+RecentIds::RecentIds(size_t bound, std::string path) : bound_(bound), path_(std::move(path)) {
+  fs::path dir = fs::path(path_).parent_path();
+  std::error_code ec;
+  if (!dir.empty()) fs::create_directories(dir, ec);
+  if (ec) throw FatalError("cannot create the directory of " + path_ + ": " + ec.message());
+  std::string lock_path = path_ + ".lock";
+  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (lock_fd_ < 0) throw FatalError("cannot open " + lock_path + ": " + std::strerror(errno) + " (is it on a writable volume?)");
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    ::close(lock_fd_);
+    throw FatalError(path_ + " is in use by another zendesk-forwarder process (lock " + lock_path +
+                     " is held). Run one forwarder per checkpoint.");
+  }
+  std::ifstream in(path_, std::ios::binary);
+  if (in) {
+    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (const auto& k : decode_keys(data)) insert(k);
+  }
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd_ < 0) {
+    ::close(lock_fd_);
+    throw FatalError("cannot open " + path_ + " for appending: " + std::strerror(errno));
+  }
+  // A torn tail from a crash mid-append would shift every later key.
+  compact();
+}
+
+RecentIds::~RecentIds() {
+  if (fd_ >= 0) ::close(fd_);
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+void RecentIds::insert(const EventKey& k) {
+  if (ids_.insert(k).second) order_.push_back(k);
+  while (order_.size() > bound_) {
+    ids_.erase(order_.front());
+    order_.pop_front();
+  }
+}
+
+void RecentIds::add(const std::vector<EventKey>& keys) {
+  std::lock_guard lock(mu_);
+  for (const auto& k : keys) insert(k);
+  if (fd_ < 0 || keys.empty()) return;
+  write_all(fd_, encode_keys(keys), path_);
+  if (::fdatasync(fd_) != 0) throw std::runtime_error("cannot sync " + path_ + ": " + std::strerror(errno));
+  on_disk_ += keys.size();
+  if (on_disk_ > 2 * bound_) compact();
+}
+
+// Rewrites the file with just the ids remembered, atomically.
+void RecentIds::compact() {
+  std::string tmp = path_ + ".tmp";
+  ::unlink(tmp.c_str());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) throw std::runtime_error("cannot create " + tmp + ": " + std::strerror(errno));
+  try {
+    write_all(fd, encode_keys({order_.begin(), order_.end()}), tmp);
+    if (::fsync(fd) != 0) throw std::runtime_error("cannot sync " + tmp + ": " + std::strerror(errno));
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path_.c_str()) != 0)
+    throw std::runtime_error("cannot replace " + path_ + ": " + std::strerror(errno));
+  ::close(fd_);
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+  if (fd_ < 0) throw std::runtime_error("cannot reopen " + path_ + ": " + std::strerror(errno));
+  on_disk_ = order_.size();
+}
+
+bool RecentIds::contains(const EventKey& k) const {
+  std::lock_guard lock(mu_);
+  return ids_.count(k) != 0;
+}
+
+size_t RecentIds::size() const {
+  std::lock_guard lock(mu_);
+  return ids_.size();
+}
+
+}  // namespace zf::source
