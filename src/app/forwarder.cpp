@@ -68,7 +68,7 @@ struct SourceRun final : Run {
   // `pushed`: what the push source named by dedup_with delivered (or null).
   SourceRun(const PullSourceConfig& c, const AppConfig& app, std::vector<pipeline::SinkRef> sinks,
             pipeline::BatchNumbers& numbers, ProcessMetrics& process, Logger& parent_log, StopSignal& stop,
-            bool once, const Clock& clock, std::shared_ptr<const source::RecentIds> pushed)
+            bool once, const Clock& clock, std::shared_ptr<source::RecentIds> pushed)
       : Run(c.name),
         config(c),
         log(parent_log, {{"source", c.name}}),

@@ -150,8 +150,10 @@ struct Emulator::Impl {
   std::map<std::string, std::string> webhook_secrets;
   std::map<int64_t, size_t> person_at;  // id -> index in people
   Population population;
+  WebhookSender pushes;
 
-  explicit Impl(Options o) : opts(std::move(o)), rng(opts.seed), fault_rng(opts.seed ^ 0x9e3779b97f4a7c15ULL) {
+  explicit Impl(Options o) : opts(std::move(o)), rng(opts.seed), fault_rng(opts.seed ^ 0x9e3779b97f4a7c15ULL),
+        pushes(opts.push, opts.seed ^ 0x5851f42d4c957f2dULL) {
     people = make_people(opts.agents, opts.end_users);
     for (size_t i = 0; i < people.size(); ++i) {
       person_at[people[i].id] = i;
@@ -501,6 +503,7 @@ struct Emulator::Impl {
       webhooks[wid] = w;
       std::mt19937_64 r(opts.seed ^ webhooks.size());
       webhook_secrets[wid] = "emulator-signing-secret-" + std::to_string(r());
+      push_to(w, webhook_secrets[wid]);
       res.status = 201;
       res.set_content(nlohmann::json({{"webhook", w}}).dump(), "application/json");
       return;
@@ -518,13 +521,25 @@ struct Emulator::Impl {
       auto body = nlohmann::json::parse(req.body, nullptr, false);
       if (!body.is_object() || !body.contains("webhook")) return bad_request(res, "a webhook object is required");
       for (auto& [k, v] : body["webhook"].items()) it->second[k] = v;
+      push_to(it->second, webhook_secrets[id]);
       res.status = 204;
     } else {
       res.set_content(nlohmann::json({{"webhook", it->second}}).dump(), "application/json");
     }
   }
 
+  // An active webhook subscribed to access-log events gets the new ones.
+  void push_to(const nlohmann::json& w, const std::string& secret) {
+    bool subscribed = false;
+    for (const auto& s : w.value("subscriptions", nlohmann::json::array()))
+      subscribed |= s.is_string() && s.get<std::string>() == "zen:event-type:access_log.created";
+    if (subscribed && w.value("status", "active") == "active" && w.contains("endpoint"))
+      pushes.update({{"url", w["endpoint"]}, {"secret", secret}});
+  }
+
   void add_live(size_t n, int64_t now) {
+    std::vector<std::string> made;
+    bool pushing = pushes.active();
     std::unique_lock lock(data_mu);
     for (size_t i = 0; i < n; ++i) {
       int64_t ts = now;
@@ -532,9 +547,12 @@ struct Emulator::Impl {
         ts -= static_cast<int64_t>(rng() % static_cast<uint64_t>(std::max<int64_t>(1, opts.late_max.count() * 1000)));
       Event e = make_event(ts, rng, opts.awkward, population);
       e.visible_ms = now;
+      if (pushing) made.push_back(e.json);
       auto key = std::make_pair(e.ts_ms, e.id);
       events.emplace(std::move(key), std::move(e));
     }
+    lock.unlock();
+    if (!made.empty()) pushes.push(made, now);
   }
 
   void live_loop() {
@@ -611,6 +629,28 @@ Emulator::Emulator(Options options) : impl_(std::make_unique<Impl>(std::move(opt
                         .dump(),
                     "application/json");
   });
+  s.server.Get("/_emulator/pushes", [this](const httplib::Request&, httplib::Response& res) {
+    PushStats st = push_stats();
+    nlohmann::json by_status = nlohmann::json::object();
+    for (auto [code, n] : st.by_status) by_status[std::to_string(code)] = n;
+    auto& lat = st.ack_latency_s;
+    std::sort(lat.begin(), lat.end());
+    auto q = [&lat](double p) { return lat.empty() ? 0.0 : lat[std::min(lat.size() - 1, static_cast<size_t>(p * lat.size()))]; };
+    res.set_content(nlohmann::json({{"requests", st.requests},
+                                    {"by_status", by_status},
+                                    {"events", st.events},
+                                    {"events_acknowledged", st.events_acknowledged},
+                                    {"events_dropped", st.events_dropped},
+                                    {"events_corrupted", st.events_corrupted},
+                                    {"events_given_up", st.events_given_up},
+                                    {"retries", st.retries},
+                                    {"replays", st.replays},
+                                    {"duplicates", st.duplicates},
+                                    {"ack_latency_p50_s", q(0.5)},
+                                    {"ack_latency_p99_s", q(0.99)}})
+                        .dump(),
+                    "application/json");
+  });
   s.server.Post("/_emulator/config", [this](const httplib::Request& req, httplib::Response& res) {
     try {
       update(nlohmann::json::parse(req.body));
@@ -672,6 +712,8 @@ std::vector<std::string> Emulator::served_ids() const {
 
 std::vector<Person> Emulator::people() const { return impl_->people; }
 
+PushStats Emulator::push_stats() const { return impl_->pushes.stats(); }
+
 Stats Emulator::stats() const {
   std::lock_guard lock(impl_->mu);
   return impl_->stats;
@@ -692,6 +734,7 @@ void Emulator::update(const nlohmann::json& patch) {
     } else if (k == "force_status") s.opts.force_status = it->get<int>();
     else if (k == "live_rate") s.opts.live_rate = it->get<double>();
     else if (k == "users_down") s.opts.users_down = it->get<bool>();
+    else if (k == "push") s.pushes.update(*it);
     else throw std::invalid_argument("unknown emulator setting \"" + k + "\"");
   }
   s.window_index = -1;  // a new limit starts a fresh window

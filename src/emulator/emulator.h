@@ -18,6 +18,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "emulator/webhook_sender.h"
+
 namespace httplib { class Server; }
 
 namespace zf::emulator {
@@ -58,6 +60,10 @@ struct Options {
   size_t end_users = 0;
   int users_rate_limit = 700;                            // Users API requests per rate_window; 0 = off
   bool users_down = false;                               // the Users API answers 503
+  // Pushes of live events to a webhook, as Zendesk makes them; also turned
+  // on by creating a webhook subscribed to access_log.created through the
+  // Webhooks API (its endpoint and signing secret).
+  PushOptions push;
 };
 
 struct Stats {
@@ -101,8 +107,10 @@ class Emulator {
   std::vector<Listed> listing() const;
   Stats stats() const;
   std::vector<Person> people() const;
+  PushStats push_stats() const;
   // Runtime changes: rate_limit, rate_window_ms, reset_format, fault_rate,
-  // faults, force_status, live_rate, users_down (keys as in Options).
+  // faults, force_status, live_rate, users_down (keys as in Options), and
+  // push: {url, secret, batch, linger_ms, drop, corrupt, replay, duplicate, retries}.
   void update(const nlohmann::json& patch);
 
   struct Event {

@@ -27,9 +27,15 @@ Options (defaults in brackets):
   --no-awkward           --gzip (compress pages, slow)
   --agents N [0 = actors are random ids]   --end-users N [0]   --users-rate-limit N [700]
       People for the Users API (GET /api/v2/users, /api/v2/users/show_many).
+  --push-url URL  --push-secret S   Push live events to a webhook, as Zendesk does
+      (also on when a webhook subscribed to access_log.created is created).
+  --push-batch N [100] --push-linger D [100ms]   events per request, wait for more
+  --push-drop F --push-corrupt F --push-replay F --push-duplicate F [0]
+      shares of requests never sent, signed wrongly, followed by an old one
+      re-sent, sent twice   --push-retries N [3] (409; 429/503 with Retry-After <= 60s)
 Durations: 500ms, 6s, 10m, 2h. Admin (no auth, no limit): GET /_emulator/ids,
 /_emulator/served_ids, /_emulator/events ("id ts_ms listed_ms" lines),
-/_emulator/stats, /_emulator/users; POST /_emulator/config (JSON).
+/_emulator/stats, /_emulator/users, /_emulator/pushes; POST /_emulator/config (JSON).
 )";
 
 }  // namespace
@@ -85,6 +91,15 @@ int main(int argc, char** argv) {
       else if (a == "--agents") o.agents = std::stoull(value());
       else if (a == "--end-users") o.end_users = std::stoull(value());
       else if (a == "--users-rate-limit") o.users_rate_limit = std::stoi(value());
+      else if (a == "--push-url") o.push.url = value();
+      else if (a == "--push-secret") o.push.secret = value();
+      else if (a == "--push-batch") o.push.batch = std::max<size_t>(1, std::stoull(value()));
+      else if (a == "--push-linger") o.push.linger = duration();
+      else if (a == "--push-drop") o.push.drop = std::stod(value());
+      else if (a == "--push-corrupt") o.push.corrupt = std::stod(value());
+      else if (a == "--push-replay") o.push.replay = std::stod(value());
+      else if (a == "--push-duplicate") o.push.duplicate = std::stod(value());
+      else if (a == "--push-retries") o.push.retries = std::stoi(value());
       else throw std::invalid_argument("unknown option " + a);
     }
   } catch (const std::exception& e) {

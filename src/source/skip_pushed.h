@@ -2,9 +2,14 @@
 // A pull source running beside a push source of the same account: events
 // push already delivered are dropped from pull's pages (counted as
 // duplicates), and the ones only pull found are counted as push's misses
-// (zendesk_forwarder_webhook_missed_total): the measured push loss.
+// (zendesk_forwarder_webhook_missed_total): the measured push loss. Once
+// committed, those are added to push's delivered ids too, so a push of them
+// Zendesk retries or replays later is not delivered a second time.
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <vector>
 
 #include "core/source.h"
 #include "metrics/metrics.h"
@@ -14,29 +19,46 @@ namespace zf::source {
 
 class SkipPushed final : public Source {
  public:
-  SkipPushed(Source& pull, std::shared_ptr<const RecentIds> pushed, Metrics& metrics)
+  SkipPushed(Source& pull, std::shared_ptr<RecentIds> pushed, Metrics& metrics)
       : pull_(pull), pushed_(std::move(pushed)), missed_(metrics.webhook_missed()) {}
 
   std::optional<SourcePage> next(bool once) override {
     auto page = pull_.next(once);
     if (!page) return page;
     size_t kept = 0;
+    std::vector<EventKey> found;
     for (simdjson::dom::element e : page->events) {
       std::string_view id;
-      if (!e["id"].get_string().get(id) && pushed_->contains(event_key(id))) continue;
+      if (!e["id"].get_string().get(id)) {
+        EventKey key = event_key(id);
+        if (pushed_->contains(key)) continue;
+        found.push_back(key);
+      }
       page->events[kept++] = e;
     }
     page->duplicates += page->events.size() - kept;
     page->events.resize(kept);
     missed_.Increment(static_cast<double>(kept));
+    std::lock_guard lock(mu_);
+    found_[page->token] = std::move(found);
     return page;
   }
-  CommitCost commit(uint64_t token) override { return pull_.commit(token); }
+
+  CommitCost commit(uint64_t token) override {
+    {
+      std::lock_guard lock(mu_);
+      for (auto it = found_.begin(); it != found_.end() && it->first <= token; it = found_.erase(it))
+        pushed_->add(it->second);
+    }
+    return pull_.commit(token);
+  }
 
  private:
   Source& pull_;
-  std::shared_ptr<const RecentIds> pushed_;
+  std::shared_ptr<RecentIds> pushed_;
   prometheus::Counter& missed_;
+  std::mutex mu_;
+  std::map<uint64_t, std::vector<EventKey>> found_;  // by page token, until committed
 };
 
 }  // namespace zf::source
