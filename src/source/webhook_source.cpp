@@ -1,7 +1,5 @@
 #include "source/webhook_source.h"
 
-#include <httplib.h>
-
 #include <algorithm>
 
 #include "core/errors.h"
@@ -26,73 +24,60 @@ WebhookSource::~WebhookSource() {
     queued_.clear();
     handed_out_.clear();
   }
-  if (server_) server_->stop();
-  if (server_thread_.joinable()) server_thread_.join();
+  listener_.reset();
 }
 
 uint16_t WebhookSource::start() {
-  if (!settings_.tls_cert_file.empty()) {
-    auto tls = std::make_unique<httplib::SSLServer>(settings_.tls_cert_file.c_str(), settings_.tls_key_file.c_str());
-    if (!tls->is_valid())
-      throw FatalError("webhook: cannot use the TLS certificate " + settings_.tls_cert_file + " and key " +
-                       settings_.tls_key_file + ": check both are readable PEM files and belong together");
-    server_ = std::move(tls);
-  } else {
-    server_ = std::make_unique<httplib::Server>();
-  }
-  server_->set_payload_max_length(settings_.max_body_bytes);
-  // Slow or silent clients hold a thread no longer than this.
-  server_->set_read_timeout(10, 0);
-  server_->set_write_timeout(10, 0);
-  server_->set_keep_alive_timeout(5);
-  server_->Post(settings_.path, [this](const httplib::Request& req, httplib::Response& res) { handle(req, res); });
-  server_->Get(settings_.path, [this](const httplib::Request&, httplib::Response& res) {
-    refuse(res, 405, "bad_request", "only POST");
-  });
-  server_->set_error_handler([this](const httplib::Request&, httplib::Response& res) {
-    if (res.status == 413) {
-      metrics_.webhook_requests("too_large").Increment();
-      res.set_content("{\"error\":\"body too large\"}", "application/json");
-    }
-  });
-  int port = settings_.port == 0 ? server_->bind_to_any_port(settings_.host)
-                                 : (server_->bind_to_port(settings_.host, settings_.port) ? settings_.port : -1);
-  if (port < 0)
-    throw FatalError("webhook: cannot listen on " + settings_.host + ":" + std::to_string(settings_.port) +
-                     ": is the port in use, or the address not this machine's?");
-  server_thread_ = std::thread([this] { server_->listen_after_bind(); });
+  ListenerSettings l;
+  l.host = settings_.host;
+  l.port = settings_.port;
+  l.tls_cert_file = settings_.tls_cert_file;
+  l.tls_key_file = settings_.tls_key_file;
+  l.max_body_bytes = settings_.max_body_bytes;
+  l.max_connections = settings_.max_connections;
+  // Every request waiting for its ack holds a worker: room for the queue
+  // and the pages in flight.
+  l.workers = settings_.max_queued_requests / 2;
+  listener_ = std::make_unique<HttpListener>(
+      l, [this](const ServerRequest& req) { return handle(req); },
+      [this](int status) {
+        metrics_.webhook_requests(status == 413 ? "too_large" : status == 503 ? "backpressure" : "bad_request").Increment();
+      });
+  uint16_t port = listener_->start();
   log_.info("webhook listening", {{"address", settings_.host + ":" + std::to_string(port)}, {"path", settings_.path},
                                   {"tls", !settings_.tls_cert_file.empty()}, {"secrets", settings_.secrets.size()}});
-  return static_cast<uint16_t>(port);
+  return port;
 }
 
-void WebhookSource::refuse(httplib::Response& res, int status, const std::string& outcome, const std::string& why) {
+ServerResponse WebhookSource::refuse(int status, const std::string& outcome, const std::string& why) {
   metrics_.webhook_requests(outcome).Increment();
-  res.status = status;
-  res.set_content("{\"error\":\"" + why + "\"}", "application/json");
-  if (status == 503) res.set_header("Retry-After", std::to_string(settings_.retry_after_s));
+  ServerResponse res{status, "{\"error\":\"" + why + "\"}", "application/json", {}};
+  if (status == 503) res.headers.emplace_back("Retry-After", std::to_string(settings_.retry_after_s));
   // Never the body or a header value: they are the sender's.
   log_.warn("webhook request refused", {{"status", status}, {"reason", why}});
+  return res;
 }
 
-void WebhookSource::handle(const httplib::Request& req, httplib::Response& res) {
+ServerResponse WebhookSource::handle(const ServerRequest& req) {
   auto received = std::chrono::steady_clock::now();
-  std::string type = req.get_header_value("Content-Type");
-  if (type.rfind("application/json", 0) != 0) return refuse(res, 415, "bad_request", "Content-Type must be application/json");
-  std::string timestamp = req.get_header_value("X-Zendesk-Webhook-Signature-Timestamp");
-  std::string signature = req.get_header_value("X-Zendesk-Webhook-Signature");
-  if (timestamp.empty() || signature.empty()) return refuse(res, 401, "bad_signature", "signature headers missing");
+  if (req.path != settings_.path) return refuse(404, "bad_request", "no webhook at this path");
+  if (req.method != "POST") return {405, "{\"error\":\"only POST\"}", "application/json", {{"Allow", "POST"}}};
+  std::string type = req.header("content-type");
+  if (type.rfind("application/json", 0) != 0) return refuse(415, "bad_request", "Content-Type must be application/json");
+  std::string timestamp = req.header("x-zendesk-webhook-signature-timestamp");
+  std::string signature = req.header("x-zendesk-webhook-signature");
+  if (timestamp.empty() || signature.empty()) return refuse(401, "bad_signature", "signature headers missing");
   if (!webhook_signature_valid(settings_.secrets, timestamp, req.body, signature))
-    return refuse(res, 401, "bad_signature", "signature does not match");
+    return refuse(401, "bad_signature", "signature does not match");
   // Signed, but a replay of an old request is still refused.
   auto sent_ms = parse_rfc3339_ms(timestamp);
   int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::system_clock::now().time_since_epoch()).count();
   int64_t tolerance_ms = static_cast<int64_t>(settings_.timestamp_tolerance.count()) * 1000;
   if (!sent_ms || *sent_ms < now_ms - tolerance_ms || *sent_ms > now_ms + tolerance_ms)
-    return refuse(res, 401, "stale", "timestamp outside the accepted window");
+    return refuse(401, "stale", "timestamp outside the accepted window");
   auto parsed = parse_webhook_body(req.body);
-  if (auto* why = std::get_if<std::string>(&parsed)) return refuse(res, 400, "bad_request", *why);
+  if (auto* why = std::get_if<std::string>(&parsed)) return refuse(400, "bad_request", *why);
   auto& events = std::get<WebhookEvents>(parsed);
 
   // Drop what was delivered already (Zendesk's retries, replays); if all
@@ -124,20 +109,19 @@ void WebhookSource::handle(const httplib::Request& req, httplib::Response& res) 
     }
     push->events_json += "]";
     if (push->events_json == "[]") {
-      if (in_flight) return refuse(res, 503, "backpressure", "these events are being delivered; retry");
+      if (in_flight) return refuse(503, "backpressure", "these events are being delivered; retry");
       metrics_.webhook_requests("duplicate").Increment();
-      res.set_content("{\"ok\":true,\"duplicate\":true}", "application/json");
-      return;
+      return {200, "{\"ok\":true,\"duplicate\":true}", "application/json", {}};
     }
-    if (queued_.size() >= settings_.max_queued_requests) return refuse(res, 503, "backpressure", "too many requests waiting");
+    if (queued_.size() >= settings_.max_queued_requests) return refuse(503, "backpressure", "too many requests waiting");
     for (const auto& k : push->ids) pending_.insert(k);
     queued_.push_back(push);
   }
   arrived_.notify_one();
   if (acked.wait_for(settings_.ack_timeout) != std::future_status::ready || !acked.get())
-    return refuse(res, 503, "not_acknowledged", "the sinks did not acknowledge in time; retry");
+    return refuse(503, "not_acknowledged", "the sinks did not acknowledge in time; retry");
   metrics_.webhook_requests("accepted").Increment();
-  res.set_content("{\"ok\":true}", "application/json");
+  return {200, "{\"ok\":true}", "application/json", {}};
 }
 
 std::optional<SourcePage> WebhookSource::next(bool once) {

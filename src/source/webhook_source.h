@@ -26,13 +26,8 @@
 #include "core/source.h"
 #include "core/stop_signal.h"
 #include "source/event_id.h"
+#include "source/http_listener.h"
 #include "source/recent_ids.h"
-
-namespace httplib {
-class Server;
-struct Request;
-struct Response;
-}  // namespace httplib
 
 namespace zf {
 class Logger;
@@ -52,6 +47,7 @@ struct WebhookSettings {
   std::chrono::milliseconds ack_timeout{5000};
   size_t max_queued_requests = 64;          // beyond: 503 (backpressure)
   int retry_after_s = 10;
+  size_t max_connections = 10000;           // beyond: the connection idle longest is closed
 };
 
 class WebhookSource final : public Source {
@@ -79,15 +75,14 @@ class WebhookSource final : public Source {
     std::chrono::steady_clock::time_point received;
     uint64_t token = 0;
   };
-  void handle(const httplib::Request& req, httplib::Response& res);
-  void refuse(httplib::Response& res, int status, const std::string& outcome, const std::string& why);
+  ServerResponse handle(const ServerRequest& req);
+  ServerResponse refuse(int status, const std::string& outcome, const std::string& why);
 
   WebhookSettings settings_;
   Logger& log_;
   Metrics& metrics_;
   StopSignal& stop_;
-  std::unique_ptr<httplib::Server> server_;
-  std::thread server_thread_;
+  std::unique_ptr<HttpListener> listener_;
   simdjson::dom::parser parser_;  // the page next() handed out points into it
 
   std::mutex mu_;

@@ -8,14 +8,14 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SECS=${1:-30}; BUILD=${2:-$ROOT/build-fuzz}; shift $(( $# > 2 ? 2 : $# )) || true
-TARGETS=("$@"); [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(ratelimit_reset page config normalize relp csv webhook)
+TARGETS=("$@"); [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(ratelimit_reset page config normalize relp csv webhook http_head)
 command -v clang++ >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang >/dev/null; }
 CXX=clang++ cmake -S "$ROOT" -B "$BUILD" -G Ninja -DZF_BUILD_FUZZ=ON -DZF_BUILD_TESTS=ON -DZF_UNIT_TESTS_ONLY=ON \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$BUILD" --target $(printf 'fuzz_%s ' "${TARGETS[@]}") >/dev/null
 status=0
 for t in "${TARGETS[@]}"; do
-  case $t in ratelimit_reset) corpus=reset dict="" ;; config) corpus=config dict=yaml.dict ;; relp) corpus=relp dict="" ;;
+  case $t in ratelimit_reset) corpus=reset dict="" ;; config) corpus=config dict=yaml.dict ;; relp|http_head) corpus=$t dict="" ;;
               *) corpus=$t dict=json.dict ;; esac
   work=$(mktemp -d); cp "$ROOT/tests/fuzz/corpus/$corpus/"* "$work/"
   mkdir -p "$BUILD/crashes/$t"

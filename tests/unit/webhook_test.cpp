@@ -5,6 +5,7 @@
 #include <variant>
 
 #include "core/errors.h"
+#include "source/http_listener.h"
 #include "source/recent_ids.h"
 #include "source/webhook_request.h"
 #include "test_dirs.h"
@@ -73,4 +74,27 @@ TEST_CASE("pushed ids: kept across a restart, newest first within the bound, one
   CHECK(again.contains(event_key("id-250")));
   CHECK_FALSE(again.contains(event_key("id-150")));
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("listener request head: path without query, lower-case names, a POST needs a length, chunked refused") {
+  auto head = parse_request_head("POST /zendesk/access-logs?x=1 HTTP/1.1\r\nContent-Type: application/json\r\n"
+                                 "Content-Length: 12\r\nX-Zendesk-Webhook-Signature: abc=\r\nConnection: close");
+  REQUIRE(std::holds_alternative<RequestHead>(head));
+  const auto& h = std::get<RequestHead>(head);
+  CHECK(h.request.path == "/zendesk/access-logs");
+  CHECK(h.request.header("x-zendesk-webhook-signature") == "abc=");
+  CHECK(h.content_length == 12);
+  CHECK_FALSE(h.keep_alive);
+  auto status = [](std::string_view text) {
+    auto r = parse_request_head(text);
+    return std::holds_alternative<HeadError>(r) ? std::get<HeadError>(r).status : 0;
+  };
+  CHECK(status("POST /a HTTP/1.1\r\nHost: x") == 411);
+  CHECK(status("POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3") == 411);
+  CHECK(status("POST /a HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6") == 400);
+  CHECK(status("POST /a HTTP/1.1\r\nContent-Length: -1") == 400);
+  CHECK(status("GET a HTTP/1.1") == 400);
+  CHECK(status("GET / HTTP/2") == 400);
+  CHECK(status("GET / HTTP/1.0\r\nno colon") == 400);
+  CHECK(status("GET / HTTP/1.0") == 0);
 }

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The webhook over HTTPS (#16): the listener serves TLS with the configured
+# certificate and key; the emulator pushes over https as Zendesk would and
+# every push is acknowledged; a plain-HTTP request to the TLS port gets no
+# answer; a key that does not match the certificate stops the start with
+# a message naming both files.
+# usage: tls_test.sh FORWARDER EMULATOR
+source "$(dirname "$0")/../integration/lib.sh"
+FWD=$1 EMU=$2
+zf_tmpdir
+fail() { echo "FAIL: $*"; tail -5 "$ZF_TMP"/*.log 2>/dev/null; exit 1; }
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+cd "$ZF_TMP"
+for n in a b; do
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout $n.key -out $n.crt -days 2 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 2>/dev/null || fail "openssl could not make a certificate"
+done
+PORT=$(free_port)
+export ZF_HOOK_SECRET=tls-secret-4r
+config() {  # config KEY_FILE
+  cat >hook.yaml <<YAML
+sources:
+  - type: zendesk_webhook
+    name: push
+    account: acme
+    listen: 127.0.0.1:$PORT
+    signing_secret: \${ZF_HOOK_SECRET}
+    tls: {cert_file: $ZF_TMP/a.crt, key_file: $ZF_TMP/$1}
+    checkpoint: {path: $ZF_TMP/push.ids}
+sinks:
+  - {type: jsonl, path: $ZF_TMP/out.jsonl, fsync: false}
+YAML
+}
+config b.key
+"$FWD" run --config hook.yaml 2>mismatch.log && fail "started with a key that is not the certificate's"
+grep -q "cannot use the TLS certificate $ZF_TMP/a.crt and key $ZF_TMP/b.key" mismatch.log ||
+  fail "the mismatch message does not name the files: $(tail -1 mismatch.log)"
+echo "ok   a key that is not the certificate's: $(grep -o 'cannot use the TLS[^"]*' mismatch.log | head -1)"
+
+config a.key
+"$FWD" run --config hook.yaml 2>forwarder.log &
+FWD_PID=$!
+ZF_PIDS+=($FWD_PID)
+for _ in $(seq 100); do grep -q "webhook listening" forwarder.log && break; sleep 0.1; done
+plain=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$PORT/zendesk/access-logs" || true)
+[ "$plain" = "000" ] || fail "plain HTTP to the TLS port was answered $plain"
+echo "ok   plain HTTP to the TLS port: no answer"
+verified=$(curl -s -o /dev/null -w '%{http_code}' --cacert a.crt -XPOST -H 'Content-Type: application/json' -d '{}' \
+  "https://127.0.0.1:$PORT/zendesk/access-logs")
+[ "$verified" = "401" ] || fail "an unsigned request over verified TLS got $verified, want 401"
+echo "ok   curl verifying the certificate reaches the listener: an unsigned request gets 401"
+
+zf_start_emulator "$EMU" --events 0 --rate-limit 0 --push-url "https://127.0.0.1:$PORT/zendesk/access-logs" \
+  --push-secret "$ZF_HOOK_SECRET" --live-rate 300
+sleep 4
+curl -sf -XPOST "$EMU_URL/_emulator/config" -d '{"live_rate": 0}' >/dev/null
+sleep 1
+curl -sf "$EMU_URL/_emulator/pushes" >pushes.json
+kill -TERM $FWD_PID; wait $FWD_PID || fail "the forwarder exited $? on SIGTERM"
+/usr/bin/python3 - <<'PY' || fail "pushes over TLS were not all acknowledged"
+import json
+p = json.load(open("pushes.json"))
+records = sum(1 for _ in open("out.jsonl"))
+print(f"ok   over https: {p['events']} events in {p['requests']} requests {p['by_status']}, {records} records")
+exit(0 if p["events"] > 0 and p["events_acknowledged"] == p["events"] == records else 1)
+PY
+echo "PASS"
