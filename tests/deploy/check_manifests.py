@@ -56,6 +56,7 @@ for push in pushes:
     need(push["signing_secret"] == "${ZENDESK_WEBHOOK_SECRET}", "the signing secret from the environment")
     need("secretKeyRef" in env.get("ZENDESK_WEBHOOK_SECRET", {}).get("valueFrom", {}), "signing secret from a Secret")
     need(pull.get("dedup_with") == push["name"], "the pull source reconciles behind push (dedup_with)")
+    need(push["checkpoint"]["path"].startswith("/var/lib/zendesk-forwarder/"), "push's delivered ids on the state volume")
     need(any(p.get("name") == "webhook" for p in c["ports"]), "the webhook container port")
     for ing in by_kind.get("Ingress", []):
         paths = [p for r in ing["spec"]["rules"] for p in r["http"]["paths"]]
