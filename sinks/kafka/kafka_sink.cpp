@@ -4,6 +4,8 @@
 // message of it is in the log with acks=all, never on enqueue.
 #include "kafka/kafka_sink.h"
 
+#include "kafka/kafka_settings.h"
+
 #include <librdkafka/rdkafka.h>
 
 #include <condition_variable>
@@ -21,61 +23,6 @@
 namespace zf::sinks::kafka {
 
 namespace {
-
-std::string topic_of(std::string topic_template, const std::string& account) {
-  for (size_t pos = topic_template.find("{account}"); pos != std::string::npos; pos = topic_template.find("{account}"))
-    topic_template.replace(pos, 9, account);
-  return topic_template;
-}
-
-struct Settings {
-  std::map<std::string, std::string> properties;  // everything handed to librdkafka
-  std::string topic_template;                     // may contain {account}
-  std::chrono::milliseconds flush_timeout{10'000};
-  encode::Encoding encoding = encode::Encoding::EcsJson;
-};
-
-// Delivery errors that no retry can fix: the operator must act.
-bool is_permanent(rd_kafka_resp_err_t err) {
-  switch (err) {
-    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
-    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
-    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
-    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
-    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
-    case RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
-    case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
-    case RD_KAFKA_RESP_ERR__AUTHENTICATION:
-    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
-    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
-    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
-    case RD_KAFKA_RESP_ERR_INVALID_REQUIRED_ACKS:
-    case RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION:
-    case RD_KAFKA_RESP_ERR__FATAL:
-    case RD_KAFKA_RESP_ERR__INVALID_ARG:
-      return true;
-    default:
-      return false;
-  }
-}
-
-std::string advice(rd_kafka_resp_err_t err) {
-  switch (err) {
-    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
-      return "raise the topic's max.message.bytes (and message.max.bytes in properties)";
-    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
-    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
-      return "grant this client Write (and IdempotentWrite) on the topic";
-    case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
-    case RD_KAFKA_RESP_ERR__AUTHENTICATION:
-      return "check the sasl.* / ssl.* properties";
-    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
-    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
-      return "create the topic, or fix the sink's topic";
-    default:
-      return "the batch is sent again; check broker health";
-  }
-}
 
 // One thread owns the producer: it produces queued batches and serves the
 // delivery reports. send() only queues, so the pipeline never waits on a full
@@ -297,96 +244,12 @@ class KafkaSink final : public Sink {
   std::thread io_thread_;                   // last: starts after every member exists
 };
 
-bool looks_secret(const std::string& property) {
-  for (const char* word : {"password", "secret", "token", "key"})
-    if (property.find(word) != std::string::npos && property != "ssl.key.location" && property != "ssl.keystore.location")
-      return true;
-  return false;
-}
-
 }  // namespace
-
-Settings read_settings(const ConfigNode& section) {
-  Settings s;
-  std::string brokers = section.require_string("brokers");
-  s.topic_template = section.require_string("topic");
-  s.encoding = encode::configure(section);
-  std::string compression = section.get_enum("compression", {"none", "gzip", "snappy", "lz4", "zstd"}, "zstd");
-  // The pipeline hands over whole pages, so batches fill at once; a long
-  // linger would only delay the tail of each page (measured: 20 ms halves
-  // throughput at 4 batches in flight).
-  int64_t linger = section.get_int("linger_ms", 0, 60'000, 5);
-  int64_t batch_size = section.get_int("batch_size", 1, 100'000'000, 1'000'000);
-  int64_t timeout = section.get_int("message_timeout_ms", 1000, 86'400'000, 300'000);
-  s.flush_timeout = section.get_duration("flush_timeout", std::chrono::milliseconds(100), std::chrono::minutes(10),
-                                         s.flush_timeout);
-  // Defaults first; `properties` may override any of them (documented).
-  s.properties = {{"bootstrap.servers", brokers},
-                  {"enable.idempotence", "true"},
-                  {"acks", "all"},
-                  {"compression.type", compression},
-                  {"linger.ms", std::to_string(linger)},
-                  {"batch.size", std::to_string(batch_size)},
-                  {"batch.num.messages", "10000"},
-                  {"message.timeout.ms", std::to_string(timeout)},
-                  {"client.id", "zendesk-forwarder"}};
-  for (const auto& [k, v] : section.get_string_map("properties")) {
-    s.properties[k] = v;
-    if (looks_secret(k)) section.add_secret(v);
-  }
-  // Secrets kept in files (Kubernetes Secrets mounted as volumes).
-  for (const auto& [k, path] : section.get_string_map("property_files")) {
-    std::ifstream in(path);
-    if (!in) section.fail("property_files." + k, "cannot read " + path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    std::string v = ss.str();
-    while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.pop_back();
-    s.properties[k] = v;
-    section.add_secret(v);
-  }
-  // Reject unknown or invalid properties now, without connecting.
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  char err[512];
-  for (const auto& [k, v] : s.properties)
-    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-      rd_kafka_conf_destroy(conf);
-      section.fail("properties." + k, std::string("librdkafka rejects it: ") + err);
-    }
-  rd_kafka_conf_destroy(conf);
-  return s;
-}
 
 SinkBuilder configure(const ConfigNode& section) {
   Settings s = read_settings(section);
   return [s](const SinkContext& ctx) { return std::make_unique<KafkaSink>(s, ctx); };
 }
-
-namespace {
-
-// A consumer with the sink's connection and security properties; the
-// producer's own settings (acks, linger...) do not apply to it.
-rd_kafka_t* new_consumer(const Settings& s) {
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  char err[512];
-  for (const auto& [k, v] : s.properties) {
-    bool connection = k == "bootstrap.servers" || k == "client.id" || k.rfind("security.", 0) == 0 ||
-                      k.rfind("sasl.", 0) == 0 || k.rfind("ssl.", 0) == 0 || k.rfind("socket.", 0) == 0;
-    if (connection) rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err);
-  }
-  rd_kafka_conf_set(conf, "group.id", "zendesk-forwarder-verify", err, sizeof err);
-  rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
-  rd_kafka_conf_set(conf, "isolation.level", "read_committed", err, sizeof err);
-  rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof err);
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-  if (!rk) {
-    rd_kafka_conf_destroy(conf);
-    throw std::runtime_error(std::string("cannot create a Kafka consumer: ") + err);
-  }
-  return rk;
-}
-
-}  // namespace
 
 SinkReader reader(const ConfigNode& section) {
   Settings s = read_settings(section);

@@ -87,7 +87,7 @@ struct SourceRun final : Run {
         enricher(c.enrich_users ? std::make_unique<enrich::Enricher>(*c.enrich_users, log, metrics, stop) : nullptr),
         normalizer({c.account, c.keep_original, needs_ecs(app) && !enricher}),
         loop(skip_pushed ? static_cast<Source&>(*skip_pushed) : source, normalizer, delivery, numbers, log, metrics, stop,
-             {once, c.account, app.shutdown_timeout, app.progress_interval}, clock) {
+             {once, c.account, app.shutdown_timeout, app.progress_interval, c.name}, clock) {
     if (enricher) loop.enrich_with(enricher.get(), needs_ecs(app));
     health.started_ms = clock.now_ms();
     metrics.rate_limit_budget.Set(c.rate_limit_requests);
@@ -187,7 +187,7 @@ struct PushRun final : Run {
                  [this](const pipeline::Commit& commit) { committer.submit(commit); }),
         normalizer({c.account, false, needs_ecs(app)}),
         loop(source, normalizer, delivery, numbers, log, metrics, stop,
-             {once, c.account, app.shutdown_timeout, app.progress_interval}, clock) {
+             {once, c.account, app.shutdown_timeout, app.progress_interval, c.name}, clock) {
     health.started_ms = clock.now_ms();
     port = source.start();
   }

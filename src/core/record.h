@@ -30,6 +30,8 @@ struct Batch {
   uint64_t seq = 0;
   std::string account;  // Zendesk subdomain (or emulator host)
   std::vector<Record> records;
+  std::string source;    // the configured source it came from
+  std::string position;  // that source's checkpoint once this batch is committed (SourcePage::position)
 };
 
 using BatchPtr = std::shared_ptr<const Batch>;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -68,5 +69,11 @@ using SinkBuilder = std::function<std::unique_ptr<Sink>(const SinkContext&)>;
 // why the sink cannot be read.
 using RecordVisitor = std::function<void(std::string_view record)>;
 using SinkReader = std::function<void(const std::string& account, const RecordVisitor& each)>;
+
+// For a sink that stores each source's position with its records in one
+// transaction (Kafka exactly_once): the newest committed position of
+// `source`, nullopt when it holds none yet. Throws std::runtime_error
+// saying why it cannot be read.
+using PositionReader = std::function<std::optional<std::string>(const std::string& source)>;
 
 }  // namespace zf

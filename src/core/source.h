@@ -7,6 +7,7 @@
 // pipeline only carries tokens back.
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include <simdjson.h>
@@ -25,6 +26,10 @@ struct SourcePage {
   // re-read of an old span does not).
   int64_t span_start_s = 0, span_end_s = 0;
   bool advances = true;
+  // The source's checkpoint once this page and every one before it are
+  // committed, for a sink that stores it with the records in one
+  // transaction (Kafka exactly_once); "" when the source keeps none.
+  std::string position;
 };
 
 class Source {

@@ -26,6 +26,8 @@ BatchPtr Pipeline::shape(const SourcePage& fetched, uint64_t seq, BatchMeta& met
   auto batch = std::make_shared<Batch>();
   batch->seq = seq;
   batch->account = settings_.account;
+  batch->source = settings_.source;
+  batch->position = fetched.position;
   batch->records.reserve(fetched.events.size());
   result.duplicates += fetched.duplicates;
   result.events_fetched += fetched.listed;

@@ -30,6 +30,7 @@ struct RunSettings {
   std::string account;
   std::chrono::milliseconds shutdown_timeout{10'000};
   std::chrono::milliseconds progress_interval{10'000};
+  std::string source;  // its configured name, carried by each batch
 };
 
 struct RunResult {

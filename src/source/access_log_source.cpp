@@ -394,6 +394,7 @@ std::optional<SourcePage> AccessLogSource::fetch(ReadKind kind, bool once) {
     retire_next_.clear();
     pc.token = out.token = ++next_token_;
     pc.after = live_;
+    out.position = serialize(live_);
     pc.ids_window = window.start;
     pc.events = out.events.size();
     {

@@ -57,16 +57,21 @@ fetch_source() {
   fi
   apt-get update -qq
   command -v dpkg-source >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dpkg-dev
+  # Fetched in a fresh directory beside SRC (dpkg-source will not unpack
+  # over an existing tree), then the tree moved to SRC, the files to parent.
   mkdir -p "$parent"
-  (cd "$parent" && apt-get source -qq librdkafka)
-  local got; got=$(ls -d "$parent"/librdkafka-*/ 2>/dev/null | head -1)
+  local tmp got dsc
+  tmp=$(mktemp -d "$parent/.librdkafka-fetch-XXXXXX")
+  (cd "$tmp" && apt-get source -qq librdkafka) || { rm -rf "$tmp"; log "apt-get source librdkafka failed"; exit 1; }
+  got=$(ls -d "$tmp"/librdkafka-*/ 2>/dev/null | head -1)
   got=${got%/}
-  [ -n "$got" ] && [ -f "$got/src/rdkafka_mock.c" ] || { log "apt-get source librdkafka unpacked nothing in $parent"; exit 1; }
-  if [ "$got" != "$SRC" ]; then
-    rmdir "$SRC" 2>/dev/null || true
-    mv "$got" "$SRC"
-  fi
-  log "fetched $(cd "$parent" && ls librdkafka_*.dsc) into $SRC"
+  [ -n "$got" ] && [ -f "$got/src/rdkafka_mock.c" ] || { rm -rf "$tmp"; log "apt-get source librdkafka unpacked nothing"; exit 1; }
+  dsc=$(cd "$tmp" && ls librdkafka_*.dsc)
+  rmdir "$SRC" 2>/dev/null || true  # an empty SOURCE_DIR is replaced
+  mv "$got" "$SRC"
+  mv -f "$tmp"/librdkafka_* "$parent"/
+  rm -rf "$tmp"
+  log "fetched $dsc (source package) into $SRC"
 }
 
 [ -f "$SRC/src/rdkafka_mock.c" ] || fetch_source
@@ -95,7 +100,7 @@ make -s -j"$JOBS" -C "$BUILD/src" librdkafka.a >"$OUT/make.log" 2>&1 ||
 
 # --- 4. the launcher --------------------------------------------------------
 # The system libs librdkafka.a needs, as configure found them (Makefile.config).
-LIBS=$(sed -n 's/^LIBS+=//p' "$BUILD/Makefile.config" | tr '\n' ' ')
+LIBS=$(sed -n 's/^LIBS+=//p' "$BUILD/Makefile.config" | xargs)
 if [ ! -x "$BIN" ] || [ "$BIN" -ot "$BUILD/src/librdkafka.a" ] || [ "$BIN" -ot "$LAUNCHER" ]; then
   mkdir -p "$OUT/include/librdkafka"
   cp "$BUILD/src/rdkafka.h" "$BUILD/src/rdkafka_mock.h" "$OUT/include/librdkafka/"

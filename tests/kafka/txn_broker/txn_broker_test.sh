@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2046,SC2207  # value lists and pkg-config flags split on purpose
 # txn_broker_test.sh MOCK_BINARY: transactions on the patched mock cluster
 # (build.sh's kafka-txn-mock-cluster), seen by kcat as a real broker's
 # consumers would see them.
@@ -50,7 +51,7 @@ wait_ready() {  # PID FILE OUTPUT: until the producer PID has created FILE
 values() { local i; for ((i = 0; i < $2; i++)); do echo "$1-$i"; done; }
 
 consume() {  # ISOLATION: the values, one a line, sorted
-  timeout 60 kcat -C -b "$BOOT" -t "$TOPIC" -o beginning -e -q -X isolation.level="$1" -f '%s\n' | sort
+  timeout 60 kcat -C -b "$BOOT" -t "$TOPIC" -o beginning -e -q -X isolation.level="$1" -X check.crcs=true -f '%s\n' | sort
 }
 
 expect_records() {  # WHAT ISOLATION EXPECTED_VALUES...
@@ -95,7 +96,7 @@ ALL=("${COMMITTED[@]}" $(values a2 10) $(values o4 10))
 "$ZF_TMP/txn_producer" "$BOOT" "$TOPIC" "$PARTS" "$TXN_ID" init commit:c1:10 abort:a2:10 commit:c3:5 \
   open:o4:10 ready:"$ZF_TMP/p1.open" wait:"$ZF_TMP/p1.go" commit-fenced >"$ZF_TMP/p1.out" 2>&1 &
 P1=$!
-ZF_PIDS+=($P1)
+ZF_PIDS+=("$P1")
 wait_ready "$P1" "$ZF_TMP/p1.open" "$ZF_TMP/p1.out"
 echo "producer 1: committed c1, aborted a2, committed c3, o4 open"
 
@@ -138,7 +139,7 @@ expect_offsets "after a new commit" read_committed "21 18 16"
 "$ZF_TMP/txn_producer" "$BOOT" "$TOPIC" "$PARTS" "$TXN_ID" init open:o6:3 ready:"$ZF_TMP/p4.open" \
   wait:"$ZF_TMP/p4.go" produce-fenced:x7:3 >"$ZF_TMP/p4.out" 2>&1 &
 P4=$!
-ZF_PIDS+=($P4)
+ZF_PIDS+=("$P4")
 wait_ready "$P4" "$ZF_TMP/p4.open" "$ZF_TMP/p4.out"
 echo "producer 4: o6 open"
 expect_offsets "o6 open" read_committed "21 18 16"

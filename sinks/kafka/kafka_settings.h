@@ -1,0 +1,45 @@
+#pragma once
+// What the Kafka sink's clients share: its settings as read from the config,
+// the topic naming, and how broker errors are classified and explained.
+#include <librdkafka/rdkafka.h>
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "config/config_node.h"
+#include "encode/encoder.h"
+
+namespace zf::sinks::kafka {
+
+// exactly_once: records and the source's position in one transaction.
+struct ExactlyOnce {
+  std::string transactional_id;  // "" = zendesk-forwarder-<source>
+  std::string checkpoint_topic;
+  size_t batches_per_transaction = 4;
+  std::chrono::milliseconds transaction_timeout{60'000};
+};
+
+struct Settings {
+  std::map<std::string, std::string> properties;  // everything handed to librdkafka
+  std::string topic_template;                     // may contain {account}
+  std::chrono::milliseconds flush_timeout{10'000};
+  encode::Encoding encoding = encode::Encoding::EcsJson;
+  std::optional<ExactlyOnce> exactly_once;
+};
+
+// Reads the `kafka` sink's section; throws ConfigError naming the key.
+Settings read_settings(const ConfigNode& section);
+
+std::string topic_of(std::string topic_template, const std::string& account);
+// Delivery errors that no retry can fix: the operator must act.
+bool is_permanent(rd_kafka_resp_err_t err);
+// What to do about `err`, for the error messages.
+std::string advice(rd_kafka_resp_err_t err);
+// A read_committed consumer with the sink's connection and security
+// properties (the producer's own settings do not apply to it). Throws
+// std::runtime_error.
+rd_kafka_t* new_consumer(const Settings& s);
+
+}  // namespace zf::sinks::kafka
