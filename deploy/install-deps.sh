@@ -9,7 +9,7 @@ build_pkgs=(cmake ninja-build g++ pkg-config
   libcurl4-openssl-dev nlohmann-json3-dev librdkafka-dev prometheus-cpp-dev libjemalloc-dev
   doctest-dev libyaml-cpp-dev libcpp-httplib-dev libsimdjson-dev libssl-dev)
 test_pkgs=(curl rsyslog rsyslog-openssl rsyslog-relp kcat python3-kafka python3-zstandard prometheus openssl
-  unzip time bc python3-yaml jq python3-requests python3-arrow chromium python3-pil)
+  unzip time bc python3-yaml jq python3-requests python3-arrow chromium python3-pil dpkg-dev patch)
 
 want=("${build_pkgs[@]}")
 [ "${1:-}" = "--build" ] || want+=("${test_pkgs[@]}")
@@ -34,5 +34,13 @@ fi
 if [ "${1:-}" != "--build" ]; then
   tools=$("$(dirname "$0")/install-helm.sh") || { echo "install-deps: installing helm and kubectl failed" >&2; exit 1; }
   echo "install-deps: helm and kubectl in $tools"
+  # The test broker with transactions is built from Debian's librdkafka
+  # source (tests/kafka/txn_broker); fetched once, with a deb-src entry.
+  src=${ZF_LIBRDKAFKA_SOURCE:-/var/cache/zendesk-forwarder/librdkafka-src}
+  if [ ! -f "$src/src/rdkafka_mock.c" ]; then
+    $SUDO bash "$(dirname "$0")/../tests/kafka/txn_broker/build.sh" --fetch-only "$src" ||
+      { echo "install-deps: fetching librdkafka's source (apt-get source) failed" >&2; exit 1; }
+    echo "install-deps: librdkafka source in $src"
+  fi
 fi
 echo "install-deps: all packages present"

@@ -9,9 +9,12 @@
 # (adding a deb-src entry for bookworm main if the machine has none; root).
 # SOURCE_DIR itself is never modified: the build happens in OUT_DIR/build.
 # Idempotent: a second run with everything built only checks stamps.
+# build.sh --fetch-only SOURCE_DIR: only step 1 (deploy/install-deps.sh).
 set -euo pipefail
 
-[ $# -eq 2 ] || { echo "usage: $0 SOURCE_DIR OUT_DIR" >&2; exit 2; }
+FETCH_ONLY=0
+if [ "${1:-}" = --fetch-only ]; then FETCH_ONLY=1; shift; set -- "$1" "${TMPDIR:-/tmp}"; fi
+[ $# -eq 2 ] || { echo "usage: $0 SOURCE_DIR OUT_DIR | --fetch-only SOURCE_DIR" >&2; exit 2; }
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../../.." && pwd)
 PATCH=$HERE/txn-mock.patch
@@ -75,6 +78,7 @@ fetch_source() {
 }
 
 [ -f "$SRC/src/rdkafka_mock.c" ] || fetch_source
+[ "$FETCH_ONLY" = 0 ] || exit 0
 
 # --- 2. the patched build tree ------------------------------------------------
 # The stamp names everything the tree depends on: patch, options, source.
