@@ -50,7 +50,8 @@ std::vector<ConfiguredSink> configure_all(const ConfigNode& root) {
       if (type == t.name) chosen = &t;
     SinkBuilder build = chosen->configure(entry);  // get_enum allowed only listed types
     SinkReader read_back = chosen->reader ? chosen->reader(entry) : nullptr;
-    out.push_back({name, type, encode::configure(entry), std::move(build), std::move(read_back)});
+    PositionReader read_position = type == "kafka" ? kafka::position_reader(entry) : nullptr;
+    out.push_back({name, type, encode::configure(entry), std::move(build), std::move(read_back), std::move(read_position)});
   }
   return out;
 }

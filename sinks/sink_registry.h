@@ -14,6 +14,7 @@ struct ConfiguredSink {
   encode::Encoding encoding;  // of the records it ships (the pipeline makes ECS only when a sink wants it)
   SinkBuilder build;
   SinkReader read_back;  // empty when the type cannot be read back (syslog)
+  PositionReader read_position;  // empty unless it keeps sources' positions (Kafka exactly_once)
 };
 
 // The sink types, in the order the docs list them.

@@ -88,6 +88,22 @@ Settings read_settings(const ConfigNode& section) {
                   {"batch.num.messages", "10000"},
                   {"message.timeout.ms", std::to_string(timeout)},
                   {"client.id", "zendesk-forwarder"}};
+  if (section.get_bool("exactly_once", false)) {
+    ExactlyOnce x;
+    x.transactional_id = section.get_string("transactional_id", "");
+    x.checkpoint_topic = section.get_string("checkpoint_topic", "zendesk-forwarder-checkpoints");
+    x.batches_per_transaction =
+        static_cast<size_t>(section.get_int("batches_per_transaction", 1, 1000, static_cast<int64_t>(x.batches_per_transaction)));
+    x.transaction_timeout = section.get_duration("transaction_timeout", std::chrono::seconds(5), std::chrono::minutes(15),
+                                                 x.transaction_timeout);
+    // librdkafka requires a message to time out within its transaction.
+    s.properties["transaction.timeout.ms"] = std::to_string(x.transaction_timeout.count());
+    s.properties["message.timeout.ms"] = std::to_string(std::min<int64_t>(timeout, x.transaction_timeout.count()));
+    s.exactly_once = x;
+  } else {
+    for (const char* key : {"transactional_id", "checkpoint_topic", "batches_per_transaction", "transaction_timeout"})
+      if (section.has(key)) section.fail(key, "applies only with exactly_once: true");
+  }
   for (const auto& [k, v] : section.get_string_map("properties")) {
     s.properties[k] = v;
     if (looks_secret(k)) section.add_secret(v);

@@ -5,6 +5,7 @@
 #include "kafka/kafka_sink.h"
 
 #include "kafka/kafka_settings.h"
+#include "kafka/transactional_sink.h"
 
 #include <librdkafka/rdkafka.h>
 
@@ -248,7 +249,15 @@ class KafkaSink final : public Sink {
 
 SinkBuilder configure(const ConfigNode& section) {
   Settings s = read_settings(section);
-  return [s](const SinkContext& ctx) { return std::make_unique<KafkaSink>(s, ctx); };
+  return [s](const SinkContext& ctx) -> std::unique_ptr<Sink> {
+    if (s.exactly_once) return make_transactional_sink(s, ctx);
+    return std::make_unique<KafkaSink>(s, ctx);
+  };
+}
+
+PositionReader position_reader(const ConfigNode& section) {
+  Settings s = read_settings(section);
+  return s.exactly_once ? kafka::position_reader(s) : PositionReader();
 }
 
 SinkReader reader(const ConfigNode& section) {

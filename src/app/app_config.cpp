@@ -293,6 +293,20 @@ AppConfig load_config(const ConfigNode& root) {
                                        c.progress_interval);
 
   c.sinks = sinks::configure_all(root);
+  for (size_t i = 0; i < c.sinks.size(); ++i) {
+    if (!c.sinks[i].read_position) continue;
+    // The transaction holds one sink's records and one source's position.
+    ConfigNode sink = root.items("sinks")[i];
+    if (c.sinks.size() != 1)
+      sink.fail("exactly_once", "needs this kafka sink to be the only sink: another sink's deliveries would be "
+                                "outside its transactions");
+    if (c.sources.size() != 1 || !c.webhooks.empty())
+      sink.fail("exactly_once", "needs exactly one source, a zendesk_pull source (its position is what the "
+                                "transactions store)");
+    if (c.sources[0].source.windows.late_read_delay_s != 0)
+      sink.fail("exactly_once", "needs late_read_delay: 0 on the source for now: a late read skips the ids on "
+                                "local disk, which are outside the transactions");
+  }
 
   ConfigNode m = root.child("metrics");
   c.health.listen = m.get_string("listen", "");

@@ -29,7 +29,7 @@ double percentile(std::vector<double> v, double p) {
 std::vector<pipeline::NamedSink> build_sinks(const AppConfig& config, Logger& log, ProcessMetrics& metrics) {
   std::vector<pipeline::NamedSink> sinks;
   for (const auto& s : config.sinks) {
-    SinkContext ctx{s.name, log, metrics.registry()};
+    SinkContext ctx{s.name, log, metrics.registry(), config.sources.size() == 1 ? config.sources[0].name : ""};
     try {
       sinks.push_back({s.name, s.build(ctx)});
     } catch (const std::exception& e) {
@@ -96,6 +96,22 @@ struct SourceRun final : Run {
       health.set_fetch_problem(why);
       if (why.empty()) health.last_fetch_ok_ms = clock.now_ms();  // "" = a page was served
     });
+    // Exactly once into Kafka: the position committed with the records is
+    // the truth; the file is only its cache (and, the first time, where
+    // it starts from).
+    for (const auto& sink : app.sinks) {
+      if (!sink.read_position) continue;
+      std::optional<std::string> kept;
+      try {
+        kept = sink.read_position(c.name);
+      } catch (const std::exception& e) {
+        throw FatalError("cannot read the source's position from sink \"" + sink.name + "\": " + e.what());
+      }
+      if (kept) store.adopt(*kept, "sink " + sink.name + "'s checkpoint topic");
+      log.info(kept ? "position from the kafka checkpoint topic" : "no position in the kafka checkpoint topic yet; "
+                                                                     "starting from the checkpoint file or start",
+               {{"sink", sink.name}});
+    }
     source.open(c.account, c.start.resolve(clock.now_s()));
   }
 

@@ -63,6 +63,9 @@ class PullCheckpoint {
   // Throws std::runtime_error with the failing step on I/O errors. Returns
   // the bytes written.
   size_t save(const PullState& state);
+  // Takes a position kept elsewhere (a Kafka checkpoint topic) as this
+  // checkpoint; throws FatalError naming `from` when it is not one.
+  void adopt(const std::string& serialized, const std::string& from) { save(deserialize(serialized, from).state); }
 
   // Appends to a window's id file; durable after sync_ids(). Returns bytes.
   size_t append_ids(int64_t window_start, const std::vector<EventKey>& keys);

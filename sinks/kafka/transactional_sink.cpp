@@ -1,0 +1,371 @@
+// Kafka exactly_once (after Kafka Connect's KIP-618): a group of batches and
+// their source's position go into one Kafka transaction, the records to the
+// topic and the position to a compacted checkpoint topic keyed by source
+// name. A consumer reading with isolation.level=read_committed sees each
+// event once whatever crashes: a transaction either commits both, or
+// neither is visible, and the next start resumes from the committed
+// position. A batch is acknowledged Delivered only when its transaction
+// committed.
+#include "kafka/transactional_sink.h"
+
+#include <librdkafka/rdkafka.h>
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "encode/encoder.h"
+#include "log/logger.h"
+
+namespace zf::sinks::kafka {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string error_text(rd_kafka_error_t* e) {
+  return std::string(rd_kafka_error_name(e)) + ": " + rd_kafka_error_string(e);
+}
+
+// One thread owns the producer and runs one transaction at a time.
+class TransactionalSink final : public Sink {
+ public:
+  TransactionalSink(const Settings& s, const SinkContext& ctx)
+      : settings_(s),
+        eo_(*s.exactly_once),
+        log_(ctx.log),
+        name_(ctx.name),
+        txn_id_(eo_.transactional_id.empty() ? "zendesk-forwarder-" + ctx.source : eo_.transactional_id),
+        transactions_(prometheus::BuildCounter()
+                          .Name("zendesk_forwarder_kafka_transactions_total")
+                          .Help("Kafka transactions (exactly_once) by outcome: committed, or aborted and sent again.")
+                          .Register(ctx.metrics)),
+        committed_(transactions_.Add({{"sink", ctx.name}, {"outcome", "committed"}})),
+        aborted_(transactions_.Add({{"sink", ctx.name}, {"outcome", "aborted"}})),
+        latency_(prometheus::BuildHistogram()
+                     .Name("zendesk_forwarder_kafka_transaction_seconds")
+                     .Help("From a transaction's begin to its commit (exactly_once).")
+                     .Register(ctx.metrics)
+                     .Add({{"sink", ctx.name}},
+                          prometheus::Histogram::BucketBoundaries{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30})) {
+    char err[512];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    auto properties = s.properties;
+    properties["transactional.id"] = txn_id_;
+    for (const auto& [k, v] : properties)
+      if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+        rd_kafka_conf_destroy(conf);
+        throw std::runtime_error(std::string("kafka property ") + k + ": " + err);
+      }
+    rd_kafka_conf_set_opaque(conf, this);
+    rd_kafka_conf_set_log_cb(conf, &TransactionalSink::on_log);
+    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (!rk_) {
+      rd_kafka_conf_destroy(conf);
+      throw std::runtime_error(std::string("cannot create the Kafka producer: ") + err);
+    }
+    // Fences any earlier instance with this transactional.id and aborts
+    // its open transaction: before this returns, the checkpoint topic read
+    // with read_committed is final.
+    if (rd_kafka_error_t* e = rd_kafka_init_transactions(rk_, timeout_ms())) {
+      std::string why = error_text(e);
+      rd_kafka_error_destroy(e);
+      rd_kafka_destroy(rk_);
+      rk_ = nullptr;
+      throw std::runtime_error("cannot start transactions with transactional.id \"" + txn_id_ + "\": " + why +
+                               " (check the brokers are reachable and this client may use the transactional id)");
+    }
+    log_.info("kafka transactions ready", {{"sink", name_}, {"transactional_id", txn_id_},
+                                           {"checkpoint_topic", eo_.checkpoint_topic},
+                                           {"batches_per_transaction", eo_.batches_per_transaction}});
+    thread_ = std::thread([this] { run(); });
+  }
+
+  ~TransactionalSink() override { close(settings_.flush_timeout); }
+
+  void send(BatchPtr batch, AckCallback on_ack) override {
+    std::unique_lock lock(mu_);
+    if (stopping_ || fatal_) {
+      std::string why = fatal_ ? fatal_error_ : "kafka sink \"" + name_ + "\" is closed";
+      lock.unlock();
+      on_ack(Ack{batch->seq, fatal_ ? DeliveryStatus::Permanent : DeliveryStatus::Retriable, why});
+      return;
+    }
+    uint64_t seq = batch->seq;
+    owed_.erase(seq);
+    queue_.emplace(seq, Pending{std::move(batch), std::move(on_ack)});
+    ++unacked_;
+    work_.notify_all();
+  }
+
+  bool flush(std::chrono::milliseconds timeout) override {
+    std::unique_lock lock(mu_);
+    return idle_.wait_for(lock, timeout, [&] { return unacked_ == 0; });
+  }
+
+  void close(std::chrono::milliseconds timeout) override {
+    if (!rk_) return;
+    flush(timeout);
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    work_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    std::map<uint64_t, Pending> left;
+    {
+      std::lock_guard lock(mu_);
+      left.swap(queue_);
+    }
+    for (auto& [seq, p] : left)
+      p.ack(Ack{seq, DeliveryStatus::Retriable, "kafka sink \"" + name_ + "\" closed before its transaction"});
+    for (auto& [topic, rkt] : topics_) rd_kafka_topic_destroy(rkt);
+    topics_.clear();
+    rd_kafka_destroy(rk_);
+    rk_ = nullptr;
+  }
+
+ private:
+  struct Pending {
+    BatchPtr batch;
+    AckCallback ack;
+  };
+
+  int timeout_ms() const { return static_cast<int>(eo_.transaction_timeout.count()); }
+
+  // The next group: batches in seq order, none past a batch that failed
+  // and has not come back yet. Otherwise a later transaction would commit
+  // a position beyond records that are not in the topic.
+  std::vector<Pending> take_group() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      if (stopping_) return {};
+      std::vector<Pending> group;
+      for (auto it = queue_.begin(); it != queue_.end() && group.size() < eo_.batches_per_transaction;) {
+        if (!owed_.empty() && *owed_.begin() < it->first) break;
+        group.push_back(std::move(it->second));
+        it = queue_.erase(it);
+      }
+      if (!group.empty()) return group;
+      work_.wait_for(lock, std::chrono::milliseconds(100));
+    }
+  }
+
+  void run() {
+    for (;;) {
+      std::vector<Pending> group = take_group();
+      if (group.empty()) return;
+      std::string error;
+      DeliveryStatus status = transact(group, error);
+      std::lock_guard lock(mu_);
+      if (status == DeliveryStatus::Retriable)
+        for (const auto& p : group) owed_.insert(p.batch->seq);
+      for (auto& p : group) p.ack(Ack{p.batch->seq, status, error});
+      unacked_ -= group.size();
+      if (unacked_ == 0) idle_.notify_all();
+    }
+  }
+
+  // One transaction: the group's records, then the position of its newest
+  // batch (the group is a prefix of what is unacknowledged, in order).
+  DeliveryStatus transact(const std::vector<Pending>& group, std::string& error) {
+    auto t0 = Clock::now();
+    if (rd_kafka_error_t* e = rd_kafka_begin_transaction(rk_)) return failed(e, "begin", error);
+    for (const auto& p : group) {
+      const Batch& batch = *p.batch;
+      rd_kafka_topic_t* topic = topic_handle(topic_of(settings_.topic_template, batch.account));
+      for (const Record& r : batch.records) {
+        std::string_view value = encode::encode(settings_.encoding, r, scratch_);
+        int flags = value.data() == r.json.data() ? 0 : RD_KAFKA_MSG_F_COPY;
+        rd_kafka_resp_err_t err = produce(topic, flags, r.event.id, value, &batch);
+        if (err) return abort(std::string("producing: ") + rd_kafka_err2name(err) + " (" + advice(err) + ")", error);
+      }
+    }
+    const Batch& last = *group.back().batch;
+    rd_kafka_resp_err_t err = produce(topic_handle(eo_.checkpoint_topic), RD_KAFKA_MSG_F_COPY, last.source, last.position, nullptr);
+    if (err) return abort(std::string("producing the position: ") + rd_kafka_err2name(err), error);
+    for (;;) {
+      rd_kafka_error_t* e = rd_kafka_commit_transaction(rk_, timeout_ms());
+      if (!e) break;
+      if (rd_kafka_error_is_retriable(e) && !stopping()) {
+        log_.warn("kafka transaction commit not confirmed yet; retrying", {{"sink", name_}, {"error", error_text(e)}});
+        rd_kafka_error_destroy(e);
+        continue;
+      }
+      return failed(e, "commit", error);
+    }
+    committed_.Increment();
+    latency_.Observe(std::chrono::duration<double>(Clock::now() - t0).count());
+    return DeliveryStatus::Delivered;
+  }
+
+  rd_kafka_resp_err_t produce(rd_kafka_topic_t* topic, int flags, std::string_view key, std::string_view value,
+                              const Batch* batch) {
+    if (!topic) return rd_kafka_last_error() ? rd_kafka_last_error() : RD_KAFKA_RESP_ERR__INVALID_ARG;
+    std::string schema = std::to_string(kSchemaVersion);
+    for (;;) {
+      rd_kafka_resp_err_t err;
+      if (batch)
+        err = rd_kafka_producev(
+            rk_, RD_KAFKA_V_RKT(topic), RD_KAFKA_V_MSGFLAGS(flags), RD_KAFKA_V_KEY(key.data(), key.size()),
+            RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+            RD_KAFKA_V_HEADER("zendesk-account", batch->account.data(), static_cast<ssize_t>(batch->account.size())),
+            RD_KAFKA_V_HEADER("schema-version", schema.data(), static_cast<ssize_t>(schema.size())),
+            RD_KAFKA_V_HEADER("source", kProduct, -1), RD_KAFKA_V_END);
+      else
+        err = rd_kafka_producev(rk_, RD_KAFKA_V_RKT(topic), RD_KAFKA_V_MSGFLAGS(flags),
+                                RD_KAFKA_V_KEY(key.data(), key.size()),
+                                RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_END);
+      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || stopping()) return err;
+      rd_kafka_poll(rk_, 50);  // the local queue drains as brokers acknowledge
+    }
+  }
+
+  // Abortable: abort and send the group again. Fatal (fenced, or the
+  // producer unusable): every batch from now on fails permanently, so the
+  // forwarder stops and never writes again.
+  DeliveryStatus failed(rd_kafka_error_t* e, const char* step, std::string& error) {
+    std::string why = std::string(step) + ": " + error_text(e);
+    bool fatal = rd_kafka_error_is_fatal(e);
+    bool fenced = rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR__FENCED ||
+                  rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+                  rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH;
+    rd_kafka_error_destroy(e);
+    if (fatal || fenced) {
+      error = fenced ? "kafka: fenced: another zendesk-forwarder started with transactional.id \"" + txn_id_ +
+                           "\" and took over; this one stops and writes nothing more (" + why + ")"
+                     : "kafka: the transactional producer failed fatally (" + why + "); restart the forwarder";
+      std::lock_guard lock(mu_);
+      fatal_ = true;
+      fatal_error_ = error;
+      return DeliveryStatus::Permanent;
+    }
+    return abort(why, error);
+  }
+
+  DeliveryStatus abort(const std::string& why, std::string& error) {
+    aborted_.Increment();
+    error = "kafka: transaction aborted (" + why + "); its batches are sent again";
+    log_.warn("kafka transaction aborted; sending its batches again", {{"sink", name_}, {"error", why}});
+    // Until the broker confirms (an outage makes it time out): no new
+    // transaction may begin before.
+    while (rd_kafka_error_t* e = rd_kafka_abort_transaction(rk_, timeout_ms())) {
+      std::string text = error_text(e);
+      bool retriable = rd_kafka_error_is_retriable(e);
+      rd_kafka_error_destroy(e);
+      if (retriable && stopping()) return DeliveryStatus::Retriable;  // the next start's init aborts it
+      if (!retriable) {
+        std::lock_guard lock(mu_);
+        fatal_ = true;
+        fatal_error_ = error = "kafka: cannot abort the transaction (" + text + "); restart the forwarder";
+        return DeliveryStatus::Permanent;
+      }
+      log_.warn("kafka transaction abort not confirmed yet; retrying", {{"sink", name_}, {"error", text}});
+    }
+    return DeliveryStatus::Retriable;
+  }
+
+  rd_kafka_topic_t* topic_handle(const std::string& name) {
+    auto it = topics_.find(name);
+    if (it != topics_.end()) return it->second;
+    rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk_, name.c_str(), nullptr);
+    if (rkt) topics_.emplace(name, rkt);
+    return rkt;
+  }
+
+  bool stopping() {
+    std::lock_guard lock(mu_);
+    return stopping_;
+  }
+
+  static void on_log(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
+    auto* self = static_cast<TransactionalSink*>(rd_kafka_opaque(rk));
+    LogLevel l = level <= 3 ? LogLevel::Error : level <= 4 ? LogLevel::Warn : level <= 6 ? LogLevel::Info : LogLevel::Debug;
+    self->log_.log(l, "librdkafka", {{"sink", self->name_}, {"facility", fac}, {"message", buf}});
+  }
+
+  Settings settings_;
+  ExactlyOnce eo_;
+  Logger& log_;
+  std::string name_, txn_id_;
+  prometheus::Family<prometheus::Counter>& transactions_;
+  prometheus::Counter& committed_;
+  prometheus::Counter& aborted_;
+  prometheus::Histogram& latency_;
+  rd_kafka_t* rk_ = nullptr;
+  std::mutex mu_;
+  std::condition_variable work_, idle_;
+  std::map<uint64_t, Pending> queue_;  // by seq (guarded by mu_)
+  std::set<uint64_t> owed_;            // failed, not sent again yet (guarded by mu_)
+  size_t unacked_ = 0;                 // guarded by mu_
+  bool stopping_ = false, fatal_ = false;
+  std::string fatal_error_;
+  std::map<std::string, rd_kafka_topic_t*> topics_;  // the transaction thread only
+  std::string scratch_;
+  std::thread thread_;  // last: starts after every member exists
+};
+
+}  // namespace
+
+std::unique_ptr<Sink> make_transactional_sink(const Settings& settings, const SinkContext& ctx) {
+  return std::make_unique<TransactionalSink>(settings, ctx);
+}
+
+PositionReader position_reader(const Settings& s) {
+  return [s](const std::string& source) -> std::optional<std::string> {
+    const std::string& topic = s.exactly_once->checkpoint_topic;
+    rd_kafka_t* rk = new_consumer(s);
+    std::unique_ptr<rd_kafka_t, void (*)(rd_kafka_t*)> guard(rk, [](rd_kafka_t* k) {
+      rd_kafka_consumer_close(k);
+      rd_kafka_destroy(k);
+    });
+    const rd_kafka_metadata_t* md = nullptr;
+    rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, 10'000);
+    rd_kafka_topic_destroy(rkt);
+    if (err) throw std::runtime_error("cannot read checkpoint topic " + topic + "'s metadata: " + rd_kafka_err2str(err));
+    std::unique_ptr<const rd_kafka_metadata_t, void (*)(const rd_kafka_metadata_t*)> md_guard(md, rd_kafka_metadata_destroy);
+    if (md->topic_cnt != 1 || md->topics[0].err)
+      throw std::runtime_error("checkpoint topic " + topic + ": " +
+                               rd_kafka_err2str(md->topic_cnt ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) +
+                               " (create it with cleanup.policy=compact, or fix checkpoint_topic)");
+    // Every partition from the start to its end for read_committed (the
+    // last stable offset): the newest committed value of the source's key.
+    rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
+    std::set<int32_t> open;
+    for (int i = 0; i < md->topics[0].partition_cnt; ++i) {
+      int32_t p = md->topics[0].partitions[i].id;
+      rd_kafka_topic_partition_list_add(parts, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+      open.insert(p);
+    }
+    rd_kafka_assign(rk, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    std::optional<std::string> newest;
+    auto deadline = Clock::now() + std::chrono::minutes(2);
+    while (!open.empty()) {
+      if (Clock::now() > deadline)
+        throw std::runtime_error("reading checkpoint topic " + topic + " timed out (an open transaction of another "
+                                 "producer holds it back?)");
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 1000);
+      if (!m) continue;
+      std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> m_guard(m, rd_kafka_message_destroy);
+      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        open.erase(m->partition);
+        continue;
+      }
+      if (m->err) throw std::runtime_error("reading checkpoint topic " + topic + ": " + rd_kafka_message_errstr(m));
+      if (std::string_view(static_cast<const char*>(m->key), m->key_len) == source)
+        newest = std::string(static_cast<const char*>(m->payload), m->len);
+    }
+    return newest;
+  };
+}
+
+}  // namespace zf::sinks::kafka
