@@ -15,6 +15,7 @@
 #include <prometheus/registry.h>
 
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -32,6 +33,61 @@ using Clock = std::chrono::steady_clock;
 
 std::string error_text(rd_kafka_error_t* e) {
   return std::string(rd_kafka_error_name(e)) + ": " + rd_kafka_error_string(e);
+}
+
+// The checkpoint topic, created compacted when missing. Returns what could
+// not be done ("" when the topic is created or exists compacted); throws
+// when it exists and is not compacted (positions would be deleted by age).
+std::string ensure_compacted(rd_kafka_t* rk, const std::string& topic, const std::function<bool()>& stopping) {
+  char err[512];
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
+  std::unique_ptr<rd_kafka_queue_t, void (*)(rd_kafka_queue_t*)> queue_guard(queue, rd_kafka_queue_destroy);
+  auto wait_for = [&](rd_kafka_event_type_t type) {
+    rd_kafka_event_t* ev = nullptr;
+    for (int waited = 0; !ev && waited < 12'000 && !stopping(); waited += 200) ev = rd_kafka_queue_poll(queue, 200);
+    if (ev && rd_kafka_event_type(ev) != type) {
+      rd_kafka_event_destroy(ev);
+      ev = nullptr;
+    }
+    return std::unique_ptr<rd_kafka_event_t, void (*)(rd_kafka_event_t*)>(ev, rd_kafka_event_destroy);
+  };
+  rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(topic.c_str(), 1, -1, err, sizeof err);
+  if (!nt) return std::string("cannot describe it: ") + err;
+  rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+  rd_kafka_AdminOptions_t* options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_ANY);
+  rd_kafka_AdminOptions_set_request_timeout(options, 10'000, err, sizeof err);
+  std::unique_ptr<rd_kafka_AdminOptions_t, void (*)(rd_kafka_AdminOptions_t*)> options_guard(options, rd_kafka_AdminOptions_destroy);
+  rd_kafka_CreateTopics(rk, &nt, 1, options, queue);
+  rd_kafka_NewTopic_destroy(nt);
+  auto created = wait_for(RD_KAFKA_EVENT_CREATETOPICS_RESULT);
+  if (!created) return "no answer to CreateTopics (a broker without the admin API?)";
+  if (rd_kafka_event_error(created.get())) return rd_kafka_event_error_string(created.get());
+  size_t n = 0;
+  const rd_kafka_topic_result_t** results = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(created.get()), &n);
+  rd_kafka_resp_err_t code = n ? rd_kafka_topic_result_error(results[0]) : RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (code == RD_KAFKA_RESP_ERR_NO_ERROR) return "";
+  if (code != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) return rd_kafka_err2str(code);
+  // It exists: is it compacted?
+  rd_kafka_ConfigResource_t* res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str());
+  rd_kafka_DescribeConfigs(rk, &res, 1, options, queue);
+  rd_kafka_ConfigResource_destroy(res);
+  auto described = wait_for(RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT);
+  if (!described || rd_kafka_event_error(described.get())) return "cannot read its cleanup.policy";
+  const rd_kafka_ConfigResource_t** rs =
+      rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(described.get()), &n);
+  for (size_t i = 0; i < n; ++i) {
+    size_t m = 0;
+    const rd_kafka_ConfigEntry_t** entries = rd_kafka_ConfigResource_configs(rs[i], &m);
+    for (size_t j = 0; j < m; ++j)
+      if (std::string_view(rd_kafka_ConfigEntry_name(entries[j])) == "cleanup.policy") {
+        const char* v = rd_kafka_ConfigEntry_value(entries[j]);
+        if (!v || std::string_view(v).find("compact") == std::string_view::npos)
+          throw std::runtime_error("checkpoint topic " + topic + " has cleanup.policy=" + (v ? v : "") +
+                                   ": set it to compact, or positions are deleted with age");
+        return "";
+      }
+  }
+  return "cannot read its cleanup.policy";
 }
 
 // One thread owns the producer and runs one transaction at a time.
@@ -86,6 +142,18 @@ class TransactionalSink final : public Sink {
                                            {"checkpoint_topic", eo_.checkpoint_topic},
                                            {"batches_per_transaction", eo_.batches_per_transaction}});
     thread_ = std::thread([this] { run(); });
+    // Beside the transactions, not before them: a broker without the admin
+    // API (the test broker) answers only when the request times out.
+    check_thread_ = std::thread([this] {
+      try {
+        std::string unchecked = ensure_compacted(rk_, eo_.checkpoint_topic, [this] { return stopping(); });
+        if (!unchecked.empty())
+          log_.warn("cannot create or check the checkpoint topic; make sure it exists with cleanup.policy=compact",
+                    {{"sink", name_}, {"topic", eo_.checkpoint_topic}, {"error", unchecked}});
+      } catch (const std::exception& e) {
+        log_.error(e.what(), {{"sink", name_}});
+      }
+    });
   }
 
   ~TransactionalSink() override { close(settings_.flush_timeout); }
@@ -119,6 +187,7 @@ class TransactionalSink final : public Sink {
     }
     work_.notify_all();
     if (thread_.joinable()) thread_.join();
+    if (check_thread_.joinable()) check_thread_.join();
     std::map<uint64_t, Pending> left;
     {
       std::lock_guard lock(mu_);
@@ -309,7 +378,7 @@ class TransactionalSink final : public Sink {
   std::string fatal_error_;
   std::map<std::string, rd_kafka_topic_t*> topics_;  // the transaction thread only
   std::string scratch_;
-  std::thread thread_;  // last: starts after every member exists
+  std::thread thread_, check_thread_;  // last: start after every member exists
 };
 
 }  // namespace

@@ -12,7 +12,7 @@ import sys
 dashboard = json.load(open(sys.argv[1]))
 source = "".join(open(f).read() for f in sys.argv[2:])
 exported = set(re.findall(r'"((?:zendesk_forwarder|process)_[a-z_]+)"', source))
-histograms = {n for n in exported if re.search(r'BuildHistogram\(\),\s*[^,]+,\s*"' + n, source)}
+histograms = {n for n in exported if re.search(r'BuildHistogram\(\)(,\s*[^,]+,\s*|\s*\.Name\()"' + n, source)}
 exported |= {h + s for h in histograms for s in ("_bucket", "_sum", "_count")}
 exported.add("up")
 

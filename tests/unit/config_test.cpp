@@ -357,3 +357,30 @@ TEST_CASE("config: every example under config/ is valid (but for files of the ma
   }
   CHECK(checked >= 6);
 }
+
+TEST_CASE("config: kafka exactly_once needs one sink, one pull source without late reads; its keys need it") {
+  const std::string base = R"(zendesk:
+  subdomain: acme
+  auth: {type: oauth, oauth_token: t0k3n}
+  late_read_delay: 0s
+checkpoint: {path: /tmp/zf-cp.json}
+sinks:
+  - {type: kafka, brokers: "127.0.0.1:9092", topic: access, exactly_once: true, transaction_timeout: 30s}
+)";
+  auto app = app::load_config(ConfigNode::load_string(base));
+  REQUIRE(app.sinks.size() == 1);
+  CHECK(app.sinks[0].read_position);  // positions are read back from the checkpoint topic
+  auto err = [&](const std::string& from, const std::string& to) {
+    std::string yaml = base;
+    yaml.replace(yaml.find(from), from.size(), to);
+    return error_of(yaml);
+  };
+  CHECK(err("  late_read_delay: 0s\n", "").find("config: sinks[0].exactly_once: needs late_read_delay: 0") !=
+        std::string::npos);
+  CHECK(err("transaction_timeout: 30s}\n", "transaction_timeout: 30s}\n  - {type: jsonl, path: \"-\"}\n")
+            .find("config: sinks[0].exactly_once: needs this kafka sink to be the only sink") != std::string::npos);
+  CHECK(err("exactly_once: true, transaction_timeout: 30s", "transactional_id: zf-1")
+            .find("config: sinks[0].transactional_id: applies only with exactly_once: true") != std::string::npos);
+  CHECK(err("transaction_timeout: 30s", "transaction_timeout: 1s").find("sinks[0].transaction_timeout") !=
+        std::string::npos);
+}
