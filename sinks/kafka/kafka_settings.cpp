@@ -154,4 +154,26 @@ rd_kafka_t* new_consumer(const Settings& s) {
   return rk;
 }
 
+ConsumerPtr new_consumer_ptr(const Settings& s) {
+  return ConsumerPtr(new_consumer(s), [](rd_kafka_t* k) {
+    rd_kafka_consumer_close(k);
+    rd_kafka_destroy(k);
+  });
+}
+
+std::vector<int32_t> partitions_of(rd_kafka_t* rk, const std::string& topic) {
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, 10'000);
+  rd_kafka_topic_destroy(rkt);
+  if (err) throw std::runtime_error("cannot read topic " + topic + "'s metadata: " + rd_kafka_err2str(err));
+  std::unique_ptr<const rd_kafka_metadata_t, void (*)(const rd_kafka_metadata_t*)> guard(md, rd_kafka_metadata_destroy);
+  if (md->topic_cnt != 1 || md->topics[0].err)
+    throw std::runtime_error("topic " + topic + ": " +
+                             rd_kafka_err2str(md->topic_cnt ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART));
+  std::vector<int32_t> out;
+  for (int i = 0; i < md->topics[0].partition_cnt; ++i) out.push_back(md->topics[0].partitions[i].id);
+  return out;
+}
+
 }  // namespace zf::sinks::kafka

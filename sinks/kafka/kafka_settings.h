@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
+#include <vector>
 #include <optional>
 #include <string>
 
@@ -41,5 +43,9 @@ std::string advice(rd_kafka_resp_err_t err);
 // properties (the producer's own settings do not apply to it). Throws
 // std::runtime_error.
 rd_kafka_t* new_consumer(const Settings& s);
+using ConsumerPtr = std::unique_ptr<rd_kafka_t, void (*)(rd_kafka_t*)>;
+ConsumerPtr new_consumer_ptr(const Settings& s);  // closed and destroyed when it goes
+// The partitions of `topic`; throws std::runtime_error naming the topic.
+std::vector<int32_t> partitions_of(rd_kafka_t* rk, const std::string& topic);
 
 }  // namespace zf::sinks::kafka

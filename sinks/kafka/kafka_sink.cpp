@@ -264,26 +264,15 @@ SinkReader reader(const ConfigNode& section) {
   Settings s = read_settings(section);
   return [s](const std::string& account, const RecordVisitor& each) {
     std::string topic = topic_of(s.topic_template, account);
-    rd_kafka_t* rk = new_consumer(s);
-    std::unique_ptr<rd_kafka_t, void (*)(rd_kafka_t*)> guard(rk, [](rd_kafka_t* k) {
-      rd_kafka_consumer_close(k);
-      rd_kafka_destroy(k);
-    });
-    const rd_kafka_metadata_t* md = nullptr;
-    rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
-    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, 10'000);
-    rd_kafka_topic_destroy(rkt);
-    if (err) throw std::runtime_error("cannot read topic " + topic + "'s metadata: " + rd_kafka_err2str(err));
-    std::unique_ptr<const rd_kafka_metadata_t, void (*)(const rd_kafka_metadata_t*)> md_guard(md, rd_kafka_metadata_destroy);
-    if (md->topic_cnt != 1 || md->topics[0].err)
-      throw std::runtime_error("topic " + topic + ": " + rd_kafka_err2str(md->topic_cnt ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART));
+    ConsumerPtr consumer = new_consumer_ptr(s);
+    rd_kafka_t* rk = consumer.get();
+    std::vector<int32_t> partitions = partitions_of(rk, topic);
     // Each partition from its first offset up to the high watermark read now.
-    rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
+    rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size()));
     std::map<int32_t, int64_t> end;
-    for (int i = 0; i < md->topics[0].partition_cnt; ++i) {
-      int32_t p = md->topics[0].partitions[i].id;
+    for (int32_t p : partitions) {
       int64_t lo = 0, hi = 0;
-      err = rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &lo, &hi, 10'000);
+      rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &lo, &hi, 10'000);
       if (err) {
         rd_kafka_topic_partition_list_destroy(parts);
         throw std::runtime_error("cannot read topic " + topic + "'s offsets: " + rd_kafka_err2str(err));

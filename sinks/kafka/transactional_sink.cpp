@@ -390,27 +390,14 @@ std::unique_ptr<Sink> make_transactional_sink(const Settings& settings, const Si
 PositionReader position_reader(const Settings& s) {
   return [s](const std::string& source) -> std::optional<std::string> {
     const std::string& topic = s.exactly_once->checkpoint_topic;
-    rd_kafka_t* rk = new_consumer(s);
-    std::unique_ptr<rd_kafka_t, void (*)(rd_kafka_t*)> guard(rk, [](rd_kafka_t* k) {
-      rd_kafka_consumer_close(k);
-      rd_kafka_destroy(k);
-    });
-    const rd_kafka_metadata_t* md = nullptr;
-    rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
-    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, 10'000);
-    rd_kafka_topic_destroy(rkt);
-    if (err) throw std::runtime_error("cannot read checkpoint topic " + topic + "'s metadata: " + rd_kafka_err2str(err));
-    std::unique_ptr<const rd_kafka_metadata_t, void (*)(const rd_kafka_metadata_t*)> md_guard(md, rd_kafka_metadata_destroy);
-    if (md->topic_cnt != 1 || md->topics[0].err)
-      throw std::runtime_error("checkpoint topic " + topic + ": " +
-                               rd_kafka_err2str(md->topic_cnt ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) +
-                               " (create it with cleanup.policy=compact, or fix checkpoint_topic)");
+    ConsumerPtr consumer = new_consumer_ptr(s);
+    rd_kafka_t* rk = consumer.get();
+    std::vector<int32_t> partitions = partitions_of(rk, topic);
     // Every partition from the start to its end for read_committed (the
     // last stable offset): the newest committed value of the source's key.
-    rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
+    rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size()));
     std::set<int32_t> open;
-    for (int i = 0; i < md->topics[0].partition_cnt; ++i) {
-      int32_t p = md->topics[0].partitions[i].id;
+    for (int32_t p : partitions) {
       rd_kafka_topic_partition_list_add(parts, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
       open.insert(p);
     }

@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "source/position.h"
+#include "source/state_file.h"
 
 namespace zf::source {
 
@@ -34,16 +35,6 @@ std::string encode(const Ledger& l) {
     put(out, b.digest);
   }
   return out;
-}
-
-void write_all(int fd, const std::string& data, const std::string& path) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw std::runtime_error("cannot write " + path + ": " + std::strerror(errno));
-    done += static_cast<size_t>(n);
-  }
 }
 
 }  // namespace
@@ -95,19 +86,7 @@ void DeliveryLedger::compact() {
     int64_t floor = l.rbegin()->first - kRetentionSeconds;
     l.erase(l.begin(), l.lower_bound(floor));
   }
-  std::string tmp = path_ + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) throw std::runtime_error("cannot open " + tmp + ": " + std::strerror(errno));
-  try {
-    write_all(fd, encode(l), tmp);
-    if (::fsync(fd) != 0) throw std::runtime_error("cannot sync " + tmp + ": " + std::strerror(errno));
-  } catch (...) {
-    ::close(fd);
-    throw;
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path_.c_str()) != 0)
-    throw std::runtime_error("cannot replace " + path_ + ": " + std::strerror(errno));
+  replace_file(path_, encode(l));
   entries_ = compacted_entries_ = l.size();
 }
 

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/errors.h"
+#include "source/state_file.h"
 
 namespace zf::source {
 
@@ -33,18 +34,6 @@ ReadPosition read_position(const nlohmann::json& p) {
 
 bool consistent(const ReadPosition& p) {
   return p.window_start > 0 && (p.window_end == 0 || p.window_end > p.window_start);
-}
-
-void write_all(int fd, const char* data, size_t size, const std::function<std::runtime_error(const char*)>& fail) {
-  size_t off = 0;
-  while (off < size) {
-    ssize_t n = ::write(fd, data + off, size - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw fail("write");
-    }
-    off += static_cast<size_t>(n);
-  }
 }
 
 }  // namespace
@@ -172,31 +161,7 @@ std::optional<LoadedState> PullCheckpoint::load() const {
 
 size_t PullCheckpoint::save(const PullState& state) {
   std::string text = serialize(state);
-  std::string tmp = path_ + ".tmp";
-  auto fail = [&](const char* step) {
-    return std::runtime_error("checkpoint " + std::string(step) + " failed for " + tmp + ": " + std::strerror(errno));
-  };
-  // A file planted at the temp path (a symlink to a victim) is removed, not
-  // followed: created afresh, exclusively.
-  if (::unlink(tmp.c_str()) != 0 && errno != ENOENT) throw fail("unlink of the stale temp file");
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) throw fail("open");
-  try {
-    write_all(fd, text.data(), text.size(), fail);
-    if (::fsync(fd) != 0) throw fail("fsync");
-  } catch (...) {
-    ::close(fd);
-    throw;
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path_.c_str()) != 0) throw fail("rename");
-  std::string dir = fs::path(path_).parent_path().string();
-  if (dir.empty()) dir = ".";
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+  replace_file(path_, text);
   return text.size();
 }
 
@@ -220,7 +185,7 @@ size_t PullCheckpoint::append_ids(int64_t window_start, const std::vector<EventK
     it = open_ids_.emplace(window_start, fd).first;
   }
   std::string buf = encode_keys(keys);
-  write_all(it->second, buf.data(), buf.size(), fail);
+  write_all(it->second, buf, file);
   unsynced_.insert(it->second);
   return buf.size();
 }

@@ -11,24 +11,12 @@
 #include <stdexcept>
 
 #include "core/errors.h"
+#include "source/state_file.h"
 
 namespace zf::source {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-void write_all(int fd, const std::string& data, const std::string& path) {
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw std::runtime_error("cannot write " + path + ": " + std::strerror(errno));
-    off += static_cast<size_t>(n);
-  }
-}
-
-}  // namespace
 
 RecentIds::RecentIds(size_t bound) : bound_(bound) {}
 
@@ -84,20 +72,7 @@ void RecentIds::add(const std::vector<EventKey>& keys) {
 
 // Rewrites the file with just the ids remembered, atomically.
 void RecentIds::compact() {
-  std::string tmp = path_ + ".tmp";
-  ::unlink(tmp.c_str());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) throw std::runtime_error("cannot create " + tmp + ": " + std::strerror(errno));
-  try {
-    write_all(fd, encode_keys({order_.begin(), order_.end()}), tmp);
-    if (::fsync(fd) != 0) throw std::runtime_error("cannot sync " + tmp + ": " + std::strerror(errno));
-  } catch (...) {
-    ::close(fd);
-    throw;
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path_.c_str()) != 0)
-    throw std::runtime_error("cannot replace " + path_ + ": " + std::strerror(errno));
+  replace_file(path_, encode_keys({order_.begin(), order_.end()}));
   ::close(fd_);
   fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
   if (fd_ < 0) throw std::runtime_error("cannot reopen " + path_ + ": " + std::strerror(errno));
