@@ -146,6 +146,9 @@ rd_kafka_t* new_consumer(const Settings& s) {
   rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
   rd_kafka_conf_set(conf, "isolation.level", "read_committed", err, sizeof err);
   rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof err);
+  // Readers stop at the end: a fetch waiting for data that will not come
+  // only delays them.
+  rd_kafka_conf_set(conf, "fetch.wait.max.ms", "20", err, sizeof err);
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
   if (!rk) {
     rd_kafka_conf_destroy(conf);

@@ -387,40 +387,54 @@ std::unique_ptr<Sink> make_transactional_sink(const Settings& settings, const Si
   return std::make_unique<TransactionalSink>(settings, ctx);
 }
 
+namespace {
+
+// The newest committed value of `key` in `topic`, reading each partition
+// from `back` offsets before its end (all of it when `back` is 0) up to
+// the end a read_committed consumer sees (the last stable offset).
+std::optional<std::string> newest_value(const Settings& s, const std::string& topic, const std::string& key, int64_t back) {
+  ConsumerPtr consumer = new_consumer_ptr(s);
+  rd_kafka_t* rk = consumer.get();
+  std::vector<int32_t> partitions = partitions_of(rk, topic);
+  rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size()));
+  std::set<int32_t> open;
+  for (int32_t p : partitions) {
+    int64_t lo = 0, hi = 0;
+    if (back > 0 && !rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &lo, &hi, 10'000)) lo = std::max(lo, hi - back);
+    rd_kafka_topic_partition_list_add(parts, topic.c_str(), p)->offset = back > 0 ? lo : RD_KAFKA_OFFSET_BEGINNING;
+    open.insert(p);
+  }
+  rd_kafka_assign(rk, parts);
+  rd_kafka_topic_partition_list_destroy(parts);
+  std::optional<std::string> newest;
+  auto deadline = Clock::now() + std::chrono::minutes(2);
+  while (!open.empty()) {
+    if (Clock::now() > deadline)
+      throw std::runtime_error("reading checkpoint topic " + topic + " timed out (an open transaction of another "
+                               "producer holds it back?)");
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 1000);
+    if (!m) continue;
+    std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> m_guard(m, rd_kafka_message_destroy);
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      open.erase(m->partition);
+      continue;
+    }
+    if (m->err) throw std::runtime_error("reading checkpoint topic " + topic + ": " + rd_kafka_message_errstr(m));
+    if (m->key && std::string_view(static_cast<const char*>(m->key), m->key_len) == key)
+      newest = std::string(static_cast<const char*>(m->payload), m->len);
+  }
+  return newest;
+}
+
+}  // namespace
+
 PositionReader position_reader(const Settings& s) {
   return [s](const std::string& source) -> std::optional<std::string> {
+    // Each transaction ends with the position, so the newest one is near
+    // the end: the tail first, the whole topic only when it is not there.
     const std::string& topic = s.exactly_once->checkpoint_topic;
-    ConsumerPtr consumer = new_consumer_ptr(s);
-    rd_kafka_t* rk = consumer.get();
-    std::vector<int32_t> partitions = partitions_of(rk, topic);
-    // Every partition from the start to its end for read_committed (the
-    // last stable offset): the newest committed value of the source's key.
-    rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size()));
-    std::set<int32_t> open;
-    for (int32_t p : partitions) {
-      rd_kafka_topic_partition_list_add(parts, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-      open.insert(p);
-    }
-    rd_kafka_assign(rk, parts);
-    rd_kafka_topic_partition_list_destroy(parts);
-    std::optional<std::string> newest;
-    auto deadline = Clock::now() + std::chrono::minutes(2);
-    while (!open.empty()) {
-      if (Clock::now() > deadline)
-        throw std::runtime_error("reading checkpoint topic " + topic + " timed out (an open transaction of another "
-                                 "producer holds it back?)");
-      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 1000);
-      if (!m) continue;
-      std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> m_guard(m, rd_kafka_message_destroy);
-      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        open.erase(m->partition);
-        continue;
-      }
-      if (m->err) throw std::runtime_error("reading checkpoint topic " + topic + ": " + rd_kafka_message_errstr(m));
-      if (std::string_view(static_cast<const char*>(m->key), m->key_len) == source)
-        newest = std::string(static_cast<const char*>(m->payload), m->len);
-    }
-    return newest;
+    if (auto tail = newest_value(s, topic, source, 256)) return tail;
+    return newest_value(s, topic, source, 0);
   };
 }
 

