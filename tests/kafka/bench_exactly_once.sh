@@ -7,7 +7,7 @@
 # of ROUNDS runs (the machine is shared).
 # usage: bench_exactly_once.sh BUILD_DIR [EVENTS] [ROUNDS]
 set -euo pipefail
-BUILD=${1:-build}; EVENTS=${2:-200000}; ROUNDS=${3:-3}
+BUILD=${1:-build}; EVENTS=${2:-200000}; ROUNDS=${3:-3}; INFLIGHT=${INFLIGHT:-4}
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/../integration/lib.sh"
 source "$HERE/kafka.sh"
@@ -30,6 +30,7 @@ zendesk:
   late_read_delay: 0s
   rate_limit: {requests: 1000, period: 1s}
 checkpoint: {path: $ZF_TMP/$1-$2.json}
+pipeline: {max_inflight_batches: $INFLIGHT}
 sinks:
   - {type: kafka, brokers: "$BOOT", topic: $1-$2$3}
 YAML
