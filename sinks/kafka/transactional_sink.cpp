@@ -122,6 +122,10 @@ class TransactionalSink final : public Sink {
       }
     rd_kafka_conf_set_opaque(conf, this);
     rd_kafka_conf_set_log_cb(conf, &TransactionalSink::on_log);
+    // Delivery reports only wake the commit: without a callback none is
+    // queued, and the commit's flush sees the last acknowledgement only at
+    // its next 10 ms poll. A failed message fails the commit itself.
+    rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t*, const rd_kafka_message_t*, void*) {});
     rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
     if (!rk_) {
       rd_kafka_conf_destroy(conf);
