@@ -303,9 +303,6 @@ AppConfig load_config(const ConfigNode& root) {
     if (c.sources.size() != 1 || !c.webhooks.empty())
       sink.fail("exactly_once", "needs exactly one source, a zendesk_pull source (its position is what the "
                                 "transactions store)");
-    if (c.sources[0].source.windows.late_read_delay_s != 0)
-      sink.fail("exactly_once", "needs late_read_delay: 0 on the source for now: a late read skips the ids on "
-                                "local disk, which are outside the transactions");
   }
 
   ConfigNode m = root.child("metrics");

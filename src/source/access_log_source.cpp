@@ -44,6 +44,40 @@ AccessLogSource::AccessLogSource(SourceSettings settings, HttpClient& http, Rate
       stop_(stop),
       clock_(clock) {}
 
+// Makes each kept window's id file hold exactly the ids the state covers.
+// Ids written ahead of a commit that never came are cut off: their pages
+// were not delivered (or, with Kafka exactly_once, not committed), so a
+// late read must ship them. A file shorter than the state says has lost
+// ids: its late read ships some events again (duplicates, never a loss).
+void AccessLogSource::reconcile_ids(PullState& s, const std::set<int64_t>& keep) {
+  std::erase_if(s.id_counts, [&](const auto& entry) { return !keep.count(entry.first); });
+  auto warn_missing = [&](int64_t start, uint64_t expected, uint64_t found) {
+    log_.warn("the ids a window's first read delivered are missing; its late read will ship that window's events "
+              "again (duplicates, never a loss)",
+              {{"window_start", format_utc_seconds(start)}, {"directory", store_.path() + ".ids"},
+               {"expected", expected}, {"found", found}});
+  };
+  for (int64_t start : keep) {
+    uint64_t on_disk = store_.count_ids(start);
+    auto it = s.id_counts.find(start);
+    if (it == s.id_counts.end()) {
+      // A checkpoint from before id_counts: the file is all there is.
+      if (on_disk > 0) s.id_counts[start] = on_disk;
+      else if (start != s.first.window_start) warn_missing(start, 0, 0);
+      continue;
+    }
+    if (on_disk > it->second) {
+      store_.truncate_ids(start, it->second);
+      log_.info("ids written ahead of pages that were never committed are dropped; those pages are read again",
+                {{"window_start", format_utc_seconds(start)}, {"dropped", on_disk - it->second}});
+    } else if (on_disk < it->second) {
+      warn_missing(start, it->second, on_disk);
+      it->second = on_disk;
+    }
+    if (it->second == 0) s.id_counts.erase(it);
+  }
+}
+
 void AccessLogSource::open(const std::string& account, int64_t start) {
   PullState s;
   if (auto loaded = store_.load()) {
@@ -64,6 +98,7 @@ void AccessLogSource::open(const std::string& account, int64_t start) {
       store_.remove_ids(s.first.window_start);
       store_.append_ids(s.first.window_start, keys);
       store_.sync_ids();
+      s.id_counts[s.first.window_start] = keys.size();
       store_.save(s);
       log_.info("checkpoint migrated from version 1 (overlap re-reads) to version " +
                     std::to_string(kCheckpointVersion) + " (first and late reads)",
@@ -80,14 +115,9 @@ void AccessLogSource::open(const std::string& account, int64_t start) {
               {{"path", store_.path()}, {"start", format_utc_seconds(start)}});
   }
   std::set<int64_t> keep{s.first.window_start};
-  for (const auto& w : s.awaiting) {
-    keep.insert(w.start);
-    if (!store_.has_ids(w.start))
-      log_.warn("the ids a window's first read delivered are missing; its late read will ship that window's events "
-                "again (duplicates, never a loss)",
-                {{"window_start", format_utc_seconds(w.start)}, {"directory", store_.path() + ".ids"}});
-  }
+  for (const auto& w : s.awaiting) keep.insert(w.start);
   store_.remove_ids_except(keep);
+  reconcile_ids(s, keep);
   live_ = durable_ = s;
   if (store_.has_ids(s.first.window_start)) first_seen_ = EventKeySet(store_.read_ids(s.first.window_start));
   if (s.late.open()) {
@@ -327,6 +357,7 @@ std::optional<SourcePage> AccessLogSource::fetch(ReadKind kind, bool once) {
     PendingCommit pc;
     const EventKeySet& seen = kind == ReadKind::First ? first_seen_ : late_seen_;
     bool record = kind == ReadKind::First && live_.first_late_read;
+    std::vector<EventKey> ids;  // for the window's late read
     for (simdjson::dom::element event : page.events) {
       ++out.listed;
       std::string_view id;
@@ -336,12 +367,25 @@ std::optional<SourcePage> AccessLogSource::fetch(ReadKind kind, bool once) {
           ++out.duplicates;
           continue;
         }
-        if (record) pc.ids.push_back(key);
+        if (record) ids.push_back(key);
         std::string_view ts;
         auto ms = event["timestamp"].get_string().get(ts) ? std::nullopt : parse_rfc3339_ms(ts);
         pc.ledger[ms ? ledger_bucket_of(*ms) : kLedgerNoTime].add(id);
       }
       out.events.push_back(event);
+    }
+    // Durable before the page leaves: a late read must know every id a
+    // delivered page shipped, wherever the state that says so is kept.
+    if (!ids.empty()) {
+      try {
+        store_.append_ids(window.start, ids);
+        store_.sync_ids();
+      } catch (const std::exception& e) {
+        throw FatalError(std::string(e.what()) + ". The forwarder stops before shipping the page; free the disk or "
+                         "fix the checkpoint directory's permissions and start it again (the next start drops the "
+                         "partial write).");
+      }
+      live_.id_counts[window.start] += ids.size();
     }
 
     if (page.has_more) {
@@ -392,10 +436,13 @@ std::optional<SourcePage> AccessLogSource::fetch(ReadKind kind, bool once) {
     metrics_.duplicates_dropped.Increment(static_cast<double>(out.duplicates));
     pc.retire.insert(pc.retire.end(), retire_next_.begin(), retire_next_.end());
     retire_next_.clear();
+    std::erase_if(live_.id_counts, [&](const auto& entry) {
+      return entry.first != live_.first.window_start &&
+             std::none_of(live_.awaiting.begin(), live_.awaiting.end(), [&](const Window& w) { return w.start == entry.first; });
+    });
     pc.token = out.token = ++next_token_;
     pc.after = live_;
     out.position = serialize(live_);
-    pc.ids_window = window.start;
     pc.events = out.events.size();
     {
       std::lock_guard lock(mu_);
@@ -484,11 +531,7 @@ CommitCost AccessLogSource::commit(uint64_t token) {
   PullState state = done.back().after;
   try {
     size_t events = 0;
-    for (const auto& pc : done) {
-      cost.bytes += store_.append_ids(pc.ids_window, pc.ids);
-      events += pc.events;
-    }
-    store_.sync_ids();
+    for (const auto& pc : done) events += pc.events;
     {
       std::lock_guard lock(mu_);
       state.events_delivered = durable_.events_delivered + events;
@@ -496,8 +539,7 @@ CommitCost AccessLogSource::commit(uint64_t token) {
     state.committed_at_s = clock_.now_s();
     cost.bytes += store_.save(state);
   } catch (...) {
-    // Put the pages back: the next commit appends their ids again (a set
-    // does not mind) and writes a state covering them.
+    // Put the pages back: the next commit writes a state covering them.
     std::lock_guard lock(mu_);
     for (auto it = done.rbegin(); it != done.rend(); ++it) pending_.push_front(std::move(*it));
     throw;

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -82,8 +83,6 @@ class AccessLogSource final : public Source {
   struct PendingCommit {
     uint64_t token = 0;
     PullState after;
-    int64_t ids_window = 0;  // append `ids` to this window's file (when non-empty)
-    std::vector<EventKey> ids;
     std::vector<int64_t> retire;  // id files no longer needed once `after` is durable
     size_t events = 0;
     Ledger ledger;                // the page's shipped events, by minute of event time
@@ -93,6 +92,7 @@ class AccessLogSource final : public Source {
   Step plan(int64_t now, bool once, ReadKind& kind, int64_t& wake_ms);
   bool open_late_read(int64_t now, bool& waits_for_commit);
   void give_up_overdue(int64_t now);
+  void reconcile_ids(PullState& s, const std::set<int64_t>& keep);
   std::optional<SourcePage> fetch(ReadKind kind, bool once);
   std::string page_url(const ReadPosition& pos, const std::optional<std::string>& link) const;
   void backoff(const std::string& reason, const std::string& what);

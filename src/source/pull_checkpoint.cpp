@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -41,6 +42,8 @@ bool consistent(const ReadPosition& p) {
 std::string serialize(const PullState& s) {
   nlohmann::json awaiting = nlohmann::json::array();
   for (const auto& w : s.awaiting) awaiting.push_back({w.start, w.end});
+  nlohmann::json id_counts = nlohmann::json::object();
+  for (const auto& [start, n] : s.id_counts) id_counts[std::to_string(start)] = n;
   nlohmann::json first = to_json(s.first);
   first["late_read"] = s.first_late_read;
   nlohmann::json j = {{"version", kCheckpointVersion},
@@ -48,6 +51,7 @@ std::string serialize(const PullState& s) {
                       {"first_read", first},
                       {"awaiting_late_read", awaiting},
                       {"late_read", s.late.open() ? to_json(s.late) : nlohmann::json(nullptr)},
+                      {"id_counts", id_counts},
                       {"committed_at", s.committed_at_s},
                       {"events_delivered", s.events_delivered}};
   return j.dump() + "\n";
@@ -100,6 +104,15 @@ LoadedState deserialize(const std::string& text, const std::string& path) {
             s.late.window_start != s.awaiting.front().start)
           throw corrupt("late_read does not cover the first window awaiting it");
       }
+      // Absent in files written before ids were written ahead.
+      if (j.contains("id_counts"))
+        for (const auto& [start, n] : j.at("id_counts").items()) {
+          int64_t window = 0;
+          auto [end, ec] = std::from_chars(start.data(), start.data() + start.size(), window);
+          if (ec != std::errc() || end != start.data() + start.size() || window <= 0)
+            throw corrupt("id_counts has a key that is not a window start: \"" + start + "\"");
+          s.id_counts[window] = n.get<uint64_t>();
+        }
     }
     if (!consistent(s.first)) throw corrupt("position window is inconsistent");
     return out;
@@ -213,6 +226,20 @@ size_t PullCheckpoint::count_ids(int64_t window_start) const {
   std::error_code ec;
   auto size = fs::file_size(ids_file(window_start), ec);
   return ec ? 0 : static_cast<size_t>(size / kEventKeyBytes);
+}
+
+void PullCheckpoint::truncate_ids(int64_t window_start, size_t count) {
+  std::string file = ids_file(window_start);
+  auto fail = [&](const char* step) {
+    return std::runtime_error("id file " + std::string(step) + " failed for " + file + ": " + std::strerror(errno));
+  };
+  int fd = ::open(file.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) throw fail("open");
+  bool ok = ::ftruncate(fd, static_cast<off_t>(count * kEventKeyBytes)) == 0 && ::fdatasync(fd) == 0;
+  int saved = errno;
+  ::close(fd);
+  errno = saved;
+  if (!ok) throw fail("truncate");
 }
 
 void PullCheckpoint::remove_ids(int64_t window_start) {

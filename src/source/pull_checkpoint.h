@@ -9,7 +9,8 @@
 // (<path>.ids/<window_start>.ids, 16 bytes an id), synced before the state
 // that relies on them; a window's file is deleted once its late read is
 // committed. So a commit writes a few hundred bytes plus the page's new
-// ids, never the whole dedup set.
+// ids, never the whole dedup set. Ids are appended when their page is
+// fetched; the state says how many of them it covers (id_counts).
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -32,6 +33,12 @@ struct PullState {
   bool first_late_read = false;  // the open first-read window is read again later (its ids are kept)
   std::vector<Window> awaiting;  // first read committed, late read pending; ascending
   ReadPosition late;             // the open late read, over a prefix of `awaiting`
+  // Per window with an id file: how many of its ids this state covers. Ids
+  // are written (and synced) when their page is fetched, ahead of its
+  // commit, so a crash can leave more; opening truncates the file back.
+  // That keeps the files exact when the state lives elsewhere (a Kafka
+  // transaction commits the page and this state together).
+  std::map<int64_t, uint64_t> id_counts;
   int64_t committed_at_s = 0;
   uint64_t events_delivered = 0;  // since this checkpoint file was created
   bool operator==(const PullState&) const = default;
@@ -74,6 +81,8 @@ class PullCheckpoint {
   std::vector<EventKey> read_ids(int64_t window_start) const;
   bool has_ids(int64_t window_start) const;
   size_t count_ids(int64_t window_start) const;
+  // Cuts a window's id file back to its first `count` ids, durably.
+  void truncate_ids(int64_t window_start, size_t count);
   void remove_ids(int64_t window_start);
   // Deletes id files of windows not in `keep` (left by a crash between a
   // state write and the deletion it allowed).

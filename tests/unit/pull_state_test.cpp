@@ -63,6 +63,7 @@ TEST_CASE("checkpoint: version 2 round-trips first read, awaiting windows and th
   s.first_late_read = true;
   s.awaiting = {{1794999900, 1794999930}, {1794999930, 1794999960}, {1794999960, 1795000000}};
   s.late = {1794999900, 1794999960, "late-cursor"};
+  s.id_counts = {{1794999900, 40}, {1794999930, 0}, {1795000000, 7}};
   s.committed_at_s = 1795000100;
   s.events_delivered = 12345;
   {
@@ -158,6 +159,82 @@ TEST_CASE("id files: appended per window, read back whole, a torn tail ignored, 
   CHECK_FALSE(store.has_ids(200));
   store.remove_ids(100);
   CHECK_FALSE(store.has_ids(100));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("id files (#17): opening cuts ids written ahead of uncommitted pages back to the state's counts") {
+  // Ids are written when a page is fetched; the state (in the file, or in a
+  // Kafka transaction) says how many of them were committed. A late read
+  // must ship the ones past that count: their pages never reached a sink.
+  auto dir = temp_dir("ahead");
+  std::ostringstream logs;
+  Logger log(logs);
+  ProcessMetrics process_metrics("test");
+  Metrics metrics(process_metrics, "zendesk", "127.0.0.1");
+  StopSignal stop;
+  const int64_t awaiting = 1795000000, open = 1795000060, no_count = 1795000030, gone = 1794990000;
+  {
+    PullCheckpoint store((dir / "cp.json").string());
+    PullState s;
+    s.account = "acme";
+    s.first = {open, open + 60, "c"};
+    s.first_late_read = true;
+    s.awaiting = {{awaiting, no_count}, {no_count, open}};
+    s.id_counts = {{awaiting, 2}, {open, 1}, {gone, 9}};  // `gone` is no window of the state
+    store.save(s);
+    store.append_ids(awaiting, {event_key("a1"), event_key("a2"), event_key("a3-ahead")});
+    store.append_ids(open, {event_key("o1"), event_key("o2-ahead"), event_key("o3-ahead")});
+    store.append_ids(no_count, {event_key("n1")});  // written by a version without id_counts
+    store.append_ids(gone, {event_key("g1")});
+    store.sync_ids();
+  }
+  PullCheckpoint store((dir / "cp.json").string());
+  HttpClient http({});
+  RateLimiter limiter(50, std::chrono::seconds(60), std::chrono::milliseconds(0));
+  AccessLogSource source({}, http, limiter, store, log, metrics, stop);
+  source.open("acme", 0);
+  auto kept = store.read_ids(awaiting);
+  REQUIRE(kept.size() == 2);
+  CHECK(kept[1] == event_key("a2"));
+  REQUIRE(store.read_ids(open).size() == 1);
+  CHECK(store.read_ids(open)[0] == event_key("o1"));
+  CHECK(store.count_ids(no_count) == 1);  // no count: the file is all there is
+  CHECK_FALSE(store.has_ids(gone));
+  CHECK(logs.str().find("ids written ahead of pages that were never committed are dropped") != std::string::npos);
+  CHECK(logs.str().find("are missing") == std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("id files (#17): fewer ids on disk than the state counts is reported: that late read re-ships") {
+  auto dir = temp_dir("short");
+  std::ostringstream logs;
+  Logger log(logs);
+  ProcessMetrics process_metrics("test");
+  Metrics metrics(process_metrics, "zendesk", "127.0.0.1");
+  StopSignal stop;
+  {
+    PullCheckpoint store((dir / "cp.json").string());
+    PullState s;
+    s.account = "acme";
+    s.first = {1795000060, 0, ""};
+    s.awaiting = {{1795000000, 1795000060}};
+    s.id_counts = {{1795000000, 5}};  // e.g. a Kafka position adopted on a new volume
+    store.save(s);
+    store.append_ids(1795000000, {event_key("a1")});
+    store.sync_ids();
+  }
+  PullCheckpoint store((dir / "cp.json").string());
+  HttpClient http({});
+  RateLimiter limiter(50, std::chrono::seconds(60), std::chrono::milliseconds(0));
+  AccessLogSource source({}, http, limiter, store, log, metrics, stop);
+  source.open("acme", 0);
+  CHECK(store.count_ids(1795000000) == 1);
+  CHECK(logs.str().find("the ids a window's first read delivered are missing") != std::string::npos);
+  CHECK(logs.str().find("\"expected\":5") != std::string::npos);
+  CHECK_THROWS_WITH_AS(deserialize(R"({"version":2,"account":"a","first_read":{"window_start":5,"window_end":0,)"
+                                   R"("cursor":""},"awaiting_late_read":[],"late_read":null,"id_counts":{"x1":3}})",
+                                   "cp.json"),
+                       doctest::Contains("id_counts has a key that is not a window start"), FatalError);
   fs::remove_all(dir);
 }
 
