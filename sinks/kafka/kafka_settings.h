@@ -17,7 +17,7 @@ namespace zf::sinks::kafka {
 
 // exactly_once: records and the source's position in one transaction.
 struct ExactlyOnce {
-  std::string transactional_id;  // "" = zendesk-forwarder-<source>
+  std::string transactional_id;  // "" = zendesk-forwarder-<source names, "+"-joined>
   std::string checkpoint_topic;
   size_t batches_per_transaction = 4;
   std::chrono::milliseconds transaction_timeout{60'000};

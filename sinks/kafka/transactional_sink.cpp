@@ -98,7 +98,7 @@ class TransactionalSink final : public Sink {
         eo_(*s.exactly_once),
         log_(ctx.log),
         name_(ctx.name),
-        txn_id_(eo_.transactional_id.empty() ? "zendesk-forwarder-" + ctx.source : eo_.transactional_id),
+        txn_id_(eo_.transactional_id.empty() ? "zendesk-forwarder-" + ctx.sources : eo_.transactional_id),
         transactions_(prometheus::BuildCounter()
                           .Name("zendesk_forwarder_kafka_transactions_total")
                           .Help("Kafka transactions (exactly_once) by outcome: committed, or aborted and sent again.")
@@ -246,8 +246,8 @@ class TransactionalSink final : public Sink {
     }
   }
 
-  // One transaction: the group's records, then the position of its newest
-  // batch (the group is a prefix of what is unacknowledged, in order).
+  // One transaction: the group's records, then the position of each of its
+  // sources (the group is a prefix of what is unacknowledged, in order).
   DeliveryStatus transact(const std::vector<Pending>& group, std::string& error) {
     auto t0 = Clock::now();
     if (rd_kafka_error_t* e = rd_kafka_begin_transaction(rk_)) return failed(e, "begin", error);
@@ -261,9 +261,14 @@ class TransactionalSink final : public Sink {
         if (err) return abort(std::string("producing: ") + rd_kafka_err2name(err) + " (" + advice(err) + ")", error);
       }
     }
-    const Batch& last = *group.back().batch;
-    rd_kafka_resp_err_t err = produce(topic_handle(eo_.checkpoint_topic), RD_KAFKA_MSG_F_COPY, last.source, last.position, nullptr);
-    if (err) return abort(std::string("producing the position: ") + rd_kafka_err2name(err), error);
+    // Each source's batches reach the sink in its own order, and nothing is
+    // taken past a failed batch: its newest batch here ends a prefix.
+    std::map<std::string_view, std::string_view> positions;
+    for (const auto& p : group) positions[p.batch->source] = p.batch->position;
+    for (const auto& [source, position] : positions) {
+      rd_kafka_resp_err_t err = produce(topic_handle(eo_.checkpoint_topic), RD_KAFKA_MSG_F_COPY, source, position, nullptr);
+      if (err) return abort(std::string("producing the position: ") + rd_kafka_err2name(err), error);
+    }
     for (;;) {
       rd_kafka_error_t* e = rd_kafka_commit_transaction(rk_, timeout_ms());
       if (!e) break;

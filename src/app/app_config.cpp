@@ -300,9 +300,9 @@ AppConfig load_config(const ConfigNode& root) {
     if (c.sinks.size() != 1)
       sink.fail("exactly_once", "needs this kafka sink to be the only sink: another sink's deliveries would be "
                                 "outside its transactions");
-    if (c.sources.size() != 1 || !c.webhooks.empty())
-      sink.fail("exactly_once", "needs exactly one source, a zendesk_pull source (its position is what the "
-                                "transactions store)");
+    if (c.sources.empty() || !c.webhooks.empty())
+      sink.fail("exactly_once", "needs zendesk_pull sources only (their positions are what the transactions "
+                                "store; a webhook source keeps none)");
   }
 
   ConfigNode m = root.child("metrics");

@@ -28,8 +28,10 @@ double percentile(std::vector<double> v, double p) {
 
 std::vector<pipeline::NamedSink> build_sinks(const AppConfig& config, Logger& log, ProcessMetrics& metrics) {
   std::vector<pipeline::NamedSink> sinks;
+  std::string sources;
+  for (const auto& c : config.sources) sources += (sources.empty() ? "" : "+") + c.name;
   for (const auto& s : config.sinks) {
-    SinkContext ctx{s.name, log, metrics.registry(), config.sources.size() == 1 ? config.sources[0].name : ""};
+    SinkContext ctx{s.name, log, metrics.registry(), sources};
     try {
       sinks.push_back({s.name, s.build(ctx)});
     } catch (const std::exception& e) {

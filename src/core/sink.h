@@ -57,7 +57,7 @@ struct SinkContext {
   std::string name;              // the sink's configured name (metric label)
   Logger& log;
   prometheus::Registry& metrics; // for sink-specific metrics
-  std::string source = "";       // the only source it serves, when it must know (Kafka exactly_once)
+  std::string sources = "";      // the sources it serves, "+"-joined (Kafka exactly_once's default id)
 };
 
 // Config parsing is separate from building: `validate` parses every sink's

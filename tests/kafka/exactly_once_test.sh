@@ -15,6 +15,9 @@
 #      first and late reads run; each late read ships only what its window's
 #      committed pages did not (ids written ahead of a commit that never
 #      came are dropped on restart): exactly once, late events included.
+#   6. two accounts (two pull sources) into one exactly_once sink: each
+#      transaction holds each source's newest position; 6 SIGKILLs; both
+#      accounts' events exactly once.
 # usage: exactly_once_test.sh FORWARDER EMULATOR TXN_BROKER
 source "$(dirname "$0")/../integration/lib.sh"
 source "$(dirname "$0")/kafka.sh"
@@ -29,7 +32,7 @@ zf_start_emulator "$EMU" --events 100000 --seed 17 --rate-limit 20 --rate-window
 curl -sf "$EMU_URL/_emulator/ids" | sort >"$ZF_TMP/ids"
 # Each scenario its own topic and checkpoint topic (every config's source is "zendesk").
 topics=()
-for t in crash fence outage migrate late; do topics+=(--topic "$t:3:3" --topic "$t-checkpoints:1:3"); done
+for t in crash fence outage migrate late two; do topics+=(--topic "$t:3:3" --topic "$t-checkpoints:1:3"); done
 zf_start_mock_cluster "$BROKER" --control "$ZF_TMP/control" "${topics[@]}"
 
 config() {  # config NAME TOPIC [SINK_KEYS]: $ZF_TMP/NAME.yaml, checkpoint file $ZF_TMP/NAME.json
@@ -178,4 +181,56 @@ echo "late events shipped by the last run's late reads: $late_events;" \
 check late "$ZF_TMP/late-ids"
 [ "$(wc -l <"$ZF_TMP/late.all")" -gt "$(wc -l <"$ZF_TMP/late-ids")" ] ||
   fail "read_uncommitted shows no aborted records: the kills never hit a transaction"
+
+echo "== two accounts into one exactly_once sink, 6 SIGKILLs"
+zf_start_emulator "$EMU" --events 30000 --seed 21 --rate-limit 20 --rate-window 1s
+URL_A=$EMU_URL
+zf_start_emulator "$EMU" --events 30000 --seed 22 --rate-limit 20 --rate-window 1s
+URL_B=$EMU_URL
+{ curl -sf "$URL_A/_emulator/ids"; curl -sf "$URL_B/_emulator/ids"; } | sort >"$ZF_TMP/two-ids"
+source_yaml() {  # source_yaml NAME URL
+  cat <<YAML
+  - type: zendesk_pull
+    name: $1
+    base_url: $2
+    auth: {type: api_token, email: agent@example.com, token: emulator-token}
+    start: 1d
+    settle_delay: 0s
+    late_read_delay: 0s
+    page_size: 200
+    rate_limit: {requests: 20, period: 1s}
+    retry: {initial_backoff: 50ms, max_backoff: 500ms}
+    checkpoint: {path: $ZF_TMP/two-$1.json}
+YAML
+}
+{
+  echo "sources:"
+  source_yaml acme "$URL_A"
+  source_yaml globex "$URL_B"
+  cat <<YAML
+pipeline: {sink_retry_initial: 100ms, sink_retry_max: 1s}
+sinks:
+  - {type: kafka, brokers: "$BOOT", topic: two, exactly_once: true, checkpoint_topic: two-checkpoints}
+YAML
+} >"$ZF_TMP/two.yaml"
+control rtt all 10
+for i in $(seq 6); do
+  "$FWD" run --config "$ZF_TMP/two.yaml" 2>>"$ZF_TMP/fwd-two.log" &
+  pid=$!
+  sleep "$(awk -v s="$RANDOM" 'BEGIN {srand(s); printf "%.2f", 1.5 + rand() * 1.5}')"
+  kill -KILL $pid 2>/dev/null || true
+  wait $pid 2>/dev/null || true
+done
+control rtt all 0
+"$FWD" run --once --config "$ZF_TMP/two.yaml" 2>>"$ZF_TMP/fwd-two.log" || fail "the run after the kills exited $?"
+grep -q '"transactional_id":"zendesk-forwarder-acme+globex"' "$ZF_TMP/fwd-two.log" ||
+  fail "the default transactional.id does not name both sources"
+for src in acme globex; do
+  n=$(grep '"msg":"position from the kafka checkpoint topic"' "$ZF_TMP/fwd-two.log" | grep -c "\"source\":\"$src\"")
+  [ "$n" -ge 3 ] || fail "only $n starts of source $src resumed from the checkpoint topic"
+done
+echo "starts that resumed from the checkpoint topic, per source:" \
+  "acme $(grep '"msg":"position from the kafka checkpoint topic"' "$ZF_TMP/fwd-two.log" | grep -c '"source":"acme"')," \
+  "globex $(grep '"msg":"position from the kafka checkpoint topic"' "$ZF_TMP/fwd-two.log" | grep -c '"source":"globex"')"
+check two "$ZF_TMP/two-ids"
 echo "PASS"

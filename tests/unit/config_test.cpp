@@ -377,6 +377,13 @@ sinks:
   CHECK(app.sources[0].source.windows.late_read_delay_s == 600);  // the default: late reads stay on
   CHECK(err("transaction_timeout: 30s}\n", "transaction_timeout: 30s}\n  - {type: jsonl, path: \"-\"}\n")
             .find("config: sinks[0].exactly_once: needs this kafka sink to be the only sink") != std::string::npos);
+  // Several accounts share the sink: each transaction holds each one's position.
+  CHECK(error_of(R"(sources:
+  - {type: zendesk_pull, name: acme, subdomain: acme, auth: {type: oauth, oauth_token: t0k3n}, checkpoint: {path: /tmp/a.json}}
+  - {type: zendesk_pull, name: globex, subdomain: globex, auth: {type: oauth, oauth_token: t0k3n}, checkpoint: {path: /tmp/g.json}}
+sinks:
+  - {type: kafka, brokers: "127.0.0.1:9092", topic: access, exactly_once: true}
+)").empty());
   CHECK(err("exactly_once: true, transaction_timeout: 30s", "transactional_id: zf-1")
             .find("config: sinks[0].transactional_id: applies only with exactly_once: true") != std::string::npos);
   CHECK(err("transaction_timeout: 30s", "transaction_timeout: 1s").find("sinks[0].transaction_timeout") !=
