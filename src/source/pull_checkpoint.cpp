@@ -188,6 +188,7 @@ size_t PullCheckpoint::append_ids(int64_t window_start, const std::vector<EventK
   auto fail = [&](const char* step) {
     return std::runtime_error("id file " + std::string(step) + " failed for " + file + ": " + std::strerror(errno));
   };
+  std::lock_guard lock(ids_mu_);
   auto it = open_ids_.find(window_start);
   if (it == open_ids_.end()) {
     std::error_code ec;
@@ -204,6 +205,7 @@ size_t PullCheckpoint::append_ids(int64_t window_start, const std::vector<EventK
 }
 
 void PullCheckpoint::sync_ids() {
+  std::lock_guard lock(ids_mu_);
   for (int fd : unsynced_)
     if (::fdatasync(fd) != 0) throw std::runtime_error(std::string("id file fdatasync failed: ") + std::strerror(errno));
   unsynced_.clear();
@@ -243,6 +245,7 @@ void PullCheckpoint::truncate_ids(int64_t window_start, size_t count) {
 }
 
 void PullCheckpoint::remove_ids(int64_t window_start) {
+  std::lock_guard lock(ids_mu_);
   if (auto it = open_ids_.find(window_start); it != open_ids_.end()) {
     unsynced_.erase(it->second);
     ::close(it->second);

@@ -13,6 +13,7 @@
 // fetched; the state says how many of them it covers (id_counts).
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -96,8 +97,11 @@ class PullCheckpoint {
   std::string path_;
   std::string ids_dir_;
   int lock_fd_ = -1;
-  std::map<int64_t, int> open_ids_;  // window start -> append fd
-  std::set<int> unsynced_;
+  // The fetch thread appends ids while the commit thread removes files of
+  // windows done with.
+  std::mutex ids_mu_;
+  std::map<int64_t, int> open_ids_;  // window start -> append fd (guarded by ids_mu_)
+  std::set<int> unsynced_;           // guarded by ids_mu_
 };
 
 }  // namespace zf::source
