@@ -44,7 +44,8 @@ std::string ensure_compacted(rd_kafka_t* rk, const std::string& topic, const std
   std::unique_ptr<rd_kafka_queue_t, void (*)(rd_kafka_queue_t*)> queue_guard(queue, rd_kafka_queue_destroy);
   auto wait_for = [&](rd_kafka_event_type_t type) {
     rd_kafka_event_t* ev = nullptr;
-    for (int waited = 0; !ev && waited < 12'000 && !stopping(); waited += 200) ev = rd_kafka_queue_poll(queue, 200);
+    // Short polls: close() joins this thread, and would wait out a long one.
+    for (int waited = 0; !ev && waited < 12'000 && !stopping(); waited += 20) ev = rd_kafka_queue_poll(queue, 20);
     if (ev && rd_kafka_event_type(ev) != type) {
       rd_kafka_event_destroy(ev);
       ev = nullptr;

@@ -8,7 +8,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SECS=${1:-30}; BUILD=${2:-$ROOT/build-fuzz}; shift $(( $# > 2 ? 2 : $# )) || true
-TARGETS=("$@"); [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(ratelimit_reset page config normalize relp csv webhook http_head)
+TARGETS=("$@"); [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(ratelimit_reset page config normalize relp csv webhook http_head checkpoint)
 command -v clang++ >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang >/dev/null; }
 CXX=clang++ cmake -S "$ROOT" -B "$BUILD" -G Ninja -DZF_BUILD_FUZZ=ON -DZF_BUILD_TESTS=ON -DZF_UNIT_TESTS_ONLY=ON \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -23,7 +23,8 @@ topics=()
 for r in $(seq "$ROUNDS"); do
   for v in plain eo1 eo4 eo16; do topics+=(--topic "$v-$r:3:3" --topic "$v-$r-ckpt:1:3"); done
 done
-for rate in 300 1000 2083; do topics+=(--topic "live-$rate:3:3" --topic "live-eo-$rate:3:3" --topic "live-eo-$rate-ckpt:1:3"); done
+LIVE_RATES=${LIVE_RATES:-300 1000 2083}
+for rate in $LIVE_RATES; do topics+=(--topic "live-$rate:3:3" --topic "live-eo-$rate:3:3" --topic "live-eo-$rate-ckpt:1:3"); done
 zf_start_mock_cluster "$BUILD/txn-broker/kafka-txn-mock-cluster" "${topics[@]}"
 
 run() {  # run VARIANT ROUND SINK_KEYS: prints events/s
@@ -70,12 +71,13 @@ echo "target >= 0.8x plain with the default grouping (4): $([ "$ok" = 1 ] && ech
 
 LIVE_SECONDS=${LIVE_SECONDS:-240}
 [ "$LIVE_SECONDS" -gt 0 ] || exit 0
-declare -A fwd_pid
-for rate in 300 1000 2083; do
+declare -A fwd_pid emu_url
+for rate in $LIVE_RATES; do
   for v in plain eo; do
     # 5 minutes of history, then live; the emulator's default rate limit.
     zf_start_emulator "$BUILD/src/emulator/zendesk-emulator" --events $((rate * 300)) --span 300s --end-gap 0s \
       --seed 7 --live-rate "$rate"
+    emu_url[$v-$rate]=$EMU_URL
     keys=""
     [ $v = eo ] && keys=", exactly_once: true, checkpoint_topic: live-eo-$rate-ckpt, transactional_id: zf-live-$rate"
     topic=live-$rate; [ $v = eo ] && topic=live-eo-$rate
@@ -98,14 +100,15 @@ echo "live accounts, default settings, $LIVE_SECONDS s each, all six forwarders 
 sleep "$LIVE_SECONDS"
 ticks=$(getconf CLK_TCK)
 echo "live accounts, default settings (settle 60 s, poll 30 s, late reads at 10 min), $LIVE_SECONDS s from a 5-minute backfill:"
-printf '  %-10s %-13s %10s %12s %16s %13s %12s\n' "events/s" sink delivered "lag (s)" "CPU ms/1k ev" transactions "txn p99 (s)"
+printf '  %-10s %-13s %10s %8s %8s %14s %13s %12s\n' "events/s" sink delivered "lag (s)" "429s" "CPU ms/1k ev" transactions "txn p99 (s)"
 declare -A cpu_per_k
-for rate in 300 1000 2083; do
+for rate in $LIVE_RATES; do
   for v in plain eo; do
     pid=${fwd_pid[$v-$rate]}
     cpu=$(awk '{print $14 + $15}' "/proc/$pid/stat")
     addr=$(grep -o '"address":"[^"]*"' "$ZF_TMP/live-$v-$rate.log" | head -1 | cut -d'"' -f4)
     curl -sf "http://$addr/metrics" >"$ZF_TMP/live-$v-$rate.prom" || true
+    limited=$(curl -sf "${emu_url[$v-$rate]}/_emulator/stats" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["rate_limited"])')
     kill -TERM "$pid"
     wait "$pid" || echo "the $v forwarder at $rate events/s exited $?" >&2
     read -r delivered lag txns p99 < <(/usr/bin/python3 - "$ZF_TMP/live-$v-$rate.prom" "$ZF_TMP/live-$v-$rate.log" <<'PY'
@@ -129,8 +132,8 @@ print(delivered, f"{lag:.0f}" if lag is not None else "-", int(txns) if txns is 
 PY
 )
     cpu_per_k[$v-$rate]=$(echo "1000 * $cpu / $ticks * 1000 / ($delivered + 1)" | bc -l)
-    printf '  %-10s %-13s %10s %12s %16.1f %13s %12s\n' "$rate" "$([ $v = eo ] && echo exactly_once || echo plain)" \
-      "$delivered" "$lag" "${cpu_per_k[$v-$rate]}" "$txns" "$p99"
+    printf '  %-10s %-13s %10s %8s %8s %14.1f %13s %12s\n' "$rate" "$([ $v = eo ] && echo exactly_once || echo plain)" \
+      "$delivered" "$lag" "$limited" "${cpu_per_k[$v-$rate]}" "$txns" "$p99"
   done
 done
 
