@@ -49,7 +49,7 @@ AccessLogSource::AccessLogSource(SourceSettings settings, HttpClient& http, Rate
 // were not delivered (or, with Kafka exactly_once, not committed), so a
 // late read must ship them. A file shorter than the state says has lost
 // ids: its late read ships some events again (duplicates, never a loss).
-void AccessLogSource::reconcile_ids(PullState& s, const std::set<int64_t>& keep) {
+void AccessLogSource::reconcile_ids(PullState& s, const std::set<int64_t>& keep, bool has_counts) {
   std::erase_if(s.id_counts, [&](const auto& entry) { return !keep.count(entry.first); });
   auto warn_missing = [&](int64_t start, uint64_t expected, uint64_t found) {
     log_.warn("the ids a window's first read delivered are missing; its late read will ship that window's events "
@@ -61,13 +61,17 @@ void AccessLogSource::reconcile_ids(PullState& s, const std::set<int64_t>& keep)
     uint64_t on_disk = store_.count_ids(start);
     auto it = s.id_counts.find(start);
     if (it == s.id_counts.end()) {
-      // A checkpoint from before id_counts: the file is all there is.
-      if (on_disk > 0) s.id_counts[start] = on_disk;
-      else if (start != s.first.window_start) warn_missing(start, 0, 0);
-      continue;
+      if (has_counts) {  // none of them committed
+        if (on_disk > 0) it = s.id_counts.emplace(start, 0).first;
+      } else {  // a checkpoint from before id_counts: the file is all there is
+        if (on_disk > 0) s.id_counts[start] = on_disk;
+        else if (start != s.first.window_start) warn_missing(start, 0, 0);
+      }
+      if (it == s.id_counts.end()) continue;
     }
     if (on_disk > it->second) {
-      store_.truncate_ids(start, it->second);
+      if (it->second == 0) store_.remove_ids(start);
+      else store_.truncate_ids(start, it->second);
       log_.info("ids written ahead of pages that were never committed are dropped; those pages are read again",
                 {{"window_start", format_utc_seconds(start)}, {"dropped", on_disk - it->second}});
     } else if (on_disk < it->second) {
@@ -80,8 +84,10 @@ void AccessLogSource::reconcile_ids(PullState& s, const std::set<int64_t>& keep)
 
 void AccessLogSource::open(const std::string& account, int64_t start) {
   PullState s;
+  bool has_counts = true;
   if (auto loaded = store_.load()) {
     s = loaded->state;
+    has_counts = loaded->has_id_counts;
     if (s.account != account)
       throw FatalError("checkpoint " + store_.path() + " belongs to account \"" + s.account +
                        "\", but the config is for \"" + account + "\". Use a separate checkpoint.path per account.");
@@ -99,6 +105,7 @@ void AccessLogSource::open(const std::string& account, int64_t start) {
       store_.append_ids(s.first.window_start, keys);
       store_.sync_ids();
       s.id_counts[s.first.window_start] = keys.size();
+      has_counts = true;
       store_.save(s);
       log_.info("checkpoint migrated from version 1 (overlap re-reads) to version " +
                     std::to_string(kCheckpointVersion) + " (first and late reads)",
@@ -117,7 +124,7 @@ void AccessLogSource::open(const std::string& account, int64_t start) {
   std::set<int64_t> keep{s.first.window_start};
   for (const auto& w : s.awaiting) keep.insert(w.start);
   store_.remove_ids_except(keep);
-  reconcile_ids(s, keep);
+  reconcile_ids(s, keep, has_counts);
   live_ = durable_ = s;
   if (store_.has_ids(s.first.window_start)) first_seen_ = EventKeySet(store_.read_ids(s.first.window_start));
   if (s.late.open()) {

@@ -92,7 +92,7 @@ class AccessLogSource final : public Source {
   Step plan(int64_t now, bool once, ReadKind& kind, int64_t& wake_ms);
   bool open_late_read(int64_t now, bool& waits_for_commit);
   void give_up_overdue(int64_t now);
-  void reconcile_ids(PullState& s, const std::set<int64_t>& keep);
+  void reconcile_ids(PullState& s, const std::set<int64_t>& keep, bool has_counts);
   std::optional<SourcePage> fetch(ReadKind kind, bool once);
   std::string page_url(const ReadPosition& pos, const std::optional<std::string>& link) const;
   void backoff(const std::string& reason, const std::string& what);

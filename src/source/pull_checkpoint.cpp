@@ -83,6 +83,7 @@ LoadedState deserialize(const std::string& text, const std::string& path) {
     s.committed_at_s = j.value("committed_at", int64_t{0});
     s.events_delivered = j.value("events_delivered", uint64_t{0});
     if (version == 1) {
+      out.has_id_counts = false;
       // Version 1 re-read an overlap at the start of every window and kept
       // the ids of that overlap here; the window it resumes in is read
       // once more, deduplicated against them (see resume in the source).
@@ -105,7 +106,8 @@ LoadedState deserialize(const std::string& text, const std::string& path) {
           throw corrupt("late_read does not cover the first window awaiting it");
       }
       // Absent in files written before ids were written ahead.
-      if (j.contains("id_counts"))
+      out.has_id_counts = j.contains("id_counts");
+      if (out.has_id_counts)
         for (const auto& [start, n] : j.at("id_counts").items()) {
           int64_t window = 0;
           auto [end, ec] = std::from_chars(start.data(), start.data() + start.size(), window);

@@ -50,6 +50,9 @@ struct LoadedState {
   int version = kCheckpointVersion;
   // A version-1 file's recent ids: the events its next window would re-read.
   std::vector<std::string> v1_recent_ids;
+  // False for files written before id_counts: then a window without a
+  // count may still have ids that count (the file is all there is).
+  bool has_id_counts = true;
 };
 
 std::string serialize(const PullState& state);

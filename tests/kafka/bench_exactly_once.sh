@@ -71,7 +71,7 @@ echo "target >= 0.8x plain with the default grouping (4): $([ "$ok" = 1 ] && ech
 
 LIVE_SECONDS=${LIVE_SECONDS:-240}
 [ "$LIVE_SECONDS" -gt 0 ] || exit 0
-declare -A fwd_pid emu_url
+declare -A fwd_pid emu_url fwd_start
 for rate in $LIVE_RATES; do
   for v in plain eo; do
     # 5 minutes of history, then live; the emulator's default rate limit.
@@ -93,11 +93,11 @@ sinks:
 YAML
     "$FWD" run --config "$ZF_TMP/live-$v-$rate.yaml" 2>"$ZF_TMP/live-$v-$rate.log" &
     fwd_pid[$v-$rate]=$!
+    fwd_start[$v-$rate]=$(date +%s.%N)
     ZF_PIDS+=($!)
   done
 done
 echo "live accounts, default settings, $LIVE_SECONDS s each, all six forwarders at once..." >&2
-sleep "$LIVE_SECONDS"
 ticks=$(getconf CLK_TCK)
 echo "live accounts, default settings (settle 60 s, poll 30 s, late reads at 10 min), $LIVE_SECONDS s from a 5-minute backfill:"
 printf '  %-10s %-13s %10s %8s %8s %14s %13s %12s\n' "events/s" sink delivered "lag (s)" "429s" "CPU ms/1k ev" transactions "txn p99 (s)"
@@ -105,6 +105,9 @@ declare -A cpu_per_k
 for rate in $LIVE_RATES; do
   for v in plain eo; do
     pid=${fwd_pid[$v-$rate]}
+    # Each stops LIVE_SECONDS after its own start: the API's budget comes in
+    # 60 s periods, so a common stop time would favour whichever started first.
+    sleep "$(echo "x = ${fwd_start[$v-$rate]} + $LIVE_SECONDS - $(date +%s.%N); if (x < 0) 0 else x" | bc -l)"
     cpu=$(awk '{print $14 + $15}' "/proc/$pid/stat")
     addr=$(grep -o '"address":"[^"]*"' "$ZF_TMP/live-$v-$rate.log" | head -1 | cut -d'"' -f4)
     curl -sf "http://$addr/metrics" >"$ZF_TMP/live-$v-$rate.prom" || true

@@ -25,6 +25,20 @@ FWD=$1 EMU=$2 BROKER=$3
 zf_tmpdir
 fail() { echo "FAIL: $*"; tail -3 "$ZF_TMP"/fwd-*.log 2>/dev/null; exit 1; }
 control() { echo "$*" >"$ZF_TMP/control"; sleep 0.2; }
+# kill_runs NAME KILLS MIN_S SPREAD_S RTT_MS: starts $ZF_TMP/NAME.yaml KILLS
+# times with the brokers RTT_MS away, each SIGKILLed after MIN_S plus up to
+# SPREAD_S seconds; logs to $ZF_TMP/fwd-NAME.log.
+kill_runs() {
+  control rtt all "$5"
+  for i in $(seq "$2"); do
+    "$FWD" run --config "$ZF_TMP/$1.yaml" 2>>"$ZF_TMP/fwd-$1.log" &
+    local pid=$!
+    sleep "$(awk -v s="$RANDOM" -v a="$3" -v b="$4" 'BEGIN {srand(s); printf "%.2f", a + rand() * b}')"
+    kill -KILL $pid 2>/dev/null || true
+    wait $pid 2>/dev/null || true
+  done
+  control rtt all 0
+}
 
 # Paced like a live account: 20 pages of 200 a second (the emulator's limit
 # and the source's budget agree), so 100,000 events take about 25 s.
@@ -71,15 +85,7 @@ echo "== 20 SIGKILLs during a 100,000-event backfill"
 config crash crash
 # Brokers 10 ms away: transactions then follow one another, so most kills
 # land inside one, as they would on a real network.
-control rtt all 10
-for i in $(seq 20); do
-  "$FWD" run --config "$ZF_TMP/crash.yaml" 2>>"$ZF_TMP/fwd-crash.log" &
-  pid=$!
-  sleep "$(awk -v s="$RANDOM" 'BEGIN {srand(s); printf "%.2f", 1.5 + rand() * 1.5}')"
-  kill -KILL $pid 2>/dev/null || true
-  wait $pid 2>/dev/null || true
-done
-control rtt all 0
+kill_runs crash 20 1.5 1.5 10
 "$FWD" run --once --config "$ZF_TMP/crash.yaml" 2>>"$ZF_TMP/fwd-crash.log" || fail "the run after the kills exited $?"
 resumed=$(grep -c "position from the kafka checkpoint topic" "$ZF_TMP/fwd-crash.log")
 [ "$resumed" -ge 5 ] ||
@@ -155,15 +161,7 @@ sinks:
 YAML
 # Brokers 20 ms away: at 1,500 events/s a transaction is open most of the
 # time, so kills land between a page's fetch (its ids written) and its commit.
-control rtt all 20
-for i in $(seq 10); do
-  "$FWD" run --config "$ZF_TMP/late.yaml" 2>>"$ZF_TMP/fwd-late.log" &
-  pid=$!
-  sleep "$(awk -v s="$RANDOM" 'BEGIN {srand(s); printf "%.2f", 3 + rand() * 2}')"
-  kill -KILL $pid 2>/dev/null || true
-  wait $pid 2>/dev/null || true
-done
-control rtt all 0
+kill_runs late 10 3 2 20
 curl -sf -X POST -d '{"live_rate": 0}' "$EMU_URL/_emulator/config" >/dev/null
 # Every window's late read is due 8 s after its end, and late events are at
 # most 6 s late: after 20 s every window has had its late read.
@@ -213,15 +211,7 @@ sinks:
   - {type: kafka, brokers: "$BOOT", topic: two, exactly_once: true, checkpoint_topic: two-checkpoints}
 YAML
 } >"$ZF_TMP/two.yaml"
-control rtt all 10
-for i in $(seq 6); do
-  "$FWD" run --config "$ZF_TMP/two.yaml" 2>>"$ZF_TMP/fwd-two.log" &
-  pid=$!
-  sleep "$(awk -v s="$RANDOM" 'BEGIN {srand(s); printf "%.2f", 1.5 + rand() * 1.5}')"
-  kill -KILL $pid 2>/dev/null || true
-  wait $pid 2>/dev/null || true
-done
-control rtt all 0
+kill_runs two 6 1.5 1.5 10
 "$FWD" run --once --config "$ZF_TMP/two.yaml" 2>>"$ZF_TMP/fwd-two.log" || fail "the run after the kills exited $?"
 grep -q '"transactional_id":"zendesk-forwarder-acme+globex"' "$ZF_TMP/fwd-two.log" ||
   fail "the default transactional.id does not name both sources"

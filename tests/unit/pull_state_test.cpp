@@ -34,6 +34,19 @@ std::string read_text(const fs::path& p) {
   return ss.str();
 }
 
+// An AccessLogSource over `store` with no API behind it: enough to open().
+struct OfflineSource {
+  std::ostringstream logs;
+  Logger log{logs};
+  ProcessMetrics process_metrics{"test"};
+  Metrics metrics{process_metrics, "zendesk", "127.0.0.1"};
+  StopSignal stop;
+  HttpClient http{HttpSettings{}};
+  RateLimiter limiter{50, std::chrono::seconds(60), std::chrono::milliseconds(0)};
+  AccessLogSource source;
+  explicit OfflineSource(PullCheckpoint& store) : source({}, http, limiter, store, log, metrics, stop) {}
+};
+
 }  // namespace
 
 TEST_CASE("event keys: a ULID decodes exactly into 16 bytes; other ids hash; distinct ids stay distinct") {
@@ -167,11 +180,6 @@ TEST_CASE("id files (#17): opening cuts ids written ahead of uncommitted pages b
   // Kafka transaction) says how many of them were committed. A late read
   // must ship the ones past that count: their pages never reached a sink.
   auto dir = temp_dir("ahead");
-  std::ostringstream logs;
-  Logger log(logs);
-  ProcessMetrics process_metrics("test");
-  Metrics metrics(process_metrics, "zendesk", "127.0.0.1");
-  StopSignal stop;
   const int64_t awaiting = 1795000000, open = 1795000060, no_count = 1795000030, gone = 1794990000;
   {
     PullCheckpoint store((dir / "cp.json").string());
@@ -184,34 +192,45 @@ TEST_CASE("id files (#17): opening cuts ids written ahead of uncommitted pages b
     store.save(s);
     store.append_ids(awaiting, {event_key("a1"), event_key("a2"), event_key("a3-ahead")});
     store.append_ids(open, {event_key("o1"), event_key("o2-ahead"), event_key("o3-ahead")});
-    store.append_ids(no_count, {event_key("n1")});  // written by a version without id_counts
+    store.append_ids(no_count, {event_key("n1")});  // no count in the state: none committed
     store.append_ids(gone, {event_key("g1")});
     store.sync_ids();
   }
   PullCheckpoint store((dir / "cp.json").string());
-  HttpClient http({});
-  RateLimiter limiter(50, std::chrono::seconds(60), std::chrono::milliseconds(0));
-  AccessLogSource source({}, http, limiter, store, log, metrics, stop);
-  source.open("acme", 0);
+  OfflineSource offline(store);
+  offline.source.open("acme", 0);
   auto kept = store.read_ids(awaiting);
   REQUIRE(kept.size() == 2);
   CHECK(kept[1] == event_key("a2"));
   REQUIRE(store.read_ids(open).size() == 1);
   CHECK(store.read_ids(open)[0] == event_key("o1"));
-  CHECK(store.count_ids(no_count) == 1);  // no count: the file is all there is
+  CHECK_FALSE(store.has_ids(no_count));
   CHECK_FALSE(store.has_ids(gone));
-  CHECK(logs.str().find("ids written ahead of pages that were never committed are dropped") != std::string::npos);
-  CHECK(logs.str().find("are missing") == std::string::npos);
+  CHECK(offline.logs.str().find("ids written ahead of pages that were never committed are dropped") != std::string::npos);
+  CHECK(offline.logs.str().find("are missing") == std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("id files (#17): a checkpoint from before id_counts keeps its id files as they are") {
+  auto dir = temp_dir("legacy");
+  {
+    PullCheckpoint store((dir / "cp.json").string());
+    store.append_ids(1795000000, {event_key("a1"), event_key("a2")});
+    store.sync_ids();
+  }
+  std::ofstream(dir / "cp.json") << R"({"version":2,"account":"acme","first_read":{"window_start":1795000060,)"
+                                    R"("window_end":0,"cursor":""},"awaiting_late_read":[[1795000000,1795000060]],)"
+                                    R"("late_read":null,"committed_at":1795000100,"events_delivered":2})";
+  PullCheckpoint store((dir / "cp.json").string());
+  OfflineSource offline(store);
+  offline.source.open("acme", 0);
+  CHECK(store.count_ids(1795000000) == 2);
+  CHECK(offline.logs.str().find("dropped") == std::string::npos);
   fs::remove_all(dir);
 }
 
 TEST_CASE("id files (#17): fewer ids on disk than the state counts is reported: that late read re-ships") {
   auto dir = temp_dir("short");
-  std::ostringstream logs;
-  Logger log(logs);
-  ProcessMetrics process_metrics("test");
-  Metrics metrics(process_metrics, "zendesk", "127.0.0.1");
-  StopSignal stop;
   {
     PullCheckpoint store((dir / "cp.json").string());
     PullState s;
@@ -224,13 +243,11 @@ TEST_CASE("id files (#17): fewer ids on disk than the state counts is reported: 
     store.sync_ids();
   }
   PullCheckpoint store((dir / "cp.json").string());
-  HttpClient http({});
-  RateLimiter limiter(50, std::chrono::seconds(60), std::chrono::milliseconds(0));
-  AccessLogSource source({}, http, limiter, store, log, metrics, stop);
-  source.open("acme", 0);
+  OfflineSource offline(store);
+  offline.source.open("acme", 0);
   CHECK(store.count_ids(1795000000) == 1);
-  CHECK(logs.str().find("the ids a window's first read delivered are missing") != std::string::npos);
-  CHECK(logs.str().find("\"expected\":5") != std::string::npos);
+  CHECK(offline.logs.str().find("the ids a window's first read delivered are missing") != std::string::npos);
+  CHECK(offline.logs.str().find("\"expected\":5") != std::string::npos);
   CHECK_THROWS_WITH_AS(deserialize(R"({"version":2,"account":"a","first_read":{"window_start":5,"window_end":0,)"
                                    R"("cursor":""},"awaiting_late_read":[],"late_read":null,"id_counts":{"x1":3}})",
                                    "cp.json"),
