@@ -412,4 +412,5 @@ TEST_CASE("ledger (#18): per-minute counts and digests add up in any order, surv
   CHECK(after.at(t0 + 60 * 50).count == 90);
   CHECK(after.at(t0).count == 3 + 90);
   CHECK(std::filesystem::file_size(path) < 9000 * DeliveryLedger::kEntryBytes);
+  fs::remove_all(dir);
 }
