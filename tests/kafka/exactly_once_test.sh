@@ -49,22 +49,33 @@ topics=()
 for t in crash fence outage migrate late two; do topics+=(--topic "$t:3:3" --topic "$t-checkpoints:1:3"); done
 zf_start_mock_cluster "$BROKER" --control "$ZF_TMP/control" "${topics[@]}"
 
+# source_yaml NAME URL CHECKPOINT: a paced pull source, as a sources: entry.
+source_yaml() {
+  cat <<YAML
+  - type: zendesk_pull
+    name: $1
+    base_url: $2
+    auth: {type: api_token, email: agent@example.com, token: emulator-token}
+    start: 1d
+    settle_delay: 0s
+    late_read_delay: 0s
+    page_size: 200
+    rate_limit: {requests: 20, period: 1s}
+    retry: {initial_backoff: 50ms, max_backoff: 500ms}
+    checkpoint: {path: $3}
+YAML
+}
+
 config() {  # config NAME TOPIC [SINK_KEYS]: $ZF_TMP/NAME.yaml, checkpoint file $ZF_TMP/NAME.json
-  cat >"$ZF_TMP/$1.yaml" <<YAML
-zendesk:
-  base_url: $EMU_URL
-  auth: {type: api_token, email: agent@example.com, token: emulator-token}
-  start: 1d
-  settle_delay: 0s
-  late_read_delay: 0s
-  page_size: 200
-  rate_limit: {requests: 20, period: 1s}
-  retry: {initial_backoff: 50ms, max_backoff: 500ms}
-checkpoint: {path: $ZF_TMP/$1.json}
+  {
+    echo "sources:"
+    source_yaml zendesk "$EMU_URL" "$ZF_TMP/$1.json"
+    cat <<YAML
 pipeline: {sink_retry_initial: 100ms, sink_retry_max: 1s}
 sinks:
   - {type: kafka, brokers: "$BOOT", topic: $2, ${3:-exactly_once: true, checkpoint_topic: $2-checkpoints, transactional_id: zf-$2}}
 YAML
+  } >"$ZF_TMP/$1.yaml"
 }
 
 check() {  # check TOPIC [IDS]: read_committed holds every id once; prints read_uncommitted's count
@@ -186,25 +197,10 @@ URL_A=$EMU_URL
 zf_start_emulator "$EMU" --events 30000 --seed 22 --rate-limit 20 --rate-window 1s
 URL_B=$EMU_URL
 { curl -sf "$URL_A/_emulator/ids"; curl -sf "$URL_B/_emulator/ids"; } | sort >"$ZF_TMP/two-ids"
-source_yaml() {  # source_yaml NAME URL
-  cat <<YAML
-  - type: zendesk_pull
-    name: $1
-    base_url: $2
-    auth: {type: api_token, email: agent@example.com, token: emulator-token}
-    start: 1d
-    settle_delay: 0s
-    late_read_delay: 0s
-    page_size: 200
-    rate_limit: {requests: 20, period: 1s}
-    retry: {initial_backoff: 50ms, max_backoff: 500ms}
-    checkpoint: {path: $ZF_TMP/two-$1.json}
-YAML
-}
 {
   echo "sources:"
-  source_yaml acme "$URL_A"
-  source_yaml globex "$URL_B"
+  source_yaml acme "$URL_A" "$ZF_TMP/two-acme.json"
+  source_yaml globex "$URL_B" "$ZF_TMP/two-globex.json"
   cat <<YAML
 pipeline: {sink_retry_initial: 100ms, sink_retry_max: 1s}
 sinks:
