@@ -13,6 +13,7 @@
 #include "pipeline/delivery.h"
 #include "pipeline/pipeline.h"
 #include "source/pull_checkpoint.h"
+#include "source/pull_metrics.h"
 #include "source/skip_pushed.h"
 
 namespace zf::app {
@@ -75,25 +76,33 @@ struct SourceRun final : Run {
         config(c),
         log(parent_log, {{"source", c.name}}),
         metrics(process, c.name, c.account),
+        pull_metrics(process, c.name, c.account),
         store(c.checkpoint_path),
         http(c.http),
+        journal(c.checkpoint_path + ".requests", c.rate_limit_requests),
         // A small margin on every budget wait: the server stamps arrivals a
         // little after we stamp sends.
         limiter(c.rate_limit_requests, c.rate_limit_period,
                 std::max(std::chrono::milliseconds(20), c.rate_limit_period / 500)),
-        source(c.source, http, limiter, store, log, metrics, stop, clock),
-        skip_pushed(pushed ? std::make_unique<source::SkipPushed>(source, pushed, metrics) : nullptr),
-        committer([this](uint64_t token) { return source.commit(token); }, c.checkpoint_path, log, metrics, clock),
+        source(c.source, http, limiter, store, log, pull_metrics, stop, clock),
+        skip_pushed(pushed ? std::make_unique<source::SkipPushed>(source, pushed, pull_metrics) : nullptr),
+        // Through the same Source the loop reads: SkipPushed's commit adds
+        // the ids pull shipped to push's delivered set.
+        committer([this](uint64_t token) { return shipped_from().commit(token); }, c.checkpoint_path, log, metrics,
+                  clock),
         delivery(std::move(sinks), app.max_inflight_batches, app.sink_retry_initial, app.sink_retry_max, log, metrics,
                  [this](const pipeline::Commit& commit) { committer.submit(commit); }),
-        enricher(c.enrich_users ? std::make_unique<enrich::Enricher>(*c.enrich_users, log, metrics, stop) : nullptr),
+        enricher(c.enrich_users ? std::make_unique<enrich::Enricher>(*c.enrich_users, log, pull_metrics, stop) : nullptr),
         normalizer({c.account, c.keep_original, needs_ecs(app) && !enricher}),
-        loop(skip_pushed ? static_cast<Source&>(*skip_pushed) : source, normalizer, delivery, numbers, log, metrics, stop,
+        loop(shipped_from(), normalizer, delivery, numbers, log, metrics, stop,
              {once, c.account, app.shutdown_timeout, app.progress_interval, c.name}, clock) {
     if (enricher) loop.enrich_with(enricher.get(), needs_ecs(app));
+    // A restart within the period starts with what the last process left
+    // of the budget, not a full one: the API counted its requests too.
+    limiter.keep_journal(journal);
     health.started_ms = clock.now_ms();
-    metrics.rate_limit_budget.Set(c.rate_limit_requests);
-    metrics.rate_limit_period.Set(c.rate_limit_period.count() / 1000.0);
+    pull_metrics.rate_limit_budget.Set(c.rate_limit_requests);
+    pull_metrics.rate_limit_period.Set(c.rate_limit_period.count() / 1000.0);
     source.on_problem([this, &clock](const std::string& why) {
       health.set_fetch_problem(why);
       if (why.empty()) health.last_fetch_ok_ms = clock.now_ms();  // "" = a page was served
@@ -116,6 +125,9 @@ struct SourceRun final : Run {
     }
     source.open(c.account, c.start.resolve(clock.now_s()));
   }
+
+  // The pages the loop ships and the commits they come back to.
+  Source& shipped_from() { return skip_pushed ? static_cast<Source&>(*skip_pushed) : source; }
 
   pipeline::RunResult run_loop() override { return loop.run(); }
   void stop_retries() override { delivery.stop_retries(); }
@@ -146,9 +158,9 @@ struct SourceRun final : Run {
               {"events_fetched", result.events_fetched},
               {"events_shipped", result.events_shipped},
               {"duplicates_dropped", result.duplicates},
-              {"late_events", metrics.late_events.Value()},
-              {"late_reads_done", metrics.late_read_windows("reread").Value()},
-              {"late_reads_given_up", metrics.late_read_windows("skipped").Value()},
+              {"late_events", pull_metrics.late_events.Value()},
+              {"late_reads_done", pull_metrics.late_read_windows("reread").Value()},
+              {"late_reads_given_up", pull_metrics.late_read_windows("skipped").Value()},
               {"invalid_events", result.invalid},
               {"all_acknowledged", result.drained},
               {"seconds", seconds},
@@ -160,13 +172,14 @@ struct SourceRun final : Run {
               {"checkpoint_write_bytes_p99", percentile(write_bytes, 0.99)},
               {"checkpoint_write_bytes_max", percentile(write_bytes, 1.0)},
               {"events_delivered_total", source.events_delivered()},
+              {"push_dedup_pages_pending", skip_pushed ? skip_pushed->pending_pages() : 0},
               {"account", config.account},
               {"checkpoint", config.checkpoint_path}});
     if (enricher) {
       const auto& st = enricher->directory().stats();
       log.info("enrichment: names from the Users API",
-               {{"records_named", metrics.enrich_records("named").Value()},
-                {"records_unnamed", metrics.enrich_records("unnamed").Value()},
+               {{"records_named", pull_metrics.enrich_records("named").Value()},
+                {"records_unnamed", pull_metrics.enrich_records("unnamed").Value()},
                 {"cache_hit_ratio", st.hits + st.misses ? static_cast<double>(st.hits) / (st.hits + st.misses) : 0.0},
                 {"users_api_requests", st.requests}, {"users_api_failures", st.failures},
                 {"people_cached", enricher->directory().size()}});
@@ -178,8 +191,10 @@ struct SourceRun final : Run {
   const PullSourceConfig& config;
   Logger log;
   Metrics metrics;
+  PullMetrics pull_metrics;
   source::PullCheckpoint store;
   source::HttpClient http;
+  source::RequestJournal journal;  // when the budget's last requests were sent
   source::RateLimiter limiter;
   source::AccessLogSource source;
   std::unique_ptr<source::SkipPushed> skip_pushed;  // when dedup_with names a push source

@@ -646,6 +646,7 @@ Emulator::Emulator(Options options) : impl_(std::make_unique<Impl>(std::move(opt
                                     {"retries", st.retries},
                                     {"replays", st.replays},
                                     {"duplicates", st.duplicates},
+                                    {"late", st.late},
                                     {"ack_latency_p50_s", q(0.5)},
                                     {"ack_latency_p99_s", q(0.99)}})
                         .dump(),

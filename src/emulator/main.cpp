@@ -33,6 +33,8 @@ Options (defaults in brackets):
   --push-drop F --push-corrupt F --push-replay F --push-duplicate F [0]
       shares of requests never sent, signed wrongly, followed by an old one
       re-sent, sent twice   --push-retries N [3] (409; 429/503 with Retry-After <= 60s)
+      (POST /_emulator/config {"push": {"late": F, "late_delay_ms": N}}: a share of requests
+      held back N ms before their first attempt)
 Durations: 500ms, 6s, 10m, 2h. Admin (no auth, no limit): GET /_emulator/ids,
 /_emulator/served_ids, /_emulator/events ("id ts_ms listed_ms" lines),
 /_emulator/stats, /_emulator/users, /_emulator/pushes; POST /_emulator/config (JSON).

@@ -109,6 +109,12 @@ void WebhookSender::seal(std::vector<nlohmann::json> events, int64_t made_ms) {
   r.made_ms = made_ms;
   r.corrupted = share(rng_) < opts_.corrupt;
   auto now = std::chrono::steady_clock::now();
+  if (share(rng_) < opts_.late) {
+    ++stats_.late;
+    due_.emplace(now + opts_.late_delay, std::move(r));
+    work_.notify_all();
+    return;
+  }
   due_.emplace(now, r);  // before its copies: equal times keep insertion order
   if (share(rng_) < opts_.duplicate) {
     Request twin = r;
@@ -226,6 +232,8 @@ void WebhookSender::update(const nlohmann::json& patch) {
     else if (k == "corrupt") opts_.corrupt = it->get<double>();
     else if (k == "replay") opts_.replay = it->get<double>();
     else if (k == "duplicate") opts_.duplicate = it->get<double>();
+    else if (k == "late") opts_.late = it->get<double>();
+    else if (k == "late_delay_ms") opts_.late_delay = std::chrono::milliseconds(it->get<int64_t>());
     else if (k == "retries") opts_.retries = it->get<int>();
     else throw std::invalid_argument("unknown push setting \"" + k + "\"");
   }

@@ -30,6 +30,10 @@ struct PushOptions {
   double corrupt = 0;    // share sent with a wrong signature (401: not retried)
   double replay = 0;     // share of requests after which an older one is re-sent as it was signed then
   double duplicate = 0;  // share of requests sent twice
+  // Share of requests held back `late_delay` before their first attempt, as
+  // Zendesk's queue sometimes does: the pull source may ship them first.
+  double late = 0;
+  std::chrono::milliseconds late_delay{60'000};
   // Like Zendesk: 409 is retried up to `retries` times; 429 and 503 too,
   // after Retry-After when it is at most 60 s. Anything else is final.
   int retries = 3;
@@ -45,7 +49,7 @@ struct PushStats {
   uint64_t events_dropped = 0;      // in a dropped request
   uint64_t events_corrupted = 0;    // in a request sent only with a wrong signature
   uint64_t events_given_up = 0;     // retries exhausted or a final error
-  uint64_t retries = 0, replays = 0, duplicates = 0;
+  uint64_t retries = 0, replays = 0, duplicates = 0, late = 0;
   std::vector<double> ack_latency_s;  // per acknowledged event: made -> 2xx
 };
 
@@ -59,7 +63,7 @@ class WebhookSender {
   // New events, as the API lists them; made_ms: when Zendesk made them.
   void push(const std::vector<std::string>& events_json, int64_t made_ms);
   PushStats stats() const;
-  // url, secret, batch, linger_ms, drop, corrupt, replay, duplicate, retries.
+  // url, secret, batch, linger_ms, drop, corrupt, replay, duplicate, late, late_delay_ms, retries.
   void update(const nlohmann::json& patch);
   bool active() const;
 

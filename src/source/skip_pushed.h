@@ -12,14 +12,14 @@
 #include <vector>
 
 #include "core/source.h"
-#include "metrics/metrics.h"
+#include "source/pull_metrics.h"
 #include "source/recent_ids.h"
 
 namespace zf::source {
 
 class SkipPushed final : public Source {
  public:
-  SkipPushed(Source& pull, std::shared_ptr<RecentIds> pushed, Metrics& metrics)
+  SkipPushed(Source& pull, std::shared_ptr<RecentIds> pushed, PullMetrics& metrics)
       : pull_(pull), pushed_(std::move(pushed)), missed_(metrics.webhook_missed()) {}
 
   std::optional<SourcePage> next(bool once) override {
@@ -53,11 +53,18 @@ class SkipPushed final : public Source {
     return pull_.commit(token);
   }
 
+  // Pages shipped and not yet committed: bounded by the pipeline's
+  // max_inflight_batches once commits flow.
+  size_t pending_pages() const {
+    std::lock_guard lock(mu_);
+    return found_.size();
+  }
+
  private:
   Source& pull_;
   std::shared_ptr<RecentIds> pushed_;
   prometheus::Counter& missed_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::map<uint64_t, std::vector<EventKey>> found_;  // by page token, until committed
 };
 
