@@ -7,7 +7,7 @@
 #include "core/errors.h"
 #include "core/time_format.h"
 #include "log/logger.h"
-#include "metrics/metrics.h"
+#include "source/pull_metrics.h"
 #include "source/ratelimit_reset.h"
 
 namespace zf::source {
@@ -31,7 +31,7 @@ std::string basic_authorization(const std::string& user, const std::string& secr
 std::string bearer_authorization(const std::string& token) { return "Bearer " + token; }
 
 AccessLogSource::AccessLogSource(SourceSettings settings, HttpClient& http, RateLimiter& limiter,
-                                 PullCheckpoint& store, Logger& log, Metrics& metrics, StopSignal& stop,
+                                 PullCheckpoint& store, Logger& log, PullMetrics& metrics, StopSignal& stop,
                                  const Clock& clock)
     : settings_(std::move(settings)),
       origin_(origin_of(settings_.base_url)),
@@ -351,6 +351,29 @@ std::optional<SourcePage> AccessLogSource::fetch(ReadKind kind, bool once) {
     }
     consecutive_body_failures_ = 0;
     PageEnvelope& page = std::get<PageEnvelope>(parsed);
+    // The way past this page, decided before anything of it is kept: a page
+    // without one is a failure like a bad body (its backoff grows, nothing
+    // of it is written ahead or shipped).
+    std::optional<std::string> next_link;
+    if (page.has_more) {
+      if (page.next_link && origin_ && same_origin(*page.next_link, *origin_)) {
+        next_link = page.next_link;
+      } else if (page.next_link && !warned_foreign_link_) {
+        warned_foreign_link_ = true;
+        log_.warn("links.next points at another host; not following it (credentials go only to the configured "
+                  "host), paging with meta.after_cursor instead",
+                  {{"configured", settings_.base_url}});
+      }
+      if (page.after_cursor.empty() && !next_link) {
+        // Shipping this page without a way past it would lose the rest of
+        // the window: hold, retry, and say so on /readyz.
+        std::string why = "the API says more events follow but gives no usable cursor (no meta.after_cursor, "
+                          "links.next absent or on another host); retrying the page";
+        report_problem_(why);
+        backoff("body", why + " (url " + url + ")");
+        return std::nullopt;
+      }
+    }
     current_backoff_ = std::chrono::milliseconds(0);
     consecutive_429_ = 0;
     report_problem_("");
@@ -396,24 +419,7 @@ std::optional<SourcePage> AccessLogSource::fetch(ReadKind kind, bool once) {
     }
 
     if (page.has_more) {
-      link.reset();
-      if (page.next_link && origin_ && same_origin(*page.next_link, *origin_)) {
-        link = page.next_link;
-      } else if (page.next_link && !warned_foreign_link_) {
-        warned_foreign_link_ = true;
-        log_.warn("links.next points at another host; not following it (credentials go only to the configured "
-                  "host), paging with meta.after_cursor instead",
-                  {{"configured", settings_.base_url}});
-      }
-      if (page.after_cursor.empty() && !link) {
-        // Shipping this page without a way past it would lose the rest of
-        // the window: hold, retry, and say so on /readyz.
-        std::string why = "the API says more events follow but gives no usable cursor (no meta.after_cursor, "
-                          "links.next absent or on another host); retrying the page";
-        report_problem_(why);
-        backoff("body", why + " (url " + url + ")");
-        return std::nullopt;
-      }
+      link = std::move(next_link);
       pos.cursor = page.after_cursor;
     }
     if (kind == ReadKind::First) {

@@ -391,6 +391,41 @@ TEST_CASE("API refusals (#8, #9): /readyz says why, and run --once with a reject
   }
 }
 
+TEST_CASE("#26.8: a page with has_more and no usable cursor backs off like any failure, its wait growing") {
+  // Each page parsed used to reset the backoff before the cursor check, so
+  // a foreign links.next was retried every initial_backoff (here 20 ms)
+  // and spent the account's budget: 18 requests in 14 s against 5 for a
+  // missing cursor with the defaults.
+  for (std::string next : {"null", "\"https://elsewhere.example/x\""}) {
+    CAPTURE(next);
+    std::atomic<int> requests{0};
+    FakeApi api([&](const httplib::Request&, httplib::Response& res) {
+      ++requests;
+      res.set_content("{\"access_logs\":[],\"links\":{\"next\":" + next +
+                          "},\"meta\":{\"has_more\":true,\"after_cursor\":null}}",
+                      "application/json");
+    });
+    Workdir w("nocursor");
+    std::ostringstream logs;
+    Logger log(logs);
+    auto config = app::load_config(ConfigNode::load_string(config_yaml(api.url(), w)));
+    StopSignal stop;
+    std::thread stopper([&] {
+      std::this_thread::sleep_for(milliseconds(2000));
+      stop.request();
+    });
+    int code = app::run_forwarder(config, /*once=*/false, log, stop);
+    stopper.join();
+    CHECK(code == 0);
+    // Waits of 10-20, 20-40, 40-80, 80-160 ms, then 100-200 ms (the cap):
+    // at most about 22 requests in 2 s; without growth, over 100.
+    MESSAGE("requests in 2 s: " << requests.load());
+    CHECK(requests.load() >= 5);
+    CHECK(requests.load() <= 25);
+    CHECK((!fs::exists(w.out()) || fs::file_size(w.out()) == 0));
+  }
+}
+
 TEST_CASE("budget (#7): every request opens its own connection, so libcurl never re-sends one unseen") {
   // A keep-alive server counting connections and requests. libcurl re-sends
   // a request by itself when a reused connection turns out dead, outside
