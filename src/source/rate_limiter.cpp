@@ -34,8 +34,7 @@ bool RateLimiter::acquire(StopSignal& stop, Waited* waited) {
       if (static_cast<int>(sent_.size()) >= budget_)
         budget_wait = std::chrono::ceil<std::chrono::milliseconds>(sent_.front().at + period_ + margin_ - now);
       if (reset_wait.count() <= 0 && budget_wait.count() <= 0) {
-        sent_.push_back({now, false});
-        urgent_.push_back(now);
+        sent(now, false);
         return true;
       }
     }
@@ -57,8 +56,35 @@ bool RateLimiter::try_acquire_spare() {
   // of headroom, so an urgent one rarely has to wait.
   int urgent = static_cast<int>((urgent_.size() + 1) / 2);
   if (spare >= budget_ - 1 - urgent) return false;
-  sent_.push_back({now, true});
+  sent(now, true);
   return true;
+}
+
+void RateLimiter::sent(Clock::time_point now, bool spare) {
+  sent_.push_back({now, spare});
+  if (!spare) urgent_.push_back(now);
+  if (journal_)
+    journal_->record(std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count());
+}
+
+void RateLimiter::keep_journal(RequestJournal& journal) {
+  std::lock_guard lock(mu_);
+  auto now = now_();
+  int64_t wall_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  std::deque<Sent> earlier;
+  for (int64_t t : journal.earlier()) {
+    std::chrono::milliseconds age(wall_ms - t);
+    if (age.count() < 0) age = std::chrono::milliseconds(0);  // a clock step back: count it as just sent
+    if (age >= period_ + margin_) continue;
+    earlier.push_back({now - age, false});
+  }
+  // Oldest first, before anything this process sent.
+  for (auto& s : sent_) earlier.push_back(s);
+  sent_ = std::move(earlier);
+  journal_ = &journal;
 }
 
 void RateLimiter::hold_until(Clock::time_point t) {

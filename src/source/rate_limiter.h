@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "core/stop_signal.h"
+#include "source/request_journal.h"
 
 namespace zf::source {
 
@@ -42,11 +43,17 @@ class RateLimiter {
   // How long acquire() would wait now (0 when a request may go).
   std::chrono::milliseconds next_delay();
 
+  // Counts the requests an earlier process recorded in `journal` within the
+  // last period as if this one had sent them, and records every request
+  // from now on (before it is sent). The journal must outlive the limiter.
+  void keep_journal(RequestJournal& journal);
+
   int budget() const { return budget_; }
   std::chrono::milliseconds period() const { return period_; }
 
  private:
   void expire(Clock::time_point now);
+  void sent(Clock::time_point now, bool spare);  // under mu_
 
   const int budget_;
   const std::chrono::milliseconds period_;
@@ -60,6 +67,7 @@ class RateLimiter {
   std::deque<Sent> sent_;
   std::deque<Clock::time_point> urgent_;  // urgent requests of the last two periods
   Clock::time_point hold_until_{};
+  RequestJournal* journal_ = nullptr;
 };
 
 }  // namespace zf::source

@@ -5,8 +5,14 @@
 #include "source/page.h"
 #include "source/position.h"
 #include "source/rate_limiter.h"
+#include "source/request_journal.h"
 #include "source/ratelimit_reset.h"
 #include "core/time_format.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
 
 using namespace zf;
 using namespace zf::source;
@@ -226,4 +232,53 @@ TEST_CASE("page: envelope errors say what is wrong") {
   CHECK(msg("{\"access_logs\":[],\"meta\":{\"has_more\":\"yes\"}}").find("has_more is not a boolean") != std::string::npos);
   CHECK(msg("{\"access_logs\":[],\"meta\":{\"has_more\":true}}").find("neither") != std::string::npos);
   CHECK(msg("{\"access_logs\":[],\"links\":{\"next\":null},\"meta\":{\"after_cursor\":null,\"has_more\":false}}") == "accepted");
+}
+
+TEST_CASE("#26.14 rate limiter: a restarted process counts the dead one's requests of the last period") {
+  auto dir = std::filesystem::temp_directory_path() / ("zf-journal-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::string path = (dir / "checkpoint.json.requests").string();
+  auto t = std::make_shared<RateLimiter::Clock::time_point>(RateLimiter::Clock::now());
+  zf::StopSignal stop;
+  {
+    RequestJournal journal(path, 5);
+    CHECK(journal.earlier().empty());
+    RateLimiter first(5, seconds(60), milliseconds(0), [t] { return *t; });
+    first.keep_journal(journal);
+    for (int i = 0; i < 4; ++i) CHECK(first.acquire(stop));
+  }  // killed: nothing else is written on the way out
+  {
+    RequestJournal journal(path, 5);
+    CHECK(journal.earlier().size() == 4);
+    RateLimiter second(5, seconds(60), milliseconds(0), [t] { return *t; });
+    second.keep_journal(journal);
+    CHECK(second.in_use() == 4);  // a fresh limiter would say 0 and burst 5 more
+    CHECK(second.acquire(stop));
+    CHECK(second.next_delay() > seconds(50));
+    // The ring keeps the newest 5 times: one more overwrites the oldest.
+  }
+  {
+    RequestJournal journal(path, 5);
+    CHECK(journal.earlier().size() == 5);
+  }
+  // A torn record reads as absent, not as a request at time zero.
+  {
+    std::FILE* f = std::fopen(path.c_str(), "r+");
+    std::fputs("12x", f);
+    std::fclose(f);
+    RequestJournal journal(path, 5);
+    CHECK(journal.earlier().size() == 4);
+  }
+  // Requests older than the period are not counted.
+  {
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    std::fprintf(f, "%015lld\n", static_cast<long long>(duration_cast<milliseconds>(
+                                                             system_clock::now().time_since_epoch()).count() - 61'000));
+    std::fclose(f);
+    RequestJournal journal(path, 5);
+    RateLimiter third(5, seconds(60), milliseconds(0), [t] { return *t; });
+    third.keep_journal(journal);
+    CHECK(third.in_use() == 0);
+  }
+  std::filesystem::remove_all(dir);
 }
