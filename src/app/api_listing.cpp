@@ -11,6 +11,7 @@
 #include "core/errors.h"
 #include "core/time_format.h"
 #include "source/access_log_source.h"
+#include "source/pull_metrics.h"
 #include "source/pull_checkpoint.h"
 
 namespace zf::app {
@@ -113,7 +114,7 @@ Listing list_api_events(const PullSourceConfig& c, const ListingOptions& o, Proc
   auto resumed = store.load();
   int64_t resumed_at = resumed ? resumed->state.first.window_start : o.since_s;
   if (resumed) log.info("resuming an interrupted listing", {{"state", dir.string()}, {"at", format_utc_seconds(resumed_at)}});
-  Metrics metrics(process, c.name, c.account);
+  PullMetrics metrics(process, c.name, c.account);
   // The source's clock stands at `until`: it reads every window up to there
   // and no further.
   ManualClock at_until(o.until_s * 1000);

@@ -1,10 +1,10 @@
 #include "enrich/enricher.h"
 
-#include "metrics/metrics.h"
+#include "source/pull_metrics.h"
 
 namespace zf::enrich {
 
-Enricher::Enricher(DirectorySettings settings, Logger& log, Metrics& metrics, StopSignal& stop)
+Enricher::Enricher(DirectorySettings settings, Logger& log, PullMetrics& metrics, StopSignal& stop)
     : directory_(std::move(settings), log), metrics_(metrics), stop_(stop) {}
 
 void Enricher::enrich(std::vector<Record>& records) {

@@ -10,20 +10,20 @@
 #include "enrich/user_directory.h"
 
 namespace zf {
-class Metrics;
+class PullMetrics;
 }
 
 namespace zf::enrich {
 
 class Enricher {
  public:
-  Enricher(DirectorySettings settings, Logger& log, Metrics& metrics, StopSignal& stop);
+  Enricher(DirectorySettings settings, Logger& log, PullMetrics& metrics, StopSignal& stop);
   void enrich(std::vector<Record>& records);
   const UserDirectory& directory() const { return directory_; }
 
  private:
   UserDirectory directory_;
-  Metrics& metrics_;
+  PullMetrics& metrics_;
   StopSignal& stop_;
   DirectoryStats counted_;  // what the metrics already hold
   std::vector<std::string> ids_;

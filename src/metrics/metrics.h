@@ -46,55 +46,25 @@ class ProcessMetrics {
   prometheus::Gauge& process_start_;
 };
 
-// One source's metrics: its fetch, its batches to each sink, its checkpoint.
+// One source's metrics, whatever its type: what it handed the pipeline, its
+// batches to each sink, its commits. A source type's own series live with
+// it (the pull source's in source/pull_metrics.h); the webhook source's few
+// are made on first use, so only a push source exports them.
 class Metrics {
   prometheus::Labels labels_;  // first: {source, account} on every series below
 
  public:
   Metrics(ProcessMetrics& process, std::string source, std::string account);
 
-  // --- fetch (Zendesk API) ---
-  // status_class: 2xx, 3xx, 4xx, 429, 5xx, transport (no HTTP status).
-  prometheus::Counter& api_requests(const std::string& status_class);
-  prometheus::Histogram& api_request_duration;   // seconds
-  // reason: 429, 5xx, transport, body, auth
-  prometheus::Counter& api_retries(const std::string& reason);
-  // kind: auth (401), forbidden (403), not_found (404), bad_request (400)
-  prometheus::Counter& api_errors(const std::string& kind);
-  // Enrichment (enrich.users): records shipped named or unnamed, the name
-  // cache's hits and misses, and Users API requests by outcome.
-  prometheus::Counter& enrich_records(const std::string& outcome);
-  prometheus::Counter& enrich_cache_lookups(const std::string& result);
-  prometheus::Counter& users_api_requests(const std::string& outcome);
   // The webhook source: requests by outcome (accepted, duplicate,
   // bad_signature, stale, too_large, bad_request, backpressure,
   // not_acknowledged) and push received -> every sink acknowledged.
   prometheus::Counter& webhook_requests(const std::string& outcome);
-  // On a pull source deduplicating against a push source: events only the
-  // pull found (push never delivered them).
-  prometheus::Counter& webhook_missed() { return webhook_missed_family_.Add(labels_); }
-  prometheus::Counter& rate_limit_hits;          // 429 responses
-  prometheus::Counter& rate_limit_wait_reset;    // seconds waited for ratelimit-reset
-  prometheus::Counter& rate_limit_wait_budget;   // seconds waited pacing to our own budget
-  prometheus::Gauge& rate_limit_budget;          // configured requests per period
-  prometheus::Gauge& rate_limit_period;          // configured period, seconds
-  prometheus::Gauge& rate_limit_in_use;          // requests made within the current period
+  prometheus::Histogram& webhook_ack_latency();  // seconds
+
+  // --- what the source handed the pipeline ---
   prometheus::Counter& events_fetched;
-  prometheus::Counter& duplicates_dropped;
   prometheus::Histogram& page_events;            // events per page
-  prometheus::Gauge& last_fetch_success_ts;      // unix seconds
-  prometheus::Gauge& backfill_position_ts;       // start of the window being read
-  prometheus::Gauge& backfill_remaining;         // seconds between position and the window end target
-  prometheus::Gauge& retention_margin;           // seconds before the position falls out of 90-day retention
-  // read: first (a window as it closes), late (the same window late_read_delay later)
-  prometheus::Counter& api_page_requests(const std::string& read);
-  // outcome: reread (late read done), skipped (given up past late_read_max_backlog)
-  prometheus::Counter& late_read_windows(const std::string& outcome);
-  prometheus::Counter& late_read_skipped_events;  // first-read events of windows never read again
-  prometheus::Counter& late_events;               // events only a late read found
-  prometheus::Gauge& late_read_pending_windows;
-  prometheus::Gauge& late_read_backlog_seconds;   // how overdue the oldest pending late read is
-  prometheus::Gauge& late_read_coverage_ratio;    // event time re-read / event time due a late read
 
   // --- delivery and checkpoint ---
   SinkMetrics& sink(const std::string& name);
@@ -102,7 +72,6 @@ class Metrics {
   prometheus::Gauge& newest_delivered_event_ts;  // unix seconds of the newest event delivered to all sinks
   prometheus::Gauge& lag;                        // now - newest_delivered_event_ts
   prometheus::Histogram& page_commit_latency;    // seconds from page body received to checkpoint committed
-  prometheus::Histogram& webhook_ack_latency;    // seconds from a push received to every sink acknowledged
   prometheus::Counter& events_invalid;           // events without a usable id: logged in full, not shipped
   prometheus::Counter& checkpoint_commits;
   prometheus::Counter& checkpoint_failures;
@@ -116,16 +85,8 @@ class Metrics {
   void tick(int64_t newest_delivered_event_ms, int64_t last_commit_ms);
 
  private:
-  prometheus::Family<prometheus::Counter>& api_requests_family_;
-  prometheus::Family<prometheus::Counter>& api_page_requests_family_;
-  prometheus::Family<prometheus::Counter>& late_read_windows_family_;
-  prometheus::Family<prometheus::Counter>& api_retries_family_;
-  prometheus::Family<prometheus::Counter>& api_errors_family_;
-  prometheus::Family<prometheus::Counter>& enrich_records_family_;
-  prometheus::Family<prometheus::Counter>& enrich_cache_family_;
-  prometheus::Family<prometheus::Counter>& users_api_family_;
+  prometheus::Family<prometheus::Histogram>& webhook_latency_family_;
   prometheus::Family<prometheus::Counter>& webhook_family_;
-  prometheus::Family<prometheus::Counter>& webhook_missed_family_;
   prometheus::Family<prometheus::Counter>& delivered_family_;
   prometheus::Family<prometheus::Counter>& failed_family_;
   prometheus::Family<prometheus::Counter>& sink_retries_family_;

@@ -32,7 +32,7 @@
 
 namespace zf {
 class Logger;
-class Metrics;
+class PullMetrics;
 }  // namespace zf
 
 namespace zf::source {
@@ -56,7 +56,7 @@ class AccessLogSource final : public Source {
  public:
   // `clock` decides which windows are due and when late reads are.
   AccessLogSource(SourceSettings settings, HttpClient& http, RateLimiter& limiter, PullCheckpoint& store,
-                  Logger& log, Metrics& metrics, StopSignal& stop, const Clock& clock = real_clock());
+                  Logger& log, PullMetrics& metrics, StopSignal& stop, const Clock& clock = real_clock());
 
   // Resumes from the checkpoint (migrating a version-1 file) or, without
   // one, starts a backfill at `start` (unix seconds). Throws FatalError for
@@ -107,7 +107,7 @@ class AccessLogSource final : public Source {
   PullCheckpoint& store_;
   DeliveryLedger ledger_;  // beside the checkpoint: what was delivered, per minute
   Logger& log_;
-  Metrics& metrics_;
+  PullMetrics& metrics_;
   StopSignal& stop_;
   const Clock& clock_;
   simdjson::dom::parser parser_;

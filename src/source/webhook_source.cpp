@@ -155,7 +155,7 @@ CommitCost WebhookSource::commit(uint64_t token) {
     Push& p = *it->second;
     for (const auto& k : p.ids) pending_.erase(k);
     delivered_->add(p.ids);
-    metrics_.webhook_ack_latency.Observe(std::chrono::duration<double>(now - p.received).count());
+    metrics_.webhook_ack_latency().Observe(std::chrono::duration<double>(now - p.received).count());
     p.acked.set_value(true);
     it = handed_out_.erase(it);
   }

@@ -13,6 +13,7 @@
 
 #include "metrics/http_endpoint.h"
 #include "metrics/metrics.h"
+#include "source/pull_metrics.h"
 
 #include <prometheus/text_serializer.h>
 
@@ -199,9 +200,10 @@ TEST_CASE("metrics (#13): each source's series carry its source and account labe
   ProcessMetrics process("test");
   Metrics acme(process, "acme", "acme");
   Metrics globex(process, "globex-eu", "globex");
+  PullMetrics acme_pull(process, "acme", "acme");
   acme.events_fetched.Increment(7);
   globex.events_fetched.Increment(3);
-  acme.api_requests("2xx").Increment();
+  acme_pull.api_requests("2xx").Increment();
   acme.sink("kafka").events_delivered.Increment(7);
   globex.sink("kafka").events_delivered.Increment(3);
   std::string text = prometheus::TextSerializer().Serialize(process.registry().Collect());
@@ -219,4 +221,26 @@ TEST_CASE("metrics (#13): each source's series carry its source and account labe
     ++helps;
   CHECK(helps == 1);
   CHECK(text.find("process_open_fds") != std::string::npos);
+}
+
+TEST_CASE("metrics (#26.3): a source exports only its type's series: no pull series without a pull source") {
+  ProcessMetrics process("test");
+  Metrics push(process, "push", "acme");
+  push.webhook_requests("accepted").Increment();
+  push.webhook_ack_latency().Observe(0.02);
+  std::string text = prometheus::TextSerializer().Serialize(process.registry().Collect());
+  CAPTURE(text);
+  CHECK(text.find("zendesk_forwarder_webhook_requests_total{account=\"acme\",outcome=\"accepted\",source=\"push\"} 1") !=
+        std::string::npos);
+  CHECK(text.find("retention_margin") == std::string::npos);  // a 0 here fired RetentionEdge
+  CHECK(text.find("zendesk_forwarder_api_requests_total") == std::string::npos);
+  CHECK(text.find("late_read") == std::string::npos);
+
+  PullMetrics pull(process, "pull", "acme");
+  Metrics pull_common(process, "pull", "acme");
+  pull.retention_margin.Set(86400 * 80);
+  text = prometheus::TextSerializer().Serialize(process.registry().Collect());
+  CHECK(text.find("zendesk_forwarder_retention_margin_seconds{account=\"acme\",source=\"pull\"}") != std::string::npos);
+  CHECK(text.find("retention_margin_seconds{account=\"acme\",source=\"push\"}") == std::string::npos);
+  CHECK(text.find("webhook_ack_latency_seconds_count{account=\"acme\",source=\"pull\"}") == std::string::npos);
 }

@@ -15,7 +15,7 @@
 #include "core/errors.h"
 #include "log/logger.h"
 #include "test_dirs.h"
-#include "metrics/metrics.h"
+#include "source/pull_metrics.h"
 #include "source/access_log_source.h"
 #include "source/event_id.h"
 #include "source/pull_checkpoint.h"
@@ -39,7 +39,7 @@ struct OfflineSource {
   std::ostringstream logs;
   Logger log{logs};
   ProcessMetrics process_metrics{"test"};
-  Metrics metrics{process_metrics, "zendesk", "127.0.0.1"};
+  PullMetrics metrics{process_metrics, "zendesk", "127.0.0.1"};
   StopSignal stop;
   HttpClient http{HttpSettings{}};
   RateLimiter limiter{50, std::chrono::seconds(60), std::chrono::milliseconds(0)};
@@ -118,7 +118,7 @@ TEST_CASE("checkpoint: opening a version-1 file migrates it: version 2 on disk, 
   std::ostringstream logs;
   Logger log(logs);
   ProcessMetrics process_metrics("test");
-  Metrics metrics(process_metrics, "zendesk", "127.0.0.1");
+  PullMetrics metrics(process_metrics, "zendesk", "127.0.0.1");
   StopSignal stop;
   {
     PullCheckpoint store((dir / "cp.json").string());
@@ -358,7 +358,7 @@ TEST_CASE("checkpoint (#19): a position in the future stops the forwarder, namin
   std::ostringstream logs;
   Logger log(logs);
   ProcessMetrics process_metrics("test");
-  Metrics metrics(process_metrics, "zendesk", "acme");
+  PullMetrics metrics(process_metrics, "zendesk", "acme");
   StopSignal stop;
   PullCheckpoint store((dir / "cp.json").string());
   store.save(s);
