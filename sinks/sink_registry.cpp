@@ -15,13 +15,18 @@ struct SinkType {
   const char* name;
   SinkBuilder (*configure)(const ConfigNode& section);  // validates the section, builds nothing yet
   SinkReader (*reader)(const ConfigNode& section);     // for verify; nullptr: cannot be read back
+  // For a sink that stores sources' positions with its records (Kafka
+  // exactly_once); nullptr: it keeps none. The function may also return an
+  // empty reader when the section does not turn that on.
+  PositionReader (*position_reader)(const ConfigNode& section);
 };
 
-// Every sink type: a new sink adds its folder and one line here.
+// Every sink type: a new sink adds its folder and one line here, saying
+// what it can do; nothing below names a type.
 constexpr SinkType kSinkTypes[] = {
-    {"jsonl", jsonl::configure, jsonl::reader},
-    {"kafka", kafka::configure, kafka::reader},
-    {"syslog", syslog::configure, nullptr},
+    {"jsonl", jsonl::configure, jsonl::reader, nullptr},
+    {"kafka", kafka::configure, kafka::reader, kafka::position_reader},
+    {"syslog", syslog::configure, nullptr, nullptr},
 };
 
 }  // namespace
@@ -50,7 +55,7 @@ std::vector<ConfiguredSink> configure_all(const ConfigNode& root) {
       if (type == t.name) chosen = &t;
     SinkBuilder build = chosen->configure(entry);  // get_enum allowed only listed types
     SinkReader read_back = chosen->reader ? chosen->reader(entry) : nullptr;
-    PositionReader read_position = type == "kafka" ? kafka::position_reader(entry) : nullptr;
+    PositionReader read_position = chosen->position_reader ? chosen->position_reader(entry) : nullptr;
     out.push_back({name, type, encode::configure(entry), std::move(build), std::move(read_back), std::move(read_position)});
   }
   return out;

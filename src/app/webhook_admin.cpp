@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <iostream>
 
 #include <curl/curl.h>
@@ -62,6 +64,42 @@ nlohmann::json expect(const Answer& a, const std::string& what) {
   return j;
 }
 
+// Zendesk's public event-type reference does not list the access-log
+// event, so an account may not offer it: creating (or updating) a webhook
+// subscribed to it is then refused with 400/422 and an error about the
+// subscription or event type. That is not a fault to retry but a fact of the
+// account, said once, plainly.
+bool refuses_subscription(const Answer& a) {
+  if (a.status != 400 && a.status != 422) return false;
+  std::string body = a.body;
+  std::transform(body.begin(), body.end(), body.begin(), [](unsigned char c) { return std::tolower(c); });
+  for (const char* word : {"subscription", "event type", "event_type", "event-type", "access_log"})
+    if (body.find(word) != std::string::npos) return true;
+  return false;
+}
+
+// The first error's detail (or title) Zendesk gave, else the body's start.
+std::string error_detail(const Answer& a) {
+  auto j = nlohmann::json::parse(a.body, nullptr, false);
+  if (j.is_object() && j.contains("errors") && j["errors"].is_array() && !j["errors"].empty() && j["errors"][0].is_object()) {
+    const auto& e = j["errors"][0];
+    for (const char* key : {"detail", "title"})
+      if (e.contains(key) && e[key].is_string()) return e[key].get<std::string>();
+  }
+  if (j.is_object() && j.contains("description") && j["description"].is_string()) return j["description"].get<std::string>();
+  return a.body.substr(0, 200);
+}
+
+nlohmann::json expect_subscription(const Answer& a, const std::string& what, const std::string& account) {
+  if (a.error.empty() && refuses_subscription(a))
+    throw FatalError(what + ": Zendesk refused the subscription to " + std::string(kEventType) + " (HTTP " +
+                     std::to_string(a.status) + ": " + error_detail(a) + "). Account " + account +
+                     " does not offer access-log webhooks, so push cannot work there; the pull source "
+                     "(type zendesk_pull) does not need it and keeps working: leave the zendesk_webhook source out "
+                     "of the config, or ask Zendesk to enable the event on the account");
+  return expect(a, what);
+}
+
 std::optional<nlohmann::json> find_named(const std::string& base, const std::string& auth, const std::string& name) {
   char* q = curl_easy_escape(nullptr, name.c_str(), static_cast<int>(name.size()));
   std::string url = base + "/api/v2/webhooks?filter%5Bname_contains%5D=" + q;
@@ -96,15 +134,16 @@ int run_webhook_admin(const AppConfig& config, const WebhookAdminOptions& o, Log
   std::string id;
   if (existing) {
     id = existing->value("id", "");
-    expect(call("PATCH", base + "/api/v2/webhooks/" + id, auth, nlohmann::json({{"webhook", fields}}).dump()),
-           "updating webhook " + id);
+    expect_subscription(call("PATCH", base + "/api/v2/webhooks/" + id, auth, nlohmann::json({{"webhook", fields}}).dump()),
+                        "updating webhook " + id, c.account);
     log.info("webhook updated", {{"id", id}, {"endpoint", o.url}});
   } else {
     fields["name"] = o.name;
     fields["http_method"] = "POST";
     fields["request_format"] = "json";
-    auto created = expect(call("POST", base + "/api/v2/webhooks", auth, nlohmann::json({{"webhook", fields}}).dump()),
-                          "creating the webhook");
+    auto created = expect_subscription(
+        call("POST", base + "/api/v2/webhooks", auth, nlohmann::json({{"webhook", fields}}).dump()), "creating the webhook",
+        c.account);
     id = created["webhook"].value("id", "");
     log.info("webhook created", {{"id", id}, {"endpoint", o.url}});
   }

@@ -38,7 +38,7 @@ struct AccessEvent {
   // From the Users API when enrichment is on ("" otherwise or when unknown).
   std::string user_name, user_email, user_role;
   std::string target_user_name, target_user_email;  // the user whose profile was accessed
-  std::string source_ip;      // the first valid address of `ips`
+  std::string source_ip;      // ip_address when it is exactly one valid address, else ""
   std::vector<std::string> ips;  // every valid address in the API's ip_address, in order
   std::string method;
   int status = 0;             // HTTP status, 0 when absent

@@ -20,6 +20,8 @@ int64_t now_ms() {
       .count();
 }
 
+constexpr const char* kAccessLogEventType = "zen:event-type:access_log.created";
+
 std::string error_body(const std::string& title, const std::string& detail) {
   return nlohmann::json({{"errors", {{{"title", title}, {"detail", detail}}}}}).dump();
 }
@@ -492,6 +494,20 @@ struct Emulator::Impl {
       res.set_content(nlohmann::json({{"webhooks", all}, {"meta", {{"has_more", false}}}}).dump(), "application/json");
       return;
     }
+    if ((req.method == "POST" && id.empty()) || ((req.method == "PATCH" || req.method == "PUT") && !secret)) {
+      auto body = nlohmann::json::parse(req.body, nullptr, false);
+      if (body.is_object() && body.contains("webhook") && refuses_subscription(body["webhook"])) {
+        res.status = opts.refuse_subscription;
+        res.set_content(nlohmann::json({{"errors", {{{"code", "InvalidValue"},
+                                                     {"title", "Invalid subscription"},
+                                                     {"detail", std::string(kAccessLogEventType) +
+                                                                    " is not a valid event type for this account"},
+                                                     {"source", {{"pointer", "/webhook/subscriptions"}}}}}}})
+                            .dump(),
+                        "application/json");
+        return;
+      }
+    }
     if (req.method == "POST" && id.empty()) {
       auto body = nlohmann::json::parse(req.body, nullptr, false);
       if (!body.is_object() || !body.contains("webhook") || !body["webhook"].contains("endpoint"))
@@ -528,11 +544,21 @@ struct Emulator::Impl {
     }
   }
 
-  // An active webhook subscribed to access-log events gets the new ones.
-  void push_to(const nlohmann::json& w, const std::string& secret) {
+  static bool subscribes_access_logs(const nlohmann::json& w) {
     bool subscribed = false;
     for (const auto& s : w.value("subscriptions", nlohmann::json::array()))
-      subscribed |= s.is_string() && s.get<std::string>() == "zen:event-type:access_log.created";
+      subscribed |= s.is_string() && s.get<std::string>() == kAccessLogEventType;
+    return subscribed;
+  }
+
+  // The account does not offer the access-log event (refuse_subscription).
+  bool refuses_subscription(const nlohmann::json& w) const {
+    return opts.refuse_subscription != 0 && w.is_object() && subscribes_access_logs(w);
+  }
+
+  // An active webhook subscribed to access-log events gets the new ones.
+  void push_to(const nlohmann::json& w, const std::string& secret) {
+    bool subscribed = subscribes_access_logs(w);
     if (subscribed && w.value("status", "active") == "active" && w.contains("endpoint"))
       pushes.update({{"url", w["endpoint"]}, {"secret", secret}});
   }
@@ -735,6 +761,7 @@ void Emulator::update(const nlohmann::json& patch) {
     } else if (k == "force_status") s.opts.force_status = it->get<int>();
     else if (k == "live_rate") s.opts.live_rate = it->get<double>();
     else if (k == "users_down") s.opts.users_down = it->get<bool>();
+    else if (k == "refuse_subscription") s.opts.refuse_subscription = it->get<int>();
     else if (k == "push") s.pushes.update(*it);
     else throw std::invalid_argument("unknown emulator setting \"" + k + "\"");
   }

@@ -64,6 +64,10 @@ struct Options {
   // on by creating a webhook subscribed to access_log.created through the
   // Webhooks API (its endpoint and signing secret).
   PushOptions push;
+  // An account that does not offer the access-log webhook event: creating
+  // or updating a webhook subscribed to it answers this status (400 or
+  // 422, as Zendesk does for an unknown event type). 0 = offered.
+  int refuse_subscription = 0;
 };
 
 struct Stats {
@@ -109,7 +113,7 @@ class Emulator {
   std::vector<Person> people() const;
   PushStats push_stats() const;
   // Runtime changes: rate_limit, rate_window_ms, reset_format, fault_rate,
-  // faults, force_status, live_rate, users_down (keys as in Options), and
+  // faults, force_status, live_rate, users_down, refuse_subscription (keys as in Options), and
   // push: {url, secret, batch, linger_ms, drop, corrupt, replay, duplicate, retries}.
   void update(const nlohmann::json& patch);
 

@@ -35,6 +35,8 @@ Options (defaults in brackets):
       re-sent, sent twice   --push-retries N [3] (409; 429/503 with Retry-After <= 60s)
       (POST /_emulator/config {"push": {"late": F, "late_delay_ms": N}}: a share of requests
       held back N ms before their first attempt)
+  --refuse-subscription 400|422   an account without the access-log webhook event:
+      creating or updating a webhook subscribed to access_log.created answers this
 Durations: 500ms, 6s, 10m, 2h. Admin (no auth, no limit): GET /_emulator/ids,
 /_emulator/served_ids, /_emulator/events ("id ts_ms listed_ms" lines),
 /_emulator/stats, /_emulator/users, /_emulator/pushes; POST /_emulator/config (JSON).
@@ -93,6 +95,7 @@ int main(int argc, char** argv) {
       else if (a == "--agents") o.agents = std::stoull(value());
       else if (a == "--end-users") o.end_users = std::stoull(value());
       else if (a == "--users-rate-limit") o.users_rate_limit = std::stoi(value());
+      else if (a == "--refuse-subscription") o.refuse_subscription = std::stoi(value());
       else if (a == "--push-url") o.push.url = value();
       else if (a == "--push-secret") o.push.secret = value();
       else if (a == "--push-batch") o.push.batch = std::max<size_t>(1, std::stoull(value()));

@@ -57,8 +57,11 @@ std::string cef(const AccessEvent& e, int syslog_severity) {
   ext("rt", std::to_string(e.timestamp_ms));
   ext("externalId", e.id);
   ext("suid", e.user_id);
-  ext("suser", e.user_name);
-  ext("duid", e.resource.type == "user" ? e.resource.id : "");
+  bool target_user = e.resource.type == "user" && !e.resource.id.empty();
+  ext("suser", e.user_id.empty() ? "" : e.user_name);
+  ext("spriv", e.user_id.empty() ? "" : e.user_role);
+  ext("duid", target_user ? e.resource.id : "");
+  ext("duser", target_user ? e.target_user_name : "");
   ext("src", e.source_ip);
   ext("requestMethod", e.method);
   ext("request", e.url);
@@ -92,6 +95,8 @@ std::string cef(const AccessEvent& e, int syslog_severity) {
   }
   // Past the standard keys: vendor keys, as the CEF specification names them.
   if (e.timestamp_is_ingest_time) ext("ZendeskAccessLogsTimestampAsSent", e.timestamp_raw);
+  ext("ZendeskAccessLogsUserEmail", e.user_id.empty() ? "" : e.user_email);  // CEF has no key for an email
+  ext("ZendeskAccessLogsTargetUserEmail", target_user ? e.target_user_email : "");
   ext("ZendeskAccessLogsInvalidFields", e.invalid_json);
   ext("ZendeskAccessLogsExtraFields", e.extra_json);
   return out;

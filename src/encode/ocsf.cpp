@@ -29,10 +29,24 @@ Activity activity_of(const AccessEvent& e) {
   return {99, "Other"};
 }
 
+struct UserType {
+  int id;
+  std::string name;
+};
+
+// OCSF's account types from the Zendesk role (Users API): an admin is an
+// Admin, agents and end users are Users; the role itself is in unmapped.
+UserType user_type(const std::string& role) {
+  if (role == "admin") return {2, "Admin"};
+  if (role == "agent" || role == "end-user") return {1, "User"};
+  return {99, role};
+}
+
 }  // namespace
 
 void write_ocsf_json(const AccessEvent& e, std::string& out) {
   Activity act = activity_of(e);
+  bool target_user = e.resource.type == "user" && !e.resource.id.empty();
   auto [path, query, fragment] = split_url(e.url);
   // Denied and failed reads matter to a SOC more than the many that worked.
   int severity_id = e.status >= 500 ? 3 : e.status >= 400 ? 2 : 1;
@@ -70,6 +84,10 @@ void write_ocsf_json(const AccessEvent& e, std::string& out) {
     w.key("user").begin_object().field("uid", e.user_id);
     if (!e.user_name.empty()) w.field("name", e.user_name);
     if (!e.user_email.empty()) w.field("email_addr", e.user_email);
+    if (!e.user_role.empty()) {
+      UserType t = user_type(e.user_role);
+      w.field("type_id", t.id).field("type", t.name);
+    }
     w.end_object();
   }
   else w.field("app_name", e.origin_service.empty() ? "Zendesk" : e.origin_service);
@@ -83,14 +101,15 @@ void write_ocsf_json(const AccessEvent& e, std::string& out) {
   if (e.status != 0) w.key("response").begin_object().field("code", e.status).end_object();
   w.end_object();
 
-  // Where from: the address, or (the API leaves it empty for some calls)
-  // a name saying it is not known.
+  // Where from: the address, or (the API leaves it empty for some calls,
+  // or sends a list or garbage) a name saying it is not known. The valid
+  // addresses of a list are intermediate, none of them the source.
   w.key("src_endpoint").begin_object();
   if (!e.source_ip.empty()) w.field("ip", e.source_ip);
   else w.field("name", "unknown");
-  if (e.ips.size() > 1) {
+  if (e.source_ip.empty() && !e.ips.empty()) {
     w.key("intermediate_ips").begin_array();
-    for (size_t i = 1; i < e.ips.size(); ++i) w.string(e.ips[i]);
+    for (const auto& ip : e.ips) w.string(ip);
     w.end_array();
   }
   w.end_object();
@@ -117,7 +136,8 @@ void write_ocsf_json(const AccessEvent& e, std::string& out) {
   if (!e.resource.type.empty()) {
     w.key("resources").begin_array().begin_object().field("type", e.resource.type);
     if (!e.resource.id.empty()) w.field("uid", e.resource.id);
-    else w.field("name", e.resource.type);  // a collection: the entity needs a name or uid
+    if (target_user && !e.target_user_name.empty()) w.field("name", e.target_user_name);  // the accessed user, enriched
+    else if (e.resource.id.empty()) w.field("name", e.resource.type);  // a collection: the entity needs a name or uid
     w.end_object().end_array();
   }
 
@@ -128,6 +148,8 @@ void write_ocsf_json(const AccessEvent& e, std::string& out) {
   if (!e.authorization_type.empty()) w.field("authorization_type", e.authorization_type);
   if (!e.category.empty()) w.field("category", e.category);
   if (!e.resource.subresource.empty()) w.field("resource_subresource", e.resource.subresource);
+  if (!e.user_id.empty() && !e.user_role.empty()) w.field("user_role", e.user_role);
+  if (target_user && !e.target_user_email.empty()) w.field("target_user_email", e.target_user_email);
   if (!e.search_query.empty()) w.field("search_query", e.search_query);
   if (e.graphql) {
     if (!e.graphql->operation_type.empty()) w.field("graphql_operation_type", e.graphql->operation_type);

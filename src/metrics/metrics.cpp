@@ -69,11 +69,12 @@ Metrics::Metrics(prometheus::Registry& r, prometheus::Labels labels)
       checkpoint_age(ZF_GAUGE("zendesk_forwarder_checkpoint_age_seconds", "Seconds since the last checkpoint commit.")),
       checkpoint_write_duration(
           family(BuildHistogram(), r, "zendesk_forwarder_checkpoint_write_duration_seconds",
-                 "Seconds per checkpoint commit: ids appended and synced, state written and synced.")
+                 "Seconds per checkpoint commit: state written and synced (ids are written when their page is fetched).")
               .Add(labels_, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                                                0.25, 1})),
       checkpoint_write_bytes(family(BuildHistogram(), r, "zendesk_forwarder_checkpoint_write_bytes",
-                                    "Bytes written per checkpoint commit.")
+                                    "Bytes of checkpoint state written per commit (the ids late reads need are "
+                                    "written when their page is fetched, not counted here).")
                                  .Add(labels_, prometheus::Histogram::BucketBoundaries{256, 1024, 4096, 16384, 65536,
                                                                                   262144, 1048576})),
       webhook_latency_family_(family(BuildHistogram(), r, "zendesk_forwarder_webhook_ack_latency_seconds",

@@ -77,8 +77,8 @@ class Metrics {
   prometheus::Counter& checkpoint_failures;
   prometheus::Gauge& checkpoint_last_commit_ts;
   prometheus::Gauge& checkpoint_age;             // now - last commit
-  prometheus::Histogram& checkpoint_write_duration;  // seconds per commit (ids appended, state written, synced)
-  prometheus::Histogram& checkpoint_write_bytes;     // bytes per commit
+  prometheus::Histogram& checkpoint_write_duration;  // seconds per commit (state written and synced, retired id files removed)
+  prometheus::Histogram& checkpoint_write_bytes;     // bytes of state per commit (ids are written at fetch, not here)
 
   // Recomputes the *_age / lag gauges from the pipeline's own state (not
   // from other gauges); called about once a second by the ticker.

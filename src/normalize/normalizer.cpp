@@ -253,10 +253,12 @@ std::variant<Record, std::string> Normalizer::normalize(element event) const {
         mistyped(k, v);
       } else if (!text.empty()) {
         e.ips = valid_ips(text);
-        // Anything but one plain address (a list, padding, "unknown",
-        // "00.00.000.85") is also kept as given: an ip field would refuse it.
-        if (e.ips.size() != 1 || e.ips[0] != text) mistyped(k, v);
-        if (!e.ips.empty()) e.source_ip = e.ips[0];
+        // Only one plain address is the source. Anything else (a list,
+        // padding, "unknown", "00.00.000.85") is kept as given and names no
+        // source: an ip field would refuse it, and the leftmost entry of a
+        // forwarded chain is the one a client can forge.
+        if (e.ips.size() == 1 && e.ips[0] == text) e.source_ip = e.ips[0];
+        else mistyped(k, v);
       }
     } else if (k == "method") want_string(k, v, e.method);
     else if (k == "url") want_string(k, v, e.url);

@@ -1,9 +1,12 @@
 #pragma once
 // The run loop, in one place: fetch a page (the source has already dropped
 // events it shipped before), shape its events, hand the batch to the
-// sinks; repeat. Backpressure
-// is simple because the source is a poller: when the sinks have
-// max_inflight batches unacknowledged, stop polling.
+// sinks; repeat. Backpressure: when the sinks have max_inflight batches
+// unacknowledged, the loop stops asking the source for pages. A pull source
+// then just stops fetching; the webhook source cannot stop Zendesk sending,
+// so it holds requests unanswered and answers 200 only once their page is
+// committed, 503 with Retry-After when its queue is full or ack_timeout
+// passes first (Zendesk retries those).
 #include <atomic>
 #include <chrono>
 #include <cstdint>

@@ -6,11 +6,12 @@
 // The state file is small and written atomically (temp file, fsync,
 // rename, fsync of the directory), guarded by a lock file so two processes
 // never share it. Ids go to one append-only file per window
-// (<path>.ids/<window_start>.ids, 16 bytes an id), synced before the state
-// that relies on them; a window's file is deleted once its late read is
-// committed. So a commit writes a few hundred bytes plus the page's new
-// ids, never the whole dedup set. Ids are appended when their page is
-// fetched; the state says how many of them it covers (id_counts).
+// (<path>.ids/<window_start>.ids, 16 bytes an id), appended and synced when
+// their page is fetched, so before any state that relies on them; a
+// window's file is deleted once its late read is committed. So a commit
+// writes only the state, a few hundred bytes, never the ids or the whole
+// dedup set; the state says how many of each file's ids it covers
+// (id_counts).
 #include <cstdint>
 #include <map>
 #include <mutex>

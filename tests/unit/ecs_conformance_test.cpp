@@ -27,6 +27,7 @@ namespace {
 
 struct EcsField {
   std::string type;
+  std::map<std::string, std::string> multi_fields;  // name -> type (user.name: text -> match_only_text)
   std::set<std::string> allowed;  // event.kind, category, type, outcome
   size_t ignore_above = 0;
 };
@@ -43,6 +44,8 @@ Ecs load_ecs() {
     EcsField f;
     f.type = entry.second["type"].as<std::string>();
     if (entry.second["ignore_above"]) f.ignore_above = entry.second["ignore_above"].as<size_t>();
+    for (const auto& mf : entry.second["multi_fields"])
+      f.multi_fields[mf["name"].as<std::string>()] = mf["type"].as<std::string>();
     for (const auto& v : entry.second["allowed_values"]) {
       f.allowed.insert(v["name"].as<std::string>());
       if (entry.first.as<std::string>() == "event.category")
@@ -144,6 +147,18 @@ Report check_golden_records(const Ecs& ecs) {
   return rep;
 }
 
+// The golden records as they are and as `enrich: {users: true}` names them.
+Report check_golden_and_enriched_records(const Ecs& ecs) {
+  Report rep = check_golden_records(ecs);
+  for (const auto& page : zf::testing::kGoldenPages)
+    for (const Record& r : zf::testing::enriched_golden_records(page)) {
+      std::string out;
+      zf::encode::write_ecs_json(r.event, out);
+      check_record(ecs, json::parse(out), rep);
+    }
+  return rep;
+}
+
 // path -> its mapping, from a template's nested properties.
 void mapped_paths(const json& properties, const std::string& prefix, std::map<std::string, json>& out) {
   for (auto it = properties.begin(); it != properties.end(); ++it) {
@@ -201,9 +216,11 @@ TEST_CASE("ecs conformance (#14): the check itself finds the defects version 1 r
     CHECK(all.find(expected) != std::string::npos);
 }
 
-TEST_CASE("index template (#14): deploy/elasticsearch maps every path the records have, as ECS types them") {
+TEST_CASE("index template (#14, #26 item 6): deploy/elasticsearch maps every path the records have, enriched ones too, as ECS types them") {
   Ecs ecs = load_ecs();
-  Report rep = check_golden_records(ecs);
+  Report rep = check_golden_and_enriched_records(ecs);
+  for (const char* enriched : {"user.name", "user.email", "user.roles", "user.target.name", "user.target.email"})
+    REQUIRE_MESSAGE(rep.types.count(enriched), enriched << " is in no record the test checks");
   json component = load_json("deploy/elasticsearch/component-template.json");
   json index = load_json("deploy/elasticsearch/index-template.json");
   CHECK(index["index_patterns"] == json::array({"logs-zendesk.access-*"}));
@@ -224,6 +241,11 @@ TEST_CASE("index template (#14): deploy/elasticsearch maps every path the record
     if (json_t.rfind("array of ", 0) == 0) json_t = json_t.substr(9);
     if (auto f = ecs.fields.find(path); f != ecs.fields.end()) {
       if (type != f->second.type) problems.push_back(path + ": template " + type + ", ECS " + f->second.type);
+      // ECS's multi-fields (user.name.text: match_only_text), as ECS has them.
+      for (const auto& [name, mf_type] : f->second.multi_fields)
+        if (!m->second.contains("fields") || !m->second["fields"].contains(name) ||
+            m->second["fields"][name].value("type", "") != mf_type)
+          problems.push_back(path + "." + name + ": ECS multi-field " + mf_type + " not in the template");
     } else {
       static const std::map<std::string, std::set<std::string>> fits = {
           {"string", {"keyword", "wildcard", "match_only_text"}}, {"integer", {"long"}},
@@ -253,18 +275,13 @@ TEST_CASE("ecs conformance (#15): enriched records (actor and accessed user name
   Ecs ecs = load_ecs();
   Report rep;
   for (const auto& page : zf::testing::kGoldenPages)
-    for (Record r : zf::testing::golden_records(page)) {
-      r.event.user_name = "Smith, Jr. \"Ace\"";
-      r.event.user_email = "ace@example.com";
-      r.event.user_role = "agent";
-      r.event.target_user_name = "Customer 1";
-      r.event.target_user_email = "customer1@example.org";
+    for (const Record& r : zf::testing::enriched_golden_records(page)) {
       std::string out;
       zf::encode::write_ecs_json(r.event, out);
       json doc = json::parse(out);
       check_record(ecs, doc, rep);
       if (r.event.user_id.empty()) continue;  // nobody to name
-      CHECK(doc["user"]["name"] == "Smith, Jr. \"Ace\"");
+      CHECK(doc["user"]["name"] == r.event.user_name);
       CHECK(doc["user"]["roles"] == json::array({"agent"}));
       if (doc["user"].contains("target")) CHECK(doc["user"]["target"]["email"] == "customer1@example.org");
     }
@@ -274,4 +291,16 @@ TEST_CASE("ecs conformance (#15): enriched records (actor and accessed user name
   CHECK(rep.records >= 600);
   CHECK(rep.violations.empty());
   CHECK(rep.types.count("user.target.name"));
+}
+
+TEST_CASE("ecs fields (#26 item 6): docs/FIELDS.md names every path the records have, enriched ones too") {
+  Ecs ecs = load_ecs();
+  Report rep = check_golden_and_enriched_records(ecs);
+  std::set<std::string> names = zf::testing::documented_names("## ecs_json");
+  REQUIRE(names.count("user.roles"));
+  std::string missing;
+  for (const auto& [path, seen] : rep.types)
+    if (!zf::testing::documented(names, path)) missing += "  " + path + "\n";
+  CAPTURE(missing);
+  CHECK(missing.empty());
 }

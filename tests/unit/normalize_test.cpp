@@ -211,7 +211,7 @@ TEST_CASE("json writer: control characters escaped, invalid UTF-8 replaced, vali
   CHECK_NOTHROW((void)json::parse(out));
 }
 
-TEST_CASE("normalize (#14): ip_address is validated; lists, padding and garbage are kept aside, valid ones related") {
+TEST_CASE("normalize (#14, #26 item 5): ip_address is validated; lists, padding and garbage are kept aside and name no source, valid ones related") {
   struct Case {
     std::string given;
     std::string source_ip;             // "" = no source.ip
@@ -222,9 +222,12 @@ TEST_CASE("normalize (#14): ip_address is validated; lists, padding and garbage 
       {"203.0.113.9", "203.0.113.9", {"203.0.113.9"}, false},
       {"2001:db8::1", "2001:db8::1", {"2001:db8::1"}, false},
       {"00.00.000.85", "", {}, true},
-      {"10.0.0.1, 203.0.113.9", "10.0.0.1", {"10.0.0.1", "203.0.113.9"}, true},
+      // The leftmost entry of a forwarded chain is the one a client can forge.
+      {"10.0.0.1, 203.0.113.9", "", {"10.0.0.1", "203.0.113.9"}, true},
+      {"203.0.113.9,10.0.0.1 2001:db8::2", "", {"203.0.113.9", "10.0.0.1", "2001:db8::2"}, true},
+      {"unknown, 203.0.113.9", "", {"203.0.113.9"}, true},
       {"unknown", "", {}, true},
-      {" 203.0.113.9 ", "203.0.113.9", {"203.0.113.9"}, true},
+      {" 203.0.113.9 ", "", {"203.0.113.9"}, true},
       {"fe80::1%eth0", "", {}, true},
   };
   for (const auto& c : cases) {
@@ -237,6 +240,8 @@ TEST_CASE("normalize (#14): ip_address is validated; lists, padding and garbage 
     else CHECK(o["related"]["ip"] == json(c.related));
     if (c.kept_invalid) CHECK(o["zendesk"]["invalid"]["ip_address"] == c.given);
     else CHECK_FALSE(o["zendesk"].contains("invalid"));
+    CHECK(r.event.source_ip == c.source_ip);
+    CHECK(r.event.ips == c.related);
   }
 }
 

@@ -279,17 +279,111 @@ TEST_CASE("ocsf (#14): a GraphQL query and a POST search are reads; writes are c
   }
 }
 
-TEST_CASE("ocsf (#15): an enriched actor (name, email) is still a valid OCSF 1.8.0 user") {
+// The attribute paths of a record ("actor.user.name", "resources[].uid");
+// unmapped is free-form and one path.
+void paths_of(const json& v, const std::string& path, std::set<std::string>& out) {
+  if (v.is_object() && path != "unmapped") {
+    for (auto it = v.begin(); it != v.end(); ++it) paths_of(it.value(), path.empty() ? it.key() : path + "." + it.key(), out);
+  } else if (v.is_array() && !v.empty() && v[0].is_object()) {
+    for (const auto& item : v) paths_of(item, path + "[]", out);
+  } else {
+    out.insert(path);
+  }
+}
+
+TEST_CASE("ocsf (#15, #26 item 6): an enriched actor and accessed user are still valid OCSF 1.8.0, and in FIELDS.md") {
   std::vector<json> records;
+  std::set<std::string> paths;
+  size_t targets = 0;
   for (const auto& page : zf::testing::kGoldenPages)
-    for (Record r : zf::testing::golden_records(page)) {
-      r.event.user_name = "Ana Silva";
-      r.event.user_email = "agent0@example.com";
+    for (const Record& r : zf::testing::enriched_golden_records(page)) {
       std::string out;
       encode::write_ocsf_json(r.event, out);
       records.push_back(json::parse(out));
-      if (!r.event.user_id.empty()) CHECK(records.back()["actor"]["user"]["email_addr"] == "agent0@example.com");
+      paths_of(records.back(), "", paths);
+      const json& o = records.back();
+      if (!r.event.user_id.empty()) {
+        CHECK(o["actor"]["user"]["name"] == r.event.user_name);
+        CHECK(o["actor"]["user"]["email_addr"] == "ace@example.com");
+        CHECK(o["actor"]["user"]["type_id"] == 1);  // an agent is a User
+        CHECK(o["unmapped"]["user_role"] == "agent");
+      }
+      if (r.event.resource.type == "user" && !r.event.resource.id.empty()) {
+        ++targets;
+        CHECK(o["resources"][0]["uid"] == r.event.resource.id);
+        CHECK(o["resources"][0]["name"] == "Customer 1");
+        CHECK(o["unmapped"]["target_user_email"] == "customer1@example.org");
+      } else {
+        CHECK_FALSE(o["unmapped"].contains("target_user_email"));
+      }
     }
+  CHECK(targets > 0);
+  size_t checked = 0;
+  auto problems = validate_all(records, checked);
+  CAPTURE(table(problems));
+  CHECK(problems.empty());
+  // docs/FIELDS.md names every attribute these records have.
+  std::set<std::string> names = zf::testing::documented_names("## ocsf_json");
+  std::string missing;
+  for (const auto& p : paths)
+    if (!zf::testing::documented(names, p)) missing += "  " + p + "\n";
+  CAPTURE(missing);
+  CHECK(missing.empty());
+}
+
+TEST_CASE("ocsf (#26 item 6): each Zendesk role is an OCSF account type") {
+  normalize::Normalizer n({"acme", false});
+  std::vector<json> records;
+  for (auto [role, type_id] : std::vector<std::pair<std::string, int>>{{"admin", 2}, {"agent", 1}, {"end-user", 1}, {"light-agent", 99}}) {
+    CAPTURE(role);
+    auto r = std::get<Record>(n.normalize_json(R"({"id":"01HROLE0000000000000000001","user_id":7,"url":"/api/v2/tickets/1.json"})"));
+    r.event.user_role = role;
+    std::string out;
+    encode::write_ocsf_json(r.event, out);
+    json o = json::parse(out);
+    CHECK(o["actor"]["user"]["type_id"] == type_id);
+    if (type_id == 99) CHECK(o["actor"]["user"]["type"] == role);
+    records.push_back(o);
+  }
+  size_t checked = 0;
+  auto problems = validate_all(records, checked);
+  CAPTURE(table(problems));
+  CHECK(problems.empty());
+}
+
+TEST_CASE("ocsf (#26 item 5): a list in ip_address gives no src_endpoint.ip; its valid addresses are intermediate") {
+  struct Case {
+    std::string given;
+    std::string ip;                          // "" = no src_endpoint.ip
+    std::vector<std::string> intermediate;   // src_endpoint.intermediate_ips
+  };
+  std::vector<Case> cases{
+      {"203.0.113.9", "203.0.113.9", {}},
+      {"10.0.0.1, 203.0.113.9", "", {"10.0.0.1", "203.0.113.9"}},
+      {" 203.0.113.9 ", "", {"203.0.113.9"}},
+      {"unknown", "", {}},
+  };
+  normalize::Normalizer n({"acme", false});
+  std::vector<json> records;
+  for (const auto& c : cases) {
+    CAPTURE(c.given);
+    auto r = std::get<Record>(n.normalize_json(R"({"id":"01HIP00000000000000000001","timestamp":"2026-11-24T10:00:00Z",)"
+                                               R"("url":"/api/v2/tickets/1.json","ip_address":)" + json(c.given).dump() + "}"));
+    std::string out;
+    encode::write_ocsf_json(r.event, out);
+    json o = json::parse(out);
+    const json& src = o["src_endpoint"];
+    if (c.ip.empty()) {
+      CHECK_FALSE(src.contains("ip"));
+      CHECK(src["name"] == "unknown");
+    } else {
+      CHECK(src["ip"] == c.ip);
+    }
+    if (c.intermediate.empty()) CHECK_FALSE(src.contains("intermediate_ips"));
+    else CHECK(src["intermediate_ips"] == json(c.intermediate));
+    if (c.ip.empty()) CHECK(o["unmapped"]["invalid"]["ip_address"] == c.given);
+    records.push_back(o);
+  }
   size_t checked = 0;
   auto problems = validate_all(records, checked);
   CAPTURE(table(problems));
