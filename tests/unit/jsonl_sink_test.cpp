@@ -1,7 +1,10 @@
 // The JSON-lines sink on a real file system.
 #include <doctest/doctest.h>
 
+#include <sys/resource.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <atomic>
 #include <filesystem>
@@ -91,5 +94,73 @@ TEST_CASE("jsonl sink (#13): encoding: cef writes one CEF event per line") {
   CHECK(n == 3);
   CHECK_THROWS_WITH_AS(sinks::jsonl::configure(ConfigNode::load_string("path: x\nencoding: ocsf\n")),
                        doctest::Contains("encoding: expected one of ecs_json, cef"), ConfigError);
+  fs::remove_all(dir);
+}
+
+namespace {
+// Lets the file grow to `bytes` at most (writes beyond fail with EFBIG, as
+// on a full disk, after a short write), until destroyed.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    getrlimit(RLIMIT_FSIZE, &old_);
+    old_handler_ = std::signal(SIGXFSZ, SIG_IGN);
+    rlimit lim = old_;
+    lim.rlim_cur = bytes;
+    REQUIRE(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+  }
+  ~FileSizeLimit() {
+    setrlimit(RLIMIT_FSIZE, &old_);
+    std::signal(SIGXFSZ, old_handler_);
+  }
+
+ private:
+  rlimit old_{};
+  void (*old_handler_)(int) = nullptr;
+};
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+}  // namespace
+
+TEST_CASE("jsonl sink (#27): a batch that fails part way is cut back out of the file before it is sent again") {
+  auto dir = temp_dir("jsonl-cut");
+  std::ostringstream logs;
+  Logger log(logs);
+  ProcessMetrics process_metrics("test");
+  auto path = (dir / "out.jsonl").string();
+  auto sink = sinks::jsonl::configure(ConfigNode::load_string("path: " + path + "\n"))(
+      SinkContext{"file", log, process_metrics.registry()});
+  auto send = [&](const BatchPtr& b) {
+    std::promise<Ack> got;
+    sink->send(b, [&](Ack a) { got.set_value(a); });
+    return got.get_future().get();
+  };
+  REQUIRE(send(make_batch(1, 3)).status == DeliveryStatus::Delivered);
+  std::string before = read_all(path);
+  auto second = make_batch(2, 50);
+  {
+    // Room for one line of the next batch and part of another: the write
+    // stops in the middle of a record.
+    FileSizeLimit full(before.size() + 40);
+    auto ack = send(second);
+    CHECK(ack.status == DeliveryStatus::Retriable);
+    CHECK(ack.error.find("File too large") != std::string::npos);
+    CHECK(read_all(path) == before);
+  }
+  REQUIRE(send(second).status == DeliveryStatus::Delivered);
+  sink->close(seconds(1));
+  std::istringstream lines(read_all(path));
+  std::string line;
+  size_t n = 0;
+  while (std::getline(lines, line)) {
+    CAPTURE(line);
+    std::string id = n < 3 ? "ID1_" + std::to_string(n) : "ID2_" + std::to_string(n - 3);
+    CHECK(line == "{\"event\":{\"id\":\"" + id + "\"}}");
+    ++n;
+  }
+  CHECK(n == 53);
   fs::remove_all(dir);
 }
