@@ -164,3 +164,36 @@ TEST_CASE("jsonl sink (#27): a batch that fails part way is cut back out of the 
   CHECK(n == 53);
   fs::remove_all(dir);
 }
+
+TEST_CASE("jsonl sink (#27): a rotation into a full disk leaves the rotated file whole and the new one empty") {
+  auto dir = temp_dir("jsonl-rotate-full");
+  std::ostringstream logs;
+  Logger log(logs);
+  ProcessMetrics process_metrics("test");
+  auto path = (dir / "out.jsonl").string();
+  auto sink = sinks::jsonl::configure(ConfigNode::load_string("path: " + path + "\nrotate_bytes: 100\n"))(
+      SinkContext{"file", log, process_metrics.registry()});
+  auto send = [&](const BatchPtr& b) {
+    std::promise<Ack> got;
+    sink->send(b, [&](Ack a) { got.set_value(a); });
+    return got.get_future().get();
+  };
+  REQUIRE(send(make_batch(1, 5)).status == DeliveryStatus::Delivered);
+  std::string first = read_all(path);
+  REQUIRE(first.size() >= 100);
+  auto second = make_batch(2, 5);
+  {
+    FileSizeLimit full(40);  // the new file takes one line and a half
+    CHECK(send(second).status == DeliveryStatus::Retriable);
+    CHECK(read_all(path + ".1") == first);
+    CHECK(read_all(path).empty());
+  }
+  REQUIRE(send(second).status == DeliveryStatus::Delivered);
+  sink->close(seconds(1));
+  CHECK(read_all(path + ".1") == first);
+  CHECK_FALSE(fs::exists(path + ".2"));
+  std::string expected;
+  for (int i = 0; i < 5; ++i) expected += "{\"event\":{\"id\":\"ID2_" + std::to_string(i) + "\"}}\n";
+  CHECK(read_all(path) == expected);
+  fs::remove_all(dir);
+}
