@@ -1,6 +1,9 @@
 // The JSON-lines sink on a real file system.
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -195,5 +198,59 @@ TEST_CASE("jsonl sink (#27): a rotation into a full disk leaves the rotated file
   std::string expected;
   for (int i = 0; i < 5; ++i) expected += "{\"event\":{\"id\":\"ID2_" + std::to_string(i) + "\"}}\n";
   CHECK(read_all(path) == expected);
+  fs::remove_all(dir);
+}
+
+namespace {
+// Sets or clears the file's append-only attribute (chattr +a): ftruncate
+// then fails with EPERM while appends still work. False when the file
+// system or the process's capabilities do not allow it.
+bool set_append_only(const std::string& path, bool on) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  int flags = 0;
+  bool ok = ::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0;
+  flags = on ? (flags | FS_APPEND_FL) : (flags & ~FS_APPEND_FL);
+  ok = ok && ::ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0;
+  ::close(fd);
+  return ok;
+}
+}  // namespace
+
+TEST_CASE("jsonl sink (#27): when a failed batch cannot be cut back, the sink stops as Permanent") {
+  auto dir = temp_dir("jsonl-nocut");
+  std::ostringstream logs;
+  Logger log(logs);
+  ProcessMetrics process_metrics("test");
+  auto path = (dir / "out.jsonl").string();
+  auto sink = sinks::jsonl::configure(ConfigNode::load_string("path: " + path + "\n"))(
+      SinkContext{"file", log, process_metrics.registry()});
+  auto send = [&](const BatchPtr& b) {
+    std::promise<Ack> got;
+    sink->send(b, [&](Ack a) { got.set_value(a); });
+    return got.get_future().get();
+  };
+  REQUIRE(send(make_batch(1, 3)).status == DeliveryStatus::Delivered);
+  auto size = fs::file_size(path);
+  if (!set_append_only(path, true)) {
+    MESSAGE("skipped: cannot make a file append-only here (needs CAP_LINUX_IMMUTABLE and ext4/xfs/tmpfs)");
+    sink->close(seconds(1));
+    fs::remove_all(dir);
+    return;
+  }
+  {
+    FileSizeLimit full(size + 40);
+    auto ack = send(make_batch(2, 50));
+    CHECK(ack.status == DeliveryStatus::Permanent);
+    CHECK(ack.error.find("back to " + std::to_string(size) + " bytes") != std::string::npos);
+    CHECK(ack.error.find("Operation not permitted") != std::string::npos);
+  }
+  // Stopped for good: nothing more is appended to the partial line.
+  auto grown = fs::file_size(path);
+  CHECK(send(make_batch(3, 1)).status == DeliveryStatus::Permanent);
+  CHECK(fs::file_size(path) == grown);
+  sink->close(seconds(1));
+  set_append_only(path, false);
+  CHECK(logs.str().find("cannot cut a failed batch back") != std::string::npos);
   fs::remove_all(dir);
 }
