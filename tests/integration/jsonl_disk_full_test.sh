@@ -12,7 +12,7 @@ FWD=$1 EMU=$2 EPISODES=${3:-20} HERE=$(dirname "$0")
 zf_tmpdir
 DISK=$ZF_TMP/disk
 mkdir "$DISK"
-mount -t tmpfs -o size=8m tmpfs "$DISK"
+mount -t tmpfs -o size=12m tmpfs "$DISK"
 trap 'zf_cleanup_disk' EXIT
 zf_cleanup_disk() {
   for pid in "${ZF_PIDS[@]:-}"; do [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true; done
@@ -22,11 +22,11 @@ zf_cleanup_disk() {
 }
 fail() { echo "FAIL: $*"; tail -n 5 "$ZF_TMP/forwarder.log"; exit 1; }
 
-EVENTS=6000
+EVENTS=8000
 zf_start_emulator "$EMU" --events "$EVENTS" --seed 27 --rate-limit 0
 curl -sf "$EMU_URL/_emulator/ids" >"$ZF_TMP/ids"
-# 400 events/s: the run lasts ~15 s, across every episode. 256 KiB files:
-# about 20 rotations, several of them while the disk is full.
+# 400 events/s: the run lasts ~20 s, across every episode. 256 KiB files:
+# about 25 rotations, several of them while the disk is full.
 export ZF_PIPELINE="sink_retry_initial: 50ms, sink_retry_max: 300ms"
 zf_forwarder_config "$ZF_TMP/fwd.yaml" \
   "  - {type: jsonl, path: $DISK/out.jsonl, rotate_bytes: 262144, rotate_keep: 1000}" \
