@@ -5,6 +5,7 @@
 #include "jsonl/jsonl_sink.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -89,10 +90,13 @@ class JsonlSink final : public Sink {
 
   // Renames path -> path.1 -> path.2 ... (keeping rotate_keep files) once
   // the current file has reached rotate_bytes; done between batches so a
-  // batch never straddles two files.
+  // batch never straddles two files. If the new file cannot be opened, fd_
+  // stays -1 and the next batch only retries the open: renaming again would
+  // push one more file out of rotate_keep.
   void maybe_rotate() {
     if (s_.path == "-" || s_.rotate_bytes == 0 || written_ < s_.rotate_bytes) return;
     ::close(fd_);
+    fd_ = -1;
     namespace fs = std::filesystem;
     std::error_code ec;
     fs::remove(s_.path + "." + std::to_string(s_.rotate_keep), ec);
@@ -125,15 +129,43 @@ class JsonlSink final : public Sink {
   }
 
   std::string deliver(const Batch& batch) {
+    if (!broken_.empty()) throw PermanentError(broken_);
+    if (fd_ < 0) open_file();
     maybe_rotate();
+    struct stat st {};
+    bool regular = ::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode);
+    off_t start = st.st_size;
     std::string error = write_batch(batch);
-    if (!error.empty()) {
-      // A short write may have left a partial line: start the retry on a
-      // fresh line so the file stays one record per line.
-      if (fd_ >= 0) (void)!::write(fd_, "\n", 1);
-      error += " (check free space and permissions)";
+    if (error.empty()) return error;
+    error += " (check free space and permissions)";
+    if (!regular) {
+      // A pipe or terminal cannot be cut back: end the partial line so the
+      // records sent again start on a line of their own.
+      (void)!::write(fd_, "\n", 1);
+      return error;
     }
+    cut_back(start, error);
     return error;
+  }
+
+  // A batch that failed part way (a full disk) may have left complete lines
+  // and a partial one. None of it was acknowledged and all of it is written
+  // again, so the file goes back to exactly where the batch started: a retry
+  // appended to a partial line would hide an acknowledged record inside a
+  // line no reader can parse. If the cut itself fails, the sink stops for
+  // good (Permanent): writing on would glue records to the partial line.
+  void cut_back(off_t start, const std::string& why) {
+    if (::ftruncate(fd_, start) == 0 && (!s_.fsync || ::fdatasync(fd_) == 0 || errno == EINVAL)) {
+      written_ = static_cast<uint64_t>(start);
+      return;
+    }
+    broken_ = "jsonl sink \"" + name_ + "\": " + why + "; then cutting " + s_.path + " back to " +
+              std::to_string(start) + " bytes (where the failed batch began) failed: " + std::strerror(errno) +
+              ". Stopped so that no record is appended to a partial line; on restart the partial last line is "
+              "removed and the batch written again";
+    log_.error("jsonl sink cannot cut a failed batch back out of its file; stopping",
+               {{"sink", name_}, {"path", s_.path}, {"offset", static_cast<int64_t>(start)}, {"error", broken_}});
+    throw PermanentError(broken_);
   }
 
   Settings s_;
@@ -141,6 +173,7 @@ class JsonlSink final : public Sink {
   std::string name_;
   int fd_ = -1;
   uint64_t written_ = 0;
+  std::string broken_;  // set when a failed batch could not be cut back: every later batch is Permanent
   std::string buf_;
   std::string scratch_;  // one encoded record, when the encoding is not the record itself
   SerialWorker worker_;  // last: its thread uses everything above

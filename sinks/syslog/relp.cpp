@@ -127,18 +127,32 @@ std::string RelpSession::open() {
   return "";
 }
 
-std::string RelpSession::send_all(const std::vector<std::string>& messages) {
-  for (size_t begin = 0; begin < messages.size(); begin += window_) {
-    std::string error = send_window(messages, begin, std::min(messages.size(), begin + window_));
-    if (!error.empty()) return error;
+RelpSession::Outcome RelpSession::send(const std::vector<std::string>& messages, std::vector<bool>& taken) {
+  taken.resize(messages.size(), false);
+  std::vector<size_t> todo;
+  for (size_t i = 0; i < messages.size(); ++i)
+    if (!taken[i]) todo.push_back(i);
+  Outcome outcome;
+  for (size_t begin = 0; begin < todo.size(); begin += window_) {
+    outcome.error = send_window(messages, todo, begin, std::min(todo.size(), begin + window_), taken, outcome);
+    if (!outcome.error.empty()) break;
   }
+  return outcome;
+}
+
+std::string RelpSession::send_all(const std::vector<std::string>& messages) {
+  std::vector<bool> taken;
+  Outcome outcome = send(messages, taken);
+  if (!outcome.error.empty()) return outcome.error;
+  if (!outcome.refused.empty()) return "the receiver refused a message: " + outcome.refusal;
   return "";
 }
 
-std::string RelpSession::send_window(const std::vector<std::string>& messages, size_t begin, size_t end) {
+std::string RelpSession::send_window(const std::vector<std::string>& messages, const std::vector<size_t>& todo,
+                                     size_t begin, size_t end, std::vector<bool>& taken, Outcome& outcome) {
   outbox_.clear();
   uint64_t first = txnr_ >= kMaxTxnr ? 1 : txnr_ + 1;
-  for (size_t i = begin; i < end; ++i) append_frame(outbox_, next_txnr(), "syslog", messages[i]);
+  for (size_t i = begin; i < end; ++i) append_frame(outbox_, next_txnr(), "syslog", messages[todo[i]]);
   std::string error = transport_.send(outbox_);
   if (!error.empty()) return error;
   // Answers may come in any order; each transaction must be answered once.
@@ -154,11 +168,14 @@ std::string RelpSession::send_window(const std::vector<std::string>& messages, s
     uint64_t index = (rsp.txnr + kMaxTxnr - first) % kMaxTxnr;
     if (index >= count || answered[index])
       return "RELP answer for transaction " + std::to_string(rsp.txnr) + " that is not waiting for one";
-    auto status = relp_status(rsp.data);
-    if (status != 200)
-      return "the receiver refused a message: " + rsp.data.substr(0, 200);
     answered[index] = true;
     --open;
+    if (relp_status(rsp.data) == 200) {
+      taken[todo[begin + index]] = true;
+    } else {
+      if (outcome.refused.empty()) outcome.refusal = rsp.data.substr(0, 200);
+      outcome.refused.push_back(todo[begin + index]);
+    }
   }
   return "";
 }

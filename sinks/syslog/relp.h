@@ -44,15 +44,28 @@ class RelpSession {
   // After the transport connected: offers relp_version 0 and the syslog
   // command. "" or why the receiver refused.
   std::string open();
-  // Sends every message and waits until the receiver answered each with
-  // 200. "" when all were taken, else what went wrong (then the session is
-  // broken: close the transport and open a new one).
+  // What one send() learned about each message.
+  struct Outcome {
+    std::string error;            // the session broke: close the transport, open a new one
+    std::vector<size_t> refused;  // indices the receiver answered with another status than 200
+    std::string refusal;          // the first refusal's answer, for the log
+  };
+  // Sends messages[i] for every i whose taken[i] is false and waits for
+  // their answers; sets taken[i] for each one answered 200. A refusal is an
+  // answer like any other: the session stays usable, the message stays not
+  // taken. A timeout or a protocol error ends the send (Outcome::error);
+  // what was answered before it is still marked taken.
+  Outcome send(const std::vector<std::string>& messages, std::vector<bool>& taken);
+  // Every message: "" when all were taken, else what went wrong (a refusal
+  // or a broken session).
   std::string send_all(const std::vector<std::string>& messages);
   // Polite end of session: "close", and the receiver's answer, bounded.
   void close();
 
  private:
-  std::string send_window(const std::vector<std::string>& messages, size_t begin, size_t end);
+  // Sends messages[todo[begin..end)] as one window of transactions.
+  std::string send_window(const std::vector<std::string>& messages, const std::vector<size_t>& todo, size_t begin,
+                          size_t end, std::vector<bool>& taken, Outcome& outcome);
   uint64_t next_txnr();
   // Reads one frame, waiting at most until `deadline`.
   std::string read_frame(RelpFrame& frame, std::chrono::steady_clock::time_point deadline);

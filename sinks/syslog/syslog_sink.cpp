@@ -6,10 +6,16 @@
 // after a reconnect: duplicates are possible, loss is not (docs/SYSLOG.md).
 #include "syslog/syslog_sink.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <map>
 #include <thread>
-
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
@@ -37,7 +43,16 @@ struct Settings {
   int udp_max_messages_per_second = 2500;
   bool relp = false;  // RELP session over the TCP or TLS transport
   size_t relp_window = 1024;
+  // A message the receiver refused this many times is poison: without a
+  // dead-letter file the sink fails Permanent (the pipeline stops), with
+  // one the message is written there and counted as delivered.
+  int relp_max_refusals = 10;
+  std::string relp_dead_letter_file;
 };
+
+// How many batches with messages not yet taken the RELP sink remembers; a
+// batch it forgot is sent whole again (duplicates, never loss).
+constexpr size_t kMaxRelpProgress = 256;
 
 const std::vector<std::string> kFacilities = {"kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news",
                                               "uucp", "cron", "authpriv", "ftp", "ntp", "audit", "alert", "clock",
@@ -57,6 +72,18 @@ class SyslogSink final : public Sink {
                        .Help("Messages cut to fit syslog.max_message_bytes (UDP).")
                        .Register(ctx.metrics)
                        .Add({{"sink", ctx.name}})),
+        relp_refused_(prometheus::BuildCounter()
+                          .Name("zendesk_forwarder_syslog_relp_refused_total")
+                          .Help("Messages the RELP receiver answered with another status than 200 (each is sent "
+                                "again, up to syslog.relp_max_refusals times).")
+                          .Register(ctx.metrics)
+                          .Add({{"sink", ctx.name}})),
+        dead_letters_(prometheus::BuildCounter()
+                          .Name("zendesk_forwarder_syslog_dead_letters_total")
+                          .Help("Messages the RELP receiver refused syslog.relp_max_refusals times, written to "
+                                "syslog.relp_dead_letter_file instead of the receiver.")
+                          .Register(ctx.metrics)
+                          .Add({{"sink", ctx.name}})),
         relp_(*transport_, s_.transport.write_timeout, s_.relp_window),
         worker_(
             [this](const Batch& b) {
@@ -105,13 +132,7 @@ class SyslogSink final : public Sink {
       }
       return "";
     }
-    if (s_.relp) {
-      messages_.clear();
-      for (const Record& r : batch.records) messages_.push_back(format_message(r, s_.format));
-      std::string error = relp_.send_all(messages_);
-      if (!error.empty()) transport_->close();
-      return error;
-    }
+    if (s_.relp) return deliver_relp(batch);
     buf_.clear();
     for (const Record& r : batch.records) append_framed(buf_, format_message(r, s_.format), s_.framing);
     std::string error = transport_->send(buf_);
@@ -119,6 +140,86 @@ class SyslogSink final : public Sink {
       error = "the receiver closed the connection during the write; the batch will be sent again";
     if (!error.empty()) transport_->close();
     return error;
+  }
+
+  // Which messages of a batch the RELP receiver has taken, kept while the
+  // batch is not delivered, so that a retry sends only the others (one
+  // refused message used to resend its whole batch again and again).
+  struct RelpProgress {
+    std::vector<std::string> messages;  // tells the same batch from another source's batch with the same seq
+    std::vector<bool> taken;
+    std::vector<int> refusals;
+  };
+
+  std::string deliver_relp(const Batch& batch) {
+    RelpProgress p;
+    p.messages.reserve(batch.records.size());
+    for (const Record& r : batch.records) p.messages.push_back(format_message(r, s_.format));
+    if (auto it = relp_progress_.find(batch.seq); it != relp_progress_.end()) {
+      if (it->second.messages == p.messages) p = std::move(it->second);
+      relp_progress_.erase(it);
+    }
+    size_t n = p.messages.size();
+    p.taken.resize(n, false);
+    p.refusals.resize(n, 0);
+    RelpSession::Outcome outcome = relp_.send(p.messages, p.taken);
+    if (!outcome.error.empty()) transport_->close();
+    relp_refused_.Increment(static_cast<double>(outcome.refused.size()));
+    std::string poison;
+    for (size_t i : outcome.refused) {
+      if (++p.refusals[i] < s_.relp_max_refusals) continue;
+      const std::string& id = batch.records[i].event.id;
+      if (s_.relp_dead_letter_file.empty()) {
+        if (poison.empty())
+          poison = "syslog: the RELP receiver refused event " + id + " " + std::to_string(p.refusals[i]) +
+                   " times (relp_max_refusals), last answer: " + outcome.refusal +
+                   ". Fix the receiver, or set syslog.relp_dead_letter_file to set such messages aside";
+        continue;
+      }
+      std::string error = write_dead_letter(p.messages[i]);
+      if (!error.empty()) {
+        outcome.error = error;
+        continue;
+      }
+      p.taken[i] = true;
+      dead_letters_.Increment();
+      log_.error("RELP receiver refused a message too often; written to the dead-letter file instead",
+                 {{"sink", name_}, {"event_id", id}, {"refusals", p.refusals[i]}, {"answer", outcome.refusal},
+                  {"file", s_.relp_dead_letter_file}});
+    }
+    size_t taken = static_cast<size_t>(std::count(p.taken.begin(), p.taken.end(), true));
+    if (taken == n) return "";
+    if (relp_progress_.size() >= kMaxRelpProgress) relp_progress_.erase(relp_progress_.begin());
+    relp_progress_.emplace(batch.seq, std::move(p));
+    if (!poison.empty()) throw PermanentError(poison);
+    std::string what = outcome.error.empty()
+                           ? "the receiver refused " + std::to_string(outcome.refused.size()) + " message(s): " +
+                                 outcome.refusal
+                           : outcome.error;
+    return what + " (" + std::to_string(taken) + " of " + std::to_string(n) +
+           " messages of the batch taken; only the others are sent again)";
+  }
+
+  // One message per line, synced; a failed write is cut back out so the
+  // file stays one message per line. "" or why not.
+  std::string write_dead_letter(const std::string& message) {
+    const std::string& path = s_.relp_dead_letter_file;
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (fd < 0) return "cannot open the dead-letter file " + path + ": " + std::strerror(errno);
+    struct stat st {};
+    ::fstat(fd, &st);
+    std::string line = message + "\n";
+    size_t off = 0;
+    std::string error;
+    while (off < line.size() && error.empty()) {
+      ssize_t w = ::write(fd, line.data() + off, line.size() - off);
+      if (w < 0 && errno != EINTR) error = std::strerror(errno);
+      if (w > 0) off += static_cast<size_t>(w);
+    }
+    if (error.empty() && ::fdatasync(fd) != 0) error = std::strerror(errno);
+    if (!error.empty()) (void)!::ftruncate(fd, st.st_size);
+    ::close(fd);
+    return error.empty() ? "" : "cannot write the dead-letter file " + path + ": " + error;
   }
 
   // Spaces datagrams 1/rate apart; a burst of up to 50 ms is allowed, idle
@@ -138,9 +239,11 @@ class SyslogSink final : public Sink {
   std::chrono::steady_clock::time_point udp_next_{};
   std::unique_ptr<Transport> transport_;
   prometheus::Counter& truncated_;
+  prometheus::Counter& relp_refused_;
+  prometheus::Counter& dead_letters_;
   RelpSession relp_;
+  std::map<uint64_t, RelpProgress> relp_progress_;  // by batch seq
   std::string buf_;
-  std::vector<std::string> messages_;
   SerialWorker worker_;  // last: its thread uses everything above
 };
 
@@ -166,6 +269,16 @@ SinkBuilder configure(const ConfigNode& section) {
       section.get_int("port", 1, 65535, s.relp ? 2514 : t.protocol == Protocol::Tls ? 6514 : 514));
   if (!s.relp && section.has("relp_window")) section.fail("relp_window", "applies to transport: relp only");
   s.relp_window = static_cast<size_t>(section.get_int("relp_window", 1, 65536, static_cast<int64_t>(s.relp_window)));
+  for (const char* key : {"relp_max_refusals", "relp_dead_letter_file"})
+    if (!s.relp && section.has(key)) section.fail(key, "applies to transport: relp only");
+  s.relp_max_refusals = static_cast<int>(section.get_int("relp_max_refusals", 1, 1'000'000, s.relp_max_refusals));
+  s.relp_dead_letter_file = section.get_string("relp_dead_letter_file", "");
+  if (!s.relp_dead_letter_file.empty()) {
+    auto dir = std::filesystem::path(s.relp_dead_letter_file).parent_path();
+    if (dir.empty()) dir = ".";
+    if (access(dir.c_str(), W_OK) != 0)
+      section.fail("relp_dead_letter_file", "cannot write to the directory " + dir.string());
+  }
   if (!s.relp && tls.has("enabled"))
     tls.fail("enabled", "is only used with transport: relp (transport: tls is always TLS)");
   t.connect_timeout = section.get_duration("connect_timeout", std::chrono::milliseconds(100), std::chrono::minutes(5),

@@ -3,7 +3,9 @@
 // one connection or file (jsonl, syslog): a queue, one thread, one
 // acknowledgement per batch in order, flush and close. The sink supplies
 // `deliver`, which returns "" when the batch is durably written, or why not
-// (acknowledged Retriable: the pipeline sends it again), and `abort`, which
+// (acknowledged Retriable: the pipeline sends it again) or throws
+// PermanentError when sending it again cannot help (acknowledged
+// Permanent: the pipeline stops), and `abort`, which
 // makes a `deliver` blocked on the network return now (close() calls it
 // when its time is up).
 #include <chrono>
@@ -11,12 +13,18 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
 #include "core/sink.h"
 
 namespace zf::sinks {
+
+// Thrown by a `deliver` that cannot succeed however often it is retried.
+struct PermanentError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 class SerialWorker {
  public:
@@ -82,13 +90,18 @@ class SerialWorker {
       busy_ = true;
       lock.unlock();
       std::string error;
+      DeliveryStatus status = DeliveryStatus::Delivered;
       try {
         error = deliver_(*item.batch);
+        if (!error.empty()) status = DeliveryStatus::Retriable;
+      } catch (const PermanentError& e) {
+        error = e.what();
+        status = DeliveryStatus::Permanent;
       } catch (const std::exception& e) {
         error = e.what();
+        status = DeliveryStatus::Retriable;
       }
-      item.ack(error.empty() ? Ack{item.batch->seq, DeliveryStatus::Delivered, ""}
-                             : Ack{item.batch->seq, DeliveryStatus::Retriable, error});
+      item.ack(Ack{item.batch->seq, status, error});
       lock.lock();
       busy_ = false;
       idle_cv_.notify_all();
