@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <sys/resource.h>
+
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <variant>
@@ -97,4 +100,63 @@ TEST_CASE("listener request head: path without query, lower-case names, a POST n
   CHECK(status("GET / HTTP/2") == 400);
   CHECK(status("GET / HTTP/1.0\r\nno colon") == 400);
   CHECK(status("GET / HTTP/1.0") == 0);
+}
+
+TEST_CASE("listener request head: strict framing (RFC 9112): no space before the colon, no obs-fold, CRLF only, no NUL") {
+  auto status = [](std::string_view text) {
+    auto r = parse_request_head(text);
+    return std::holds_alternative<HeadError>(r) ? std::get<HeadError>(r).status : 0;
+  };
+  using namespace std::string_view_literals;
+  CHECK(status("POST /a HTTP/1.1\r\nContent-Length: 3\r\nX-A: b") == 0);
+  CHECK(status("POST /a HTTP/1.1\r\nContent-Length : 3") == 400);   // whitespace before the colon
+  CHECK(status("POST /a HTTP/1.1\r\nContent-Length\t: 3") == 400);
+  CHECK(status("POST /a HTTP/1.1\r\nContent-Length: 3\r\nX-A: b\r\n c: d") == 400);  // folded line with a colon
+  CHECK(status("POST /a HTTP/1.1\r\nContent-Length: 3\r\nX-A: b\r\n\tmore") == 400);  // folded line
+  CHECK(status("POST /a HTTP/1.1\r\nContent-Length: 3\nX-A: b") == 400);  // bare LF
+  CHECK(status("POST /a HTTP/1.1\nContent-Length: 3") == 400);
+  CHECK(status("POST /a HTTP/1.1\r\nContent-Length: 3\rX-A: b") == 400);  // bare CR
+  CHECK(status("POST /a HTTP/1.1\r\nContent-Length: 3\r\nX-A: b\0c"sv) == 400);  // NUL in a value
+  CHECK(status("POST /a HTTP/1.1\r\nContent-Length: 3\r\nX-A: b\x01" "c") == 400);
+  CHECK(status("POST /a HTTP/1.1\r\nContent-Length: 3\r\nX(A): b") == 400);  // not a token
+  CHECK(status("PO\0ST /a HTTP/1.1\r\nContent-Length: 3"sv) == 400);
+  CHECK(status("GET /a b HTTP/1.1") == 400);  // a space in the target
+  CHECK(status("GET /a HTTP/1.1\r\nX-A: tab\there") == 0);  // a tab is allowed in a value
+}
+
+TEST_CASE("pushed ids (#27): a failed write keeps none of its ids, in memory or on disk, and a retry writes them whole") {
+  auto dir = zf::testing::temp_dir("recent-ids-full");
+  std::string path = (dir / "push.ids").string();
+  auto keys = [](int from, int to) {
+    std::vector<EventKey> out;
+    for (int i = from; i < to; ++i) out.push_back(event_key("id-" + std::to_string(i)));
+    return out;
+  };
+  {
+    RecentIds ids(1000, path);
+    ids.add(keys(0, 10));
+    auto before = std::filesystem::file_size(path);
+    // A full disk, part way through the next key: the file-size limit
+    // makes write() stop there (EFBIG) as ENOSPC would.
+    rlimit saved{};
+    REQUIRE(::getrlimit(RLIMIT_FSIZE, &saved) == 0);
+    auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+    rlimit small = saved;
+    small.rlim_cur = before + kEventKeyBytes + 5;
+    REQUIRE(::setrlimit(RLIMIT_FSIZE, &small) == 0);
+    CHECK_THROWS(ids.add(keys(10, 20)));
+    ::setrlimit(RLIMIT_FSIZE, &saved);
+    std::signal(SIGXFSZ, old_handler);
+    // Not durable, so not delivered: a retried push must be shipped again,
+    // not answered "duplicate".
+    CHECK_FALSE(ids.contains(event_key("id-10")));
+    CHECK_FALSE(ids.contains(event_key("id-19")));
+    CHECK(std::filesystem::file_size(path) == before);  // cut back: no partial key shifts the later ones
+    ids.add(keys(10, 20));  // the retry, once there is room
+    CHECK(ids.contains(event_key("id-19")));
+  }
+  RecentIds again(1000, path);
+  CHECK(again.size() == 20);
+  for (int i = 0; i < 20; ++i) CHECK(again.contains(event_key("id-" + std::to_string(i))));
+  std::filesystem::remove_all(dir);
 }
