@@ -1,16 +1,28 @@
 #include <doctest/doctest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <csignal>
+#include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <sstream>
 #include <variant>
 
 #include "core/errors.h"
+#include "core/stop_signal.h"
+#include "log/logger.h"
+#include "metrics/metrics.h"
 #include "source/http_listener.h"
 #include "source/recent_ids.h"
 #include "source/webhook_request.h"
+#include "source/webhook_source.h"
 #include "test_dirs.h"
 
 using namespace zf::source;
@@ -158,5 +170,90 @@ TEST_CASE("pushed ids (#27): a failed write keeps none of its ids, in memory or 
   RecentIds again(1000, path);
   CHECK(again.size() == 20);
   for (int i = 0; i < 20; ++i) CHECK(again.contains(event_key("id-" + std::to_string(i))));
+  std::filesystem::remove_all(dir);
+}
+
+namespace {
+// One signed push over a fresh connection; the status code it got (0: none).
+int push_events(uint16_t port, const std::vector<std::string>& ids) {
+  std::string logs;
+  for (const auto& id : ids) logs += (logs.empty() ? "" : ",") + std::string("{\"id\":\"") + id + "\"}";
+  std::string body = R"({"type":"zen:event-type:access_log.created","event":{"access_logs":[)" + logs + "]}}";
+  char ts[32];
+  std::time_t now = std::time(nullptr);
+  std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  std::string request = "POST /h HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                        "X-Zendesk-Webhook-Signature: " + webhook_signature("k3y", ts, body) +
+                        "\r\nX-Zendesk-Webhook-Signature-Timestamp: " + ts +
+                        "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return ::close(fd), 0;
+  (void)!::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  std::string answer;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) answer.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return answer.rfind("HTTP/1.1 ", 0) == 0 ? std::stoi(answer.substr(9, 3)) : 0;
+}
+}  // namespace
+
+TEST_CASE("webhook source (#27): a commit whose ids cannot be written answers its pushes 503 at once and releases "
+          "their ids; one id twice in a push is one event") {
+  auto dir = zf::testing::temp_dir("webhook-commit");
+  auto ids = std::make_shared<RecentIds>(1000, (dir / "push.ids").string());
+  std::ostringstream logs;
+  zf::Logger log(logs);
+  zf::ProcessMetrics process("test");
+  zf::Metrics metrics(process, "push", "acme");
+  zf::StopSignal stop;
+  WebhookSettings settings;
+  settings.port = 0;
+  settings.path = "/h";
+  settings.secrets = {"k3y"};
+  settings.ack_timeout = std::chrono::seconds(20);
+  WebhookSource source(settings, ids, log, metrics, stop);
+  uint16_t port = source.start();
+
+  auto a = std::async(std::launch::async, [&] { return push_events(port, {"a1", "a2", "a1"}); });
+  auto first = source.next(false);
+  REQUIRE(first);
+  CHECK(first->events.size() == 2);  // a1 once
+  auto b = std::async(std::launch::async, [&] { return push_events(port, {"b1"}); });
+  auto second = source.next(false);
+  REQUIRE(second);
+
+  // The volume is full: not one byte of the ids can be written.
+  rlimit saved{};
+  REQUIRE(::getrlimit(RLIMIT_FSIZE, &saved) == 0);
+  auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit none = saved;
+  none.rlim_cur = 0;
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &none) == 0);
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK_THROWS(source.commit(second->token));  // both pages in one commit
+  ::setrlimit(RLIMIT_FSIZE, &saved);
+  std::signal(SIGXFSZ, old_handler);
+  CHECK(a.get() == 503);
+  CHECK(b.get() == 503);
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));  // at once, not at ack_timeout
+  CHECK(source.failed_commits() == 1);
+  CHECK(source.durability_problem().find("could not be written") != std::string::npos);
+  CHECK_FALSE(ids->contains(event_key("a1")));
+
+  // Zendesk retries: delivered again (not "200 duplicate", not 503 "being
+  // delivered"), and with room the commit answers 200.
+  auto retry = std::async(std::launch::async, [&] { return push_events(port, {"b1", "a1"}); });
+  auto again = source.next(false);
+  REQUIRE(again);
+  CHECK(again->events.size() == 2);
+  source.commit(again->token);
+  CHECK(retry.get() == 200);
+  CHECK(source.durability_problem().empty());
+  CHECK(ids->contains(event_key("a1")));
+  CHECK(push_events(port, {"a1"}) == 200);  // now a duplicate
   std::filesystem::remove_all(dir);
 }
