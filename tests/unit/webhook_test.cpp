@@ -13,6 +13,7 @@
 #include <fstream>
 #include <future>
 #include <sstream>
+#include <thread>
 #include <variant>
 
 #include "core/errors.h"
@@ -256,4 +257,98 @@ TEST_CASE("webhook source (#27): a commit whose ids cannot be written answers it
   CHECK(ids->contains(event_key("a1")));
   CHECK(push_events(port, {"a1"}) == 200);  // now a duplicate
   std::filesystem::remove_all(dir);
+}
+
+namespace {
+int connect_to(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return fd;
+}
+// The status of the answer on `fd` (0: closed or timed out without one).
+int status_on(int fd) {
+  std::string answer;
+  char buf[4096];
+  while (answer.find("\r\n\r\n") == std::string::npos) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    answer.append(buf, static_cast<size_t>(n));
+  }
+  return answer.rfind("HTTP/1.1 ", 0) == 0 ? std::stoi(answer.substr(9, 3)) : 0;
+}
+std::string head_for(size_t length, bool signed_ = true) {
+  return "POST /h HTTP/1.1\r\nHost: x\r\n" + std::string(signed_ ? "X-Sig: yes\r\n" : "") +
+         "Content-Length: " + std::to_string(length) + "\r\n\r\n";
+}
+}  // namespace
+
+TEST_CASE("listener (#27): one byte budget across connections; small requests keep a share; refusals from the head; "
+          "a cap per address") {
+  ListenerSettings settings;
+  settings.max_buffered_bytes = 200 << 10;  // an eighth (25 KiB) kept for requests of 64 KiB at most
+  settings.max_body_bytes = 180 << 10;
+  settings.max_connections_per_ip = 4;
+  settings.check_head = [](const ServerRequest& req) -> std::optional<ServerResponse> {
+    if (req.header("x-sig").empty()) return ServerResponse{401, "{}", "application/json", {}};
+    return std::nullopt;
+  };
+  HttpListener listener(settings, [](const ServerRequest& req) { return ServerResponse{200, std::to_string(req.body.size())}; },
+                        nullptr);
+  uint16_t port = listener.start();
+  auto wait_for = [&](auto done) {
+    for (int i = 0; i < 200 && !done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return done();
+  };
+
+  // A large body's whole length is reserved from its head: the second one
+  // finds no room and is answered 503 before sending any of its body.
+  int big = connect_to(port);
+  std::string h = head_for(150 << 10);
+  ::send(big, h.data(), h.size(), MSG_NOSIGNAL);
+  CHECK(wait_for([&] { return listener.buffered_bytes() >= (150u << 10); }));
+  int second = connect_to(port);
+  h = head_for(150 << 10);
+  ::send(second, h.data(), h.size(), MSG_NOSIGNAL);
+  CHECK(status_on(second) == 503);
+  ::close(second);
+  // A small request still gets through (the share kept for small ones).
+  int small = connect_to(port);
+  h = head_for(10) + "0123456789";
+  ::send(small, h.data(), h.size(), MSG_NOSIGNAL);
+  CHECK(status_on(small) == 200);
+  ::close(small);
+  // Unsigned: refused from the head, its body never read nor reserved.
+  int unsigned_ = connect_to(port);
+  h = head_for(150 << 10, false);
+  ::send(unsigned_, h.data(), h.size(), MSG_NOSIGNAL);
+  CHECK(status_on(unsigned_) == 401);
+  ::close(unsigned_);
+  // The large one completes; everything it held is given back.
+  std::string body(150 << 10, 'x');
+  ::send(big, body.data(), body.size(), MSG_NOSIGNAL);
+  CHECK(status_on(big) == 200);
+  ::close(big);
+  CHECK(wait_for([&] { return listener.buffered_bytes() == 0; }));
+  CHECK(listener.peak_buffered_bytes() <= settings.max_buffered_bytes);
+
+  // One address holds at most 4 connections: the fifth is refused.
+  std::vector<int> fds;
+  for (int i = 0; i < 4; ++i) fds.push_back(connect_to(port));
+  CHECK(wait_for([&] { return listener.connections() == 4; }));
+  int fifth = connect_to(port);
+  CHECK(status_on(fifth) == 503);
+  ::close(fifth);
+  for (int fd : fds) ::close(fd);
+  CHECK(wait_for([&] { return listener.connections() == 0; }));
+  int later = connect_to(port);  // the count went down with the closes
+  h = head_for(1) + "x";
+  ::send(later, h.data(), h.size(), MSG_NOSIGNAL);
+  CHECK(status_on(later) == 200);
+  ::close(later);
 }
