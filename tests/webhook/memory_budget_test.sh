@@ -5,11 +5,14 @@
 # timestamp), while a valid push is sent every 100 ms. The forwarder's peak
 # RSS (VmHWM) must stay under BOUND_MIB (docs/OPERATIONS.md: the sizing of
 # max_buffered_mib), and every valid push must get 200, p99 under 1 s.
+# With MODE=stall the forged ones send half their body and stop, holding
+# what the listener reserved for them until request_timeout (408): the
+# budget is full, and the valid pushes must still get through.
 # The CTest version runs 400 connections; the issue's figure is
-#   memory_budget_test.sh FORWARDER 2000
-# usage: memory_budget_test.sh FORWARDER [CONNS] [BOUND_MIB]
+#   memory_budget_test.sh FORWARDER 2000 [BOUND_MIB] [stall]
+# usage: memory_budget_test.sh FORWARDER [CONNS] [BOUND_MIB] [MODE]
 source "$(dirname "$0")/../integration/lib.sh"
-FWD=$1 CONNS=${2:-400} BOUND_MIB=${3:-160}
+FWD=$1 CONNS=${2:-400} BOUND_MIB=${3:-160} MODE=${4:-fast}
 HERE=$(cd "$(dirname "$0")" && pwd)
 zf_tmpdir
 fail() { echo "FAIL: $*"; grep -v '"webhook request refused"' "$ZF_TMP/forwarder.log" | tail -5; exit 1; }
@@ -34,9 +37,10 @@ FWD_PID=$!
 ZF_PIDS+=($FWD_PID)
 for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
 
-/usr/bin/python3 - "$PORT" "$FWD_PID" "$CONNS" "$BOUND_MIB" "$ZF_TMP" "$HERE" <<'PY' || fail "memory budget"
+/usr/bin/python3 - "$PORT" "$FWD_PID" "$CONNS" "$BOUND_MIB" "$ZF_TMP" "$HERE" "$MODE" <<'PY' || fail "memory budget"
 import datetime, errno, json, os, selectors, socket, statistics, sys, threading, time
 port, pid, conns, bound_mib, tmp, here = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
+stall = sys.argv[7] == "stall"
 sys.path.insert(0, here)
 from push import signed, body_of, post, event
 secret = os.environ["ZF_HOOK_SECRET"]
@@ -85,10 +89,12 @@ for i in range(conns):
     else:
         head = (f"POST /hook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                 f"Content-Length: {len(body)}\r\n\r\n").encode()
-    sel.register(s, selectors.EVENT_WRITE | selectors.EVENT_READ, {"head": head, "sent": 0, "in": b""})
+    sends = len(head) + (len(body) // 2 if stall and i % 2 else len(body))
+    sel.register(s, selectors.EVENT_WRITE | selectors.EVENT_READ, {"head": head, "sent": 0, "in": b"", "sends": sends})
 open_count = conns
 peak_hwm = 0
 while open_count and time.monotonic() - start < 60:
+    if time.monotonic() - start > 1: peak_hwm = max(peak_hwm, status_kib("VmRSS"))
     for key, ev in sel.select(timeout=0.2):
         s, st = key.fileobj, key.data
         try:
@@ -104,8 +110,8 @@ while open_count and time.monotonic() - start < 60:
                 h = len(st["head"])
                 if st["sent"] < h:
                     st["sent"] += s.send(st["head"][st["sent"]:])
-                elif st["sent"] < h + len(body):
-                    st["sent"] += s.send(view[st["sent"] - h:st["sent"] - h + 262144])
+                elif st["sent"] < st["sends"]:
+                    st["sent"] += s.send(view[st["sent"] - h:min(st["sends"] - h, st["sent"] - h + 262144)])
                 else:
                     sel.modify(s, selectors.EVENT_READ, st)
         except OSError:
@@ -121,9 +127,10 @@ lat = sorted(l for l, s in latencies if s == 200)
 ok_pushes = sum(1 for _, s in latencies if s == 200)
 p99 = lat[max(0, int(len(lat) * 0.99) - 1)] if lat else 99
 first_try = sum(1 for s in statuses if s == 200) / max(1, len(statuses))
-print(f"{conns} connections x 1 MiB unsigned/forged in {flood_s:.1f} s; answers {dict(sorted(answers.items()))}; "
+print(f"{conns} connections x 1 MiB unsigned/forged{' (forged ones stalling half-way)' if stall else ''} in {flood_s:.1f} s; answers {dict(sorted(answers.items()))}; "
       f"still open {open_count}")
-print(f"forwarder RSS before {rss_before / 1024:.1f} MiB, peak (VmHWM) {hwm / 1024:.1f} MiB (bound {bound_mib} MiB)")
+print(f"forwarder RSS before {rss_before / 1024:.1f} MiB, peak (VmHWM) {hwm / 1024:.1f} MiB (bound {bound_mib} MiB); "
+      f"RSS during the flood up to {peak_hwm / 1024:.1f} MiB")
 print(f"valid pushes during the flood: {ok_pushes}/{len(latencies)} got 200; requests {len(statuses)} "
       f"({first_try:.0%} answered 200); push to 200 p50 {statistics.median(lat) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms")
 ids = [json.loads(l)["event"]["id"] for l in open(f"{tmp}/out.jsonl")]
