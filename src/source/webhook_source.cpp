@@ -205,8 +205,8 @@ CommitCost WebhookSource::commit(uint64_t token) {
     metrics_.webhook_ack_latency.Observe(std::chrono::duration<double>(now - p.received).count());
     p.acked.set_value(true);
     it = handed_out_.erase(it);
+    not_durable_.clear();  // written again: ready again
   }
-  not_durable_.clear();
   return {};
 }
 
