@@ -495,7 +495,11 @@ struct HttpListener::Impl {
       for (Conn* c : back) {
         c->busy = false;
         watch(c, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_ADD);
-        if (!c->in.empty()) advance(c);  // a pipelined request already read
+        // A pipelined request already read, here or (TLS) still in the
+        // session's buffer, where epoll cannot see it: reads stop at the
+        // end of each request.
+        if (c->ssl && SSL_pending(c->ssl) > 0) readable(c);
+        else if (!c->in.empty()) advance(c);
       }
       if (settings.shutting_down && settings.shutting_down()) shed_waiting();
       expire();
