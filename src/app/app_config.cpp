@@ -206,6 +206,14 @@ void read_webhook(const ConfigNode& item, AppConfig& app) {
     tls.fail(s.tls_cert_file.empty() ? "cert_file" : "key_file", "goes with the other: give cert_file and key_file");
   tls.reject_unknown_keys();
   s.max_body_bytes = static_cast<size_t>(item.get_int("max_body_size_kib", 1, 65536, 1024)) << 10;
+  // What the listener may hold for requests across every connection: the
+  // bound on its memory whatever unauthenticated clients send.
+  s.max_buffered_bytes = static_cast<size_t>(item.get_int("max_buffered_mib", 1, 65536,
+                                                           static_cast<int64_t>(s.max_buffered_bytes >> 20))) << 20;
+  if (s.max_buffered_bytes < s.max_body_bytes + (16 << 10))
+    item.fail("max_buffered_mib", "must hold at least one request of max_body_size_kib (" +
+                                      std::to_string(s.max_body_bytes >> 10) + " KiB) and its head");
+  s.max_connections_per_ip = static_cast<size_t>(item.get_int("max_connections_per_ip", 0, 1'000'000, 0));
   s.timestamp_tolerance = std::chrono::duration_cast<std::chrono::seconds>(
       item.get_duration("timestamp_tolerance", 10s, 1h, 5min));
   s.ack_timeout = item.get_duration("ack_timeout", 100ms, 60s, s.ack_timeout);

@@ -230,12 +230,20 @@ struct PushRun final : Run {
   void tick(int64_t now_ms) override {
     health.heartbeat_ms = now_ms;
     health.last_fetch_ok_ms = now_ms;  // listening is all a push source does between pushes
+    health.set_fetch_problem(source.durability_problem());  // ids not written: pushes get 503
     health.inflight_batches = static_cast<int64_t>(delivery.inflight());
     health.last_commit_ms = committer.last_commit_ms();
     metrics.tick(delivery.newest_delivered_event_ms(), committer.last_commit_ms());
   }
   bool finish() override {
     committer.finish();
+    if (result.ok && source.failed_commits() > 0) {
+      result.ok = false;
+      result.error = "the delivered ids of " + std::to_string(source.failed_commits()) +
+                     " commit(s) could not be written (see the errors above): their pushes were answered 503 and "
+                     "are shipped again when Zendesk retries them. Check that the push checkpoint is on a writable "
+                     "volume with free space.";
+    }
     log.info(result.ok ? "stopped" : "stopped on error",
              {{"events_received", result.events_fetched}, {"events_shipped", result.events_shipped},
               {"all_acknowledged", result.drained}, {"seconds", seconds}});

@@ -115,12 +115,34 @@ std::string header_value(const std::string& head, const std::string& lower_name)
 
 }  // namespace
 
+std::optional<std::vector<std::string>> readiness_sources(std::string_view query) {
+  std::vector<std::string> names;
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view part = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (part.rfind("source=", 0) != 0) return std::nullopt;
+    part.remove_prefix(7);
+    for (;;) {
+      size_t comma = part.find(',');
+      std::string_view name = part.substr(0, comma);
+      if (name.empty()) return std::nullopt;  // "source=", "a,,b", "a,"
+      names.emplace_back(name);
+      if (comma == std::string_view::npos) break;
+      part.remove_prefix(comma + 1);
+    }
+  }
+  if (names.empty()) return std::nullopt;
+  return names;
+}
+
 std::string HttpEndpoint::answer(const std::string& head) {
   std::string line = head.substr(0, head.find("\r\n"));
   size_t sp1 = line.find(' '), sp2 = line.rfind(' ');
   if (sp1 == std::string::npos || sp2 <= sp1) return http_response(400, "Bad Request", "text/plain", "bad request\n", false);
   std::string method = line.substr(0, sp1);
   std::string path = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  std::string query = path.find('?') == std::string::npos ? "" : path.substr(path.find('?') + 1);
   path = path.substr(0, path.find('?'));
   bool head_only = method == "HEAD";
   if (method != "GET" && !head_only)
@@ -128,7 +150,27 @@ std::string HttpEndpoint::answer(const std::string& head) {
   if (path == "/healthz" || path == "/readyz") {
     HealthJudge judge = judge_readiness;
     if (path == "/healthz") judge = [](const HealthState& h, const ReadinessRules&, int64_t now) { return judge_liveness(h, now); };
-    HealthVerdict v = judge_all(health_, rules_, clock_.now_ms(), judge);
+    // ?source=NAME[,NAME...]: only those sources, so the Service that
+    // carries the webhook routes on the push source's health and not on a
+    // pull account's (a revoked token must not take pushes offline).
+    std::vector<NamedHealth> judged = health_;
+    if (!query.empty()) {
+      auto names = readiness_sources(query);
+      if (!names) return http_response(400, "Bad Request", "text/plain", "the only parameter is source=NAME[,NAME...]\n", false);
+      judged.clear();
+      for (const auto& name : *names) {
+        auto it = std::find_if(health_.begin(), health_.end(), [&](const NamedHealth& h) { return h.source == name; });
+        if (it == health_.end()) {
+          std::string known;
+          for (const auto& h : health_) known += (known.empty() ? "" : ", ") + h.source;
+          return http_response(404, "Not Found", "application/json",
+                               verdict_body({false, "no source named " + name.substr(0, 64) + " (sources: " + known + ")"}),
+                               head_only);
+        }
+        judged.push_back(*it);
+      }
+    }
+    HealthVerdict v = judge_all(judged, rules_, clock_.now_ms(), judge);
     return http_response(v.ok ? 200 : 503, v.ok ? "OK" : "Service Unavailable", "application/json", verdict_body(v),
                          head_only);
   }

@@ -1,12 +1,15 @@
 #pragma once
 // The operator's window: /metrics (Prometheus text format), /healthz (the
 // process loop is alive) and /readyz (fetching and delivering recently
-// enough), each answering 200 or 503 with a short JSON reason.
+// enough), each answering 200 or 503 with a short JSON reason. Both judge
+// every source, or only those named: /readyz?source=push.
 #include <atomic>
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -64,6 +67,9 @@ struct NamedHealth {
 using HealthJudge = HealthVerdict (*)(const HealthState&, const ReadinessRules&, int64_t);
 HealthVerdict judge_all(const std::vector<NamedHealth>& sources, const ReadinessRules& rules, int64_t now_ms,
                         HealthJudge judge);
+// The sources a probe names: "source=a,b" or "source=a&source=b" (the
+// query of /readyz or /healthz); nullopt for anything else.
+std::optional<std::vector<std::string>> readiness_sources(std::string_view query);
 
 // What a client may cost the endpoint. Kubernetes probes it every few
 // seconds and restarts the pod when it does not answer, so a client that

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -43,6 +44,25 @@ std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
+}
+
+// RFC 9110 tchar: what a method and a header name are made of. Anything
+// else there (whitespace before the colon, an obs-fold continuation line
+// starting with whitespace) is refused: two parsers that disagree on
+// such a head are how requests are smuggled past a proxy.
+bool is_token(std::string_view s) {
+  if (s.empty()) return false;
+  for (unsigned char c : s)
+    if (!(std::isalnum(c) || std::strchr("!#$%&'*+-.^_`|~", c) != nullptr) || c == 0) return false;
+  return true;
+}
+
+// A field value: visible characters, spaces and tabs, and obs-text; no
+// CR, LF, NUL or other control characters (RFC 9110 5.5).
+bool is_field_value(std::string_view s) {
+  for (unsigned char c : s)
+    if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
+  return true;
 }
 
 const char* reason(int status) {
@@ -79,13 +99,22 @@ ServerResponse error_response(int status, const std::string& why) {
 
 std::variant<RequestHead, HeadError> parse_request_head(std::string_view head) {
   RequestHead out;
+  // Lines end with CRLF only: a bare CR or LF, or a NUL anywhere, is
+  // refused rather than guessed at (RFC 9112 2.2).
+  for (size_t i = 0; i < head.size(); ++i) {
+    if (head[i] == '\0') return HeadError{400, "NUL in the request head"};
+    if (head[i] == '\r' && (i + 1 >= head.size() || head[i + 1] != '\n')) return HeadError{400, "bare CR in the request head"};
+    if (head[i] == '\n' && (i == 0 || head[i - 1] != '\r')) return HeadError{400, "bare LF in the request head"};
+  }
   size_t eol = head.find("\r\n");
   std::string_view line = head.substr(0, eol);
   size_t sp1 = line.find(' '), sp2 = line.rfind(' ');
   if (sp1 == std::string_view::npos || sp2 == sp1) return HeadError{400, "malformed request line"};
   std::string_view method = line.substr(0, sp1), target = line.substr(sp1 + 1, sp2 - sp1 - 1),
                    version = line.substr(sp2 + 1);
-  if (method.empty() || target.empty() || target[0] != '/') return HeadError{400, "malformed request line"};
+  if (!is_token(method) || target.empty() || target[0] != '/' || !is_field_value(target) ||
+      target.find_first_of(" \t") != std::string_view::npos)
+    return HeadError{400, "malformed request line"};
   if (version != "HTTP/1.1" && version != "HTTP/1.0") return HeadError{400, "only HTTP/1.x"};
   out.request.method = std::string(method);
   out.request.path = std::string(target.substr(0, target.find('?')));
@@ -97,8 +126,10 @@ std::variant<RequestHead, HeadError> parse_request_head(std::string_view head) {
     std::string_view h = rest.substr(0, end);
     rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 2);
     if (h.empty()) continue;
+    if (h.front() == ' ' || h.front() == '\t') return HeadError{400, "folded header line (obs-fold)"};
     size_t colon = h.find(':');
-    if (colon == std::string_view::npos || colon == 0) return HeadError{400, "malformed header"};
+    if (colon == std::string_view::npos || !is_token(h.substr(0, colon))) return HeadError{400, "malformed header"};
+    if (!is_field_value(h.substr(colon + 1))) return HeadError{400, "control character in a header value"};
     std::string name = lower(h.substr(0, colon));
     std::string value(trim(h.substr(colon + 1)));
     if (name == "content-length") {
@@ -132,6 +163,8 @@ struct HttpListener::Impl {
     std::string in;
     std::optional<RequestHead> head;
     size_t head_bytes = 0;
+    size_t charged = 0;          // of the budget: the capacity of `in` (or of the body a worker holds)
+    std::string peer;            // the client's address, for the per-address cap
     Clock::time_point deadline;  // the current request must be complete by then
     bool busy = false;           // a worker has it
     bool draining = false;       // answered and closing: what the client still sends is read and dropped
@@ -146,7 +179,9 @@ struct HttpListener::Impl {
   std::thread reader;
   std::vector<std::thread> workers;
   std::unordered_map<int, std::unique_ptr<Conn>> conns;  // reader thread only
+  std::unordered_map<std::string, size_t> per_peer;      // reader thread only
   std::atomic<size_t> open{0};
+  std::atomic<size_t> held{0}, peak_held{0};  // bytes charged to the budget
 
   std::mutex mu;
   std::condition_variable work;
@@ -160,10 +195,45 @@ struct HttpListener::Impl {
       if (fd >= 0) ::close(fd);
   }
 
+  // Charges `c` for `bytes` in all (more or less than before); false, and
+  // nothing charged, when the budget cannot cover the increase. An eighth
+  // of the budget is kept for small requests (64 KiB at most, as Zendesk's
+  // pushes are): a flood of large bodies cannot lock them out.
+  bool charge(Conn* c, size_t bytes) {
+    if (bytes <= c->charged) {
+      held -= c->charged - bytes;
+      c->charged = bytes;
+      return true;
+    }
+    constexpr size_t kSmallRequest = 64 << 10;
+    size_t limit = settings.max_buffered_bytes;
+    if (bytes > kSmallRequest) limit -= limit / 8;
+    size_t more = bytes - c->charged;
+    size_t now = held.load();
+    do {
+      if (now + more > limit) return false;
+    } while (!held.compare_exchange_weak(now, now + more));
+    c->charged = bytes;
+    size_t peak = peak_held.load();
+    while (now + more > peak && !peak_held.compare_exchange_weak(peak, now + more)) {
+    }
+    return true;
+  }
+
+  void release_buffer(Conn* c) {
+    std::string().swap(c->in);
+    charge(c, 0);
+  }
+
   void close_conn(Conn* c) {
     ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, c->fd, nullptr);
     if (c->ssl) SSL_free(c->ssl);
     ::close(c->fd);
+    charge(c, 0);
+    if (!c->peer.empty()) {
+      auto it = per_peer.find(c->peer);
+      if (it != per_peer.end() && --it->second == 0) per_peer.erase(it);
+    }
     conns.erase(c->fd);
     open = conns.size();
   }
@@ -174,7 +244,13 @@ struct HttpListener::Impl {
   // the answer, so what it sends is read and dropped for a moment.
   void answer_and_close(Conn* c, int status, const std::string& why) {
     if (refused) refused(status);
-    std::string out = serialize(error_response(status, why), false);
+    ServerResponse res = error_response(status, why);
+    if (status == 503) res.headers.emplace_back("Retry-After", std::to_string(settings.retry_after_s));
+    send_and_close(c, res);
+  }
+
+  void send_and_close(Conn* c, const ServerResponse& res) {
+    std::string out = serialize(res, false);
     if (c->ssl && c->handshaken) {
       SSL_write(c->ssl, out.data(), static_cast<int>(out.size()));
       SSL_shutdown(c->ssl);
@@ -184,7 +260,7 @@ struct HttpListener::Impl {
     }
     ::shutdown(c->fd, SHUT_WR);
     c->draining = true;
-    c->in.clear();
+    release_buffer(c);
     c->head.reset();
     c->deadline = Clock::now() + std::chrono::seconds(2);
   }
@@ -207,9 +283,19 @@ struct HttpListener::Impl {
     ::epoll_ctl(epoll_fd, op, c->fd, &ev);
   }
 
+  static std::string address_of(const sockaddr_storage& a) {
+    char text[INET6_ADDRSTRLEN] = "";
+    if (a.ss_family == AF_INET) ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(a).sin_addr, text, sizeof text);
+    if (a.ss_family == AF_INET6)
+      ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(a).sin6_addr, text, sizeof text);
+    return text;
+  }
+
   void accept_all() {
     for (;;) {
-      int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      sockaddr_storage from{};
+      socklen_t from_len = sizeof from;
+      int fd = ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&from), &from_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
         // Out of descriptors: the listening socket would stay readable and
         // spin this loop; make room instead.
@@ -231,6 +317,16 @@ struct HttpListener::Impl {
       conns.emplace(fd, std::move(c));
       open = conns.size();
       watch(raw, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_ADD);
+      if (settings.max_connections_per_ip > 0) {
+        raw->peer = address_of(from);
+        if (++per_peer[raw->peer] > settings.max_connections_per_ip) {
+          // Plain text even on TLS: no handshake is spent on it.
+          if (refused) refused(503);
+          std::string out = serialize(error_response(503, "too many connections from this address"), false);
+          if (!raw->ssl) ::send(fd, out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+          close_conn(raw);
+        }
+      }
     }
   }
 
@@ -242,6 +338,18 @@ struct HttpListener::Impl {
       if (!c->busy && (!oldest || c->deadline < oldest->deadline)) oldest = c.get();
     if (oldest) close_conn(oldest);
     return oldest != nullptr;
+  }
+
+  // How many more bytes the current request may still send: up to the end
+  // of its body once its head is known, else up to the head limit. Never
+  // more, so a connection's buffer is exactly what it was charged for.
+  size_t room(const Conn* c) const {
+    if (c->head) {
+      size_t total = c->head_bytes + c->head->content_length;
+      return c->in.size() < total ? total - c->in.size() : 0;
+    }
+    size_t limit = settings.max_head_bytes + 4;
+    return c->in.size() < limit ? limit - c->in.size() : 0;
   }
 
   // Reads what is there; hands a complete request to the workers.
@@ -261,9 +369,11 @@ struct HttpListener::Impl {
     }
     char buf[16384];
     for (;;) {
+      size_t want = std::min(sizeof buf, room(c));
+      if (want == 0) break;  // complete (the rest is the next request), or judged below
       ssize_t n;
       if (c->ssl) {
-        int r = SSL_read(c->ssl, buf, sizeof buf);
+        int r = SSL_read(c->ssl, buf, static_cast<int>(want));
         if (r <= 0) {
           int e = SSL_get_error(c->ssl, r);
           ERR_clear_error();
@@ -272,15 +382,26 @@ struct HttpListener::Impl {
         }
         n = r;
       } else {
-        n = ::recv(c->fd, buf, sizeof buf, 0);
+        n = ::recv(c->fd, buf, want, 0);
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) return close_conn(c);
       }
+      size_t need = c->in.size() + static_cast<size_t>(n);
+      if (need > c->in.capacity()) {
+        // The head grows by doubling up to its limit; a body was reserved whole.
+        size_t target = std::min(std::max({need, 2 * c->in.capacity(), size_t{1024}}), settings.max_head_bytes + 4);
+        if (!charge(c, std::max(target, need))) return answer_and_close(c, 503, "the server is busy; retry");
+        c->in.reserve(std::max(target, need));
+        charge(c, std::max(c->charged, c->in.capacity()));
+      }
       c->in.append(buf, static_cast<size_t>(n));
-      if (c->in.size() > settings.max_head_bytes + settings.max_body_bytes + 1) break;  // judged below
+      if (!c->head) {
+        advance(c);
+        if (c->draining || c->busy) return;
+      }
     }
-    advance(c);
+    if (!c->draining && !c->busy) advance(c);
   }
 
   void advance(Conn* c) {
@@ -295,11 +416,22 @@ struct HttpListener::Impl {
       if (auto* err = std::get_if<HeadError>(&parsed)) return answer_and_close(c, err->status, err->why);
       c->head = std::move(std::get<RequestHead>(parsed));
       c->head_bytes = end + 4;
+      if (settings.check_head)
+        if (auto refusal = settings.check_head(c->head->request)) return send_and_close(c, *refusal);
       if (c->head->content_length > settings.max_body_bytes) return answer_and_close(c, 413, "body too large");
+      // The whole request is reserved now, or refused now: never half a
+      // body read and then nowhere to put the rest.
+      size_t total = c->head_bytes + c->head->content_length;
+      if (total > c->in.capacity()) {
+        if (!charge(c, total)) return answer_and_close(c, 503, "the server is busy; retry");
+        c->in.reserve(total);
+        charge(c, std::max(c->charged, c->in.capacity()));
+      }
       if (c->head->expect_continue && c->in.size() == c->head_bytes && !c->ssl)
         ::send(c->fd, "HTTP/1.1 100 Continue\r\n\r\n", 25, MSG_NOSIGNAL | MSG_DONTWAIT);
     }
     if (c->in.size() < c->head_bytes + c->head->content_length) return;
+    if (settings.shutting_down && settings.shutting_down()) return answer_and_close(c, 503, "shutting down; retry");
     std::unique_lock lock(mu);
     if (waiting.size() >= settings.max_waiting) {
       lock.unlock();
@@ -309,6 +441,21 @@ struct HttpListener::Impl {
     ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, c->fd, nullptr);
     waiting.push_back(c);
     work.notify_one();
+  }
+
+  // Requests no worker took yet are answered 503 at once once shutting
+  // down: the workers may be held by requests waiting for their acks.
+  void shed_waiting() {
+    std::deque<Conn*> shed;
+    {
+      std::lock_guard lock(mu);
+      shed.swap(waiting);
+    }
+    for (Conn* c : shed) {
+      c->busy = false;
+      watch(c, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_ADD);
+      answer_and_close(c, 503, "shutting down; retry");
+    }
   }
 
   void expire() {
@@ -348,8 +495,13 @@ struct HttpListener::Impl {
       for (Conn* c : back) {
         c->busy = false;
         watch(c, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_ADD);
-        if (!c->in.empty()) advance(c);  // a pipelined request already read
+        // A pipelined request already read, here or (TLS) still in the
+        // session's buffer, where epoll cannot see it: reads stop at the
+        // end of each request.
+        if (c->ssl && SSL_pending(c->ssl) > 0) readable(c);
+        else if (!c->in.empty()) advance(c);
       }
+      if (settings.shutting_down && settings.shutting_down()) shed_waiting();
       expire();
     }
   }
@@ -396,19 +548,37 @@ struct HttpListener::Impl {
         c = waiting.front();
         waiting.pop_front();
       }
-      ServerRequest req = std::move(c->head->request);
       size_t total = c->head_bytes + c->head->content_length;
-      req.body = c->in.substr(c->head_bytes, c->head->content_length);
       bool keep_alive = c->head->keep_alive;
       ServerResponse res;
-      try {
-        res = handler(req);
-      } catch (const std::exception&) {
-        res = error_response(503, "internal error; retry");
+      if (stopping) {
+        // Shutting down: a request no worker took yet is not started.
+        res = error_response(503, "shutting down; retry");
+        res.headers.emplace_back("Retry-After", std::to_string(settings.retry_after_s));
+        c->in.erase(0, std::min(total, c->in.size()));
+      } else {
+        ServerRequest req = std::move(c->head->request);
+        if (c->in.size() == total) {
+          // The usual case: the buffer becomes the body, no copy. It stays
+          // charged until the handler is done with it.
+          req.body = std::move(c->in);
+          req.body.erase(0, c->head_bytes);
+          c->in = std::string();
+        } else {
+          req.body = c->in.substr(c->head_bytes, c->head->content_length);
+          c->in.erase(0, total);
+        }
+        try {
+          res = handler(req);
+        } catch (const std::exception&) {
+          res = error_response(503, "internal error; retry");
+        }
       }
       keep_alive = keep_alive && !stopping;
       bool written = write_all(c, serialize(res, keep_alive));
-      c->in.erase(0, total);
+      // What is left (a pipelined request) keeps a buffer of its own size.
+      c->in = c->in.empty() ? std::string() : std::string(c->in);
+      charge(c, c->in.capacity());
       c->head.reset();
       c->deadline = Clock::now() + settings.request_timeout;
       {
@@ -440,6 +610,8 @@ HttpListener::~HttpListener() {
 }
 
 size_t HttpListener::connections() const { return impl_->open; }
+size_t HttpListener::buffered_bytes() const { return impl_->held; }
+size_t HttpListener::peak_buffered_bytes() const { return impl_->peak_held; }
 
 uint16_t HttpListener::start() {
   Impl& s = *impl_;

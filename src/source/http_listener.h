@@ -7,6 +7,16 @@
 // `request_timeout` of its first byte (or of the connection, for the
 // first), however slowly it trickles; past `max_connections` the connection
 // idle longest is closed.
+//
+// Memory is bounded across connections, not just per connection: every
+// byte buffered for a request (head, body, the body while a worker has
+// it) is charged to one budget, `max_buffered_bytes`. A body's whole
+// Content-Length is reserved once its head is read; when the budget cannot
+// cover it the request is answered 503 (Retry-After) and the connection
+// closed, so 2,000 senders of 1 MiB bodies hold at most the budget, not
+// 2 GiB. `check_head` lets the handler refuse a request from its head
+// alone (no signature headers: 401) before any of its body is read.
+#include <optional>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -59,6 +69,15 @@ struct ListenerSettings {
   size_t max_connections = 10000;
   size_t workers = 32;        // requests handled at once (a handler may wait for the sinks)
   size_t max_waiting = 256;   // complete requests waiting for a worker; beyond: 503
+  size_t max_buffered_bytes = 64 << 20;  // request bytes held across all connections; beyond: 503
+  size_t max_connections_per_ip = 0;     // 0: no cap (behind a proxy every peer is the proxy)
+  int retry_after_s = 10;                // sent with the listener's own 503s
+  // On the reading thread, once a request's head is read and before its
+  // body is: a response refuses the request with it (and closes).
+  std::function<std::optional<ServerResponse>(const ServerRequest&)> check_head;
+  // Polled by the reading thread: once true, requests not yet handed to a
+  // worker (and new ones) are answered 503 at once instead of waiting.
+  std::function<bool()> shutting_down;
 };
 
 class HttpListener {
@@ -75,6 +94,9 @@ class HttpListener {
   // cannot be bound or the TLS files cannot be used.
   uint16_t start();
   size_t connections() const;
+  // Request bytes held now, and the most held at once since the start.
+  size_t buffered_bytes() const;
+  size_t peak_buffered_bytes() const;
 
  private:
   struct Impl;

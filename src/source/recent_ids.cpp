@@ -60,20 +60,44 @@ void RecentIds::insert(const EventKey& k) {
   }
 }
 
+// Durable first: an id enters memory (where contains() answers retries
+// and the pull source) only once it is on disk. A write or sync that fails
+// cuts the file back to where it was, so a partial key cannot shift every
+// key after it, and the caller can answer the push 503 for a retry.
 void RecentIds::add(const std::vector<EventKey>& keys) {
   std::lock_guard lock(mu_);
+  if (!path_.empty() && !keys.empty()) {
+    if (torn_ || fd_ < 0) {
+      compact();  // throws while the volume is still full
+      torn_ = false;
+    }
+    off_t start = ::lseek(fd_, 0, SEEK_END);
+    try {
+      if (start < 0) throw std::runtime_error("cannot seek " + path_ + ": " + std::strerror(errno));
+      write_all(fd_, encode_keys(keys), path_);
+      if (::fdatasync(fd_) != 0) throw std::runtime_error("cannot sync " + path_ + ": " + std::strerror(errno));
+    } catch (...) {
+      if (start < 0 || ::ftruncate(fd_, start) != 0 || ::fdatasync(fd_) != 0) torn_ = true;
+      throw;
+    }
+    on_disk_ += keys.size();
+  }
   for (const auto& k : keys) insert(k);
-  if (fd_ < 0 || keys.empty()) return;
-  write_all(fd_, encode_keys(keys), path_);
-  if (::fdatasync(fd_) != 0) throw std::runtime_error("cannot sync " + path_ + ": " + std::strerror(errno));
-  on_disk_ += keys.size();
-  if (on_disk_ > 2 * bound_) compact();
+  if (!path_.empty() && on_disk_ > 2 * bound_) {
+    // Only smaller: when it fails the appended file is still whole, and
+    // the next add tries again.
+    try {
+      compact();
+    } catch (const std::exception&) {
+    }
+  }
 }
 
 // Rewrites the file with just the ids remembered, atomically.
 void RecentIds::compact() {
   replace_file(path_, encode_keys({order_.begin(), order_.end()}));
-  ::close(fd_);
+  if (fd_ >= 0) ::close(fd_);
+  // When this fails, fd_ < 0 makes the next add() compact again.
   fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
   if (fd_ < 0) throw std::runtime_error("cannot reopen " + path_ + ": " + std::strerror(errno));
   on_disk_ = order_.size();

@@ -29,7 +29,8 @@ class RecentIds {
   RecentIds(const RecentIds&) = delete;
   RecentIds& operator=(const RecentIds&) = delete;
 
-  // Throws std::runtime_error when the file cannot be written.
+  // Throws std::runtime_error when the file cannot be written; then none
+  // of `keys` is remembered (contains() stays false for them).
   void add(const std::vector<EventKey>& keys);
   bool contains(const EventKey& k) const;
   size_t size() const;
@@ -42,6 +43,7 @@ class RecentIds {
   const std::string path_;
   int fd_ = -1, lock_fd_ = -1;
   size_t on_disk_ = 0;  // keys in the file, forgotten ones included
+  bool torn_ = false;   // a failed append could not be cut back: rewrite before appending
   mutable std::mutex mu_;
   std::unordered_set<EventKey, EventKeyHash> ids_;
   std::deque<EventKey> order_;

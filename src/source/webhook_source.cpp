@@ -19,10 +19,12 @@ WebhookSource::~WebhookSource() {
     // Requests still waiting are answered 503 now, not at their timeouts:
     // shutting down must not wait ack_timeout per request.
     std::lock_guard lock(mu_);
+    closing_ = true;
     for (auto& p : queued_) p->acked.set_value(false);
     for (auto& [token, p] : handed_out_) p->acked.set_value(false);
     queued_.clear();
     handed_out_.clear();
+    pending_.clear();
   }
   listener_.reset();
 }
@@ -35,6 +37,13 @@ uint16_t WebhookSource::start() {
   l.tls_key_file = settings_.tls_key_file;
   l.max_body_bytes = settings_.max_body_bytes;
   l.max_connections = settings_.max_connections;
+  l.max_buffered_bytes = settings_.max_buffered_bytes;
+  l.max_connections_per_ip = settings_.max_connections_per_ip;
+  l.retry_after_s = settings_.retry_after_s;
+  // An unsigned, stale or misdirected request is refused from its head,
+  // before its body costs memory.
+  l.check_head = [this](const ServerRequest& req) { return check_head(req); };
+  l.shutting_down = [this] { return stop_.requested(); };
   // Every request waiting for its ack holds a worker: room for the queue
   // and the pages in flight.
   l.workers = settings_.max_queued_requests / 2;
@@ -58,24 +67,31 @@ ServerResponse WebhookSource::refuse(int status, const std::string& outcome, con
   return res;
 }
 
-ServerResponse WebhookSource::handle(const ServerRequest& req) {
-  auto received = std::chrono::steady_clock::now();
+std::optional<ServerResponse> WebhookSource::check_head(const ServerRequest& req) {
   if (req.path != settings_.path) return refuse(404, "bad_request", "no webhook at this path");
-  if (req.method != "POST") return {405, "{\"error\":\"only POST\"}", "application/json", {{"Allow", "POST"}}};
+  if (req.method != "POST") return ServerResponse{405, "{\"error\":\"only POST\"}", "application/json", {{"Allow", "POST"}}};
   std::string type = req.header("content-type");
   if (type.rfind("application/json", 0) != 0) return refuse(415, "bad_request", "Content-Type must be application/json");
   std::string timestamp = req.header("x-zendesk-webhook-signature-timestamp");
-  std::string signature = req.header("x-zendesk-webhook-signature");
-  if (timestamp.empty() || signature.empty()) return refuse(401, "bad_signature", "signature headers missing");
-  if (!webhook_signature_valid(settings_.secrets, timestamp, req.body, signature))
-    return refuse(401, "bad_signature", "signature does not match");
-  // Signed, but a replay of an old request is still refused.
+  if (timestamp.empty() || req.header("x-zendesk-webhook-signature").empty())
+    return refuse(401, "bad_signature", "signature headers missing");
+  // A replay of an old request is refused even when signed; checked
+  // before the signature, which needs the body.
   auto sent_ms = parse_rfc3339_ms(timestamp);
   int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::system_clock::now().time_since_epoch()).count();
   int64_t tolerance_ms = static_cast<int64_t>(settings_.timestamp_tolerance.count()) * 1000;
   if (!sent_ms || *sent_ms < now_ms - tolerance_ms || *sent_ms > now_ms + tolerance_ms)
     return refuse(401, "stale", "timestamp outside the accepted window");
+  return std::nullopt;
+}
+
+ServerResponse WebhookSource::handle(const ServerRequest& req) {
+  auto received = std::chrono::steady_clock::now();
+  if (auto refusal = check_head(req)) return *refusal;
+  if (!webhook_signature_valid(settings_.secrets, req.header("x-zendesk-webhook-signature-timestamp"), req.body,
+                               req.header("x-zendesk-webhook-signature")))
+    return refuse(401, "bad_signature", "signature does not match");
   auto parsed = parse_webhook_body(req.body);
   if (auto* why = std::get_if<std::string>(&parsed)) return refuse(400, "bad_request", *why);
   auto& events = std::get<WebhookEvents>(parsed);
@@ -89,7 +105,9 @@ ServerResponse WebhookSource::handle(const ServerRequest& req) {
     simdjson::dom::parser parser;
     simdjson::dom::array logs = parser.parse(events.access_logs_json).get_array();
     std::lock_guard lock(mu_);
+    if (closing_ || stop_.requested()) return refuse(503, "backpressure", "shutting down; retry");
     size_t in_flight = 0;
+    std::unordered_set<EventKey, EventKeyHash> in_this_push;  // the same id twice is one event
     push->events_json = "[";
     for (simdjson::dom::element e : logs) {
       std::string_view id;
@@ -102,6 +120,7 @@ ServerResponse WebhookSource::handle(const ServerRequest& req) {
           ++in_flight;
           continue;
         }
+        if (!in_this_push.insert(key).second) continue;
         push->ids.push_back(key);
       }
       if (push->events_json.size() > 1) push->events_json += ',';
@@ -118,7 +137,20 @@ ServerResponse WebhookSource::handle(const ServerRequest& req) {
     queued_.push_back(push);
   }
   arrived_.notify_one();
-  if (acked.wait_for(settings_.ack_timeout) != std::future_status::ready || !acked.get())
+  // In slices: once a stop is requested, a push no page carries yet will
+  // not be delivered, and is answered at once rather than at ack_timeout.
+  auto until = std::chrono::steady_clock::now() + settings_.ack_timeout;
+  while (acked.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
+    if (std::chrono::steady_clock::now() >= until) break;  // still queued, it is delivered later
+    if (!stop_.requested()) continue;
+    std::lock_guard lock(mu_);
+    auto queued = std::find(queued_.begin(), queued_.end(), push);
+    if (queued == queued_.end()) continue;  // handed out: its commit may still come
+    for (const auto& k : push->ids) pending_.erase(k);
+    queued_.erase(queued);
+    return refuse(503, "backpressure", "shutting down; retry");
+  }
+  if (acked.wait_for(std::chrono::seconds(0)) != std::future_status::ready || !acked.get())
     return refuse(503, "not_acknowledged", "the sinks did not acknowledge in time; retry");
   metrics_.webhook_requests("accepted").Increment();
   return {200, "{\"ok\":true}", "application/json", {}};
@@ -153,13 +185,39 @@ CommitCost WebhookSource::commit(uint64_t token) {
   auto now = std::chrono::steady_clock::now();
   for (auto it = handed_out_.begin(); it != handed_out_.end() && it->first <= token;) {
     Push& p = *it->second;
+    try {
+      delivered_->add(p.ids);  // on disk before the 200
+    } catch (const std::exception& e) {
+      // Not durable: this push and the later ones of the commit are
+      // answered 503 and their ids released, so Zendesk's retry delivers
+      // them again (at least once) rather than being told "duplicate".
+      size_t pushes = 0;
+      for (; it != handed_out_.end() && it->first <= token; it = handed_out_.erase(it), ++pushes) {
+        for (const auto& k : it->second->ids) pending_.erase(k);
+        it->second->acked.set_value(false);
+      }
+      ++failed_commits_;
+      not_durable_ = std::string("the delivered ids could not be written: ") + e.what();
+      throw std::runtime_error(not_durable_ + " (" + std::to_string(pushes) +
+                               " push(es) answered 503 for a retry; free space on the checkpoint volume)");
+    }
     for (const auto& k : p.ids) pending_.erase(k);
-    delivered_->add(p.ids);
     metrics_.webhook_ack_latency().Observe(std::chrono::duration<double>(now - p.received).count());
     p.acked.set_value(true);
     it = handed_out_.erase(it);
+    not_durable_.clear();  // written again: ready again
   }
   return {};
+}
+
+std::string WebhookSource::durability_problem() const {
+  std::lock_guard lock(mu_);
+  return not_durable_;
+}
+
+uint64_t WebhookSource::failed_commits() const {
+  std::lock_guard lock(mu_);
+  return failed_commits_;
 }
 
 }  // namespace zf::source

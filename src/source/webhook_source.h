@@ -48,6 +48,8 @@ struct WebhookSettings {
   size_t max_queued_requests = 64;          // beyond: 503 (backpressure)
   int retry_after_s = 10;
   size_t max_connections = 10000;           // beyond: the connection idle longest is closed
+  size_t max_buffered_bytes = 64 << 20;     // request bytes held across connections; beyond: 503
+  size_t max_connections_per_ip = 0;        // 0: no cap
 };
 
 class WebhookSource final : public Source {
@@ -64,8 +66,15 @@ class WebhookSource final : public Source {
   // Blocks until a verified request's events arrive; nullopt when stop was
   // requested, or with `once` when nothing is waiting.
   std::optional<SourcePage> next(bool once) override;
-  // Every page up to `token` reached every sink: their requests get 200.
+  // Every page up to `token` reached every sink: their ids are written
+  // (fdatasync) and their requests get 200. When the ids cannot be
+  // written, those requests get 503 (their ids are released for the
+  // retry) and this throws.
   CommitCost commit(uint64_t token) override;
+  // Why the newest commit failed ("" after a good one): for readiness.
+  std::string durability_problem() const;
+  // Commits whose ids could not be written, since the start.
+  uint64_t failed_commits() const;
 
  private:
   struct Push {
@@ -76,6 +85,9 @@ class WebhookSource final : public Source {
     uint64_t token = 0;
   };
   ServerResponse handle(const ServerRequest& req);
+  // What can be refused from the head alone (path, method, type, missing
+  // signature headers, a stale timestamp); nullopt when the body is needed.
+  std::optional<ServerResponse> check_head(const ServerRequest& req);
   ServerResponse refuse(int status, const std::string& outcome, const std::string& why);
 
   WebhookSettings settings_;
@@ -85,8 +97,11 @@ class WebhookSource final : public Source {
   std::unique_ptr<HttpListener> listener_;
   simdjson::dom::parser parser_;  // the page next() handed out points into it
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable arrived_;
+  bool closing_ = false;
+  std::string not_durable_;
+  uint64_t failed_commits_ = 0;
   std::deque<std::shared_ptr<Push>> queued_;
   std::map<uint64_t, std::shared_ptr<Push>> handed_out_;
   uint64_t next_token_ = 1;

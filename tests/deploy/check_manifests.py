@@ -34,7 +34,6 @@ need(sc.get("readOnlyRootFilesystem") is True, "readOnlyRootFilesystem")
 need(sc.get("allowPrivilegeEscalation") is False, "allowPrivilegeEscalation false")
 need(sc.get("capabilities", {}).get("drop") == ["ALL"], "capabilities drop ALL")
 need(c["livenessProbe"]["httpGet"]["path"] == "/healthz", "liveness probe on /healthz")
-need(c["readinessProbe"]["httpGet"]["path"] == "/readyz", "readiness probe on /readyz")
 env = {e["name"]: e for e in c["env"]}
 need("secretKeyRef" in env.get("ZENDESK_CREDENTIAL", {}).get("valueFrom", {}), "credential from a Secret")
 mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
@@ -48,6 +47,10 @@ parsed = yaml.safe_load(config)
 # With the webhook: a push and a pull source; else the zendesk: shorthand.
 pushes = [s for s in parsed.get("sources", []) if s["type"] == "zendesk_webhook"]
 pull = next((s for s in parsed.get("sources", []) if s["type"] == "zendesk_pull"), None) or parsed.get("zendesk")
+# Readiness routes the webhook Service: with a push source, on its health
+# alone (a revoked pull token must not take pushes offline).
+want_ready = "/readyz?source=" + pushes[0]["name"] if pushes else "/readyz"
+need(c["readinessProbe"]["httpGet"]["path"] == want_ready, "readiness probe on " + want_ready)
 need(pull is not None, "a pull source")
 need(len(by_kind.get("Service", [])) == 1 + len(pushes), "a metrics Service (and a webhook Service with the webhook)")
 need(pull["auth"].get("token", pull["auth"].get("password", pull["auth"].get("oauth_token"))) == "${ZENDESK_CREDENTIAL}",

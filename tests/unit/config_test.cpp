@@ -160,6 +160,16 @@ sinks:
   CHECK(err("/tmp/push.ids", "/tmp/p.json").find("config: sources[1].checkpoint.path: is also source \"pull\"'s checkpoint") !=
         std::string::npos);
   CHECK(err("ack_timeout: 3s", "ack_timout: 3s").find("config: sources[1].ack_timout: unknown key") != std::string::npos);
+  // The listener's memory bound (#27): a budget that holds at least one whole request.
+  CHECK(w.settings.max_buffered_bytes == size_t{64} << 20);
+  CHECK(w.settings.max_connections_per_ip == 0);
+  auto tuned = app::load_config(ConfigNode::load_string(
+      base.substr(0, base.find("    ack_timeout")) + "    max_buffered_mib: 16\n    max_connections_per_ip: 50\n" +
+      base.substr(base.find("    ack_timeout"))));
+  CHECK(tuned.webhooks[0].settings.max_buffered_bytes == size_t{16} << 20);
+  CHECK(tuned.webhooks[0].settings.max_connections_per_ip == 50);
+  CHECK(err("ack_timeout: 3s", "ack_timeout: 3s\n    max_body_size_kib: 4096\n    max_buffered_mib: 2")
+            .find("config: sources[1].max_buffered_mib: must hold at least one request") != std::string::npos);
 }
 
 TEST_CASE("config: enrich.users takes the source's account and auth, with its own budget and cache bounds") {

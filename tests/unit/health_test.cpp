@@ -244,3 +244,42 @@ TEST_CASE("metrics (#26.3): a source exports only its type's series: no pull ser
   CHECK(text.find("retention_margin_seconds{account=\"acme\",source=\"push\"}") == std::string::npos);
   CHECK(text.find("webhook_ack_latency_seconds_count{account=\"acme\",source=\"pull\"}") == std::string::npos);
 }
+
+TEST_CASE("endpoint (#27): /readyz?source=NAME judges the named sources only: a revoked pull token keeps push routable") {
+  ProcessMetrics process_metrics("test");
+  HealthState push, pull;
+  ManualClock clock(2'000'000'000'000);
+  HttpEndpoint endpoint(process_metrics, {{"push", &push}, {"pull", &pull}},
+                        {std::chrono::seconds(300), std::chrono::seconds(300)}, {}, clock);
+  std::string bound = endpoint.start("127.0.0.1:0");
+  int port = std::stoi(bound.substr(bound.rfind(':') + 1));
+  push.last_fetch_ok_ms = clock.now_ms();
+  pull.last_fetch_ok_ms = clock.now_ms();
+  pull.set_fetch_problem("the API refused the credentials (401)");
+  auto get = [&](const std::string& target) { return ask(port, "GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n"); };
+  CHECK(get("/readyz").rfind("HTTP/1.1 503", 0) == 0);  // the whole process: not every source is ready
+  CHECK(get("/readyz?source=push").rfind("HTTP/1.1 200", 0) == 0);
+  std::string pull_only = get("/readyz?source=pull");
+  CHECK(pull_only.rfind("HTTP/1.1 503", 0) == 0);
+  CHECK(pull_only.find("refused the credentials") != std::string::npos);
+  CHECK(get("/readyz?source=push,pull").rfind("HTTP/1.1 503", 0) == 0);
+  CHECK(get("/readyz?source=push&source=pull").rfind("HTTP/1.1 503", 0) == 0);
+  std::string unknown = get("/readyz?source=nope");
+  CHECK(unknown.rfind("HTTP/1.1 404", 0) == 0);
+  CHECK(unknown.find("sources: push, pull") != std::string::npos);
+  CHECK(get("/readyz?verbose=1").rfind("HTTP/1.1 400", 0) == 0);
+  // The push source's own problem (its ids cannot be written) takes it out.
+  push.set_fetch_problem("the delivered ids could not be written: No space left on device");
+  CHECK(get("/readyz?source=push").rfind("HTTP/1.1 503", 0) == 0);
+  endpoint.stop();
+}
+
+TEST_CASE("endpoint (#27): the sources a probe names") {
+  using V = std::vector<std::string>;
+  CHECK(readiness_sources("source=push") == V{"push"});
+  CHECK(readiness_sources("source=a,b&source=c") == V{"a", "b", "c"});
+  CHECK_FALSE(readiness_sources("source=").has_value());
+  CHECK_FALSE(readiness_sources("source=a,").has_value());
+  CHECK_FALSE(readiness_sources("x=1").has_value());
+  CHECK_FALSE(readiness_sources("").has_value());
+}
