@@ -6,8 +6,10 @@
 # its rotations hold every event). RUNS verifies of a period that ends in
 # the past (every event of it is in the files) must each report 0 missing,
 # 0 duplicated, 0 unknown and exit 0, while the files keep being renamed
-# under them. A reader that takes the list of files once reads one file
-# twice and skips another when a rotation falls in between.
+# under them; they run with --repair, and the files hold no id twice at the
+# end. A reader that takes the list of files once reads one file twice and
+# skips another when a rotation falls in between, and its repair ships the
+# "missing" events again.
 # usage: verify_rotation_test.sh FORWARDER EMULATOR [RUNS] [LIVE_RATE] [ROTATE_BYTES]
 #   CTest: 12 runs, 1,000 events/s, 64 KiB (several rotations a second);
 #   the full check: 40 runs, 300 events/s, 512 KiB (a rotation every 2-3 s).
@@ -40,7 +42,7 @@ for i in $(seq "$RUNS"); do
   UNTIL=$(date -u -d '-30 seconds' +%Y-%m-%dT%H:%M:%SZ)
   before=$(files)
   set +e
-  "$FWD" verify --config "$ZF_TMP/run.yaml" --since "$SINCE" --until "$UNTIL" --budget-share 1 \
+  "$FWD" verify --config "$ZF_TMP/run.yaml" --since "$SINCE" --until "$UNTIL" --budget-share 1 --repair \
     --report "$ZF_TMP/report.json" >"$ZF_TMP/verify.out" 2>"$ZF_TMP/verify.log"
   code=$?
   set -e
@@ -60,7 +62,15 @@ PY
   [ "${line%% *}" = ok ] || false_reports=$((false_reports + 1))
 done
 kill -0 $FWD_PID 2>/dev/null || fail "the forwarder died"
-echo "$RUNS verifies, $rotations rotations during them, $false_reports false reports"
+kill -TERM $FWD_PID; wait $FWD_PID || fail "the forwarder exited $? on SIGTERM"
+# A false "missing" would have been repaired: shipped a second time.
+copies=$(cat "$ZF_TMP"/out.jsonl* | /usr/bin/python3 -c '
+import collections, json, sys
+c = collections.Counter(json.loads(l)["event"]["id"] for l in sys.stdin)
+print(sum(n - 1 for n in c.values()))')
+echo "$RUNS verifies with --repair, $rotations rotations during them, $false_reports false reports;" \
+  "ids held twice in the files afterwards: $copies"
 [ "$rotations" -ge "$RUNS" ] || fail "too few rotations during the verifies ($rotations): this run proves nothing"
 [ "$false_reports" = 0 ] || fail "$false_reports of $RUNS verifies reported events missing or duplicated that the files hold once"
+[ "$copies" = 0 ] || fail "the repairs shipped $copies events the files already held"
 echo "PASS"
