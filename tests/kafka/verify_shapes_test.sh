@@ -8,8 +8,10 @@
 #      exit 1 "cannot verify: no API credentials for account ...", with and
 #      without --ledger, and the report says complete: false.
 #   3. push + pull: events only push delivered are verified with the pull
-#      source's API listing of the account: exit 0; three of them deleted
-#      from the file are named missing (exit 1).
+#      source's API listing of the account: exit 0; with --ledger, the
+#      webhook source's ledger (where it keeps one) counts with the pull
+#      source's; three of them deleted from the file are named missing
+#      (exit 1).
 #   4. several accounts into one file (and a third account's webhook with
 #      no credentials): each account's events proved, the other account's
 #      records not counted as unknown; exit 1 naming only the third
@@ -124,6 +126,39 @@ verify_run push-pull push-pull
 [ "$code" = 0 ] || fail "verify of the pushed events with the pull source's listing exited $code"
 report push-pull "r['complete'] and r['push_sources'][0]['verified_with'] == 'pull' and r['sources'][0]['api_events'] == $total" ||
   fail "push + pull: the report does not prove the $total pushed events"
+# --ledger: the pull source's ledger holds none of the pushed events, so
+# their minutes differ and the sink is read; with a ledger beside the
+# webhook source's checkpoint (what it delivered), the two together agree
+# with the listing and the sink need not be read.
+# The ledger counts whole minutes: the period ends at the next one, after
+# the last push (no event comes later).
+MINUTE=$(date -u -d '+1 minute' +%Y-%m-%dT%H:%M:00Z)
+verify_run push-pull-ledger push-pull --ledger --until "$MINUTE"
+[ "$code" = 0 ] || fail "verify --ledger of the pushed events exited $code"
+report push-pull-ledger "r['sources'][0]['api_events'] == $total and r['sources'][0]['ledger']['minutes_differing'] > 0 and
+  r['sources'][0]['sinks'][0]['delivered'] == $total" ||
+  fail "verify --ledger did not read the sink for the minutes only push delivered"
+/usr/bin/python3 - "$ZF_TMP/pushed.jsonl" "$ZF_TMP/push.ids.ledger" <<'PY'
+import datetime, json, struct, sys
+buckets = {}
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    t = datetime.datetime.strptime(r["@timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
+    s = int(t.timestamp())
+    h = 1469598103934665603  # the ledger's FNV-1a (src/source/delivery_ledger.cpp)
+    for c in r["event"]["id"].encode():
+        h = ((h ^ c) * 1099511628211) % 2**64
+    n, d = buckets.get(s - s % 60, (0, 0))
+    buckets[s - s % 60] = (n + 1, (d + h) % 2**64)
+with open(sys.argv[2], "wb") as f:
+    for start in sorted(buckets):
+        f.write(struct.pack("<qQQ", start, *buckets[start]))
+PY
+verify_run push-pull-ledger2 push-pull --ledger --until "$MINUTE"
+[ "$code" = 0 ] || fail "verify --ledger with the webhook's ledger exited $code"
+report push-pull-ledger2 "r['sources'][0]['api_events'] == $total and r['sources'][0]['ledger']['minutes_differing'] == 0 and
+  'verified_by' in r['sources'][0]['sinks'][0]" ||
+  fail "verify --ledger did not add the webhook source's ledger to the pull source's"
 head -n -3 "$ZF_TMP/pushed.jsonl" >"$ZF_TMP/cut" && tail -3 "$ZF_TMP/pushed.jsonl" >"$ZF_TMP/gone"
 mv "$ZF_TMP/cut" "$ZF_TMP/pushed.jsonl"
 verify_run push-pull-cut push-pull
