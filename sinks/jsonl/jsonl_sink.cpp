@@ -9,10 +9,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
+#include <thread>
 
 #include "encode/encoder.h"
 #include "log/logger.h"
@@ -192,21 +197,122 @@ SinkBuilder configure(const ConfigNode& section) {
   return [s](const SinkContext& ctx) { return std::make_unique<JsonlSink>(s, ctx); };
 }
 
+namespace {
+
+struct FileId {
+  dev_t dev;
+  ino_t ino;
+  bool operator<(const FileId& o) const { return dev != o.dev ? dev < o.dev : ino < o.ino; }
+  bool operator==(const FileId&) const = default;
+};
+
+// The file and its rotations by name (path, path.1, path.2, ...: every one
+// present, gaps included: a rotation in progress leaves one), each with
+// the file it names now.
+std::map<std::string, FileId> list_rotations(const std::string& path) {
+  namespace fs = std::filesystem;
+  fs::path p(path), dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+  std::string base = p.filename().string();
+  std::map<std::string, FileId> out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    std::string name = entry.path().filename().string();
+    bool ours = name == base;
+    if (!ours && name.size() > base.size() + 1 && name.compare(0, base.size() + 1, base + ".") == 0)
+      ours = std::all_of(name.begin() + static_cast<std::ptrdiff_t>(base.size()) + 1, name.end(),
+                         [](unsigned char c) { return std::isdigit(c); });
+    struct stat st {};
+    if (ours && ::stat((dir / name).c_str(), &st) == 0 && S_ISREG(st.st_mode))
+      out[(dir / name).string()] = {st.st_dev, st.st_ino};
+  }
+  if (ec) throw std::runtime_error("cannot list " + dir.string() + ": " + ec.message());
+  return out;
+}
+
+struct OpenFiles {
+  std::vector<std::pair<std::string, int>> fds;
+  OpenFiles() = default;
+  OpenFiles(const OpenFiles&) = delete;
+  OpenFiles& operator=(const OpenFiles&) = delete;
+  ~OpenFiles() { clear(); }
+  void clear() {
+    for (auto& [name, fd] : fds) ::close(fd);
+    fds.clear();
+  }
+};
+
+// Opens every file of the set as one instant saw it. The sink rotates by
+// renames (path.N-1 -> path.N ... path -> path.1, then a new path) while
+// verify may be reading: names taken once and opened one by one would
+// read one file twice and skip another. So: list, open each, list again;
+// when both listings agree and name the files opened, every name held its
+// file from its open until the second listing (a rotation moves a file
+// only to a higher number, never back), so at the last open the names
+// held exactly the files held now, each once. Else some rotation moved in
+// between: close and try again. Reading then goes by the descriptors, which
+// keep their files whatever is renamed or removed meanwhile.
+void open_snapshot(const std::string& path, OpenFiles& files) {
+  for (int attempt = 0;; ++attempt) {
+    files.clear();
+    std::map<std::string, FileId> before = list_rotations(path), opened;
+    std::set<FileId> distinct;
+    bool moved = false;
+    for (const auto& [name, id] : before) {
+      int fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) {
+        if (errno != ENOENT) throw std::runtime_error("cannot read " + name + ": " + std::strerror(errno));
+        moved = true;  // removed by a rotation since the listing
+        break;
+      }
+      files.fds.emplace_back(name, fd);
+      struct stat st {};
+      if (::fstat(fd, &st) != 0) throw std::runtime_error("cannot stat " + name + ": " + std::strerror(errno));
+      opened[name] = {st.st_dev, st.st_ino};
+      distinct.insert(opened[name]);
+    }
+    if (!moved && opened == before && distinct.size() == opened.size() && list_rotations(path) == before) {
+      if (before.empty()) throw std::runtime_error(path + " does not exist");
+      return;
+    }
+    if (attempt == 200)
+      throw std::runtime_error(path + " kept rotating while it was being opened (200 attempts): try again");
+    std::this_thread::sleep_for(std::chrono::milliseconds(5 + attempt));
+  }
+}
+
+// Every complete line of the open file. A last line without its newline is
+// a write still in progress (or a torn one the sink cuts off at its next
+// start): not a record the sink holds.
+void each_line(const std::string& name, int fd, const RecordVisitor& each) {
+  std::string buf(1 << 20, '\0');
+  size_t have = 0;
+  for (;;) {
+    if (have == buf.size()) buf.resize(buf.size() * 2);
+    ssize_t n = ::read(fd, buf.data() + have, buf.size() - have);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw std::runtime_error("cannot read " + name + ": " + std::strerror(errno));
+    if (n == 0) return;
+    have += static_cast<size_t>(n);
+    size_t start = 0;
+    for (const char* nl; (nl = static_cast<const char*>(std::memchr(buf.data() + start, '\n', have - start)));) {
+      size_t end = static_cast<size_t>(nl - buf.data());
+      if (end > start) each(std::string_view(buf.data() + start, end - start));
+      start = end + 1;
+    }
+    std::memmove(buf.data(), buf.data() + start, have - start);
+    have -= start;
+  }
+}
+
+}  // namespace
+
 SinkReader reader(const ConfigNode& section) {
   std::string path = section.require_string("path");
   return [path](const std::string&, const RecordVisitor& each) {
     if (path == "-") throw std::runtime_error("records written to stdout cannot be read back");
-    namespace fs = std::filesystem;
-    if (!fs::exists(path)) throw std::runtime_error(path + " does not exist");
-    std::vector<std::string> files{path};
-    for (int i = 1; fs::exists(path + "." + std::to_string(i)); ++i) files.push_back(path + "." + std::to_string(i));
-    std::string line;
-    for (const auto& f : files) {
-      std::ifstream in(f, std::ios::binary);
-      if (!in) throw std::runtime_error("cannot read " + f);
-      while (std::getline(in, line))
-        if (!line.empty()) each(line);
-    }
+    OpenFiles files;
+    open_snapshot(path, files);
+    for (const auto& [name, fd] : files.fds) each_line(name, fd, each);
   };
 }
 

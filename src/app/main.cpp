@@ -37,19 +37,23 @@ Usage:
       Check the config (every key, every sink) without connecting anywhere.
   zendesk-forwarder verify --config FILE --since T [--until T] [--repair] [--ledger]
                     [--resume] [--state-dir DIR] [--report FILE] [--budget-share F]
-                    [--metrics-file FILE] [--pushgateway URL]
+                    [--metrics-file FILE] [--pushgateway URL] [--sink NAME]...
       Is every event Zendesk holds for [since, until) in the sinks? Lists the
-      API's events (within F, default 0.5, of each source's request budget),
+      API's events (within F, default 0.5, of each pull source's request
+      budget; a webhook source is verified with a pull source of its account),
       reads back the jsonl files and Kafka topics, and reports missing,
-      duplicated and unknown ids (--report: as JSON). --repair ships the
-      missing ones again. --ledger compares the listing with the delivery
-      ledger kept beside the checkpoint and reads the sinks only for the
-      minutes that differ. T: a timestamp (2026-11-01T00:00:00Z) or a
+      duplicated and unknown ids (--report: as JSON). --sink: prove only the
+      sinks named (a syslog sink cannot be read back). --repair ships the
+      missing ones again (never into an exactly_once sink). --ledger
+      compares the listing with the delivery ledger kept beside the
+      checkpoint and reads the sinks only for the minutes that differ. T: a timestamp (2026-11-01T00:00:00Z) or a
       duration back from now (2d); --until defaults to 15m ago. The listing
       shows a progress bar on a terminal; when interrupted it keeps its state
       beside the checkpoint (or in --state-dir) and --resume continues it.
       --metrics-file / --pushgateway: the outcome as Prometheus metrics.
-      Exit 0 only when nothing is missing.
+      Exit 0 only when the period is proved: nothing missing, and nothing
+      that could not be verified (a sink that cannot be read back, a webhook
+      source without API credentials for its account).
   zendesk-forwarder export --config FILE (--days N | --since T [--until T])
                     [--resource tickets|users|searches|all] [--agent ID|EMAIL]...
                     [--format csv|jsonl] [--output FILE|-] [--source NAME] [--resume]
@@ -92,7 +96,7 @@ struct Args {
   std::string since, until = "15m", report, metrics_file, pushgateway, state_dir;
   bool repair = false, ledger = false, resume = false;
   std::string days, resource = "tickets", format = "csv", output, source;
-  std::vector<std::string> agents;
+  std::vector<std::string> agents, sinks;
   std::string input, html, top, working_hours;
   std::string subcommand, url, name, secret_file;
   double budget_share = 0.5;
@@ -272,11 +276,12 @@ int main(int argc, char** argv) {
       args.config = argl[++i];
     } else if (a == "--once") {
       args.once = true;
-    } else if (std::string* value = text_option(args, a); value || a == "--agent" || a == "--budget-share") {
+    } else if (std::string* value = text_option(args, a); value || a == "--agent" || a == "--sink" || a == "--budget-share") {
       if (i + 1 >= argl.size()) return usage_error(a + " needs a value");
       const std::string& v = argl[++i];
       if (value) *value = v;
       if (a == "--agent") args.agents.push_back(v);
+      if (a == "--sink") args.sinks.push_back(v);
       if (a == "--budget-share") {
         char* end = nullptr;
         args.budget_share = std::strtod(v.c_str(), &end);
@@ -450,6 +455,11 @@ int main(int argc, char** argv) {
     options.budget_share = args.budget_share;
     options.metrics_file = args.metrics_file;
     options.pushgateway_url = args.pushgateway;
+    options.sinks = args.sinks;
+    if (std::string why = zf::app::verify_refusal(config, options); !why.empty()) {
+      log.error(why, {{"config", args.config}});
+      return 2;
+    }
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     return run_with_config(config, log, [&](zf::StopSignal& stop) { return zf::app::run_verify(config, options, log, stop); });
   }

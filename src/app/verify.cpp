@@ -48,19 +48,21 @@ std::optional<RecordKey> key_of(encode::Encoding encoding, std::string_view reco
     if (id.empty()) return std::nullopt;
     int64_t ms = 0;
     for (char c : rt) ms = c >= '0' && c <= '9' ? ms * 10 + (c - '0') : ms;
-    return RecordKey{std::string(id), ms};
+    return RecordKey{std::string(id), ms, std::string(field(" cs3="))};
   }
   simdjson::dom::element doc;
   if (parser.parse(record.data(), record.size()).get(doc)) return std::nullopt;
-  std::string_view id;
+  std::string_view id, account;
   if (encoding == encode::Encoding::OcsfJson) {
     int64_t ms = 0;
     if (doc["metadata"]["uid"].get_string().get(id) || doc["time"].get_int64().get(ms)) return std::nullopt;
-    return RecordKey{std::string(id), ms};
+    if (doc["metadata"]["tenant_uid"].get_string().get(account)) account = {};
+    return RecordKey{std::string(id), ms, std::string(account)};
   }
   std::string_view ts;
   if (doc["event"]["id"].get_string().get(id) || doc["@timestamp"].get_string().get(ts)) return std::nullopt;
-  return RecordKey{std::string(id), parse_rfc3339_ms(ts).value_or(0)};
+  if (doc["zendesk"]["account"].get_string().get(account)) account = {};
+  return RecordKey{std::string(id), parse_rfc3339_ms(ts).value_or(0), std::string(account)};
 }
 
 namespace {
@@ -164,7 +166,16 @@ std::string metrics_text(const nlohmann::json& report, int64_t until_s) {
   auto& missing = gauge("zendesk_forwarder_verify_missing_events",
                         "Events the API holds that the sink does not (before any repair).");
   auto& duplicated = gauge("zendesk_forwarder_verify_duplicated_events", "Event ids the sink holds more than once.");
+  auto& unverified = gauge("zendesk_forwarder_verify_unverified",
+                           "1 for each source, or source and sink, the last verify could not verify (no API "
+                           "credentials for a webhook's account, a sink that cannot be read back): nothing proves it.");
   last_run.Add({}).Set(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
+  for (const auto& u : report["unverified"]) {
+    prometheus::Labels l;
+    for (const char* key : {"source", "account", "sink"})
+      if (u.contains(key)) l[key] = u[key].get<std::string>();
+    unverified.Add(l).Set(1);
+  }
   for (const auto& src : report["sources"]) {
     prometheus::Labels l = {{"source", src["source"]}, {"account", src["account"]}};
     period_end.Add(l).Set(static_cast<double>(until_s));
@@ -205,13 +216,89 @@ std::string push_metrics(const std::string& base_url, const std::string& text) {
   return "";
 }
 
+bool chosen(const VerifyOptions& o, const sinks::ConfiguredSink& sink) {
+  return o.sinks.empty() || std::find(o.sinks.begin(), o.sinks.end(), sink.name) != o.sinks.end();
+}
+
+// The ledger kept beside a checkpoint (through a symlinked checkpoint, beside
+// the file it names); empty when there is none.
+source::Ledger ledger_beside(const std::string& checkpoint_path) {
+  std::error_code ec;
+  std::string cp = fs::is_symlink(checkpoint_path, ec) ? fs::canonical(checkpoint_path, ec).string() : checkpoint_path;
+  return source::DeliveryLedger::read(cp + ".ledger");
+}
+
 }  // namespace
+
+std::string verify_refusal(const AppConfig& config, const VerifyOptions& o) {
+  for (const auto& name : o.sinks) {
+    bool known = std::any_of(config.sinks.begin(), config.sinks.end(), [&](const auto& s) { return s.name == name; });
+    if (known) continue;
+    std::string names;
+    for (const auto& s : config.sinks) names += (names.empty() ? "" : ", ") + s.name;
+    return "--sink " + name + ": the config has no sink of that name (its sinks: " + names + ")";
+  }
+  if (o.repair)
+    for (const auto& sink : config.sinks)
+      if (chosen(o, sink) && sink.read_position)
+        return "verify --repair cannot ship into sink \"" + sink.name +
+               "\": it is exactly_once, and each of its transactions carries the shipping sources' positions, "
+               "which a repair has none of (it would write an empty position to the checkpoint topic, and under the "
+               "forwarder's transactional_id fence the running forwarder). Run verify without --repair to find what "
+               "is missing, then repair with a copy of the config whose sink \"" + sink.name +
+               "\" has exactly_once off (same brokers and topic: read_committed consumers see its records, and the "
+               "running forwarder is not disturbed)";
+  return "";
+}
 
 int run_verify(const AppConfig& config, const VerifyOptions& o, Logger& log, StopSignal& stop) {
   ProcessMetrics process(ZF_VERSION);
   nlohmann::json report = {{"since", format_utc_seconds(o.since_s)}, {"until", format_utc_seconds(o.until_s)},
-                           {"sources", nlohmann::json::array()}};
+                           {"sources", nlohmann::json::array()}, {"push_sources", nlohmann::json::array()},
+                           {"unverified", nlohmann::json::array()}};
+  if (!o.sinks.empty()) report["sinks_chosen"] = o.sinks;
   bool complete = true;
+  // What could not be proved, each said in the report, the log and on
+  // stdout; any of it makes the exit code 1.
+  auto unverified = [&](const std::string& what, const std::string& why, nlohmann::json labels) {
+    complete = false;
+    labels["what"] = what;
+    labels["why"] = why;
+    report["unverified"].push_back(labels);
+    log.error("verify: cannot prove " + what + ": " + why);
+  };
+
+  // Pushed events are proved as pulled ones are: the account's Access Logs
+  // API lists them too, and a sink holds them under the account whichever
+  // source shipped them. So a zendesk_pull source of the account (the
+  // credentials) lists the period once, and its comparison covers every
+  // record of the account, pushed or pulled. A webhook source alone has no
+  // credentials to list with: nothing proves its deliveries.
+  std::map<std::string, std::vector<const WebhookSourceConfig*>> covers;  // pull source name -> webhook sources
+  for (const auto& w : config.webhooks) {
+    const PullSourceConfig* by = nullptr;
+    for (const auto& c : config.sources)
+      if (c.account == w.account && (!by || c.dedup_with == w.name)) by = &c;
+    nlohmann::json entry = {{"source", w.name}, {"type", "zendesk_webhook"}, {"account", w.account}};
+    if (by) {
+      covers[by->name].push_back(&w);
+      entry["verified_with"] = by->name;
+    } else {
+      std::string why = "cannot verify: no API credentials for account " + w.account + " (zendesk_webhook source " +
+                        w.name + " has none; ";
+      auto dedup = std::find_if(config.sources.begin(), config.sources.end(),
+                                [&](const auto& c) { return c.dedup_with == w.name; });
+      why += dedup != config.sources.end()
+                 ? "its dedup_with source " + dedup->name + " reads account " + dedup->account +
+                       ": spell the account the same in both)"
+                 : "add a zendesk_pull source of this account, e.g. with dedup_with: " + w.name +
+                       ", to the config verify runs with)";
+      entry["error"] = why;
+      unverified("source " + w.name, why, {{"source", w.name}, {"account", w.account}});
+    }
+    report["push_sources"].push_back(entry);
+  }
+
   for (const auto& c : config.sources) {
     struct Holding {
       const sinks::ConfiguredSink* sink;
@@ -219,21 +306,24 @@ int run_verify(const AppConfig& config, const VerifyOptions& o, Logger& log, Sto
       std::map<std::string, size_t> held;     // id -> copies stamped within the period
       std::map<std::string, size_t> outside;  // stamped outside it (e.g. an ingest-time fallback)
       size_t unparsed = 0;
+      size_t other_accounts = 0;  // records of another account (a sink several sources share)
       bool readable = false;
     };
     ListingOptions lo{o.since_s, o.until_s, o.budget_share, /*keep_events=*/o.repair, o.resume, o.state_dir};
     Progress progress("verify: listing " + c.name, std::cerr, stderr_is_terminal(), log);
     Listing listing = list_api_events(c, lo, process, log, stop, progress);
     std::map<std::string, ApiEvent> api = read_listing(listing);
+    std::vector<std::string> pushed_by;
+    for (const auto* w : covers[c.name]) pushed_by.push_back(w->name);
     // With --ledger, the minutes where the listing agrees with what the
-    // forwarder recorded as delivered need no sink read.
+    // forwarder recorded as delivered need no sink read. What the account's
+    // webhook sources delivered counts too, where they keep a ledger.
     std::optional<std::set<int64_t>> suspect;  // the minutes to check in the sinks; nullopt = all
     nlohmann::json ledger_report;
     if (o.ledger) {
-      std::error_code ec;
-      std::string cp = fs::is_symlink(c.checkpoint_path, ec) ? fs::canonical(c.checkpoint_path, ec).string()
-                                                             : c.checkpoint_path;
-      source::Ledger recorded = source::DeliveryLedger::read(cp + ".ledger"), listed;
+      source::Ledger recorded = ledger_beside(c.checkpoint_path), listed;
+      for (const auto* w : covers[c.name])
+        for (const auto& [bucket, b] : ledger_beside(w->checkpoint_path)) recorded[bucket].merge(b);
       for (const auto& [id, ev] : api) listed[ev.bucket].add(id);
       int64_t from = source::ledger_bucket_of(o.since_s * 1000), to = source::ledger_bucket_of(o.until_s * 1000);
       suspect.emplace();
@@ -250,6 +340,7 @@ int run_verify(const AppConfig& config, const VerifyOptions& o, Logger& log, Sto
     bool any_time = suspect && suspect->count(source::kLedgerNoTime);
     std::vector<Holding> holdings;
     for (const auto& sink : config.sinks) {
+      if (!chosen(o, sink)) continue;
       Holding& h = holdings.emplace_back();
       h.sink = &sink;
       h.report = {{"name", sink.name}, {"type", sink.type}, {"readable", false}};
@@ -259,8 +350,11 @@ int run_verify(const AppConfig& config, const VerifyOptions& o, Logger& log, Sto
         continue;
       }
       if (!sink.read_back) {
-        h.report["note"] = "a " + sink.type + " sink cannot be read back; check the receiver's own store";
-        log.warn("verify: sink cannot be read back", {{"sink", sink.name}, {"type", sink.type}});
+        std::string why = "a " + sink.type + " sink cannot be read back: check the receiver's own store, or leave "
+                          "it out of the proof with --sink (naming the sinks to prove)";
+        h.report["note"] = why;
+        unverified("sink " + sink.name + " for source " + c.name, why,
+                   {{"source", c.name}, {"account", c.account}, {"sink", sink.name}});
         continue;
       }
       simdjson::dom::parser parser;
@@ -268,6 +362,7 @@ int run_verify(const AppConfig& config, const VerifyOptions& o, Logger& log, Sto
         sink.read_back(c.account, [&](std::string_view record) {
           auto key = key_of(sink.encoding, record, parser);
           if (!key) ++h.unparsed;
+          else if (!key->account.empty() && key->account != c.account) ++h.other_accounts;
           else if (!any_time && !in_scope(source::ledger_bucket_of(key->time_ms))) return;
           else if (key->time_ms >= o.since_s * 1000 && key->time_ms < o.until_s * 1000) ++h.held[key->id];
           else ++h.outside[key->id];
@@ -275,12 +370,13 @@ int run_verify(const AppConfig& config, const VerifyOptions& o, Logger& log, Sto
         h.readable = true;
       } catch (const std::exception& e) {
         h.report["error"] = e.what();
-        log.error("verify: cannot read the sink back", {{"sink", sink.name}, {"error", e.what()}});
-        complete = false;
+        unverified("sink " + sink.name + " for source " + c.name, std::string("cannot read it back: ") + e.what(),
+                   {{"source", c.name}, {"account", c.account}, {"sink", sink.name}});
       }
     }
     nlohmann::json src = {{"source", c.name}, {"account", c.account}, {"api_events", api.size()},
                           {"sinks", nlohmann::json::array()}};
+    if (!pushed_by.empty()) src["covers_push_sources"] = pushed_by;
     if (o.ledger) src["ledger"] = ledger_report;
     for (Holding& h : holdings) {
       const sinks::ConfiguredSink& sink = *h.sink;
@@ -306,6 +402,7 @@ int run_verify(const AppConfig& config, const VerifyOptions& o, Logger& log, Sto
       s["duplicated"] = duplicated;
       s["unknown"] = unknown;
       s["unparsed_records"] = h.unparsed;
+      if (h.other_accounts) s["other_account_records"] = h.other_accounts;
       log.info("verify: sink compared", {{"sink", sink.name}, {"source", c.name}, {"api_events", api.size()},
                                          {"delivered", api.size() - missing.size()}, {"missing", missing.size()},
                                          {"duplicated", duplicated.size()}, {"unknown", unknown.size()}});
@@ -346,7 +443,13 @@ int run_verify(const AppConfig& config, const VerifyOptions& o, Logger& log, Sto
       if (!error.empty()) log.error("verify: cannot push the metrics", {{"url", o.pushgateway_url}, {"error", error}});
     }
   }
-  // The human summary, one line per sink, on stdout.
+  // The human summary, one line per sink and push source, on stdout.
+  for (const auto& w : report["push_sources"]) {
+    std::cout << w["source"].get<std::string>() << " (zendesk_webhook): ";
+    if (w.contains("error")) std::cout << "not verified, " << w["error"].get<std::string>() << "\n";
+    else std::cout << "its deliveries are verified with " << w["verified_with"].get<std::string>()
+                   << "'s API listing of account " << w["account"].get<std::string>() << " (below)\n";
+  }
   for (const auto& src : report["sources"])
     for (const auto& s : src["sinks"]) {
       std::cout << src["source"].get<std::string>() << " -> " << s["name"].get<std::string>() << ": ";
@@ -362,6 +465,16 @@ int run_verify(const AppConfig& config, const VerifyOptions& o, Logger& log, Sto
                 << " missing, " << s["duplicated"].size() << " duplicated, " << s["unknown"].size() << " unknown"
                 << (s.contains("repaired") ? ", " + s["repaired"].dump() + " repaired" : "") << "\n";
     }
+  if (!complete) {
+    size_t missing = 0;
+    for (const auto& src : report["sources"])
+      for (const auto& s : src["sinks"])
+        if (s.contains("missing")) missing += s["missing"].size() - s.value("repaired", size_t{0});
+    std::cout << "the period is not proved:";
+    if (missing) std::cout << " " << missing << " events missing" << (report["unverified"].empty() ? "" : ",");
+    if (!report["unverified"].empty()) std::cout << " " << report["unverified"].size() << " thing(s) not verified";
+    std::cout << " (above)\n";
+  }
   return complete ? 0 : 1;
 }
 

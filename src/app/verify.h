@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <simdjson.h>
 
@@ -34,18 +35,30 @@ struct VerifyOptions {
   // endpoint to scrape). "" = not.
   std::string metrics_file;
   std::string pushgateway_url;
+  // The sinks whose holding is to be proved (--sink); empty = every sink.
+  // A sink that cannot be read back is never proved: leaving it out is how
+  // a verify proves the others alone.
+  std::vector<std::string> sinks;
 };
 
-// The event id and time (unix ms) of one record as a sink holds it, in the
-// sink's encoding; nullopt when it is not one of ours.
+// Why verify must not start with these options (exit 2), naming the sink or
+// option and what to do instead; "" when it may.
+std::string verify_refusal(const AppConfig& config, const VerifyOptions& options);
+
+// The event id, time (unix ms) and account of one record as a sink holds
+// it, in the sink's encoding; nullopt when it is not one of ours.
 struct RecordKey {
   std::string id;
   int64_t time_ms = 0;
+  std::string account;  // "" when the record does not say
 };
 std::optional<RecordKey> key_of(encode::Encoding encoding, std::string_view record, simdjson::dom::parser& parser);
 
-// 0 when nothing is missing (or everything missing was repaired), 1 when
-// events are missing or a sink could not be read.
+// 0 only when the period is proved: every source's events listed by the
+// API and found in every chosen sink (or repaired). 1 when events are
+// missing, or when something could not be verified (a sink that cannot be
+// read back, a webhook source whose account has no API credentials in the
+// config): never a pass that checked nothing.
 int run_verify(const AppConfig& config, const VerifyOptions& options, Logger& log, StopSignal& stop);
 
 }  // namespace zf::app

@@ -4,7 +4,9 @@
 # same records but 37 others, and plants duplicates and one unknown record.
 # `verify` must name exactly those ids missing in each sink, the duplicates
 # with their counts and the unknown one, and exit 1; `verify --repair`
-# ships the missing ones; `verify` then finds nothing missing and exits 0.
+# ships the missing ones; `verify` then finds nothing missing and exits 0
+# for the sinks it can read (--sink), and 1 naming the syslog sink when
+# that one is part of the proof.
 # The listing stays within its share of the budget (the emulator's request
 # log).
 # usage: verify_test.sh FORWARDER EMULATOR MOCK_CLUSTER
@@ -230,7 +232,10 @@ sys.exit(0 if ok else 1)
 PY
 
 # --ledger --repair: ships the missing events of the differing minutes only.
-"$FWD" verify --config "$ZF_TMP/verify.yaml" --since 1d --until 1s --ledger --repair --report "$ZF_TMP/ledger3.json" \
+# The syslog sink cannot be read back: left out with --sink, so that the
+# exit code is the proof of the two others.
+PROVE="--sink jsonl --sink kafka"
+"$FWD" verify --config "$ZF_TMP/verify.yaml" --since 1d --until 1s --ledger --repair $PROVE --report "$ZF_TMP/ledger3.json" \
   >"$ZF_TMP/ledger3.out" 2>"$ZF_TMP/ledger3.log" || fail "verify --ledger --repair exited $?"
 cat "$ZF_TMP/ledger3.out"
 /usr/bin/python3 - "$ZF_TMP" <<'PY' || fail "verify --ledger --repair repaired the wrong events"
@@ -246,12 +251,29 @@ print(f"--ledger --repair: repaired jsonl {after['jsonl'].get('repaired')}, kafk
 sys.exit(0 if ok else 1)
 PY
 
-"$FWD" verify --config "$ZF_TMP/verify.yaml" --since 1d --until 1s --repair --report "$ZF_TMP/repair.json" \
+"$FWD" verify --config "$ZF_TMP/verify.yaml" --since 1d --until 1s --repair $PROVE --report "$ZF_TMP/repair.json" \
   >"$ZF_TMP/repair.out" 2>"$ZF_TMP/repair.log" || fail "verify --repair exited $?"
 cat "$ZF_TMP/repair.out"
-"$FWD" verify --config "$ZF_TMP/verify.yaml" --since 1d --until 1s --report "$ZF_TMP/after.json" \
+"$FWD" verify --config "$ZF_TMP/verify.yaml" --since 1d --until 1s $PROVE --report "$ZF_TMP/after.json" \
   >"$ZF_TMP/after.out" 2>"$ZF_TMP/after.log" || fail "verify after the repair exited $?"
 cat "$ZF_TMP/after.out"
+# With the syslog sink in the proof, nothing is missing in the others but
+# the period is not proved: exit 1, saying which sink (#26 item 2).
+set +e
+"$FWD" verify --config "$ZF_TMP/verify.yaml" --since 1d --until 1s --report "$ZF_TMP/syslog.json" \
+  >"$ZF_TMP/syslog.out" 2>"$ZF_TMP/syslog.log"
+code=$?
+set -e
+[ "$code" = 1 ] || fail "verify with an unreadable syslog sink exited $code (expected 1: not proved)"
+grep -q "zendesk -> syslog: not verified (a syslog sink cannot be read back" "$ZF_TMP/syslog.out" ||
+  fail "verify does not say the syslog sink was not verified"
+/usr/bin/python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+u = r["unverified"]
+sys.exit(0 if not r["complete"] and len(u) == 1 and u[0]["sink"] == "syslog" else 1)' "$ZF_TMP/syslog.json" ||
+  fail "the report does not name the syslog sink as unverified"
+echo "an unreadable sink in the proof: exit 1, named"
 /usr/bin/python3 -c '
 import json, sys
 r = json.load(open(sys.argv[1]))
