@@ -56,9 +56,9 @@ run_chromium() {
     --enable-logging=stderr --v=0 "$@" "file://$ZF_TMP/report.html"
 }
 run_chromium --dump-dom >"$ZF_TMP/dom.html" 2>"$ZF_TMP/chromium-dom.log" || fail "chromium --dump-dom failed"
-run_chromium --window-size=1400,1800 --screenshot="$ZF_TMP/report.png" 2>"$ZF_TMP/chromium-shot.log" ||
+run_chromium --window-size=1400,5000 --screenshot="$ZF_TMP/report.png" 2>"$ZF_TMP/chromium-shot.log" ||
   fail "chromium --screenshot failed"
-cp "$ZF_TMP/report.png" "$PWD/report-screenshot.png"
+cp "$ZF_TMP/report.png" "$PWD/report-screenshot.png"; cp "$ZF_TMP/report.html" "$PWD/report-page.html"
 if grep -hE "CONSOLE|Uncaught|SyntaxError|Failed to load" "$ZF_TMP"/chromium-*.log; then fail "console errors"; fi
 /usr/bin/python3 - "$ZF_TMP" <<'PY' || fail "the charts did not render"
 import re, sys
@@ -69,7 +69,7 @@ cells, bars = len(re.findall(r'<rect class="cell"', dom)), len(re.findall(r'<rec
 img = Image.open(f"{tmp}/report.png").convert("RGB")
 blue = sum(1 for p in img.getdata() if abs(p[0] - 0x3b) < 12 and abs(p[1] - 0x6f) < 12 and abs(p[2] - 0xb6) < 12)
 print(f"Chromium DOM: {cells} heat-map cells, {bars} bars; screenshot {img.size[0]}x{img.size[1]}, {blue} bar-blue pixels")
-sys.exit(0 if cells >= 20 * 29 and bars >= 20 and blue > 5000 else 1)
+sys.exit(0 if cells >= 40 * 29 and bars >= 10 and blue > 5000 else 1)
 PY
 echo "screenshot: $PWD/report-screenshot.png"
 echo "PASS"
