@@ -111,7 +111,7 @@ void heat_map(std::ostringstream& h, const Report& r) {
     int y = top + static_cast<int>(i) * cell;
     // Name and id are separate text elements: nothing in a name can move the id.
     h << "<text class=\"agent-name\" x=\"" << name_end << "\" y=\"" << y + 11 << "\" text-anchor=\"end\">"
-      << html_text(shortened(a.name, 30)) << "</text><text class=\"agent-id\" x=\"" << id_x << "\" y=\"" << y + 11 << "\">"
+      << html_text(shortened(visible(a.name), 28)) << "</text><text class=\"agent-id\" x=\"" << id_x << "\" y=\"" << y + 11 << "\">"
       << html_text(a.id) << "</text>";
     auto it = r.per_day.find(a.id);
     for (size_t d = 0; d < r.days.size(); ++d) {
@@ -126,7 +126,7 @@ void heat_map(std::ostringstream& h, const Report& r) {
   }
   h << "</svg>\n";
   // The legend: what a colour means, from no access to the busiest agent-day.
-  h << "<svg id=\"legend\" xmlns=\"http://www.w3.org/2000/svg\" width=\"520\" height=\"34\" role=\"img\" "
+  h << "<svg id=\"legend\" xmlns=\"http://www.w3.org/2000/svg\" width=\"600\" height=\"34\" role=\"img\" "
        "aria-label=\"colour legend\"><text x=\"0\" y=\"22\">Colour legend (accesses per day):</text>";
   int x = 200;
   h << "<rect x=\"" << x << "\" y=\"6\" width=\"22\" height=\"14\" fill=\"#f4f4f4\" stroke=\"#ccc\"/><text x=\"" << x
@@ -151,7 +151,7 @@ void bars(std::ostringstream& h, const char* id, const std::string& title,
     int y = static_cast<int>(i) * row;
     int w = static_cast<int>(bar_w * static_cast<double>(items[i].second) / static_cast<double>(most));
     h << "<text class=\"agent-name\" x=\"" << name_end << "\" y=\"" << y + 14 << "\" text-anchor=\"end\">"
-      << html_text(shortened(items[i].first.first, 30)) << "</text><text class=\"agent-id\" x=\"" << id_x << "\" y=\"" << y + 14
+      << html_text(shortened(visible(items[i].first.first), 28)) << "</text><text class=\"agent-id\" x=\"" << id_x << "\" y=\"" << y + 14
       << "\">" << html_text(items[i].first.second) << "</text><rect class=\"bar\" x=\"" << bar_x << "\" y=\"" << y + 3
       << "\" width=\"" << std::max(w, 1) << "\" height=\"14\" fill=\"#3b6fb6\"/><text x=\"" << bar_x + w + 6 << "\" y=\""
       << y + 14 << "\">" << items[i].second << "</text>\n";

@@ -99,6 +99,22 @@ std::string html_text(std::string_view s) {
   return out;
 }
 
+std::string visible(std::string_view s) {
+  std::string out;
+  char buf[24];
+  walk(
+      s, [&](std::string_view v) { out += v; },
+      [&](char32_t cp) {
+        std::snprintf(buf, sizeof buf, "[U+%04X]", static_cast<unsigned>(cp));
+        out += buf;
+      },
+      [&](unsigned char b) {
+        std::snprintf(buf, sizeof buf, "[0x%02X]", b);
+        out += buf;
+      });
+  return out;
+}
+
 size_t display_width(std::string_view s) {
   size_t n = 0;
   for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;

@@ -24,6 +24,10 @@ std::string printable(std::string_view s);
 // Callers put names inside <bdi> (or an isolating tspan) as well.
 std::string html_text(std::string_view s);
 
+// Each hidden control as a visible marker such as [U+202E] (and each
+// invalid byte as [0xFF]); nothing escaped. html_text is this, escaped.
+std::string visible(std::string_view s);
+
 // Display width in code points (what the text tables pad by).
 size_t display_width(std::string_view s);
 

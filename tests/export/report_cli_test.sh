@@ -45,7 +45,10 @@ code=0
 [ $code -eq 0 ] && [ -f "$ZF_TMP/out.csv" ] || fail "export exited $code"
 echo "planted .partial symlink: not followed, victim intact, export written ($(wc -l <"$ZF_TMP/out.csv") lines)"
 head -1 "$ZF_TMP/out.csv" | grep -q ",Agent email,Account" || fail "the export carries no Account column"
-sed -n 2p "$ZF_TMP/out.csv" | grep -q ",zf-it\|,127.0.0.1\|,[a-z0-9.-]*\r\?$" || fail "no account in the rows"
+account=$(grep "^  *name:\|account" "$ZF_TMP/export.log" | head -0; "$FWD" validate --config "$ZF_TMP/f.yaml" | sed -n 's/.*account \([^,]*\),.*/\1/p' | head -1)
+"$FWD" report --input "$ZF_TMP/out.csv" 2>/dev/null | head -1 | grep -qF "Zendesk access report: $account" ||
+  fail "a report from the export file does not name its account ($account)"
+echo "the export carries its account ($account); a report from the file names it"
 
 # 3: hostile names (--hostile-names: OSC/BEL/ESC, C1 CSI, U+202E, zero-width)
 # on a terminal (script(1) gives the export a pty) and into a pipe.
