@@ -94,7 +94,8 @@ Usage:
       directory. Logs go to stderr.
   zendesk-forwarder --help | --version
 
-Exit codes: 0 done, 1 fatal runtime error, 2 bad config or usage.
+Exit codes: 0 done, 1 fatal runtime error, 2 bad config or usage, 3 export written
+with some agents' names unavailable (the Users API kept failing).
 Docs: README.md, docs/FIELDS.md (record fields), config/*.yaml (examples).
 )";
 
