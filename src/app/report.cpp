@@ -374,8 +374,17 @@ std::string report_text(const Report& r) {
   if (r.findings.empty()) out << ": nobody at the thresholds used\n\n";
   else {
     out << " (" << r.findings.size() << (r.findings.size() == 1 ? " finding" : " findings") << ")\n";
-    for (const auto& f : r.findings)
+    // At most `top` of each kind here; all of them on the page and in --findings.
+    std::map<std::string, size_t> shown, more;
+    for (const auto& f : r.findings) {
+      if (shown[f.kind]++ >= o.top) {
+        ++more[f.kind];
+        continue;
+      }
       out << "  - " << f.kind << ": " << text_label(f.agent_id, f.agent_name) << ": " << printable(f.why) << "\n";
+    }
+    for (const auto& [kind, n] : more)
+      out << "  ... and " << n << " more " << kind << " findings (all of them with --html or --findings FILE)\n";
     out << "\n";
   }
   if (!o.columns.source_ip) out << "New source IPs: not in this input (no Source IP column)\n\n";

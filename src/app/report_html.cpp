@@ -203,7 +203,7 @@ std::string report_html(const Report& r) {
        "h1{font-size:22px;overflow-wrap:anywhere}h2{font-size:17px;margin-top:28px;break-after:avoid}"
        "table{border-collapse:collapse;max-width:100%}td,th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:left;"
        "vertical-align:top}th{background:#f3f5f8}td.n{text-align:right}td.t{white-space:nowrap}"
-       "td.w{overflow-wrap:anywhere;max-width:24em}thead{display:table-header-group}tr{break-inside:avoid}"
+       "td.w{overflow-wrap:anywhere;max-width:24em;min-width:9em}thead{display:table-header-group}tr{break-inside:avoid}"
        ".agent{white-space:nowrap}.nm{display:inline-block;max-width:16em;overflow:hidden;text-overflow:ellipsis;"
        "white-space:nowrap;vertical-align:bottom;unicode-bidi:isolate}.id{font-family:monospace;color:#555}"
        ".kpi{display:inline-block;margin:0 18px 8px 0}.kpi b{font-size:20px;display:block}"
