@@ -342,9 +342,12 @@ std::string lookup_text(const LookupResult& l, const InputColumns& c) {
 }  // namespace
 
 std::string lookup_csv(const std::vector<LookupResult>& lookups) {
+  // An access that answers two questions (ticket 1 and agent 7) is one row.
   std::string out = csv_header("all");
+  std::set<std::string> written;
   for (const auto& l : lookups)
-    for (const AccessRow& r : l.rows) out += csv_row(r);
+    for (const AccessRow& r : l.rows)
+      if (r.event_id.empty() || written.insert(r.event_id).second) out += csv_row(r);
   return out;
 }
 

@@ -52,7 +52,8 @@ struct LookupResult {
   std::vector<AccessRow> rows;  // by time
 };
 std::vector<LookupResult> look_up(const std::vector<AccessRow>& rows, const Lookup& lookup);
-// The lookups' rows as an export CSV (--resource all's columns).
+// The lookups' rows as an export CSV (--resource all's columns), each
+// access once although it answers several lookups.
 std::string lookup_csv(const std::vector<LookupResult>& lookups);
 
 struct ReportOptions {

@@ -49,6 +49,34 @@ print(f"totals line as computed from the CSV: {'yes' if want in text else 'NO'};
 sys.exit(0 if ok else 1)
 PY
 
+# Lookups on the real export: --ticket, --user and --agent EMAIL against a
+# recomputation from the file.
+read -r TICKET USER EMAIL < <(/usr/bin/python3 - "$ZF_TMP/all.csv" <<'PY'
+import collections, csv, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline="")))
+c = lambda k: collections.Counter(r["Resource accessed"] for r in rows if r["Resource type"] == k).most_common(1)[0][0]
+print(c("ticket"), c("user"), next(r["Agent email"] for r in rows if r["Agent email"]))
+PY
+)
+"$FWD" report --input "$ZF_TMP/all.csv" --ticket "$TICKET" --user "$USER" --agent "$EMAIL" --csv "$ZF_TMP/lookup.csv" \
+  >"$ZF_TMP/lookup.txt" 2>"$ZF_TMP/lookup.log" || fail "report with lookups exited $?"
+/usr/bin/python3 - "$ZF_TMP" "$TICKET" "$USER" "$EMAIL" <<'PY' || fail "the lookups differ from the export"
+import collections, csv, sys
+tmp, ticket, user, email = sys.argv[1:]
+rows = list(csv.DictReader(open(f"{tmp}/all.csv", newline="")))
+ids = {r["Agent ID"] for r in rows if r["Agent email"] == email}
+want = collections.Counter(r["Event ID"] for r in rows
+                           if (r["Resource type"] == "ticket" and r["Resource accessed"] == ticket)
+                           or (r["Resource type"] == "user" and r["Resource accessed"] == user) or r["Agent ID"] in ids)
+got = collections.Counter(r["Event ID"] for r in csv.DictReader(open(f"{tmp}/lookup.csv", newline="")))
+text = open(f"{tmp}/lookup.txt").read()
+n_t = sum(1 for r in rows if r["Resource type"] == "ticket" and r["Resource accessed"] == ticket)
+ok = got == want and f"Who accessed ticket {ticket}: {n_t} access" in text
+print(f"lookups (ticket {ticket}, user {user}, agent {email}): {sum(got.values())} rows, "
+      f"{'equal to' if got == want else 'DIFFERENT from'} the recomputation from the export")
+sys.exit(0 if ok else 1)
+PY
+
 # Headless Chromium: the DOM it built, its console, and a screenshot.
 PROFILE=$ZF_TMP/chromium-profile
 run_chromium() {
