@@ -110,6 +110,7 @@ std::string jsonl_row(const AccessRow& r) {
   w.field("resource_type", r.kind).field("accessed", r.what).field("time", format_utc_seconds(r.time_s));
   w.field("action", r.action).field("method", r.method).field("status", static_cast<int64_t>(r.status));
   w.field("source_ip", r.source_ip).field("url", r.url).field("event_id", r.event_id);
+  if (!r.account.empty()) w.field("account", r.account);
   w.end_object();
   return out + "\n";
 }

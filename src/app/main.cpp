@@ -368,6 +368,8 @@ int main(int argc, char** argv) {
         rows = std::move(file.rows);
         ro.columns = file.columns;
         ro.account = file.account;
+        ro.period_from_s = file.since_s;
+        ro.period_to_s = file.until_s;
       } catch (const zf::FatalError& e) {
         log.error(e.what());
         return 1;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -194,8 +195,25 @@ ExportFile read_export(const std::string& path) {
   if (!in) throw FatalError("cannot read " + path + ": check the path");
   std::string text((std::istreambuf_iterator<char>(in)), {});
   size_t first = text.find_first_not_of(" \t\r\n\xEF\xBB\xBF");
-  if (first != std::string::npos && text[first] == '{') return read_jsonl(path, text);
-  return read_csv(path, std::string_view(text).substr(text.rfind("\xEF\xBB\xBF", 0) == 0 ? 3 : 0));
+  ExportFile file = first != std::string::npos && text[first] == '{'
+                        ? read_jsonl(path, text)
+                        : read_csv(path, std::string_view(text).substr(text.rfind("\xEF\xBB\xBF", 0) == 0 ? 3 : 0));
+  // export's default name carries the period it listed: a 30-day export is
+  // 30 days even when its first and last accesses are a little less apart.
+  std::string name = std::filesystem::path(path).filename().string();
+  size_t at = name.find("_access_logs_"), to = name.find("-to-");
+  if (at != std::string::npos && to != std::string::npos && to > at) {
+    auto since = parse_rfc3339_ms(name.substr(at + 13, to - at - 13));
+    size_t dot = name.rfind('.');
+    auto until = dot != std::string::npos && dot > to ? parse_rfc3339_ms(name.substr(to + 4, dot - to - 4)) : std::nullopt;
+    if (since && until && *until > *since) {
+      bool inside = std::all_of(file.rows.begin(), file.rows.end(), [&](const AccessRow& r) {
+        return r.time_s >= *since / 1000 && r.time_s <= *until / 1000;
+      });
+      if (inside) file.since_s = *since / 1000, file.until_s = *until / 1000;
+    }
+  }
+  return file;
 }
 
 std::vector<LookupResult> look_up(const std::vector<AccessRow>& rows, const Lookup& l) {

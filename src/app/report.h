@@ -33,6 +33,9 @@ struct InputColumns {
 struct ExportFile {
   std::vector<AccessRow> rows;
   std::string account;  // from the Account column; "" when the file has none
+  // The period exported, from export's default file name
+  // (..._access_logs_<since>-to-<until>.csv); both 0 when not known.
+  int64_t since_s = 0, until_s = 0;
   InputColumns columns;
 };
 

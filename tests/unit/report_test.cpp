@@ -1,7 +1,11 @@
 #include <doctest/doctest.h>
 
 #include "app/report.h"
+#include "core/errors.h"
 #include "core/time_format.h"
+#include "test_dirs.h"
+
+#include <fstream>
 
 #include <map>
 
@@ -192,4 +196,51 @@ TEST_CASE("report lookups: every access of a ticket, a profile, or by an agent g
   o.lookup = {"100", "", ""};
   std::string text = app::report_text(app::build_report(rows, o));
   CHECK(text.find("Who accessed ticket 100: 2 accesses") != std::string::npos);
+}
+
+TEST_CASE("report input: an export names its account, its default file name its period; the script's CSV lacks both") {
+  auto dir = testing::temp_dir("report-input");
+  app::AccessRow a = row("1", "Ana", "ticket", "100", "2026-11-01T10:00:00Z");
+  a.account = "acme";
+  app::AccessRow b = row("1", "Ana", "ticket", "101", "2026-11-30T09:00:00Z");
+  b.account = "acme";
+  auto ours = dir / "agent_all_access_logs_2026-11-01T00:00:00Z-to-2026-12-01T00:00:00Z.csv";
+  std::ofstream(ours) << app::csv_header("all") << app::csv_row(a) << app::csv_row(b);
+  app::ExportFile f = app::read_export(ours.string());
+  CHECK(f.account == "acme");
+  CHECK(f.columns.status);
+  CHECK(f.since_s == *parse_rfc3339_ms("2026-11-01T00:00:00Z") / 1000);
+  app::ReportOptions o;
+  o.period_from_s = f.since_s;
+  o.period_to_s = f.until_s;
+  CHECK(app::report_text(app::build_report(f.rows, o)).find("(30 days)") != std::string::npos);
+  auto jsonl = dir / "export.jsonl";
+  std::ofstream(jsonl) << app::jsonl_row(a);
+  CHECK(app::read_export(jsonl.string()).account == "acme");
+  auto script = dir / "script.csv";
+  std::ofstream(script) << "Agent ID,Agent name,Ticket accessed,Time accessed\r\n1,Ana,100,2026-11-01T10:00:00Z\r\n";
+  app::ExportFile s = app::read_export(script.string());
+  CHECK(s.account.empty());
+  CHECK_FALSE(s.columns.status);
+  CHECK_FALSE(s.columns.source_ip);
+  app::ReportOptions so;
+  so.columns = s.columns;
+  std::string text = app::report_text(app::build_report(s.rows, so));
+  CHECK(text.find("failed (4xx): not in this input") != std::string::npos);
+  CHECK(text.find(" 0 failed") == std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("report --pdf: without chromium, a message that says what to install, and no file") {
+  auto dir = testing::temp_dir("report-pdf");
+  ::setenv("ZF_CHROMIUM", "/nonexistent/chromium", 1);
+  try {
+    app::print_pdf("<!DOCTYPE html><p>x</p>", (dir / "r.pdf").string());
+    FAIL("print_pdf did not throw");
+  } catch (const FatalError& e) {
+    CHECK(std::string(e.what()).find("apt-get install chromium") != std::string::npos);
+  }
+  ::unsetenv("ZF_CHROMIUM");
+  CHECK_FALSE(std::filesystem::exists(dir / "r.pdf"));
+  std::filesystem::remove_all(dir);
 }
