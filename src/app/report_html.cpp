@@ -32,21 +32,12 @@ namespace zf::app {
 
 namespace {
 
-// A CSS string literal's content: quotes, backslashes and anything that
-// could close the <style> element as CSS escapes, hidden controls dropped.
+// A CSS string literal's content (the @page headers): hidden controls as
+// visible markers, and quotes, backslashes and anything that could close
+// the <style> element as CSS escapes (CSS does not decode HTML entities).
 std::string css_string(std::string_view s) {
-  std::string marked = html_text(s);  // hidden controls -> [U+XXXX]; & < > " ' as entities
   std::string out;
-  // Undo the entities (CSS does not decode them) and escape for CSS instead.
-  for (size_t i = 0; i < marked.size(); ++i) {
-    auto ent = [&](std::string_view e) { return marked.compare(i, e.size(), e) == 0; };
-    char c = marked[i];
-    std::string_view entity;
-    if (c == '&') {
-      for (auto [e, ch] : {std::pair{"&lt;", '<'}, {"&gt;", '>'}, {"&amp;", '&'}, {"&quot;", '"'}, {"&#39;", '\''}})
-        if (ent(e)) entity = e, c = ch;
-      i += entity.empty() ? 0 : entity.size() - 1;
-    }
+  for (char c : visible(s)) {
     if (c == '<' || c == '>' || c == '&' || c == '"' || c == '\'' || c == '\\') {
       char buf[8];
       std::snprintf(buf, sizeof buf, "\\%x ", static_cast<unsigned>(static_cast<unsigned char>(c)));

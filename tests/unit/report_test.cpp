@@ -244,3 +244,15 @@ TEST_CASE("report --pdf: without chromium, a message that says what to install, 
   CHECK_FALSE(std::filesystem::exists(dir / "r.pdf"));
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("report html: an account or title cannot break out of the page's print headers (CSS strings)") {
+  app::ReportOptions o;
+  o.title = "Zendesk access report: a\"}</style><script>alert(1)</script>\\";
+  o.account = o.title;
+  std::string html = app::report_html(app::build_report({row("1", "Ana", "ticket", "100", "2026-11-23T09:00:00Z")}, o));
+  CHECK(html.find("<script") == std::string::npos);
+  size_t first = html.find("</style>");
+  REQUIRE(first != std::string::npos);
+  CHECK(html.find("</style>", first + 1) == std::string::npos);  // ours, once
+  CHECK(html.find("@top-left{content:\"Zendesk access report: a\\22 }\\3c /style\\3e \\3c script\\3e alert(1)") != std::string::npos);
+}
