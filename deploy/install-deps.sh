@@ -9,7 +9,7 @@ build_pkgs=(cmake ninja-build g++ pkg-config
   libcurl4-openssl-dev nlohmann-json3-dev librdkafka-dev prometheus-cpp-dev libjemalloc-dev
   doctest-dev libyaml-cpp-dev libcpp-httplib-dev libsimdjson-dev libssl-dev)
 test_pkgs=(curl rsyslog rsyslog-openssl rsyslog-relp kcat python3-kafka python3-zstandard prometheus openssl
-  unzip time bc python3-yaml jq python3-requests python3-arrow chromium python3-pil dpkg-dev patch)
+  unzip time bc python3-yaml jq python3-requests python3-arrow chromium poppler-utils python3-pil dpkg-dev patch)
 
 want=("${build_pkgs[@]}")
 [ "${1:-}" = "--build" ] || want+=("${test_pkgs[@]}")

@@ -1,14 +1,20 @@
 #include "app/export.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <functional>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <unordered_set>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "app/api_listing.h"
 #include "app/progress.h"
+#include "app/safe_text.h"
 #include "core/errors.h"
 #include "core/time_format.h"
 #include "encode/json_writer.h"
@@ -57,7 +63,7 @@ const char* third_column(const std::string& resource) {
 
 std::string csv_header(const std::string& resource) {
   return std::string("Agent ID,Agent name,") + third_column(resource) +
-         ",Time accessed,Resource type,Action,Method,Status,Source IP,URL,Event ID\r\n";
+         ",Time accessed,Resource type,Action,Method,Status,Source IP,URL,Event ID,Agent email,Account\r\n";
 }
 
 AccessRow access_row(const AccessEvent& e, const Accessed& what, const PersonInfo* agent) {
@@ -73,22 +79,26 @@ AccessRow access_row(const AccessEvent& e, const Accessed& what, const PersonInf
   r.source_ip = e.source_ip;
   r.url = e.url;
   r.event_id = e.id;
+  r.account = e.account;
   return r;
 }
 
-std::string csv_row(const AccessRow& r) {
+std::string csv_row(const AccessRow& r, bool for_terminal) {
   std::string row;
   // The API's own time spelling (second granularity), as the script writes it.
   const std::string time = format_utc_seconds(r.time_s);
+  const std::string status = r.status ? std::to_string(r.status) : "";
+  bool first = true;
   for (std::string_view field : {std::string_view(r.agent_id), std::string_view(r.agent_name), std::string_view(r.what),
-                                 std::string_view(time), std::string_view(r.kind),
-                                 std::string_view(r.action), std::string_view(r.method)}) {
-    row += csv_field(field);
-    row += ',';
+                                 std::string_view(time), std::string_view(r.kind), std::string_view(r.action),
+                                 std::string_view(r.method), std::string_view(status), std::string_view(r.source_ip),
+                                 std::string_view(r.url), std::string_view(r.event_id), std::string_view(r.agent_email),
+                                 std::string_view(r.account)}) {
+    if (!first) row += ',';
+    first = false;
+    row += csv_field(for_terminal ? printable(field) : std::string(field));
   }
-  row += (r.status ? std::to_string(r.status) : "") + "," + csv_field(r.source_ip) + "," + csv_field(r.url) + "," +
-         csv_field(r.event_id) + "\r\n";
-  return row;
+  return row + "\r\n";
 }
 
 std::string jsonl_row(const AccessRow& r) {
@@ -100,6 +110,7 @@ std::string jsonl_row(const AccessRow& r) {
   w.field("resource_type", r.kind).field("accessed", r.what).field("time", format_utc_seconds(r.time_s));
   w.field("action", r.action).field("method", r.method).field("status", static_cast<int64_t>(r.status));
   w.field("source_ip", r.source_ip).field("url", r.url).field("event_id", r.event_id);
+  if (!r.account.empty()) w.field("account", r.account);
   w.end_object();
   return out + "\n";
 }
@@ -113,6 +124,8 @@ struct Pass {
   Listing listing;
   size_t events = 0;
   uint64_t users_requests = 0;
+  size_t names_unavailable = 0;  // agents whose name the failing Users API did not give
+  std::string users_failure;     // its last failure
 };
 
 Pass for_each_access(const AppConfig& config, const ExportOptions& o, Logger& log, StopSignal& stop,
@@ -159,9 +172,26 @@ Pass for_each_access(const AppConfig& config, const ExportOptions& o, Logger& lo
   ds.authorization = c.source.authorization;
   ds.http = c.http;
   enrich::UserDirectory people(ds, log);
-  size_t unnamed = people.resolve(actors, /*wait=*/true, stop);
-  if (unnamed) log.warn("some agents have no name: the Users API did not list them", {{"agents", unnamed}});
+  people.resolve(actors, /*wait=*/true, stop, std::chrono::duration_cast<std::chrono::milliseconds>(o.users_api_wait));
+  // Two different things: ids the API answered for without listing them
+  // (deleted users: their names are gone), and ids it was never able to
+  // answer for (it kept failing: the names exist, the export lacks them).
+  size_t deleted = 0;
+  std::unordered_set<std::string> unavailable;
+  for (const auto& id : actors) {
+    if (people.find(id)) continue;
+    if (people.answered(id)) ++deleted;
+    else if (!id.empty() && std::all_of(id.begin(), id.end(), ::isdigit)) unavailable.insert(id);
+  }
   pass.users_requests = people.stats().requests;
+  pass.users_failure = people.stats().last_failure;
+  pass.names_unavailable = unavailable.size();
+  if (deleted) log.warn("some agents have no name: the Users API did not list them (deleted users)", {{"agents", deleted}});
+  if (pass.names_unavailable)
+    log.error("the Users API failed: agents' names are unavailable and marked so in the export",
+              {{"agents", pass.names_unavailable}, {"last_failure", pass.users_failure},
+               {"requests", people.stats().requests}, {"failures", people.stats().failures},
+               {"waited_up_to_s", static_cast<int64_t>(o.users_api_wait.count())}});
 
   normalize::Normalizer normalizer({c.account, false, /*ecs_json=*/false});
   std::ifstream in(pass.listing.spool_path, std::ios::binary);
@@ -179,7 +209,9 @@ Pass for_each_access(const AppConfig& config, const ExportOptions& o, Logger& lo
           return a == e.user_id || (p && a == p->email);
         }))
       continue;
-    emit(access_row(e, *what, p));
+    AccessRow row = access_row(e, *what, p);
+    if (!p && unavailable.count(e.user_id) && pass.names_unavailable) row.agent_name = kNameUnavailable;
+    emit(row);
   }
   return pass;
 }
@@ -198,30 +230,72 @@ int run_export(const AppConfig& config, const ExportOptions& o, Logger& log, Sto
   if (path.empty())
     path = "agent_" + o.resource + "_access_logs_" + format_utc_seconds(o.since_s) + "-to-" +
            format_utc_seconds(o.until_s) + "." + (o.format == "csv" ? "csv" : "jsonl");
-  std::ofstream file;
-  if (path != "-") file.open(path + ".partial", std::ios::binary | std::ios::trunc);
-  std::ostream& out = path == "-" ? std::cout : file;
-  if (!out) throw FatalError("cannot write the export to " + path + ": check the directory exists and is writable");
-  if (o.format == "csv") out << csv_header(o.resource);
+  std::string partial = path + ".partial";
+  int fd = STDOUT_FILENO;
+  if (path != "-") {
+    // A file planted at the temp name (a symlink to a victim) is removed,
+    // never followed: the temp is created anew, exclusively, and the open
+    // refuses a link that appears in between.
+    if (::unlink(partial.c_str()) != 0 && errno != ENOENT)
+      throw FatalError("cannot remove the stale " + partial + ": " + std::strerror(errno));
+    fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0)
+      throw FatalError("cannot write the export to " + partial + ": " + std::strerror(errno) +
+                       " (check the directory exists and is writable, and that nothing else writes there)");
+  }
+  // A CSV printed to a terminal shows control characters escaped: a name
+  // must not drive the reader's terminal. A file keeps every byte.
+  bool terminal = path == "-" && ::isatty(STDOUT_FILENO);
+  std::string buffer;
+  auto write_out = [&](bool all) {
+    if (!all && buffer.size() < (1 << 16)) return;
+    for (size_t at = 0; at < buffer.size();) {
+      ssize_t n = ::write(fd, buffer.data() + at, buffer.size() - at);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        int err = errno;
+        if (path != "-") ::close(fd), ::unlink(partial.c_str());
+        throw FatalError("cannot write the export to " + path + ": " + std::strerror(err) + " (is the disk full?)");
+      }
+      at += static_cast<size_t>(n);
+    }
+    buffer.clear();
+  };
+  if (o.format == "csv") buffer += csv_header(o.resource);
   std::unordered_set<std::string> agents;
   size_t rows = 0;
   Pass pass = for_each_access(config, o, log, stop, [&](const AccessRow& r) {
-    out << (o.format == "csv" ? csv_row(r) : jsonl_row(r));
+    if (o.format == "csv") buffer += csv_row(r, terminal);
+    else if (!terminal) buffer += jsonl_row(r);
+    else {
+      std::string line = jsonl_row(r);
+      line.pop_back();
+      buffer += printable(line) + "\n";
+    }
     agents.insert(r.agent_id);
     ++rows;
+    write_out(false);
   });
-  out.flush();
-  if (!out) throw FatalError("cannot write the export to " + path + ": is the disk full?");
+  write_out(true);
   if (path != "-") {
-    file.close();
+    if (::fsync(fd) != 0 || ::close(fd) != 0) {
+      ::unlink(partial.c_str());
+      throw FatalError("cannot write the export to " + path + ": " + std::strerror(errno) + " (is the disk full?)");
+    }
     // Whole or not at all: a reader never sees half an export.
-    std::filesystem::rename(path + ".partial", path);
+    std::filesystem::rename(partial, path);
   }
   discard(pass.listing);
   log.info("export written", {{"path", path}, {"rows", rows}, {"agents", agents.size()}, {"events_listed", pass.events},
                               {"users_api_requests", pass.users_requests}});
   std::cerr << "export: " << rows << " " << o.resource << " accesses by " << agents.size() << " agents written to "
             << path << "\n";
+  if (pass.names_unavailable) {
+    std::cerr << "export: WARNING: the Users API failed (" << pass.users_failure << ") for " << o.users_api_wait.count()
+              << " s: the names of " << pass.names_unavailable << " agents are unavailable and the file says \""
+              << kNameUnavailable << "\" in their place; exit 3. Run the export again later for the names.\n";
+    return 3;
+  }
   return 0;
 }
 

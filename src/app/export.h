@@ -4,6 +4,7 @@
 // what a reviewer needs) or JSON lines. One pass over the access log for
 // the whole period (not one per agent), resumable, with agents' names from
 // the Users API.
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -26,6 +27,10 @@ struct ExportOptions {
   bool resume = false;
   double budget_share = 1.0;
   std::string state_dir;
+  // The longest an export waits on a failing Users API (5xx, 429, a body
+  // that is not a users list) before it writes the rows with the names
+  // marked unavailable and exits 3.
+  std::chrono::seconds users_api_wait{120};
 };
 
 // What an access event says was accessed, for `resource` ("ticket 123",
@@ -49,12 +54,17 @@ struct AccessRow {
   std::string action, method;
   int status = 0;
   std::string source_ip, url, event_id;
+  std::string account;  // the Zendesk account it came from
 };
 AccessRow access_row(const AccessEvent& event, const Accessed& what, const PersonInfo* agent);
 
-// The header and one row of the CSV, as Zendesk's script names its columns.
+// The header and one row of the CSV, as Zendesk's script names its columns
+// (then ours, the account last, so that a report made from the file can
+// name it). `for_terminal`: every control character (C0, C1, ESC, BEL, bidi,
+// zero-width) in a value is shown escaped (\x1b, \u{202E}), so a CSV
+// printed to a terminal cannot drive it; a file keeps values byte for byte.
 std::string csv_header(const std::string& resource);
-std::string csv_row(const AccessRow& row);
+std::string csv_row(const AccessRow& row, bool for_terminal = false);
 std::string jsonl_row(const AccessRow& row);
 
 // Lists the period (resumably, with a progress bar) and returns the
@@ -62,7 +72,12 @@ std::string jsonl_row(const AccessRow& row);
 std::vector<AccessRow> collect_accesses(const AppConfig& config, const ExportOptions& options, Logger& log,
                                         StopSignal& stop);
 
-// 0 when the export was written; throws FatalError otherwise.
+// The Agent name of a row whose name the Users API could not give.
+inline constexpr const char* kNameUnavailable = "(name unavailable: the Users API failed)";
+
+// 0 when the export was written; 3 when it was written with some agents'
+// names unavailable (the Users API kept failing for users_api_wait);
+// throws FatalError otherwise.
 int run_export(const AppConfig& config, const ExportOptions& options, Logger& log, StopSignal& stop);
 
 }  // namespace zf::app

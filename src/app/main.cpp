@@ -23,6 +23,7 @@
 #include "core/errors.h"
 #include "core/time_format.h"
 #include "emulator/emulator.h"
+#include "source/state_file.h"
 #include "log/logger.h"
 
 namespace {
@@ -57,21 +58,34 @@ Usage:
   zendesk-forwarder export --config FILE (--days N | --since T [--until T])
                     [--resource tickets|users|searches|all] [--agent ID|EMAIL]...
                     [--format csv|jsonl] [--output FILE|-] [--source NAME] [--resume]
+                    [--users-api-wait D]
       Who accessed which tickets, user profiles or searches: one pass over
       the access log of the period (1 to 90 days; --until defaults to now),
       agents' names from the Users API, written as CSV (Agent ID, Agent
       name, Ticket accessed, Time accessed, then resource type, action,
       method, status, source IP, URL, event id) or JSON lines. Default
-      output: agent_<resource>_access_logs_<since>-to-<until>.csv. A progress
-      bar on a terminal; an interrupted export continues with --resume.
+      output: agent_<resource>_access_logs_<since>-to-<until>.csv; the last
+      columns are the agent's email and the account. A progress bar on a
+      terminal; an interrupted export continues with --resume. Printed to a
+      terminal (--output -), control characters in values are shown escaped.
+      When the Users API keeps failing for D (default 2m) the export is
+      written with those agents' names marked unavailable (the Users API
+      failed) and exits 3.
   zendesk-forwarder report (--input EXPORT | --config FILE (--days N | --since T [--until T]))
-                    [--html FILE] [--top N] [--working-hours 08-18] [--source NAME]
+                    [--html FILE] [--pdf FILE] [--paper a4|letter] [--top N]
+                    [--working-hours 08-18] [--source NAME] [--findings FILE]
+                    [--ticket ID] [--user ID] [--agent ID|EMAIL] [--csv FILE]
       A summary a compliance officer can read, from an export file (ours in
       CSV or JSON lines, or the CSV of Zendesk's script) or from the API for
-      a period: top agents by distinct tickets and user profiles accessed,
-      most-accessed tickets, searches, failed (4xx) accesses, access outside
-      working hours (UTC, Monday to Friday). Text tables on stdout; --html
-      writes one self-contained page with charts.
+      a period: who stands out (and why), top agents by distinct tickets and
+      user profiles accessed, most-accessed tickets and profiles, searches,
+      failed (4xx) accesses, access outside working hours (UTC, Monday to
+      Friday). Text tables on stdout; --html writes one self-contained page
+      with charts; --pdf prints that page to PDF with headless chromium.
+      --findings FILE: who stands out as CSV, or as ECS alert records (one
+      JSON a line) when FILE ends in .jsonl/.ndjson. --ticket, --user,
+      --agent: every access of that ticket, that user's profile, or by that
+      agent (on stdout, in the page, and with --csv FILE as CSV).
   zendesk-forwarder webhook register --config FILE --url https://HOST/PATH [--name N] [--secret-file F]
   zendesk-forwarder webhook status --config FILE [--name N]
       Create (or point at --url) the Zendesk webhook that pushes access events
@@ -84,7 +98,8 @@ Usage:
       directory. Logs go to stderr.
   zendesk-forwarder --help | --version
 
-Exit codes: 0 done, 1 fatal runtime error, 2 bad config or usage.
+Exit codes: 0 done, 1 fatal runtime error, 2 bad config or usage, 3 export written
+with some agents' names unavailable (the Users API kept failing).
 Docs: README.md, docs/FIELDS.md (record fields), config/*.yaml (examples).
 )";
 
@@ -98,6 +113,7 @@ struct Args {
   std::string days, resource = "tickets", format = "csv", output, source;
   std::vector<std::string> agents, sinks;
   std::string input, html, top, working_hours;
+  std::string ticket, user, findings, pdf, paper, lookup_csv, users_api_wait;
   std::string subcommand, url, name, secret_file;
   double budget_share = 0.5;
   bool budget_share_given = false;
@@ -111,7 +127,10 @@ std::string* text_option(Args& args, const std::string& name) {
       {"--days", &args.days},         {"--resource", &args.resource}, {"--format", &args.format},
       {"--output", &args.output},     {"--source", &args.source}, {"--input", &args.input},
       {"--html", &args.html},         {"--top", &args.top},       {"--working-hours", &args.working_hours},
-      {"--url", &args.url},           {"--name", &args.name},     {"--secret-file", &args.secret_file}};
+      {"--url", &args.url},           {"--name", &args.name},     {"--secret-file", &args.secret_file},
+      {"--ticket", &args.ticket},     {"--user", &args.user},     {"--findings", &args.findings},
+      {"--pdf", &args.pdf},           {"--paper", &args.paper},   {"--csv", &args.lookup_csv},
+      {"--users-api-wait", &args.users_api_wait}};
   for (const auto& [option, value] : options)
     if (name == option) return value;
   return nullptr;
@@ -339,17 +358,30 @@ int main(int argc, char** argv) {
       ro.work_start_hour = from;
       ro.work_end_hour = to;
     }
+    if (!args.paper.empty() && args.paper != "a4" && args.paper != "letter")
+      return usage_error("--paper is a4 or letter, got \"" + args.paper + "\"");
+    if (!args.paper.empty()) ro.paper = args.paper;
+    if (args.agents.size() > 1) return usage_error("report takes one --agent");
+    ro.lookup = {args.ticket, args.user, args.agents.empty() ? "" : args.agents.front()};
+    if (!args.lookup_csv.empty() && !ro.lookup.any()) return usage_error("--csv writes the rows of --ticket, --user or --agent");
     if (args.input.empty() == args.config.empty())
       return usage_error("report needs --input EXPORT_FILE or --config FILE with a period (not both)");
     std::vector<zf::app::AccessRow> rows;
     if (!args.input.empty()) {
       try {
-        rows = zf::app::read_export(args.input);
+        zf::app::ExportFile file = zf::app::read_export(args.input);
+        rows = std::move(file.rows);
+        ro.columns = file.columns;
+        ro.account = file.account;
+        ro.period_from_s = file.since_s;
+        ro.period_to_s = file.until_s;
       } catch (const zf::FatalError& e) {
         log.error(e.what());
         return 1;
       }
-      ro.title = "Zendesk access report: " + std::filesystem::path(args.input).filename().string();
+      ro.title = ro.account.empty() ? zf::app::report_title(std::filesystem::path(args.input).filename().string() +
+                                                            " (account not in this input)")
+                                    : zf::app::report_title(ro.account);
     } else {
       zf::app::AppConfig config;
       if (!load(args.config, log, config)) return 2;
@@ -357,25 +389,54 @@ int main(int argc, char** argv) {
       if (int bad = period_of(args, eo.since_s, eo.until_s)) return bad;
       eo.resource = "all";
       eo.source = args.source;
+      try {
+        ro.account = zf::app::pull_source(config, args.source).account;  // the chosen source's, not the first's
+      } catch (const zf::FatalError& e) {
+        log.error(e.what());
+        return 1;
+      }
       pthread_sigmask(SIG_BLOCK, &set, nullptr);
       int code = run_with_config(config, log, [&](zf::StopSignal& stop) {
         rows = zf::app::collect_accesses(config, eo, log, stop);
         return 0;
       });
       if (code != 0) return code;
-      ro.title = "Zendesk access report: " + config.sources.front().account;
+      ro.title = zf::app::report_title(ro.account);
+      ro.period_from_s = eo.since_s;
+      ro.period_to_s = eo.until_s;
     }
+    ro.generated_s =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     zf::app::Report report = zf::app::build_report(rows, ro);
     std::cout << zf::app::report_text(report);
-    if (!args.html.empty()) {
-      std::ofstream(args.html + ".partial") << zf::app::report_html(report);
-      std::error_code ec;
-      std::filesystem::rename(args.html + ".partial", args.html, ec);
-      if (ec) {
-        log.error("cannot write the HTML report", {{"path", args.html}, {"error", ec.message()}});
+    auto write = [&](const std::string& path, const std::string& data, const char* what) {
+      try {
+        zf::source::replace_file(path, data);
+      } catch (const std::exception& e) {
+        log.error(std::string("cannot write the ") + what, {{"path", path}, {"error", e.what()}});
+        return false;
+      }
+      std::cerr << "report: " << what << " written to " << path << "\n";
+      return true;
+    };
+    if (!args.findings.empty()) {
+      bool ecs = args.findings.ends_with(".jsonl") || args.findings.ends_with(".ndjson");
+      if (!write(args.findings,
+                 ecs ? zf::app::findings_ecs(report.findings, ro.account) : zf::app::findings_csv(report.findings),
+                 ecs ? "findings (ECS alerts)" : "findings (CSV)"))
+        return 1;
+    }
+    if (!args.lookup_csv.empty() && !write(args.lookup_csv, zf::app::lookup_csv(report.lookups), "lookup CSV")) return 1;
+    std::string html = args.html.empty() && args.pdf.empty() ? "" : zf::app::report_html(report);
+    if (!args.html.empty() && !write(args.html, html, "HTML")) return 1;
+    if (!args.pdf.empty()) {
+      try {
+        zf::app::print_pdf(html, args.pdf);
+      } catch (const zf::FatalError& e) {
+        log.error(e.what());
         return 1;
       }
-      std::cerr << "report: HTML written to " << args.html << "\n";
+      std::cerr << "report: PDF written to " << args.pdf << "\n";
     }
     return 0;
   }
@@ -435,6 +496,12 @@ int main(int argc, char** argv) {
     options.source = args.source;
     options.resume = args.resume;
     options.state_dir = args.state_dir;
+    if (!args.users_api_wait.empty()) {
+      auto d = zf::parse_duration(args.users_api_wait);
+      if (!d || d->count() < 1000)
+        return usage_error("--users-api-wait needs a duration of at least 1s (such as 2m), got \"" + args.users_api_wait + "\"");
+      options.users_api_wait = std::chrono::duration_cast<std::chrono::seconds>(*d);
+    }
     if (args.budget_share_given) options.budget_share = args.budget_share;
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     return run_with_config(config, log, [&](zf::StopSignal& stop) { return zf::app::run_export(config, options, log, stop); });

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -11,6 +12,7 @@
 
 #include "core/errors.h"
 #include "core/time_format.h"
+#include "app/safe_text.h"
 
 namespace zf::app {
 
@@ -60,10 +62,11 @@ int64_t seconds_of(const std::string& time, const std::string& path, size_t line
   return *ms / 1000;
 }
 
-std::vector<AccessRow> read_jsonl(const std::string& path, const std::string& text) {
-  std::vector<AccessRow> rows;
+ExportFile read_jsonl(const std::string& path, const std::string& text) {
+  ExportFile file;
   std::istringstream in(text);
   std::string line;
+  bool any_email = false;
   for (size_t n = 1; std::getline(in, line); ++n) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     auto j = nlohmann::json::parse(line, nullptr, false);
@@ -74,6 +77,7 @@ std::vector<AccessRow> read_jsonl(const std::string& path, const std::string& te
     r.agent_id = str("agent_id");
     r.agent_name = str("agent_name");
     r.agent_email = str("agent_email");
+    any_email = any_email || !r.agent_email.empty();
     r.kind = str("resource_type");
     r.what = str("accessed");
     r.time_s = seconds_of(str("time"), path, n);
@@ -83,12 +87,15 @@ std::vector<AccessRow> read_jsonl(const std::string& path, const std::string& te
     r.source_ip = str("source_ip");
     r.url = str("url");
     r.event_id = str("event_id");
-    rows.push_back(std::move(r));
+    r.account = str("account");
+    if (file.account.empty()) file.account = r.account;
+    file.rows.push_back(std::move(r));
   }
-  return rows;
+  file.columns.email = any_email;
+  return file;
 }
 
-std::vector<AccessRow> read_csv(const std::string& path, std::string_view text) {
+ExportFile read_csv(const std::string& path, std::string_view text) {
   std::vector<std::string> header, f;
   if (!next_csv_record(text, header) || header.empty() || header[0] != "Agent ID")
     throw FatalError(path + ": not an export (its first line should start with \"Agent ID\")");
@@ -99,7 +106,12 @@ std::vector<AccessRow> read_csv(const std::string& path, std::string_view text) 
   size_t what = at.count("Ticket accessed") ? at["Ticket accessed"] : at.count("User accessed") ? at["User accessed"]
               : at.count("Search run") ? at["Search run"] : at.count("Resource accessed") ? at["Resource accessed"] : 2;
   if (!at.count("Time accessed")) throw FatalError(path + ": the header has no \"Time accessed\" column");
-  std::vector<AccessRow> rows;
+  ExportFile file;
+  file.columns.status = at.count("Status");
+  file.columns.source_ip = at.count("Source IP");
+  file.columns.action = at.count("Action");
+  file.columns.resource_type = at.count("Resource type");
+  file.columns.email = at.count("Agent email");
   size_t line = 1;
   try {
     while (next_csv_record(text, f)) {
@@ -112,6 +124,7 @@ std::vector<AccessRow> read_csv(const std::string& path, std::string_view text) 
       AccessRow r;
       r.agent_id = col("Agent ID");
       r.agent_name = col("Agent name");
+      r.agent_email = col("Agent email");
       r.what = unneutralized(f[what]);
       r.kind = at.count("Resource type") ? col("Resource type") : kind_of_file;
       r.time_s = seconds_of(col("Time accessed"), path, line);
@@ -122,63 +135,33 @@ std::vector<AccessRow> read_csv(const std::string& path, std::string_view text) 
       r.source_ip = col("Source IP");
       r.url = col("URL");
       r.event_id = col("Event ID");
-      rows.push_back(std::move(r));
+      r.account = col("Account");
+      if (file.account.empty()) file.account = r.account;
+      file.rows.push_back(std::move(r));
     }
   } catch (const std::invalid_argument& e) {
     throw FatalError(path + " line " + std::to_string(line + 1) + ": " + e.what());
   }
-  return rows;
+  return file;
 }
 
 std::string day_of(int64_t s) { return format_utc_seconds(s - s % 86400).substr(0, 10); }
 
-bool outside_hours(int64_t s, const ReportOptions& o) {
-  int64_t days = s / 86400;
-  int weekday = static_cast<int>((days + 4) % 7);  // 1970-01-01 was a Thursday; 0 = Sunday
-  int hour = static_cast<int>(s % 86400 / 3600);
-  return weekday == 0 || weekday == 6 || hour < o.work_start_hour || hour >= o.work_end_hour;
+std::string agent_label(const std::string& id, const std::string& name) {
+  return name.empty() ? id : name + " (" + id + ")";
 }
 
-std::string html_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
-std::string agent_label(const AgentSummary& a) { return a.name.empty() ? a.id : a.name + " (" + a.id + ")"; }
-
-// What an agent typed (a search) must not drive the reader's terminal:
-// control characters are shown escaped.
-std::string printable(std::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (c < 0x20 || c == 0x7f) {
-      char esc[8];
-      std::snprintf(esc, sizeof esc, "\\x%02x", c);
-      out += esc;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
+// A name in a text table: at most 48 characters, so that the id after it
+// stays in view however long the name is.
+std::string text_label(const std::string& id, const std::string& name) {
+  return name.empty() ? id : shortened(printable(name), 48) + " (" + id + ")";
 }
 
 // Columns padded to their widest cell; numbers right-aligned.
 std::string table(const std::vector<std::string>& head, const std::vector<std::vector<std::string>>& rows,
                   const std::vector<bool>& numeric) {
   std::vector<size_t> width(head.size());
-  auto cells = [](const std::string& s) {  // display width: UTF-8 code points
-    return static_cast<size_t>(std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
-  };
+  auto cells = [](const std::string& s) { return display_width(s); };
   std::vector<std::vector<std::string>> safe;
   for (const auto& r : rows) {
     safe.emplace_back();
@@ -186,17 +169,11 @@ std::string table(const std::vector<std::string>& head, const std::vector<std::v
   }
   for (size_t i = 0; i < head.size(); ++i) width[i] = cells(head[i]);
   for (const auto& r : safe)
-    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], std::min<size_t>(cells(r[i]), 60));
+    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], std::min<size_t>(cells(r[i]), 80));
   auto line = [&](const std::vector<std::string>& r) {
     std::string out = " ";
     for (size_t i = 0; i < r.size(); ++i) {
-      std::string v = r[i];
-      if (cells(v) > 60) {  // cut at the 57th character, not inside one
-        size_t at = 0;
-        for (size_t chars = 0; at < v.size(); ++at)
-          if ((v[at] & 0xC0) != 0x80 && chars++ == 57) break;
-        v = v.substr(0, at) + "...";
-      }
+      std::string v = shortened(r[i], 80);
       std::string pad(width[i] - std::min(width[i], cells(v)), ' ');
       out += " " + (numeric[i] ? pad + v : v + pad);
     }
@@ -213,13 +190,52 @@ std::string table(const std::vector<std::string>& head, const std::vector<std::v
 
 }  // namespace
 
-std::vector<AccessRow> read_export(const std::string& path) {
+ExportFile read_export(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw FatalError("cannot read " + path + ": check the path");
   std::string text((std::istreambuf_iterator<char>(in)), {});
   size_t first = text.find_first_not_of(" \t\r\n\xEF\xBB\xBF");
-  if (first != std::string::npos && text[first] == '{') return read_jsonl(path, text);
-  return read_csv(path, std::string_view(text).substr(text.rfind("\xEF\xBB\xBF", 0) == 0 ? 3 : 0));
+  ExportFile file = first != std::string::npos && text[first] == '{'
+                        ? read_jsonl(path, text)
+                        : read_csv(path, std::string_view(text).substr(text.rfind("\xEF\xBB\xBF", 0) == 0 ? 3 : 0));
+  // export's default name carries the period it listed: a 30-day export is
+  // 30 days even when its first and last accesses are a little less apart.
+  std::string name = std::filesystem::path(path).filename().string();
+  size_t at = name.find("_access_logs_"), to = name.find("-to-");
+  if (at != std::string::npos && to != std::string::npos && to > at) {
+    auto since = parse_rfc3339_ms(name.substr(at + 13, to - at - 13));
+    size_t dot = name.rfind('.');
+    auto until = dot != std::string::npos && dot > to ? parse_rfc3339_ms(name.substr(to + 4, dot - to - 4)) : std::nullopt;
+    if (since && until && *until > *since) {
+      bool inside = std::all_of(file.rows.begin(), file.rows.end(), [&](const AccessRow& r) {
+        return r.time_s >= *since / 1000 && r.time_s <= *until / 1000;
+      });
+      if (inside) file.since_s = *since / 1000, file.until_s = *until / 1000;
+    }
+  }
+  return file;
+}
+
+std::vector<LookupResult> look_up(const std::vector<AccessRow>& rows, const Lookup& l) {
+  std::vector<LookupResult> out;
+  auto add = [&](std::string question, auto match) {
+    LookupResult r{std::move(question), {}};
+    for (const AccessRow& row : rows)
+      if (match(row)) r.rows.push_back(row);
+    std::stable_sort(r.rows.begin(), r.rows.end(), [](const AccessRow& a, const AccessRow& b) { return a.time_s < b.time_s; });
+    out.push_back(std::move(r));
+  };
+  if (!l.ticket.empty()) add("ticket " + l.ticket, [&](const AccessRow& r) { return r.kind == "ticket" && r.what == l.ticket; });
+  if (!l.user.empty()) add("user profile " + l.user, [&](const AccessRow& r) { return r.kind == "user" && r.what == l.user; });
+  if (!l.agent.empty()) {
+    // An email names the agent only where the input carries emails; the
+    // rows that do give the id, and the agent's other rows follow by id.
+    std::set<std::string> ids = {l.agent};
+    for (const AccessRow& r : rows)
+      if (!r.agent_email.empty() && r.agent_email == l.agent) ids.insert(r.agent_id);
+    add("agent " + l.agent, [&](const AccessRow& r) { return ids.count(r.agent_id) > 0; });
+  }
+  return out;
 }
 
 Report build_report(const std::vector<AccessRow>& rows, const ReportOptions& o) {
@@ -230,9 +246,8 @@ Report build_report(const std::vector<AccessRow>& rows, const ReportOptions& o) 
     std::set<std::string> tickets, profiles;
   };
   std::map<std::string, Agent> agents;
-  std::map<std::string, std::pair<size_t, std::set<std::string>>> tickets;
+  std::map<std::string, std::pair<size_t, std::set<std::string>>> tickets, profiles;
   std::map<std::string, size_t> searches;
-  std::set<std::string> all_tickets, all_profiles;
   rep.from_s = rows.empty() ? 0 : rows.front().time_s;
   rep.to_s = rep.from_s;
   for (const AccessRow& r : rows) {
@@ -245,13 +260,14 @@ Report build_report(const std::vector<AccessRow>& rows, const ReportOptions& o) 
     ++rep.accesses;
     if (r.kind == "ticket") {
       a.tickets.insert(r.what);
-      all_tickets.insert(r.what);
       auto& t = tickets[r.what];
       ++t.first;
       t.second.insert(r.agent_id);
     } else if (r.kind == "user") {
       a.profiles.insert(r.what);
-      all_profiles.insert(r.what);
+      auto& p = profiles[r.what];
+      ++p.first;
+      p.second.insert(r.agent_id);
     } else if (r.kind == "search") {
       ++a.s.searches;
       ++rep.searches;
@@ -259,13 +275,16 @@ Report build_report(const std::vector<AccessRow>& rows, const ReportOptions& o) 
     }
     if (r.status >= 400 && r.status < 500) {
       ++a.s.failed;
-      if (rep.failed++ < o.top) rep.failed_rows.push_back(r);
+      ++rep.failed;
+      rep.failed_rows.push_back(r);
     }
-    if (outside_hours(r.time_s, o)) ++a.s.outside_hours, ++rep.outside_hours;
+    if (outside_hours(r.time_s, o.work_start_hour, o.work_end_hour)) ++a.s.outside_hours, ++rep.outside_hours;
     ++rep.per_day[r.agent_id][day_of(r.time_s)];
   }
-  rep.tickets = all_tickets.size();
-  rep.profiles = all_profiles.size();
+  std::stable_sort(rep.failed_rows.begin(), rep.failed_rows.end(),
+                   [](const AccessRow& a, const AccessRow& b) { return a.time_s < b.time_s; });
+  rep.tickets = tickets.size();
+  rep.profiles = profiles.size();
   for (auto& [id, a] : agents) {
     a.s.tickets = a.tickets.size();
     a.s.profiles = a.profiles.size();
@@ -275,39 +294,130 @@ Report build_report(const std::vector<AccessRow>& rows, const ReportOptions& o) 
     return a.tickets + a.profiles != b.tickets + b.profiles ? a.tickets + a.profiles > b.tickets + b.profiles
                                                             : a.accesses > b.accesses;
   });
-  for (auto& [id, t] : tickets) rep.top_tickets.push_back({id, {t.first, t.second.size()}});
-  std::stable_sort(rep.top_tickets.begin(), rep.top_tickets.end(),
-                   [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
-  if (rep.top_tickets.size() > o.top) rep.top_tickets.resize(o.top);
+  auto ranked = [&o](const std::map<std::string, std::pair<size_t, std::set<std::string>>>& counts) {
+    std::vector<Counted> out;
+    for (const auto& [id, t] : counts) out.push_back({id, {t.first, t.second.size()}});
+    std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
+    if (out.size() > o.top) out.resize(o.top);
+    return out;
+  };
+  rep.top_tickets = ranked(tickets);
+  rep.top_profiles = ranked(profiles);
   for (auto& [q, n] : searches) rep.top_searches.push_back({q, n});
   std::stable_sort(rep.top_searches.begin(), rep.top_searches.end(),
                    [](const auto& a, const auto& b) { return a.second > b.second; });
   if (rep.top_searches.size() > o.top) rep.top_searches.resize(o.top);
   if (!rows.empty())
     for (int64_t d = rep.from_s - rep.from_s % 86400; d <= rep.to_s; d += 86400) rep.days.push_back(day_of(d));
+  FindingOptions fo = o.findings;
+  fo.work_start_hour = o.work_start_hour;
+  fo.work_end_hour = o.work_end_hour;
+  rep.findings = find_outliers(rows, fo, o.period_from_s, o.columns.source_ip);
+  if (o.lookup.any()) rep.lookups = look_up(rows, o.lookup);
   return rep;
+}
+
+std::string period_length(const Report& r) {
+  const ReportOptions& o = r.options;
+  bool asked = o.period_to_s > o.period_from_s;
+  int64_t seconds = asked ? o.period_to_s - o.period_from_s : r.to_s - r.from_s;
+  // Elapsed time, not calendar days touched: 30 days of accesses are "30
+  // days" although they touch 31 dates.
+  if (seconds < 86400) {
+    int64_t hours = std::max<int64_t>(1, (seconds + 3599) / 3600);
+    return std::to_string(hours) + (hours == 1 ? " hour" : " hours");
+  }
+  int64_t days = (seconds + 86399) / 86400;
+  return std::to_string(days) + (days == 1 ? " day" : " days");
+}
+
+std::string period_line(const Report& r) {
+  const ReportOptions& o = r.options;
+  bool asked = o.period_to_s > o.period_from_s;
+  return format_utc_seconds(asked ? o.period_from_s : r.from_s) + " to " + format_utc_seconds(asked ? o.period_to_s : r.to_s) +
+         " (" + period_length(r) + ")";
+}
+
+std::string report_title(const std::string& account) { return "Zendesk access report: " + account; }
+
+namespace {
+
+std::string lookup_text(const LookupResult& l, const InputColumns& c) {
+  std::ostringstream out;
+  out << "Who accessed " << printable(l.question) << ": " << l.rows.size() << (l.rows.size() == 1 ? " access\n" : " accesses\n");
+  if (l.rows.empty()) return out.str() + "\n";
+  const char* missing = "not in this input";
+  std::vector<std::vector<std::string>> rows;
+  for (const AccessRow& a : l.rows)
+    rows.push_back({format_utc_seconds(a.time_s), text_label(a.agent_id, a.agent_name), a.kind + " " + a.what,
+                    c.action ? a.action : missing, c.status ? (a.status ? std::to_string(a.status) : "") : missing,
+                    c.source_ip ? a.source_ip : missing});
+  out << table({"Time", "Agent", "Accessed", "Action", "Status", "Source IP"}, rows, {false, false, false, false, true, false})
+      << "\n";
+  return out.str();
+}
+
+}  // namespace
+
+std::string lookup_csv(const std::vector<LookupResult>& lookups) {
+  // An access that answers two questions (ticket 1 and agent 7) is one row.
+  std::string out = csv_header("all");
+  std::set<std::string> written;
+  for (const auto& l : lookups)
+    for (const AccessRow& r : l.rows)
+      if (r.event_id.empty() || written.insert(r.event_id).second) out += csv_row(r);
+  return out;
 }
 
 std::string report_text(const Report& r) {
   const ReportOptions& o = r.options;
   std::ostringstream out;
-  out << o.title << "\n" << std::string(o.title.size(), '=') << "\n";
+  std::string title = printable(o.title);
+  out << title << "\n" << std::string(display_width(title), '=') << "\n";
+  if (!o.account.empty()) out << "Account: " << printable(o.account) << "\n";
+  if (o.generated_s) out << "Generated: " << format_utc_seconds(o.generated_s) << "\n";
   if (r.accesses == 0) return out.str() + "No accesses in the input.\n";
   char hours[64];
   std::snprintf(hours, sizeof hours, "%02d:00-%02d:00 UTC, Monday to Friday", o.work_start_hour, o.work_end_hour);
-  out << "Period: " << format_utc_seconds(r.from_s) << " to " << format_utc_seconds(r.to_s) << " (" << r.days.size()
-      << (r.days.size() == 1 ? " day" : " days") << ")\n"
-      << "Accesses: " << r.accesses << " by " << r.agents.size() << " agents: " << r.tickets << " distinct tickets, "
-      << r.profiles << " user profiles, " << r.searches << " searches; " << r.failed << " failed (4xx); "
-      << r.outside_hours << " outside working hours (" << hours << ")\n\n";
+  out << "Period: " << period_line(r) << "\n";
+  if (!r.lookups.empty()) {
+    out << "\n";
+    for (const auto& l : r.lookups) out << lookup_text(l, o.columns);
+    return out.str();
+  }
+  out << "Accesses: " << r.accesses << " by " << r.agents.size() << " agents: " << r.tickets << " distinct tickets, "
+      << r.profiles << " user profiles, " << r.searches << " searches; ";
+  if (o.columns.status) out << r.failed << " failed (4xx); ";
+  else out << "failed (4xx): not in this input; ";
+  out << r.outside_hours << " outside working hours (" << hours << ")\n\n";
 
-  out << "Top agents by distinct tickets and user profiles accessed\n";
+  out << "Who stands out";
+  if (r.findings.empty()) out << ": nobody at the thresholds used\n\n";
+  else {
+    out << " (" << r.findings.size() << (r.findings.size() == 1 ? " finding" : " findings") << ")\n";
+    // At most `top` of each kind here; all of them on the page and in --findings.
+    std::map<std::string, size_t> shown, more;
+    for (const auto& f : r.findings) {
+      if (shown[f.kind]++ >= o.top) {
+        ++more[f.kind];
+        continue;
+      }
+      out << "  - " << f.kind << ": " << text_label(f.agent_id, f.agent_name) << ": " << printable(f.why) << "\n";
+    }
+    for (const auto& [kind, n] : more)
+      out << "  ... and " << n << " more " << kind << " findings (all of them with --html or --findings FILE)\n";
+    out << "\n";
+  }
+  if (!o.columns.source_ip) out << "New source IPs: not in this input (no Source IP column)\n\n";
+
+  out << "Top agents by distinct tickets and user profiles accessed (" << std::min(o.top, r.agents.size()) << " of "
+      << r.agents.size() << ")\n";
   std::vector<std::vector<std::string>> rows;
   for (size_t i = 0; i < r.agents.size() && i < o.top; ++i) {
     const auto& a = r.agents[i];
-    rows.push_back({std::to_string(i + 1), agent_label(a), std::to_string(a.tickets), std::to_string(a.profiles),
-                    std::to_string(a.searches), std::to_string(a.failed), std::to_string(a.outside_hours),
-                    std::to_string(a.accesses)});
+    rows.push_back({std::to_string(i + 1), text_label(a.id, a.name), std::to_string(a.tickets), std::to_string(a.profiles),
+                    std::to_string(a.searches), o.columns.status ? std::to_string(a.failed) : "n/a",
+                    std::to_string(a.outside_hours), std::to_string(a.accesses)});
   }
   out << table({"#", "Agent", "Tickets", "Profiles", "Searches", "Failed", "Off-hours", "Accesses"}, rows,
                {true, false, true, true, true, true, true, true})
@@ -319,125 +429,33 @@ std::string report_text(const Report& r) {
     for (const auto& [id, n] : r.top_tickets) rows.push_back({id, std::to_string(n.first), std::to_string(n.second)});
     out << table({"Ticket", "Accesses", "Agents"}, rows, {false, true, true}) << "\n";
   }
+  if (!r.top_profiles.empty()) {
+    out << "Most-viewed user profiles\n";
+    rows.clear();
+    for (const auto& [id, n] : r.top_profiles) rows.push_back({id, std::to_string(n.first), std::to_string(n.second)});
+    out << table({"User", "Accesses", "Agents"}, rows, {false, true, true}) << "\n";
+  }
   if (!r.top_searches.empty()) {
     out << "Searches run\n";
     rows.clear();
     for (const auto& [q, n] : r.top_searches) rows.push_back({q, std::to_string(n)});
     out << table({"Query", "Times"}, rows, {false, true}) << "\n";
   }
-  if (!r.failed_rows.empty()) {
-    out << "Failed accesses (4xx), first " << r.failed_rows.size() << " of " << r.failed << "\n";
+  if (!o.columns.status) {
+    out << "Failed accesses (4xx): not in this input (no Status column)\n";
+  } else if (!r.failed_rows.empty()) {
+    size_t shown = std::min(r.failed_rows.size(), o.top);
+    out << "Failed accesses (4xx), first " << shown << " of " << r.failed
+        << (shown < r.failed ? " (all of them in the HTML page and its CSV link)" : "") << "\n";
     rows.clear();
-    for (const auto& f : r.failed_rows)
-      rows.push_back({format_utc_seconds(f.time_s), f.agent_name.empty() ? f.agent_id : f.agent_name,
-                      std::to_string(f.status), f.kind + " " + f.what});
+    for (size_t i = 0; i < shown; ++i) {
+      const AccessRow& f = r.failed_rows[i];
+      rows.push_back({format_utc_seconds(f.time_s), text_label(f.agent_id, f.agent_name), std::to_string(f.status),
+                      f.kind + " " + f.what});
+    }
     out << table({"Time", "Agent", "Status", "Accessed"}, rows, {false, false, true, false}) << "\n";
   }
   return out.str();
-}
-
-std::string report_html(const Report& r) {
-  const ReportOptions& o = r.options;
-  std::ostringstream h;
-  h << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" << html_escape(o.title)
-    << "</title>\n<style>body{font:14px system-ui,sans-serif;margin:24px;color:#222}h1{font-size:22px}"
-       "h2{font-size:17px;margin-top:28px}table{border-collapse:collapse}td,th{padding:3px 10px;border-bottom:1px solid #ddd;"
-       "text-align:left}td.n{text-align:right}.kpi{display:inline-block;margin:0 18px 8px 0}.kpi b{font-size:20px;display:block}"
-       "svg text{font:11px system-ui,sans-serif}</style></head><body>\n";
-  h << "<h1>" << html_escape(o.title) << "</h1>\n";
-  if (r.accesses == 0) return h.str() + "<p>No accesses in the input.</p></body></html>\n";
-  h << "<p>" << format_utc_seconds(r.from_s) << " to " << format_utc_seconds(r.to_s) << " (" << r.days.size()
-    << (r.days.size() == 1 ? " day" : " days") << ", UTC)</p>\n<div>";
-  for (auto [label, n] : std::vector<std::pair<const char*, size_t>>{{"accesses", r.accesses}, {"agents", r.agents.size()},
-                                                                     {"distinct tickets", r.tickets}, {"user profiles", r.profiles},
-                                                                     {"searches", r.searches}, {"failed (4xx)", r.failed},
-                                                                     {"outside working hours", r.outside_hours}})
-    h << "<span class=\"kpi\"><b>" << n << "</b>" << label << "</span>";
-  h << "</div>\n";
-
-  // Heat map: accesses per agent (rows, top agents) per day (columns).
-  size_t shown = std::min(r.agents.size(), std::max<size_t>(o.top, 20));
-  size_t max_day = 1;
-  for (size_t i = 0; i < shown; ++i)
-    if (auto it = r.per_day.find(r.agents[i].id); it != r.per_day.end())
-      for (const auto& [d, n] : it->second) max_day = std::max(max_day, n);
-  const int cell = 14, left = 230, top = 40;
-  int width = left + static_cast<int>(r.days.size()) * cell + 20, height = top + static_cast<int>(shown) * cell + 10;
-  h << "<h2>Accesses per agent per day</h2>\n<svg id=\"heatmap\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width
-    << "\" height=\"" << height << "\" role=\"img\" aria-label=\"accesses per agent per day\">\n";
-  for (size_t d = 0; d < r.days.size(); d += 7)
-    h << "<text x=\"" << left + static_cast<int>(d) * cell << "\" y=\"" << top - 8 << "\">" << r.days[d].substr(5) << "</text>";
-  for (size_t i = 0; i < shown; ++i) {
-    const auto& a = r.agents[i];
-    int y = top + static_cast<int>(i) * cell;
-    h << "<text x=\"" << left - 6 << "\" y=\"" << y + 11 << "\" text-anchor=\"end\">" << html_escape(agent_label(a).substr(0, 36))
-      << "</text>";
-    auto it = r.per_day.find(a.id);
-    for (size_t d = 0; d < r.days.size(); ++d) {
-      size_t n = 0;
-      if (it != r.per_day.end())
-        if (auto c = it->second.find(r.days[d]); c != it->second.end()) n = c->second;
-      // White to deep blue by the day's share of the busiest agent-day.
-      double t = static_cast<double>(n) / static_cast<double>(max_day);
-      char fill[16];
-      std::snprintf(fill, sizeof fill, "#%02x%02x%02x", static_cast<int>(240 - 200 * t), static_cast<int>(244 - 150 * t),
-                    static_cast<int>(250 - 70 * t));
-      h << "<rect class=\"cell\" x=\"" << left + static_cast<int>(d) * cell << "\" y=\"" << y << "\" width=\"" << cell - 1
-        << "\" height=\"" << cell - 1 << "\" fill=\"" << (n ? fill : "#f4f4f4") << "\"><title>"
-        << html_escape(agent_label(a)) << ", " << r.days[d] << ": " << n << "</title></rect>";
-    }
-    h << "\n";
-  }
-  h << "</svg>\n";
-
-  // Bars: top agents by distinct tickets + profiles.
-  auto bars = [&h](const char* id, const std::string& title, const std::vector<std::pair<std::string, size_t>>& items) {
-    size_t most = 1;
-    for (const auto& [label, n] : items) most = std::max(most, n);
-    const int row = 20, label_w = 260, bar_w = 420;
-    h << "<h2>" << html_escape(title) << "</h2>\n<svg id=\"" << id << "\" xmlns=\"http://www.w3.org/2000/svg\" width=\""
-      << label_w + bar_w + 80 << "\" height=\"" << items.size() * row + 10 << "\" role=\"img\">\n";
-    for (size_t i = 0; i < items.size(); ++i) {
-      int y = static_cast<int>(i) * row;
-      int w = static_cast<int>(bar_w * static_cast<double>(items[i].second) / static_cast<double>(most));
-      h << "<text x=\"" << label_w - 6 << "\" y=\"" << y + 14 << "\" text-anchor=\"end\">" << html_escape(items[i].first.substr(0, 40))
-        << "</text><rect class=\"bar\" x=\"" << label_w << "\" y=\"" << y + 3 << "\" width=\"" << std::max(w, 1)
-        << "\" height=\"14\" fill=\"#3b6fb6\"/><text x=\"" << label_w + w + 6 << "\" y=\"" << y + 14 << "\">"
-        << items[i].second << "</text>\n";
-    }
-    h << "</svg>\n";
-  };
-  std::vector<std::pair<std::string, size_t>> items;
-  for (size_t i = 0; i < r.agents.size() && i < o.top; ++i)
-    items.push_back({agent_label(r.agents[i]), r.agents[i].tickets + r.agents[i].profiles});
-  bars("top-agents", "Top agents by distinct tickets and user profiles accessed", items);
-  items.clear();
-  for (const auto& [id, n] : r.top_tickets) items.push_back({"ticket " + id, n.first});
-  if (!items.empty()) bars("top-tickets", "Most-accessed tickets", items);
-
-  h << "<h2>Agents</h2>\n<table><tr><th>Agent</th><th>Tickets</th><th>Profiles</th><th>Searches</th><th>Failed</th>"
-       "<th>Off-hours</th><th>Accesses</th></tr>\n";
-  for (const auto& a : r.agents)
-    h << "<tr><td>" << html_escape(agent_label(a)) << "</td><td class=\"n\">" << a.tickets << "</td><td class=\"n\">"
-      << a.profiles << "</td><td class=\"n\">" << a.searches << "</td><td class=\"n\">" << a.failed
-      << "</td><td class=\"n\">" << a.outside_hours << "</td><td class=\"n\">" << a.accesses << "</td></tr>\n";
-  h << "</table>\n";
-  if (!r.top_searches.empty()) {
-    h << "<h2>Searches run</h2>\n<table><tr><th>Query</th><th>Times</th></tr>\n";
-    for (const auto& [q, n] : r.top_searches)
-      h << "<tr><td>" << html_escape(q) << "</td><td class=\"n\">" << n << "</td></tr>\n";
-    h << "</table>\n";
-  }
-  if (!r.failed_rows.empty()) {
-    h << "<h2>Failed accesses (4xx), first " << r.failed_rows.size() << " of " << r.failed
-      << "</h2>\n<table><tr><th>Time</th><th>Agent</th><th>Status</th><th>Accessed</th></tr>\n";
-    for (const auto& f : r.failed_rows)
-      h << "<tr><td>" << format_utc_seconds(f.time_s) << "</td><td>" << html_escape(f.agent_name.empty() ? f.agent_id : f.agent_name)
-        << "</td><td class=\"n\">" << f.status << "</td><td>" << html_escape(f.kind + " " + f.what) << "</td></tr>\n";
-    h << "</table>\n";
-  }
-  h << "<p style=\"color:#777\">zendesk-forwarder " << ZF_VERSION << "</p></body></html>\n";
-  return h.str();
 }
 
 }  // namespace zf::app

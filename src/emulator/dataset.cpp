@@ -50,14 +50,22 @@ std::string url_encode_q(const std::string& s) { return url_encode(s, true); }
 
 }  // namespace
 
-std::vector<Person> make_people(size_t agents, size_t end_users) {
+std::vector<Person> make_people(size_t agents, size_t end_users, bool hostile) {
+  static const std::array<std::string, 6> kHostile = {
+      "Esc\x1b]0;pwned\x07\x1b[2JAna",                          // OSC title, BEL, clear screen
+      "Csi\xc2\x9b" "31mBo",                                     // C1 CSI (U+009B)
+      "Spoof\xe2\x80\xae" "adnaN",                               // U+202E right-to-left override
+      "Zero\xe2\x80\x8bWidth\xe2\x81\xa6Iso\xef\xbb\xbf",          // U+200B, U+2066, U+FEFF
+      "<script>alert(1)</script><b onmouseover=x>Markup</b>",
+      std::string(296, 'L') + "Long"};
   static const std::array<std::string, 12> kFirst = {"Ana", "Bo", "Chen", "Dara", "Émile", "Farah",
                                                      "Gus", "Hana", "Ivo", "Jun", "Kai", "Lena"};
   static const std::array<std::string, 10> kLast = {"Silva", "O'Brien", "Nakamura", "Smith, Jr.", "Müller",
                                                     "\"Ace\" Diaz", "Kowalski", "Ng", "Rossi", "Haddad"};
   std::vector<Person> out;
   for (size_t i = 0; i < agents; ++i) {
-    std::string name = kFirst[i % kFirst.size()] + " " + kLast[(i / kFirst.size() + i) % kLast.size()];
+    std::string name = hostile && i < kHostile.size() ? kHostile[i]
+                                                      : kFirst[i % kFirst.size()] + " " + kLast[(i / kFirst.size() + i) % kLast.size()];
     out.push_back({360000000000LL + static_cast<int64_t>(i) * 7919, name,
                    "agent" + std::to_string(i) + "@example.com", "agent"});
   }

@@ -18,6 +18,9 @@ Emulator::Event make_event(int64_t ts_ms, std::mt19937_64& rng, bool awkward, co
 
 // The account's agents (some with commas, quotes and accents in their
 // names) and end users; deterministic.
-std::vector<Person> make_people(size_t agents, size_t end_users);
+// `hostile`: the first agents are named to attack whoever shows the names
+// (terminal escapes, C1 controls, bidi overrides, zero-width characters,
+// markup, 300 characters), for the report's and export's safety tests.
+std::vector<Person> make_people(size_t agents, size_t end_users, bool hostile = false);
 
 }  // namespace zf::emulator

@@ -156,7 +156,7 @@ struct Emulator::Impl {
 
   explicit Impl(Options o) : opts(std::move(o)), rng(opts.seed), fault_rng(opts.seed ^ 0x9e3779b97f4a7c15ULL),
         pushes(opts.push, opts.seed ^ 0x5851f42d4c957f2dULL) {
-    people = make_people(opts.agents, opts.end_users);
+    people = make_people(opts.agents, opts.end_users, opts.hostile_names);
     for (size_t i = 0; i < people.size(); ++i) {
       person_at[people[i].id] = i;
       (people[i].role == "end-user" ? population.profiles : population.actors).push_back(people[i].id);
@@ -430,9 +430,20 @@ struct Emulator::Impl {
         }
         ++users_window_count;
       }
-      if (opts.users_down) {
-        res.status = 503;
-        res.set_content("<html><body><h1>503 Service Unavailable</h1></body></html>", "text/html");
+      if (opts.users_down || opts.users_fault == "503" || opts.users_fault == "500") {
+        res.status = opts.users_fault == "500" ? 500 : 503;
+        res.set_content("<html><body><h1>Service Unavailable</h1></body></html>", "text/html");
+        return;
+      }
+      if (opts.users_fault == "429") {
+        res.status = 429;
+        res.set_header("Retry-After", "1");
+        res.set_content(error_body("Too many requests", "Retry later"), "application/json");
+        return;
+      }
+      if (opts.users_fault == "garbage") {
+        res.status = 200;
+        res.set_content("{\"users\": \"not a list\"", "application/json");
         return;
       }
     }
@@ -762,6 +773,7 @@ void Emulator::update(const nlohmann::json& patch) {
     else if (k == "live_rate") s.opts.live_rate = it->get<double>();
     else if (k == "users_down") s.opts.users_down = it->get<bool>();
     else if (k == "refuse_subscription") s.opts.refuse_subscription = it->get<int>();
+    else if (k == "users_fault") s.opts.users_fault = it->get<std::string>();
     else if (k == "push") s.pushes.update(*it);
     else throw std::invalid_argument("unknown emulator setting \"" + k + "\"");
   }

@@ -58,8 +58,13 @@ struct Options {
   // random ids, unknown to the Users API.
   size_t agents = 0;
   size_t end_users = 0;
+  bool hostile_names = false;  // the first six agents' names attack their reader (dataset.h)
   int users_rate_limit = 700;                            // Users API requests per rate_window; 0 = off
   bool users_down = false;                               // the Users API answers 503
+  // The Users API fails every request this way: "500", "503", "429" (with
+  // Retry-After: 1), "garbage" (200 with a body that is not a users list);
+  // "" = answers normally.
+  std::string users_fault;
   // Pushes of live events to a webhook, as Zendesk makes them; also turned
   // on by creating a webhook subscribed to access_log.created through the
   // Webhooks API (its endpoint and signing secret).

@@ -27,6 +27,9 @@ Options (defaults in brackets):
   --no-awkward           --gzip (compress pages, slow)
   --agents N [0 = actors are random ids]   --end-users N [0]   --users-rate-limit N [700]
       People for the Users API (GET /api/v2/users, /api/v2/users/show_many).
+  --users-fault 500|503|429|garbage   every Users API request fails this way
+  --hostile-names   the first six agents' names carry terminal escapes, C1 and
+      bidi controls, zero-width characters, markup and 300 characters
   --push-url URL  --push-secret S   Push live events to a webhook, as Zendesk does
       (also on when a webhook subscribed to access_log.created is created).
   --push-batch N [100] --push-linger D [100ms]   events per request, wait for more
@@ -96,6 +99,12 @@ int main(int argc, char** argv) {
       else if (a == "--end-users") o.end_users = std::stoull(value());
       else if (a == "--users-rate-limit") o.users_rate_limit = std::stoi(value());
       else if (a == "--refuse-subscription") o.refuse_subscription = std::stoi(value());
+      else if (a == "--hostile-names") o.hostile_names = true;
+      else if (a == "--users-fault") {
+        o.users_fault = value();
+        if (o.users_fault != "500" && o.users_fault != "503" && o.users_fault != "429" && o.users_fault != "garbage")
+          throw std::invalid_argument("--users-fault is 500, 503, 429 or garbage");
+      }
       else if (a == "--push-url") o.push.url = value();
       else if (a == "--push-secret") o.push.secret = value();
       else if (a == "--push-batch") o.push.batch = std::max<size_t>(1, std::stoull(value()));

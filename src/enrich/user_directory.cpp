@@ -23,7 +23,8 @@ const PersonInfo* UserDirectory::find(std::string_view user_id) const {
   return &it->second.person;
 }
 
-size_t UserDirectory::resolve(const std::vector<std::string>& ids, bool wait, StopSignal& stop) {
+size_t UserDirectory::resolve(const std::vector<std::string>& ids, bool wait, StopSignal& stop,
+                              std::chrono::milliseconds max_wait) {
   int64_t now = clock_.now_ms();
   int64_t ttl_ms = static_cast<int64_t>(settings_.ttl.count()) * 1000;
   std::vector<std::string> wanted;
@@ -42,17 +43,36 @@ size_t UserDirectory::resolve(const std::vector<std::string>& ids, bool wait, St
     wanted.push_back(id);
   }
   size_t done = 0;
+  int64_t failing_since_ms = 0;  // 0 while the last request succeeded
+  std::chrono::milliseconds pause{1000};
+  auto out_of_time = [&](std::chrono::milliseconds more) {
+    return max_wait.count() > 0 && failing_since_ms != 0 && clock_.now_ms() + more.count() - failing_since_ms >= max_wait.count();
+  };
   while (done < wanted.size() && !stop.requested()) {
     if (!wait && clock_.now_ms() < paused_until_ms_) break;
     if (!wait && limiter_.next_delay().count() > 0) break;
     std::vector<std::string> batch(wanted.begin() + static_cast<std::ptrdiff_t>(done),
                                    wanted.begin() + static_cast<std::ptrdiff_t>(std::min(done + 100, wanted.size())));
+    if (wait && out_of_time(limiter_.next_delay())) {  // a 429's reset beyond the bound included
+      ++stats_.gave_up;
+      break;
+    }
     if (!limiter_.acquire(stop)) break;
     if (!fetch(batch, stop)) {
       paused_until_ms_ = clock_.now_ms() + static_cast<int64_t>(settings_.failure_pause.count()) * 1000;
       if (!wait) break;
-      continue;  // acquire() paces the retry; a 429 holds it until the reset
+      if (failing_since_ms == 0) failing_since_ms = clock_.now_ms();
+      if (out_of_time(pause)) {
+        ++stats_.gave_up;
+        break;
+      }
+      // acquire() paces the retry too; a 429 holds it until the reset.
+      if (!stop.sleep_for(pause)) break;
+      pause = std::min(pause * 2, std::chrono::milliseconds(30'000));
+      continue;
     }
+    failing_since_ms = 0;
+    pause = std::chrono::milliseconds(1000);
     done += batch.size();
   }
   size_t unknown = wanted.size() - done;
@@ -73,6 +93,7 @@ bool UserDirectory::fetch(const std::vector<std::string>& batch, StopSignal& sto
   }
   if (res.status != 200) {
     ++stats_.failures;
+    stats_.last_failure = res.status ? "HTTP " + std::to_string(res.status) : res.transport_error;
     log_.warn("the Users API did not answer; records go out without names for now",
               {{"status", res.status}, {"error", res.transport_error}, {"ids", batch.size()}});
     return false;
@@ -81,6 +102,7 @@ bool UserDirectory::fetch(const std::vector<std::string>& batch, StopSignal& sto
   simdjson::dom::array users;
   if (parser.parse(res.body).get_object()["users"].get_array().get(users)) {
     ++stats_.failures;
+    stats_.last_failure = "a body without a users list";
     log_.warn("the Users API answered without a users list; records go out without names for now");
     return false;
   }

@@ -41,6 +41,8 @@ struct DirectoryStats {
   uint64_t failures = 0;           // of which failed (status, transport, bad body)
   uint64_t rate_limited = 0;       // of which 429
   uint64_t unresolved = 0;         // ids left unknown by a resolve (budget, failure)
+  uint64_t gave_up = 0;            // waiting resolves that stopped at their max_wait
+  std::string last_failure;        // the last failure: "HTTP 500", "HTTP 429", "a body without a users list", a transport error
 };
 
 class UserDirectory final : public PeopleLookup {
@@ -49,9 +51,16 @@ class UserDirectory final : public PeopleLookup {
 
   // Fetches the ids the cache lacks (or holds expired). `wait`: wait for
   // the budget (an export) rather than give up on it (a live pipeline).
-  // Returns how many of `ids` remain unknown.
-  size_t resolve(const std::vector<std::string>& ids, bool wait, StopSignal& stop);
+  // Returns how many of `ids` remain unknown. A waiting resolve retries a
+  // failing API with a growing pause (1 s doubling to 30 s) and gives up
+  // when it has failed for `max_wait` with no success in between (0 = no
+  // bound), or when a 429 asks it to wait beyond that.
+  size_t resolve(const std::vector<std::string>& ids, bool wait, StopSignal& stop,
+                 std::chrono::milliseconds max_wait = std::chrono::milliseconds::zero());
   const PersonInfo* find(std::string_view user_id) const override;
+  // True when the API answered for this id (listed it, or did not: a
+  // deleted user); false when it was never asked or its request failed.
+  bool answered(std::string_view user_id) const { return cache_.count(std::string(user_id)) > 0; }
 
   const DirectoryStats& stats() const { return stats_; }
   size_t size() const { return cache_.size(); }

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <thread>
 
 #include "app/export.h"
@@ -44,11 +45,25 @@ TEST_CASE("export csv: a row has the script's four columns, then the reviewer's"
   REQUIRE(what);
   PersonInfo agent{"=cmd|' /C calc'!A0, \"x\"", "a@example.com", "agent"};
   CHECK(app::csv_header("tickets") ==
-        "Agent ID,Agent name,Ticket accessed,Time accessed,Resource type,Action,Method,Status,Source IP,URL,Event ID\r\n");
+        "Agent ID,Agent name,Ticket accessed,Time accessed,Resource type,Action,Method,Status,Source IP,URL,Event ID,"
+        "Agent email,Account\r\n");
   CHECK(app::csv_row(app::access_row(e, *what, &agent)) ==
         "364425201147,\"'=cmd|' /C calc'!A0, \"\"x\"\"\",199,2023-08-14T15:57:48Z,ticket,ticket.read,GET,200,10.1.2.3,"
-        "/api/v2/tickets/199/comments.json,01H7TC9307Z5S07QPRW8REK5RD\r\n");
+        "/api/v2/tickets/199/comments.json,01H7TC9307Z5S07QPRW8REK5RD,a@example.com,acme\r\n");
   CHECK(app::csv_row(app::access_row(e, *what, nullptr)).rfind("364425201147,,199,", 0) == 0);  // no name known
+}
+
+TEST_CASE("export csv: to a terminal, control characters are shown escaped; to a file, kept byte for byte") {
+  app::AccessRow r;
+  r.agent_id = "1";
+  r.agent_name = "Esc\x1b]0;t\x07 Csi\xc2\x9b" "31m Rlo\xe2\x80\xae" "x Zw\xe2\x80\x8b" "y";
+  r.what = "q\x1b[2J";
+  std::string file = app::csv_row(r), tty = app::csv_row(r, true);
+  CHECK(file.find("\x1b]0;t\x07") != std::string::npos);  // byte-faithful
+  CHECK(file.find("\xc2\x9b") != std::string::npos);
+  for (std::string raw : {"\x1b", "\x07", "\xc2\x9b", "\xe2\x80\xae", "\xe2\x80\x8b"}) CHECK(tty.find(raw) == std::string::npos);
+  CHECK(tty.find("Esc\\x1b]0;t\\x07 Csi\\x9b31m Rlo\\u{202E}x Zw\\u{200B}y") != std::string::npos);
+  CHECK(tty.find("q\\x1b[2J") != std::string::npos);
 }
 
 TEST_CASE("export: which events are ticket, user profile and search accesses") {
@@ -105,4 +120,27 @@ TEST_CASE("user directory: names in batches of 100, cached; unknown ids not aske
   CHECK(cold.stats().failures == 1);
   CHECK(cold.find(ids[0]) == nullptr);
   CHECK(logs.str().find(eo.api_token) == std::string::npos);
+
+  // Waiting (an export) on an API that keeps failing ends at max_wait, and
+  // says why; the ids stay unanswered (not taken for deleted users).
+  for (const char* fault : {"500", "429", "garbage"}) {
+    CAPTURE(fault);
+    emu.update({{"users_down", false}, {"users_fault", fault}});
+    enrich::UserDirectory waiting(ds, log);
+    auto start = std::chrono::steady_clock::now();
+    CHECK(waiting.resolve({ids[0], ids[1]}, true, stop, std::chrono::milliseconds(2500)) == 2);
+    auto took = std::chrono::steady_clock::now() - start;
+    CHECK(took < std::chrono::seconds(6));
+    CHECK(waiting.stats().gave_up == 1);
+    CHECK(waiting.stats().failures >= 1);
+    CHECK(waiting.stats().failures <= 4);  // 1 s, 2 s pauses: not a request a second
+    CHECK_FALSE(waiting.answered(ids[0]));
+    CHECK(!waiting.stats().last_failure.empty());
+  }
+  emu.update({{"users_fault", ""}});
+  enrich::UserDirectory healthy(ds, log);
+  CHECK(healthy.resolve({ids[0], "12345"}, true, stop, std::chrono::milliseconds(2500)) == 0);
+  CHECK(healthy.answered("12345"));  // a deleted user: answered, not listed
+  CHECK(healthy.find("12345") == nullptr);
+  CHECK(healthy.stats().gave_up == 0);
 }
