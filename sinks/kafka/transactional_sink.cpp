@@ -178,6 +178,9 @@ class TransactionalSink final : public Sink {
     work_.notify_all();
   }
 
+  // Batches without records come too: their position is committed like any.
+  bool keeps_positions() const override { return true; }
+
   bool flush(std::chrono::milliseconds timeout) override {
     std::unique_lock lock(mu_);
     return idle_.wait_for(lock, timeout, [&] { return unacked_ == 0; });
