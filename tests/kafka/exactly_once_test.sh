@@ -18,12 +18,15 @@
 #   6. two accounts (two pull sources) into one exactly_once sink: each
 #      transaction holds each source's newest position; 6 SIGKILLs; both
 #      accounts' events exactly once.
-#   7. kills at the moment late reads fall due and finish (#26 item 13): 8
+#   7. another account's position in the checkpoint topic (#27 item 9): refused
+#      before anything is written; following the message's advice (a
+#      checkpoint_topic of its own) then works.
+#   8. kills at the moment late reads fall due and finish (#26 item 13): 8
 #      SIGKILLs (20 with --late-kills), taking turns: as soon as a late read retires its window's id
 #      file, within the second a late read falls due, and at random; no start
 #      may find a window's ids missing, and exactly once.
 # usage: exactly_once_test.sh FORWARDER EMULATOR TXN_BROKER [--late-kills RUNS]
-#   --late-kills RUNS: only scenario 7, RUNS times (each with its own topics
+#   --late-kills RUNS: only scenario 8, RUNS times (each with its own topics
 #   and emulator), and a summary line per run.
 source "$(dirname "$0")/../integration/lib.sh"
 source "$(dirname "$0")/kafka.sh"
@@ -51,7 +54,7 @@ kill_runs() {
 
 # Each scenario its own topic and checkpoint topic (every config's source is "zendesk").
 topics=()
-for t in crash fence outage migrate late two latekill $(seq -f 'latekill%g' "$late_kill_runs"); do
+for t in crash fence outage migrate foreign foreign-own late two latekill $(seq -f 'latekill%g' "$late_kill_runs"); do
   topics+=(--topic "$t:3:3" --topic "$t-checkpoints:1:3")
 done
 zf_start_mock_cluster "$BROKER" --control "$ZF_TMP/control" "${topics[@]}"
@@ -99,7 +102,7 @@ check() {  # check TOPIC [IDS]: read_committed holds every id once; prints read_
   [ "$missing" = 0 ] && [ "$dups" = 0 ] && [ "$extra" = 0 ] || fail "$1 is not exactly once"
 }
 
-# late_kills NAME KILLS: scenario 7 into topic NAME. A live account (300 events/s,
+# late_kills NAME KILLS: scenario 8 into topic NAME. A live account (300 events/s,
 # 2% of them listed up to 2 s late) read in 1 s windows, each read again 3 s
 # after its end: most late reads ship nothing, so the page that retires a
 # window is often empty, and a kill lands between that page's commit and the
@@ -238,6 +241,28 @@ plain=$(kcat -C -b "$BOOT" -t migrate -e -q -f '%k\n' 2>/dev/null | wc -l)
 grep -q 'no position in the kafka checkpoint topic yet' "$ZF_TMP/fwd-migrate.log" || fail "migration not reported"
 grep -q 'resuming from checkpoint' "$ZF_TMP/fwd-migrate.log" || fail "the file checkpoint was not taken"
 check migrate
+
+echo "== another account's position in the checkpoint topic is refused before anything is written"
+config foreign foreign
+printf 'zendesk\t{"version":2,"account":"globex","first_read":{"window_start":1795000000,"window_end":0,"cursor":""},"awaiting_late_read":[],"late_read":null,"id_counts":{},"committed_at":1795000000,"events_delivered":7}\n' |
+  zf_kcat_produce foreign-checkpoints
+for attempt in 1 2; do
+  rc=0
+  "$FWD" run --once --config "$ZF_TMP/foreign.yaml" 2>"$ZF_TMP/fwd-foreign.log" || rc=$?
+  [ "$rc" = 1 ] || fail "a start on another account's position exited $rc, want 1"
+  [ ! -e "$ZF_TMP/foreign.json" ] || fail "start $attempt: the other account's position was written to the checkpoint file"
+  grep -q 'belongs to account \\"globex\\".*its own checkpoint_topic' "$ZF_TMP/fwd-foreign.log" ||
+    fail "the refusal does not name the other account and what to do"
+done
+echo "refused twice, nothing written: $(grep -o 'belongs to account[^:]*' "$ZF_TMP/fwd-foreign.log" | head -1)"
+# The advice: a checkpoint topic of its own.
+config foreign foreign "exactly_once: true, checkpoint_topic: foreign-own-checkpoints, transactional_id: zf-foreign"
+timeout 4 "$FWD" run --config "$ZF_TMP/foreign.yaml" 2>"$ZF_TMP/fwd-foreign.log" || true
+grep -q 'no position in the kafka checkpoint topic yet' "$ZF_TMP/fwd-foreign.log" ||
+  fail "the start with its own checkpoint topic did not start afresh: $(grep -o '"msg":"[^"]*' "$ZF_TMP/fwd-foreign.log" | tail -1)"
+shipped=$(kcat -C -b "$BOOT" -t foreign -e -q -X isolation.level=read_committed -f '%k\n' 2>/dev/null | wc -l)
+[ "$shipped" -gt 0 ] || fail "the start with its own checkpoint topic shipped nothing"
+echo "with its own checkpoint topic: started afresh, $shipped events committed in 4 s"
 
 echo "== late reads: 10 SIGKILLs on a live account whose events are listed up to 6 s late"
 zf_start_emulator "$EMU" --events 6000 --span 60s --end-gap 0s --seed 18 --rate-limit 0 \
