@@ -301,8 +301,13 @@ late_events=$(grep '"msg":"stopped"' "$ZF_TMP/fwd-late.log" | tail -1 | grep -o 
 echo "late events shipped by the last run's late reads: $late_events;" \
   "starts that dropped ids written ahead of uncommitted pages: $(grep -c 'ids written ahead of pages that were never committed' "$ZF_TMP/fwd-late.log")"
 check late "$ZF_TMP/late-ids"
+# A kill between a page's fetch and its commit shows as aborted records
+# (the page was in an open transaction) or as ids dropped at the next start
+# (it was not produced yet): on a loaded machine one run of 10 kills saw
+# only the second kind.
 [ "$(wc -l <"$ZF_TMP/late.all")" -gt "$(wc -l <"$ZF_TMP/late-ids")" ] ||
-  fail "read_uncommitted shows no aborted records: the kills never hit a transaction"
+  grep -q 'ids written ahead of pages that were never committed' "$ZF_TMP/fwd-late.log" ||
+  fail "no aborted records and no ids written ahead: the kills never hit a page between fetch and commit"
 
 echo "== two accounts into one exactly_once sink, 6 SIGKILLs"
 zf_start_emulator "$EMU" --events 30000 --seed 21 --rate-limit 20 --rate-window 1s
