@@ -21,16 +21,21 @@
 #   7. another account's position in the checkpoint topic (#27 item 9): refused
 #      before anything is written; following the message's advice (a
 #      checkpoint_topic of its own) then works.
-#   8. kills at the moment late reads fall due and finish (#26 item 13): 8
+#   8. another producer's transaction open on the checkpoint topic across a
+#      kill (another forwarder sharing it): the restart reads on past the
+#      last stable offset to the newest position, not an older one; exactly
+#      once.
+#   9. kills at the moment late reads fall due and finish (#26 item 13): 8
 #      SIGKILLs (20 with --late-kills), taking turns: as soon as a late read retires its window's id
 #      file, within the second a late read falls due, and at random; no start
 #      may find a window's ids missing, and exactly once.
 # usage: exactly_once_test.sh FORWARDER EMULATOR TXN_BROKER [--late-kills RUNS]
-#   --late-kills RUNS: only scenario 8, RUNS times (each with its own topics
+#   --late-kills RUNS: only scenario 9, RUNS times (each with its own topics
 #   and emulator), and a summary line per run.
 source "$(dirname "$0")/../integration/lib.sh"
 source "$(dirname "$0")/kafka.sh"
 FWD=$1 EMU=$2 BROKER=$3
+HOLD=${ZF_HOLD_TRANSACTION:-$(dirname "$(dirname "$BROKER")")/tests/kafka/hold_transaction}
 late_kill_runs=0
 [ "${4:-}" = --late-kills ] && late_kill_runs=${5:?--late-kills needs a number of runs}
 HERE=$(dirname "$0")
@@ -54,7 +59,7 @@ kill_runs() {
 
 # Each scenario its own topic and checkpoint topic (every config's source is "zendesk").
 topics=()
-for t in crash fence outage migrate foreign foreign-own late two latekill $(seq -f 'latekill%g' "$late_kill_runs"); do
+for t in crash fence outage migrate foreign foreign-own held late two latekill $(seq -f 'latekill%g' "$late_kill_runs"); do
   topics+=(--topic "$t:3:3" --topic "$t-checkpoints:1:3")
 done
 zf_start_mock_cluster "$BROKER" --control "$ZF_TMP/control" "${topics[@]}"
@@ -102,7 +107,7 @@ check() {  # check TOPIC [IDS]: read_committed holds every id once; prints read_
   [ "$missing" = 0 ] && [ "$dups" = 0 ] && [ "$extra" = 0 ] || fail "$1 is not exactly once"
 }
 
-# late_kills NAME KILLS: scenario 8 into topic NAME. A live account (300 events/s,
+# late_kills NAME KILLS: scenario 9 into topic NAME. A live account (300 events/s,
 # 2% of them listed up to 2 s late) read in 1 s windows, each read again 3 s
 # after its end: most late reads ship nothing, so the page that retires a
 # window is often empty, and a kill lands between that page's commit and the
@@ -263,6 +268,25 @@ grep -q 'no position in the kafka checkpoint topic yet' "$ZF_TMP/fwd-foreign.log
 shipped=$(kcat -C -b "$BOOT" -t foreign -e -q -X isolation.level=read_committed -f '%k\n' 2>/dev/null | wc -l)
 [ "$shipped" -gt 0 ] || fail "the start with its own checkpoint topic shipped nothing"
 echo "with its own checkpoint topic: started afresh, $shipped events committed in 4 s"
+
+echo "== a restart reads past another producer's open transaction on the checkpoint topic"
+config held held
+"$FWD" run --config "$ZF_TMP/held.yaml" 2>"$ZF_TMP/fwd-held.log" &
+pid=$!
+ZF_PIDS+=($pid)
+sleep 3
+"$HOLD" "$BOOT" held-checkpoints another-forwarders-source 10 >"$ZF_TMP/hold.out" 2>"$ZF_TMP/hold.err" &
+hold=$!
+ZF_PIDS+=($hold)
+zf_wait_file "$ZF_TMP/hold.out" 30 || fail "hold_transaction did not open its transaction: $(cat "$ZF_TMP/hold.err")"
+sleep 2  # this source commits positions after the open transaction began
+kill -KILL $pid
+wait $pid 2>/dev/null || true
+started=$SECONDS
+"$FWD" run --once --config "$ZF_TMP/held.yaml" 2>>"$ZF_TMP/fwd-held.log" || fail "the run after the kill exited $?"
+wait $hold || fail "hold_transaction failed: $(cat "$ZF_TMP/hold.err")"
+echo "the restart waited for the open transaction and finished in $((SECONDS - started)) s"
+check held
 
 echo "== late reads: 10 SIGKILLs on a live account whose events are listed up to 6 s late"
 zf_start_emulator "$EMU" --events 6000 --span 60s --end-gap 0s --seed 18 --rate-limit 0 \
