@@ -178,6 +178,9 @@ class TransactionalSink final : public Sink {
     work_.notify_all();
   }
 
+  // Batches without records come too: their position is committed like any.
+  bool keeps_positions() const override { return true; }
+
   bool flush(std::chrono::milliseconds timeout) override {
     std::unique_lock lock(mu_);
     return idle_.wait_for(lock, timeout, [&] { return unacked_ == 0; });
@@ -401,7 +404,12 @@ namespace {
 
 // The newest committed value of `key` in `topic`, reading each partition
 // from `back` offsets before its end (all of it when `back` is 0) up to
-// the end a read_committed consumer sees (the last stable offset).
+// the high watermark it had when first reached. A read_committed consumer
+// reaches its end at the last stable offset, which another producer's
+// open transaction (another forwarder sharing the topic) holds back: this
+// source's positions committed after that transaction began lie beyond it,
+// and stopping there would resume from an older position, shipping again
+// what was committed since (and missing the id files it deleted).
 std::optional<std::string> newest_value(const Settings& s, const std::string& topic, const std::string& key, int64_t back) {
   ConsumerPtr consumer = new_consumer_ptr(s);
   rd_kafka_t* rk = consumer.get();
@@ -417,16 +425,21 @@ std::optional<std::string> newest_value(const Settings& s, const std::string& to
   rd_kafka_assign(rk, parts);
   rd_kafka_topic_partition_list_destroy(parts);
   std::optional<std::string> newest;
+  std::map<int32_t, int64_t> target;  // the high watermark at a partition's first end
   auto deadline = Clock::now() + std::chrono::minutes(2);
   while (!open.empty()) {
     if (Clock::now() > deadline)
-      throw std::runtime_error("reading checkpoint topic " + topic + " timed out (an open transaction of another "
-                               "producer holds it back?)");
+      throw std::runtime_error("reading checkpoint topic " + topic + " timed out: an open transaction of another "
+                               "producer holds it back (another forwarder or a verify --repair sharing the topic?)");
     rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 1000);
     if (!m) continue;
     std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> m_guard(m, rd_kafka_message_destroy);
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      open.erase(m->partition);
+      int64_t lo = 0, hi = 0;
+      if (rd_kafka_get_watermark_offsets(rk, topic.c_str(), m->partition, &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        hi = m->offset;
+      int64_t want = target.emplace(m->partition, hi).first->second;
+      if (m->offset >= want) open.erase(m->partition);  // else: the next end, once the transaction ends
       continue;
     }
     if (m->err) throw std::runtime_error("reading checkpoint topic " + topic + ": " + rd_kafka_message_errstr(m));

@@ -50,6 +50,11 @@ class Sink {
   // Flushes within `timeout`, then releases connections and threads. Batches
   // still unacknowledged are acknowledged Retriable before close() returns.
   virtual void close(std::chrono::milliseconds timeout) = 0;
+
+  // True when the sink stores each batch's position with its records (Kafka
+  // exactly_once): then only the sink can make a position durable, and it
+  // is sent batches without records too.
+  virtual bool keeps_positions() const { return false; }
 };
 
 // What a sink gets from the process when it is built.

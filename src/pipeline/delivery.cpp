@@ -66,19 +66,31 @@ bool Delivery::wait_for_room(StopSignal& stop) {
 
 void Delivery::dispatch(BatchPtr batch, BatchMeta meta) {
   uint64_t seq = batch->seq;
-  bool empty = batch->records.empty();
+  // Nothing to ship (all duplicates, or an empty page): the position still
+  // has to advance through the same in-order path, and through every sink
+  // that keeps positions. Acknowledged without such a sink, a position
+  // would be durable in the checkpoint file only; with Kafka exactly_once
+  // the source then dropped a late read's id files that the topic's older
+  // position, which a restart takes, still needed (#26 item 13).
+  std::vector<bool> skipped(sinks_.size(), false);
+  size_t targets = sinks_.size();
+  if (batch->records.empty())
+    for (size_t i = 0; i < sinks_.size(); ++i)
+      if (!sinks_[i].sink->keeps_positions()) {
+        skipped[i] = true;
+        --targets;
+      }
   {
     std::lock_guard lock(mu_);
-    inflight_[seq] = InFlight{batch, meta, std::vector<bool>(sinks_.size(), false), empty ? 0 : sinks_.size(), false};
+    inflight_[seq] = InFlight{batch, meta, skipped, targets, false};
     metrics_.inflight_batches.Set(static_cast<double>(inflight_.size()));
   }
-  if (empty) {
-    // Nothing to ship (all duplicates, or an empty page): the position
-    // still has to advance through the same in-order path.
+  if (targets == 0) {
     on_ack(SIZE_MAX, seq, 0, Ack{seq, DeliveryStatus::Delivered, ""});
     return;
   }
-  for (size_t i = 0; i < sinks_.size(); ++i) send_to(i, batch, 0);
+  for (size_t i = 0; i < sinks_.size(); ++i)
+    if (!skipped[i]) send_to(i, batch, 0);
 }
 
 void Delivery::send_to(size_t sink_index, const BatchPtr& batch, int attempt) {

@@ -88,6 +88,11 @@ void AccessLogSource::open(const std::string& account, int64_t start) {
   if (auto loaded = store_.load()) {
     s = loaded->state;
     has_counts = loaded->has_id_counts;
+    if (s.account != account && !loaded->adopted_from.empty())
+      throw FatalError("the position in " + loaded->adopted_from + " belongs to account \"" + s.account +
+                       "\", but this source is for \"" + account + "\": another forwarder keeps positions under the "
+                       "same source name in that topic. Give each forwarder its own checkpoint_topic, or its sources "
+                       "distinct names. Nothing was written (checkpoint " + store_.path() + " is unchanged).");
     if (s.account != account)
       throw FatalError("checkpoint " + store_.path() + " belongs to account \"" + s.account +
                        "\", but the config is for \"" + account + "\". Use a separate checkpoint.path per account.");
@@ -95,6 +100,9 @@ void AccessLogSource::open(const std::string& account, int64_t start) {
       throw FatalError("checkpoint " + store_.path() + " says events up to " + format_utc_seconds(s.first.window_start) +
                        " were read, which is in the future: is this machine's clock right? Refusing to skip ahead; "
                        "fix the clock, or move the checkpoint aside to start again from zendesk.start.");
+    // The file is only the adopted position's cache: written once it is
+    // known to be this source's.
+    if (!loaded->adopted_from.empty()) store_.save(s);
     if (loaded->version == 1) {
       // The window a version-1 file resumes in starts inside the overlap
       // it already shipped: its recent ids become that window's dedup ids.

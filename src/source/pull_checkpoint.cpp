@@ -164,7 +164,13 @@ PullCheckpoint::~PullCheckpoint() {
   if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
+void PullCheckpoint::adopt(const std::string& serialized, const std::string& from) {
+  adopted_ = deserialize(serialized, from);
+  adopted_->adopted_from = from;
+}
+
 std::optional<LoadedState> PullCheckpoint::load() const {
+  if (adopted_) return adopted_;
   std::error_code ec;
   if (!fs::exists(path_, ec)) return std::nullopt;
   std::ifstream in(path_, std::ios::binary);

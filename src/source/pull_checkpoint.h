@@ -54,6 +54,10 @@ struct LoadedState {
   // False for files written before id_counts: then a window without a
   // count may still have ids that count (the file is all there is).
   bool has_id_counts = true;
+  // Where it comes from when not the file: a position kept elsewhere (a
+  // Kafka checkpoint topic), not written to the file until the source has
+  // checked it is this source's.
+  std::string adopted_from;
 };
 
 std::string serialize(const PullState& state);
@@ -69,15 +73,19 @@ class PullCheckpoint {
   PullCheckpoint(const PullCheckpoint&) = delete;
   PullCheckpoint& operator=(const PullCheckpoint&) = delete;
 
-  // nullopt when no checkpoint exists yet; FatalError when it is corrupt or
-  // unreadable (never silently start over: that would re-ship or skip).
+  // The adopted position if there is one, else the file: nullopt when no
+  // checkpoint exists yet; FatalError when it is corrupt or unreadable
+  // (never silently start over: that would re-ship or skip).
   std::optional<LoadedState> load() const;
   // Throws std::runtime_error with the failing step on I/O errors. Returns
   // the bytes written.
   size_t save(const PullState& state);
-  // Takes a position kept elsewhere (a Kafka checkpoint topic) as this
-  // checkpoint; throws FatalError naming `from` when it is not one.
-  void adopt(const std::string& serialized, const std::string& from) { save(deserialize(serialized, from).state); }
+  // Takes a position kept elsewhere (a Kafka checkpoint topic) in place of
+  // the file; throws FatalError naming `from` when it is not one. Nothing
+  // is written here: load() returns it, and the source saves it once it
+  // checked the position is its own (another account's position must not
+  // replace the file, or every later start would refuse the file).
+  void adopt(const std::string& serialized, const std::string& from);
 
   // Appends to a window's id file; durable after sync_ids(). Returns bytes.
   size_t append_ids(int64_t window_start, const std::vector<EventKey>& keys);
@@ -100,6 +108,7 @@ class PullCheckpoint {
 
   std::string path_;
   std::string ids_dir_;
+  std::optional<LoadedState> adopted_;
   int lock_fd_ = -1;
   // The fetch thread appends ids while the commit thread removes files of
   // windows done with.

@@ -196,6 +196,47 @@ TEST_CASE("delivery: an empty batch (all duplicates) still advances the position
   CHECK(h.sinks[0]->sends == 1);
 }
 
+TEST_CASE("delivery (#26 item 13): an empty batch goes to a sink that keeps positions; it commits once that sink acks") {
+  // Kafka exactly_once keeps the position in its transaction: a position
+  // acknowledged without it would be durable in the file only, and the
+  // source would drop id files the topic's older position still needs.
+  struct PositionSink : ManualSink {
+    bool keeps_positions() const override { return true; }
+  };
+  auto* keeper = new PositionSink;
+  auto* plain = new ManualSink;
+  std::ostringstream logs;
+  Logger log{logs};
+  ProcessMetrics process_metrics{"test"};
+  Metrics metrics{process_metrics, "zendesk", "acme"};
+  std::vector<pipeline::NamedSink> owned;
+  owned.push_back({"kafka", std::unique_ptr<Sink>(keeper)});
+  owned.push_back({"jsonl", std::unique_ptr<Sink>(plain)});
+  std::mutex mu;
+  std::vector<uint64_t> commits;
+  pipeline::Delivery delivery(pipeline::refs(owned), 8, milliseconds(5), milliseconds(20), log, metrics,
+                              [&](const pipeline::Commit& c) {
+                                std::lock_guard l(mu);
+                                commits.push_back(c.seq);
+                              });
+  auto committed = [&] {
+    std::lock_guard l(mu);
+    return commits;
+  };
+  delivery.dispatch(make_batch(1, 0), meta_for(1001, 0));
+  CHECK(keeper->sends == 1);
+  CHECK(plain->sends == 0);  // nothing for a sink that keeps no position
+  CHECK(committed().empty());
+  // Failed, it is sent again; nothing commits meanwhile.
+  REQUIRE(keeper->answer(1, DeliveryStatus::Retriable));
+  CHECK(eventually([&] { return keeper->sends == 2; }));
+  CHECK(committed().empty());
+  REQUIRE(keeper->answer(1, DeliveryStatus::Delivered));
+  CHECK(committed() == std::vector<uint64_t>{1});
+  delivery.stop_retries();
+  pipeline::close_all(owned, seconds(1));
+}
+
 TEST_CASE("delivery (#13): a sink that acks twice or echoes a wrong seq cannot commit what another sink never delivered") {
   Harness h({"honest", "buggy"});
   ManualSink *honest = h.sinks[0], *buggy = h.sinks[1];

@@ -255,6 +255,59 @@ TEST_CASE("id files (#17): fewer ids on disk than the state counts is reported: 
   fs::remove_all(dir);
 }
 
+TEST_CASE("checkpoint (#27 item 9): another account's position in the checkpoint topic is refused before it is written") {
+  auto dir = temp_dir("adopt");
+  auto path = dir / "cp.json";
+  PullState mine;
+  mine.account = "acme";
+  mine.first = {1795000060, 0, ""};
+  PullState theirs = mine;
+  theirs.account = "globex";
+  theirs.first = {1795000600, 0, ""};
+  const std::string from = "sink kafka's checkpoint topic";
+  {
+    PullCheckpoint store(path.string());
+    store.save(mine);
+  }
+  const std::string before = read_text(path);
+  {
+    PullCheckpoint store(path.string());
+    store.adopt(serialize(theirs), from);
+    OfflineSource offline(store);
+    CHECK_THROWS_WITH_AS(offline.source.open("acme", 0),
+                         doctest::Contains("the position in sink kafka's checkpoint topic belongs to account \"globex\""),
+                         FatalError);
+    CHECK_THROWS_WITH_AS(offline.source.open("acme", 0), doctest::Contains("its own checkpoint_topic"), FatalError);
+  }
+  CHECK(read_text(path) == before);  // the file still holds this account's position
+  {
+    // Following the advice (a topic without that position): the file is taken.
+    PullCheckpoint store(path.string());
+    OfflineSource offline(store);
+    offline.source.open("acme", 0);
+    CHECK(offline.logs.str().find("resuming from checkpoint") != std::string::npos);
+  }
+  {
+    // A fresh checkpoint path: still nothing written for the foreign position.
+    PullCheckpoint store((dir / "fresh.json").string());
+    store.adopt(serialize(theirs), from);
+    OfflineSource offline(store);
+    CHECK_THROWS_AS(offline.source.open("acme", 0), FatalError);
+    CHECK_FALSE(fs::exists(dir / "fresh.json"));
+  }
+  {
+    // This account's position replaces the file, which is only its cache.
+    PullCheckpoint store(path.string());
+    PullState newer = mine;
+    newer.first = {1795000900, 0, ""};
+    store.adopt(serialize(newer), from);
+    OfflineSource offline(store);
+    offline.source.open("acme", 0);
+    CHECK(deserialize(read_text(path), path.string()).state == newer);
+  }
+  fs::remove_all(dir);
+}
+
 TEST_CASE("checkpoint: a second process on the same checkpoint is refused") {
   auto dir = temp_dir("lock");
   PullCheckpoint first((dir / "cp.json").string());
