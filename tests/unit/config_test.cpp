@@ -349,7 +349,7 @@ TEST_CASE("config (#13): bad sources are refused with the key of the entry at fa
 
 TEST_CASE("config: every example under config/ is valid (but for files of the machine it is meant for)") {
   for (const char* var : {"ACME_API_TOKEN", "GLOBEX_OAUTH_TOKEN", "ZENDESK_API_TOKEN", "ZENDESK_WEBHOOK_SECRET",
-                          "ZENDESK_WEBHOOK_OLD_SECRET"})
+                          "ZENDESK_WEBHOOK_OLD_SECRET", "GLOBEX_API_TOKEN"})
     setenv(var, "example-secret-value", 0);
   size_t checked = 0;
   for (const auto& entry : std::filesystem::directory_iterator(std::string(ZF_TEST_FIXTURES) + "/../../config")) {
