@@ -611,3 +611,20 @@ sources_from: accounts
   CHECK(ms < 5000);  // validated once at start: seconds at most on a loaded CI machine
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("config (#29): defaults reach a zendesk_webhook entry only through the keys it takes") {
+  auto app = app::load_config(ConfigNode::load_string(R"(defaults:
+  auth: {type: oauth, oauth_token: t0k3n}
+  ack_timeout: 3s
+  checkpoint: {path: "/tmp/zf-{source}.state"}
+sources:
+  - {type: zendesk_webhook, name: push, account: acme, listen: "127.0.0.1:8443", signing_secret: s3cr3t}
+  - {type: zendesk_pull, name: pull, subdomain: acme, dedup_with: push}
+)" + kSink));
+  REQUIRE(app.webhooks.size() == 1);
+  CHECK(app.webhooks[0].settings.ack_timeout == std::chrono::seconds(3));
+  CHECK(app.webhooks[0].checkpoint_path == "/tmp/zf-push.state");
+  REQUIRE(app.sources.size() == 1);
+  CHECK(app.sources[0].checkpoint_path == "/tmp/zf-pull.state");
+  CHECK(app.sources[0].dedup_with == "push");
+}
