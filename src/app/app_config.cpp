@@ -409,13 +409,15 @@ void read_sources(const ConfigNode& root, AppConfig& c) {
     read.emplace_back(name, item);
   }
   // Two sources writing one file would overwrite each other's position.
+  // Compared as written but normalized: /a/./b.json is /a/b.json.
+  auto same_file = [](const std::string& p) { return std::filesystem::path(p).lexically_normal().string(); };
   std::unordered_map<std::string, std::string> checkpoint_owner;
-  for (const auto& s : c.sources) checkpoint_owner.emplace(s.checkpoint_path, s.name);
-  for (const auto& w : c.webhooks) checkpoint_owner.emplace(w.checkpoint_path, w.name);
+  for (const auto& s : c.sources) checkpoint_owner.emplace(same_file(s.checkpoint_path), s.name);
+  for (const auto& w : c.webhooks) checkpoint_owner.emplace(same_file(w.checkpoint_path), w.name);
   std::unordered_map<std::string, const ConfigNode*> node_of;
   for (const auto& [name, item] : read) node_of.emplace(name, &item);
   auto check_own = [&](const std::string& name, const std::string& path) {
-    const std::string& owner = checkpoint_owner.at(path);
+    const std::string& owner = checkpoint_owner.at(same_file(path));
     if (owner != name)
       node_of.at(name)->child("checkpoint").fail(
           "path", "is also source \"" + owner + "\"'s checkpoint (" + path +

@@ -562,6 +562,8 @@ sources_from: accounts
   CHECK(with_account("b.yaml", "name: globex\nsubdomain: globex\ncheckpoint: {path: /var/lib/zf/acme.json}\n")
             .find("config: sources[globex] (accounts/b.yaml): checkpoint.path: is also source \"acme\"'s checkpoint") !=
         std::string::npos);
+  CHECK(with_account("b.yaml", "name: globex\nsubdomain: globex\ncheckpoint: {path: /var/lib/./zf/acme.json}\n")
+            .find("checkpoint.path: is also source \"acme\"'s checkpoint") != std::string::npos);  // the same file
   CHECK(with_account("b.yaml", "- {subdomain: globex}\n").find("config: accounts/b.yaml [0]: name: is required") !=
         std::string::npos);
   CHECK(with_account("b.yaml", "name: x\nname: y\n").find("accounts/b.yaml") != std::string::npos);  // given twice
