@@ -1,7 +1,10 @@
 #include "app/app_config.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
+#include <set>
+#include <unordered_map>
 #include <arpa/inet.h>
 
 #include <cctype>
@@ -224,10 +227,113 @@ void read_webhook(const ConfigNode& item, AppConfig& app) {
   item.reject_unknown_keys();
 }
 
+// Keys a zendesk_webhook entry takes from `defaults:`; type and checkpoint
+// go to both types, every other key to zendesk_pull entries.
+const std::set<std::string> kWebhookDefaultKeys = {"path", "tls", "max_body_size_kib", "max_buffered_mib",
+                                                   "max_connections_per_ip", "timestamp_tolerance", "ack_timeout"};
+const std::set<std::string> kBothDefaultKeys = {"type", "checkpoint"};
+
+// One entry of the sources, before it is read: from `sources:` (file "")
+// or from a file of `sources_from:`.
+struct RawEntry {
+  YAML::Node yaml;
+  std::string file;   // as the user would find it, e.g. accounts/acme.yaml
+  size_t index = 0;   // in `sources:` or in its file
+};
+
+// `{source}` in a checkpoint path is the source's name: one line in
+// `defaults:` gives each of many accounts its own file.
+std::string expand_source(std::string path, const std::string& name) {
+  for (size_t at = path.find("{source}"); at != std::string::npos; at = path.find("{source}", at + name.size()))
+    path.replace(at, 8, name);
+  return path;
+}
+
+void read_entries_file(const std::filesystem::path& file, const std::string& shown, std::vector<RawEntry>& out) {
+  YAML::Node doc = ConfigNode::parse_file(file.string(), shown);
+  if (!doc || doc.IsNull()) return;  // an empty file: an account switched off by emptying it
+  if (doc.IsMap()) {
+    out.push_back({doc, shown, 0});
+    return;
+  }
+  if (!doc.IsSequence()) throw ConfigError(shown, "expected one source (a mapping) or a list of sources");
+  for (size_t i = 0; i < doc.size(); ++i) {
+    if (!doc[i].IsMap()) throw ConfigError(shown + " [" + std::to_string(i) + "]", "expected a mapping (one source)");
+    out.push_back({doc[i], shown, i});
+  }
+}
+
+// sources_from: files or directories of *.yaml (each file one source or a
+// list), read in name order; relative paths are from the config file's
+// directory. Hidden names are skipped: a Kubernetes ConfigMap volume holds
+// ..data and ..<timestamp> beside the files.
+std::vector<RawEntry> read_sources_from(const ConfigNode& root) {
+  std::vector<RawEntry> out;
+  namespace fs = std::filesystem;
+  fs::path base = fs::path(root.origin()).parent_path();
+  for (const std::string& where : root.get_string_list("sources_from")) {
+    if (where.empty()) root.fail("sources_from", "is empty: give a file or directory of sources");
+    fs::path p = fs::path(where).is_absolute() ? fs::path(where) : base / where;
+    std::error_code ec;
+    if (fs::is_directory(p, ec)) {
+      std::vector<std::string> names;
+      for (const auto& e : fs::directory_iterator(p, ec)) {
+        std::string n = e.path().filename().string();
+        std::string ext = e.path().extension().string();
+        if (n.empty() || n[0] == '.' || (ext != ".yaml" && ext != ".yml") || !fs::is_regular_file(e.path(), ec)) continue;
+        names.push_back(n);
+      }
+      if (ec) root.fail("sources_from", "cannot list directory " + p.string() + ": " + ec.message());
+      std::sort(names.begin(), names.end());
+      for (const auto& n : names) read_entries_file(p / n, (fs::path(where) / n).string(), out);
+    } else if (fs::exists(p, ec)) {
+      read_entries_file(p, where, out);
+    } else {
+      root.fail("sources_from", "no such file or directory: " + p.string());
+    }
+  }
+  return out;
+}
+
+// `defaults:` split by the type it applies to; a key no type takes, or a
+// key for a type the config has no source of, is refused by name.
+struct SourceDefaults {
+  YAML::Node pull, webhook;
+};
+
+SourceDefaults read_defaults(const ConfigNode& root, const std::vector<RawEntry>& entries) {
+  SourceDefaults d;
+  const YAML::Node all = root.raw("defaults");
+  if (!all || all.IsNull()) return d;
+  if (!all.IsMap()) root.fail("defaults", "expected a mapping of source keys (e.g. rate_limit:, checkpoint:)");
+  auto type_of = [&](const YAML::Node& e) {
+    YAML::Node t = e["type"] ? e["type"] : all["type"];
+    return t && t.IsScalar() ? t.Scalar() : std::string();
+  };
+  bool any_pull = false, any_webhook = false;
+  for (const auto& e : entries) (type_of(e.yaml) == "zendesk_webhook" ? any_webhook : any_pull) = true;
+  d.pull = YAML::Node(YAML::NodeType::Map);
+  d.webhook = YAML::Node(YAML::NodeType::Map);
+  for (auto it = all.begin(); it != all.end(); ++it) {
+    std::string k = it->first.Scalar();
+    if (k == "name") throw ConfigError("defaults.name", "each source names itself; set name in each entry");
+    bool webhook = kWebhookDefaultKeys.count(k) || kBothDefaultKeys.count(k);
+    bool pull = !kWebhookDefaultKeys.count(k);
+    if (webhook) d.webhook[k] = it->second;
+    if (pull) d.pull[k] = it->second;
+    if (!(webhook && any_webhook) && !(pull && any_pull))
+      throw ConfigError("defaults." + k, std::string("is a ") + (pull ? "zendesk_pull" : "zendesk_webhook") +
+                                             " setting and no source of that type takes it (a misspelt key?)");
+  }
+  return d;
+}
+
 void read_sources(const ConfigNode& root, AppConfig& c) {
   if (root.has("zendesk")) {
     if (root.has("sources"))
       root.fail("sources", "set either sources (a list) or the zendesk shorthand for one source, not both");
+    for (const char* key : {"defaults", "sources_from"})
+      if (root.has(key)) root.fail(key, "applies to the sources list; the zendesk shorthand is one source");
     PullSourceConfig& s = c.sources.emplace_back();
     s.name = "zendesk";
     read_zendesk(root.child("zendesk"), s, c);
@@ -237,48 +343,95 @@ void read_sources(const ConfigNode& root, AppConfig& c) {
     c.sources_form = "zendesk (shorthand for one zendesk_pull source named \"zendesk\")";
     return;
   }
-  if (!root.has("sources")) root.fail("sources", "is required: a list of sources, or the zendesk section for one account");
-  auto items = root.items("sources");
-  if (items.empty()) root.fail("sources", "is empty: list at least one source");
+  if (!root.has("sources") && !root.has("sources_from"))
+    root.fail("sources", "is required: a list of sources (or sources_from: a file or directory of them), or the "
+                         "zendesk section for one account");
   if (root.has("checkpoint"))
-    root.fail("checkpoint", "belongs to each entry of sources (each source has its own checkpoint)");
-  for (const ConfigNode& item : items) {
+    root.fail("checkpoint", "belongs to each entry of sources (each source has its own checkpoint; for many, "
+                            "defaults: {checkpoint: {path: /var/lib/zendesk-forwarder/{source}.json}})");
+  std::vector<RawEntry> raw;
+  if (root.has("sources")) {
+    YAML::Node seq = root.raw("sources");
+    if (!seq.IsSequence()) root.fail("sources", "expected a list");
+    for (size_t i = 0; i < seq.size(); ++i) {
+      if (!seq[i].IsMap()) throw ConfigError("sources[" + std::to_string(i) + "]", "expected a mapping");
+      raw.push_back({seq[i], "", i});
+    }
+    if (raw.empty() && !root.has("sources_from")) root.fail("sources", "is empty: list at least one source");
+  }
+  size_t inline_count = raw.size();
+  for (auto& e : read_sources_from(root)) raw.push_back(std::move(e));
+  if (raw.empty()) root.fail("sources_from", "holds no source: list at least one");
+  SourceDefaults defaults = read_defaults(root, raw);
+
+  // Where each name was first given, for the message naming both.
+  std::unordered_map<std::string, std::string> name_owner;
+  std::vector<std::pair<std::string, ConfigNode>> read;  // name, its merged entry
+  read.reserve(raw.size());
+  for (size_t i = 0; i < raw.size(); ++i) {
+    const RawEntry& e = raw[i];
+    // Inline entries keep their index; an entry of a file is named by its
+    // name (an index across many files would help no one find it).
+    std::string path = "sources[" + std::to_string(e.index) + "]";
+    if (i >= inline_count) {
+      const YAML::Node& own = e.yaml;
+      YAML::Node n = own["name"];
+      std::string name = n && n.IsScalar() ? n.Scalar() : "";
+      if (name.empty() || !is_source_name(name))
+        throw ConfigError(e.file + " [" + std::to_string(e.index) + "]: name",
+                          name.empty() ? "is required" : "expected lower-case letters, digits, '-' or '_' (at most 64)");
+      path = "sources[" + name + "]";
+    }
+    const YAML::Node& own = e.yaml;
+    const YAML::Node& pull_defaults = defaults.pull;
+    YAML::Node t = own["type"] ? own["type"] : pull_defaults ? pull_defaults["type"] : YAML::Node();
+    bool webhook_type = t && t.IsScalar() && t.Scalar() == "zendesk_webhook";
+    ConfigNode item = root.adopt(e.yaml, path, e.file, webhook_type ? defaults.webhook : defaults.pull);
     std::string type = item.require_string("type");
     if (type != "zendesk_pull" && type != "zendesk_webhook")
       item.fail("type", "unknown source type " + item.shown("type", type) + "; known types: zendesk_pull, zendesk_webhook");
     std::string name = item.require_string("name");
     if (!is_source_name(name))
       item.fail("name", "expected lower-case letters, digits, '-' or '_' (at most 64), got " + item.shown("name", name));
-    bool taken = std::any_of(c.sources.begin(), c.sources.end(), [&](const auto& s) { return s.name == name; }) ||
-                 std::any_of(c.webhooks.begin(), c.webhooks.end(), [&](const auto& w) { return w.name == name; });
-    if (taken) item.fail("name", "\"" + name + "\" is already the name of another source");
+    std::string where = path + (e.file.empty() ? "" : " (" + e.file + ")");
+    auto [owner, fresh] = name_owner.emplace(name, where);
+    if (!fresh) item.fail("name", "\"" + name + "\" is already the name of another source (" + owner->second + ")");
     if (type == "zendesk_webhook") {
       read_webhook(item, c);
-      continue;
+      c.webhooks.back().checkpoint_path = expand_source(c.webhooks.back().checkpoint_path, name);
+    } else {
+      PullSourceConfig& s = c.sources.emplace_back();
+      s.name = name;
+      read_zendesk(item, s, c);
+      s.checkpoint_path = expand_source(item.child("checkpoint").require_string("path"), name);
+      item.reject_unknown_keys();
     }
-    PullSourceConfig& s = c.sources.emplace_back();
-    s.name = name;
-    read_zendesk(item, s, c);
-    s.checkpoint_path = item.child("checkpoint").require_string("path");
+    read.emplace_back(name, item);
   }
   // Two sources writing one file would overwrite each other's position.
-  std::map<std::string, std::string> checkpoint_owner;
-  for (const auto& s : c.sources) checkpoint_owner.emplace(s.checkpoint_path, s.name);
-  for (const auto& w : c.webhooks) checkpoint_owner.emplace(w.checkpoint_path, w.name);
-  for (const ConfigNode& item : items) {
-    std::string name = item.get_string("name", ""), path = item.child("checkpoint").get_string("path", "");
-    if (checkpoint_owner.at(path) != name)
-      item.child("checkpoint").fail("path", "is also source \"" + checkpoint_owner.at(path) +
-                                                "\"'s checkpoint; give each source its own file");
-  }
-  for (size_t i = 0; i < c.sources.size(); ++i) {
-    const auto& s = c.sources[i];
+  // Compared as written but normalized: /a/./b.json is /a/b.json.
+  auto same_file = [](const std::string& p) { return std::filesystem::path(p).lexically_normal().string(); };
+  std::unordered_map<std::string, std::string> checkpoint_owner;
+  for (const auto& s : c.sources) checkpoint_owner.emplace(same_file(s.checkpoint_path), s.name);
+  for (const auto& w : c.webhooks) checkpoint_owner.emplace(same_file(w.checkpoint_path), w.name);
+  std::unordered_map<std::string, const ConfigNode*> node_of;
+  for (const auto& [name, item] : read) node_of.emplace(name, &item);
+  auto check_own = [&](const std::string& name, const std::string& path) {
+    const std::string& owner = checkpoint_owner.at(same_file(path));
+    if (owner != name)
+      node_of.at(name)->child("checkpoint").fail(
+          "path", "is also source \"" + owner + "\"'s checkpoint (" + path +
+                      "); give each source its own file (with many, put {source} in the path: it becomes the name)");
+  };
+  for (const auto& s : c.sources) check_own(s.name, s.checkpoint_path);
+  for (const auto& w : c.webhooks) check_own(w.name, w.checkpoint_path);
+  // The message's order follows the entries; check in that order.
+  for (const auto& s : c.sources) {
     if (s.dedup_with.empty()) continue;
-    auto w = std::find_if(c.webhooks.begin(), c.webhooks.end(), [&](const auto& w) { return w.name == s.dedup_with; });
-    // items[] is in the order read; find this source's entry for the message.
-    for (const ConfigNode& item : items)
-      if (item.get_string("name", "") == s.name && w == c.webhooks.end())
-        item.fail("dedup_with", "names no zendesk_webhook source: " + item.shown("dedup_with", s.dedup_with));
+    bool found = std::any_of(c.webhooks.begin(), c.webhooks.end(), [&](const auto& w) { return w.name == s.dedup_with; });
+    if (!found)
+      node_of.at(s.name)->fail("dedup_with", "names no zendesk_webhook source: " +
+                                                 node_of.at(s.name)->shown("dedup_with", s.dedup_with));
   }
   c.sources_form = "sources (" + std::to_string(c.sources.size() + c.webhooks.size()) + ")";
 }

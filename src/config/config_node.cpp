@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <sstream>
 
@@ -83,6 +84,26 @@ void check_keys(const YAML::Node& node, const std::string& path, size_t& visited
 ConfigNode::ConfigNode(YAML::Node node, std::string path, std::shared_ptr<Shared> shared)
     : node_(std::move(node)), path_(std::move(path)), shared_(std::move(shared)) {}
 
+namespace {
+YAML::Node parse_checked(const std::string& yaml, const std::string& origin) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(origin, "not valid YAML: " + e.msg + " (line " + std::to_string(e.mark.line + 1) +
+                                  ", column " + std::to_string(e.mark.column + 1) + ")");
+  }
+  size_t visited = 0;
+  try {
+    check_keys(root, "", visited);
+  } catch (const ConfigError& e) {
+    if (origin == "<string>" || origin.empty()) throw;
+    throw ConfigError(e.key() + " (" + origin + ")", std::string(e.what()).substr(e.key().size() + 10));
+  }
+  return root;
+}
+}  // namespace
+
 ConfigNode ConfigNode::load_string(const std::string& yaml, const std::string& origin) {
   YAML::Node root;
   try {
@@ -94,7 +115,9 @@ ConfigNode ConfigNode::load_string(const std::string& yaml, const std::string& o
   if (!root.IsMap()) throw ConfigError(origin, "the top level must be a mapping of sections (zendesk:, sinks:, ...)");
   size_t visited = 0;
   check_keys(root, "", visited);
-  return ConfigNode(root, "", std::make_shared<Shared>());
+  auto shared = std::make_shared<Shared>();
+  shared->origin = origin;
+  return ConfigNode(root, "", shared);
 }
 
 ConfigNode ConfigNode::load_file(const std::string& path) {
@@ -107,10 +130,79 @@ ConfigNode ConfigNode::load_file(const std::string& path) {
   return load_string(text, path);
 }
 
+YAML::Node ConfigNode::parse_file(const std::string& path, const std::string& shown_as) {
+  std::string text;
+  try {
+    text = read_bounded(path, kMaxConfigBytes, "config file");
+  } catch (const std::runtime_error& e) {
+    throw ConfigError(shown_as, e.what());
+  }
+  return parse_checked(text, shown_as);
+}
+
+YAML::Node ConfigNode::raw(const std::string& key) const {
+  if (!has(key)) return YAML::Node();
+  // Everything below is the caller's to check: the walk for unknown keys
+  // stops here.
+  std::function<void(const YAML::Node&, const std::string&)> mark = [&](const YAML::Node& n, const std::string& p) {
+    shared_->used.insert(p);
+    if (n.IsMap())
+      for (auto it = n.begin(); it != n.end(); ++it) mark(it->second, p + "." + it->first.Scalar());
+  };
+  mark(node_[key], key_path(key));
+  return node_[key];
+}
+
+namespace {
+// A deep copy of `own` with `defaults` beneath it; `record` is called with
+// the relative path of every value taken from defaults.
+template <typename Record>
+YAML::Node merge_under(const YAML::Node& own, const YAML::Node& defaults, const std::string& rel, Record& record) {
+  if (!own || own.IsNull()) {
+    if (!defaults || defaults.IsNull()) return YAML::Clone(own ? own : defaults);
+    std::function<void(const YAML::Node&, const std::string&)> mark = [&](const YAML::Node& n, const std::string& p) {
+      record(p);
+      if (n.IsMap())
+        for (auto it = n.begin(); it != n.end(); ++it) mark(it->second, p + "." + it->first.Scalar());
+    };
+    mark(defaults, rel);
+    return YAML::Clone(defaults);
+  }
+  if (!own.IsMap() || !defaults || !defaults.IsMap()) return YAML::Clone(own);
+  YAML::Node out = YAML::Clone(own);
+  for (auto it = defaults.begin(); it != defaults.end(); ++it) {
+    std::string k = it->first.Scalar();
+    std::string p = rel.empty() ? k : rel + "." + k;
+    out[k] = merge_under(own[k], it->second, p, record);
+  }
+  return out;
+}
+}  // namespace
+
+ConfigNode ConfigNode::adopt(const YAML::Node& own, const std::string& path, const std::string& file,
+                             const YAML::Node& defaults, const std::string& defaults_path) const {
+  std::string shown = path + (file.empty() ? "" : " (" + file + ")");
+  auto record = [&](const std::string& rel) {
+    shared_->inherited[path + "." + rel] = defaults_path + "." + rel + " (for " + shown + ")";
+  };
+  YAML::Node merged = merge_under(own, defaults, "", record);
+  ConfigNode n(merged, path, shared_);
+  n.entry_path_ = path;
+  n.entry_file_ = file;
+  return n;
+}
+
+std::string ConfigNode::shown_key(const std::string& full) const {
+  if (auto it = shared_->inherited.find(full); it != shared_->inherited.end()) return it->second;
+  if (entry_file_.empty() || full.compare(0, entry_path_.size(), entry_path_) != 0) return full;
+  std::string shown = entry_path_ + " (" + entry_file_ + ")";
+  return full.size() > entry_path_.size() ? shown + ": " + full.substr(entry_path_.size() + 1) : shown;
+}
+
 std::string ConfigNode::key_path(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
 
 void ConfigNode::fail(const std::string& key, const std::string& problem) const {
-  throw ConfigError(key.empty() ? path_ : key_path(key), problem);
+  throw ConfigError(shown_key(key.empty() ? path_ : key_path(key)), problem);
 }
 
 bool ConfigNode::has(const std::string& key) const { return node_ && node_.IsMap() && node_[key]; }
@@ -122,7 +214,10 @@ ConfigNode ConfigNode::child(const std::string& key) const {
     if (!sub.IsMap() && !sub.IsNull()) fail(key, "expected a mapping of keys");
     shared_->used.insert(key_path(key));
   }
-  return ConfigNode(sub, key_path(key), shared_);
+  ConfigNode n(sub, key_path(key), shared_);
+  n.entry_path_ = entry_path_;
+  n.entry_file_ = entry_file_;
+  return n;
 }
 
 std::vector<ConfigNode> ConfigNode::items(const std::string& key) const {
@@ -135,7 +230,10 @@ std::vector<ConfigNode> ConfigNode::items(const std::string& key) const {
     std::string p = key_path(key) + "[" + std::to_string(i) + "]";
     if (!seq[i].IsMap()) throw ConfigError(p, "expected a mapping");
     shared_->used.insert(p);
-    out.push_back(ConfigNode(seq[i], p, shared_));
+    ConfigNode n(seq[i], p, shared_);
+    n.entry_path_ = entry_path_;
+    n.entry_file_ = entry_file_;
+    out.push_back(std::move(n));
   }
   return out;
 }
@@ -320,7 +418,7 @@ void ConfigNode::collect_unknown(const YAML::Node& node, const std::string& path
   for (auto it = node.begin(); it != node.end(); ++it) {
     std::string k = it->first.Scalar();  // keys were checked to be scalars at load
     std::string p = path.empty() ? k : path + "." + k;
-    if (!shared_->used.count(p)) throw ConfigError(p, "unknown key (check the spelling; see config/*.yaml for examples)");
+    if (!shared_->used.count(p)) throw ConfigError(shown_key(p), "unknown key (check the spelling; see config/*.yaml for examples)");
     if (it->second.IsMap()) collect_unknown(it->second, p);
     if (it->second.IsSequence())
       for (size_t i = 0; i < it->second.size(); ++i) {

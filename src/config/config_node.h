@@ -44,6 +44,8 @@ class ConfigNode {
   static ConfigNode load_string(const std::string& yaml, const std::string& origin = "<string>");
 
   const std::string& path() const { return path_; }
+  // The file the root was read from ("<string>" for load_string's default).
+  const std::string& origin() const { return shared_->origin; }
   bool has(const std::string& key) const;
   bool is_null() const { return !node_ || node_.IsNull(); }
 
@@ -66,6 +68,26 @@ class ConfigNode {
   std::vector<std::string> get_string_list(const std::string& key) const;
   // A flat map of scalars (e.g. librdkafka properties), env-interpolated.
   std::map<std::string, std::string> get_string_map(const std::string& key) const;
+
+  // The YAML value of `key` as it is (nothing checked), marked as read: for
+  // sections this node does not read itself (e.g. `sources` read entry by
+  // entry through adopt()). An absent key yields a null node.
+  YAML::Node raw(const std::string& key) const;
+
+  // A mapping from elsewhere (another file, or an entry to merge with
+  // defaults) read as part of this config: it shares the record of keys
+  // read and of secrets. `defaults` is deep-merged beneath `own` (own wins;
+  // mappings merge key by key; lists and values are replaced whole). Errors
+  // name `path` (unique, e.g. sources[acme]) and `file` when given, as in
+  // "sources[acme] (accounts/acme.yaml): rate_limit.requests"; a key that
+  // came from `defaults` is named there instead, as in
+  // "defaults.rate_limit.requests (for sources[acme])".
+  ConfigNode adopt(const YAML::Node& own, const std::string& path, const std::string& file = "",
+                   const YAML::Node& defaults = YAML::Node(), const std::string& defaults_path = "defaults") const;
+
+  // A YAML file of any shape (list or mapping) with the same checks and
+  // bounds as the config file itself; errors name `shown_as`.
+  static YAML::Node parse_file(const std::string& path, const std::string& shown_as);
 
   // `key` or `key_file`, not both. nullopt when neither is present.
   std::optional<std::string> get_secret(const std::string& key) const;
@@ -91,15 +113,23 @@ class ConfigNode {
   struct Shared {
     std::set<std::string> used;        // full key paths that were read
     std::vector<std::string> secrets;
+    std::string origin;
+    // Full key paths of values merged in from defaults -> how errors name them.
+    std::map<std::string, std::string> inherited;
   };
   ConfigNode(YAML::Node node, std::string path, std::shared_ptr<Shared> shared);
   std::optional<YAML::Node> scalar(const std::string& key) const;
   std::string interpolate(const std::string& raw, const std::string& key) const;
   void collect_unknown(const YAML::Node& node, const std::string& path) const;
+  // How an error names the full key path `full`.
+  std::string shown_key(const std::string& full) const;
 
   YAML::Node node_;
   std::string path_;
   std::shared_ptr<Shared> shared_;
+  // Set below adopt(): the adopted entry's path and file, for error names.
+  std::string entry_path_;
+  std::string entry_file_;
 };
 
 }  // namespace zf

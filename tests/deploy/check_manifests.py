@@ -45,8 +45,12 @@ need("persistentVolumeClaim" in vols["state"] and vols["state"]["persistentVolum
 config = by_kind["ConfigMap"][0]["data"]["config.yaml"]
 parsed = yaml.safe_load(config)
 # With the webhook: a push and a pull source; else the zendesk: shorthand.
-pushes = [s for s in parsed.get("sources", []) if s["type"] == "zendesk_webhook"]
-pull = next((s for s in parsed.get("sources", []) if s["type"] == "zendesk_pull"), None) or parsed.get("zendesk")
+# With many accounts: the type and the shared credential are in defaults:.
+defaults = parsed.get("defaults") or {}
+kind = lambda s: s.get("type", defaults.get("type"))
+pushes = [s for s in parsed.get("sources", []) if kind(s) == "zendesk_webhook"]
+pull = defaults if defaults else (next((s for s in parsed.get("sources", []) if kind(s) == "zendesk_pull"), None)
+                                  or parsed.get("zendesk"))
 # Readiness routes the webhook Service: with a push source, on its health
 # alone (a revoked pull token must not take pushes offline).
 want_ready = "/readyz?source=" + pushes[0]["name"] if pushes else "/readyz"

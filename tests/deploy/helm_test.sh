@@ -24,11 +24,32 @@ for values in "" "$CHART"/examples/values-*.yaml; do
   "$HELM" lint "$CHART" ${values:+-f "$values"} >"$TMP/lint" 2>&1 || { cat "$TMP/lint"; fail "helm lint ($name)"; }
   "$HELM" template fwd "$CHART" ${values:+-f "$values"} >"$TMP/rendered.yaml" || fail "helm template ($name)"
   /usr/bin/python3 "$ROOT/tests/deploy/check_manifests.py" "$TMP/rendered.yaml" "$TMP/config.yaml" || fail "manifests ($name)"
-  ZENDESK_CREDENTIAL=dummy-credential KAFKA_PASSWORD=dummy-password ZENDESK_WEBHOOK_SECRET=dummy-secret \
+  ZENDESK_CREDENTIAL=dummy-credential ZENDESK_CREDENTIAL_GLOBEX=dummy-globex KAFKA_PASSWORD=dummy-password ZENDESK_WEBHOOK_SECRET=dummy-secret \
     "$FWD" validate --config "$TMP/config.yaml" \
     || fail "zendesk-forwarder validate rejected the rendered config ($name)"
   echo "ok: $name"
 done
+
+# Many accounts: defaults: once, one source per account, an account's own
+# credential from its own Secret.
+"$HELM" template fwd "$CHART" -f "$CHART/examples/values-many-accounts.yaml" >"$TMP/many.yaml" || fail "helm template (many)"
+/usr/bin/python3 - "$TMP/many.yaml" <<'PY' || fail "many accounts"
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+config = yaml.safe_load([d for d in docs if d["kind"] == "ConfigMap"][0]["data"]["config.yaml"])
+assert "zendesk" not in config and "checkpoint" not in config, config.keys()
+d = config["defaults"]
+assert d["checkpoint"]["path"] == "/var/lib/zendesk-forwarder/{source}.json", d
+assert d["rate_limit"] == {"requests": 40, "period": "60s"}, d["rate_limit"]
+assert d["auth"]["token"] == "${ZENDESK_CREDENTIAL}", d["auth"]
+names = [s["name"] for s in config["sources"]]
+assert names == ["acme", "globex", "initech"], names
+globex = config["sources"][1]
+assert globex["auth"] == {"token": "${ZENDESK_CREDENTIAL_GLOBEX}"} and "credentialSecret" not in globex, globex
+env = {e["name"]: e for e in [d for d in docs if d["kind"] == "Deployment"][0]["spec"]["template"]["spec"]["containers"][0]["env"]}
+assert env["ZENDESK_CREDENTIAL_GLOBEX"]["valueFrom"]["secretKeyRef"] == {"name": "zendesk-forwarder-globex", "key": "token"}
+print("ok: many accounts,", len(names), "sources under one defaults:")
+PY
 
 "$HELM" template fwd "$CHART" -f "$CHART/examples/values-kafka.yaml" | grep -q 'alert: ZendeskForwarderRetentionEdge' \
   || fail "PrometheusRule does not carry the alert rules"
@@ -65,5 +86,11 @@ reject "both existingSecret and inline credential" "at '/auth/credential'" --set
 reject "unknown sink type" "at '/sinks/0/type'" --set 'sinks[0].type=splunk'
 reject "more than one replica" "replicas" --set replicas=2
 reject "page size above the API's maximum" "at '/zendesk/pageSize'" --set zendesk.pageSize=5000
+reject "an account without a name" "at '/accounts/0'" --set 'accounts[0].subdomain=acme'
+reject "an account name that is no source name" "at '/accounts/0/name'" --set 'accounts[0].name=Acme Corp'
+reject "an account's credentialSecret without its key" "at '/accounts/0/credentialSecret'" \
+  --set 'accounts[0].name=acme' --set 'accounts[0].credentialSecret.name=s'
+reject "accounts with the chart's webhook" "do not go together" -f "$CHART/examples/values-many-accounts.yaml" \
+  --set webhook.enabled=true
 reject "verify budget share above 1" "at '/verify/budgetShare'" --set verify.budgetShare=2
 echo OK

@@ -4,11 +4,13 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "app/app_config.h"
 #include "config/config_node.h"
 #include "log/logger.h"
+#include "test_dirs.h"
 
 using namespace zf;
 
@@ -347,7 +349,7 @@ TEST_CASE("config (#13): bad sources are refused with the key of the entry at fa
 
 TEST_CASE("config: every example under config/ is valid (but for files of the machine it is meant for)") {
   for (const char* var : {"ACME_API_TOKEN", "GLOBEX_OAUTH_TOKEN", "ZENDESK_API_TOKEN", "ZENDESK_WEBHOOK_SECRET",
-                          "ZENDESK_WEBHOOK_OLD_SECRET"})
+                          "ZENDESK_WEBHOOK_OLD_SECRET", "GLOBEX_API_TOKEN"})
     setenv(var, "example-secret-value", 0);
   size_t checked = 0;
   for (const auto& entry : std::filesystem::directory_iterator(std::string(ZF_TEST_FIXTURES) + "/../../config")) {
@@ -398,4 +400,233 @@ sinks:
             .find("config: sinks[0].transactional_id: applies only with exactly_once: true") != std::string::npos);
   CHECK(err("transaction_timeout: 30s", "transaction_timeout: 1s").find("sinks[0].transaction_timeout") !=
         std::string::npos);
+}
+
+// #29 "Config that scales": defaults: merged beneath each entry, and sources
+// read from files or a directory.
+namespace {
+void write_file(const std::filesystem::path& p, const std::string& text) {
+  std::filesystem::create_directories(p.parent_path());
+  std::ofstream(p) << text;
+}
+
+std::string load_error(const std::filesystem::path& config) {
+  try {
+    app::load_config(ConfigNode::load_file(config.string()));
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+const std::string kSink = "sinks: [{type: jsonl, path: \"-\"}]\n";
+}  // namespace
+
+TEST_CASE("config (#29): defaults are deep-merged beneath each entry; the entry wins key by key") {
+  auto app = app::load_config(ConfigNode::load_string(R"(defaults:
+  type: zendesk_pull
+  auth: {type: oauth, oauth_token: d3fault-token}
+  rate_limit: {period: 30s, requests: 20}
+  poll_interval: 45s
+  checkpoint: {path: "/var/lib/zf/{source}.json"}
+sources:
+  - {name: acme, subdomain: acme, rate_limit: {requests: 10}}
+  - {name: globex, subdomain: globex, poll_interval: 10s, rate_limit: {period: 120s},
+     checkpoint: {path: /data/globex.json}}
+)" + kSink));
+  REQUIRE(app.sources.size() == 2);
+  const auto& a = app.sources[0];
+  const auto& g = app.sources[1];
+  CHECK(a.rate_limit_requests == 10);                        // the entry's
+  CHECK(a.rate_limit_period == std::chrono::seconds(30));    // merged from defaults, same mapping
+  CHECK(a.source.windows.poll_interval_s == 45);
+  CHECK(a.checkpoint_path == "/var/lib/zf/acme.json");       // {source} is the name
+  CHECK(g.rate_limit_requests == 20);
+  CHECK(g.rate_limit_period == std::chrono::seconds(120));
+  CHECK(g.source.windows.poll_interval_s == 10);
+  CHECK(g.checkpoint_path == "/data/globex.json");
+  CHECK(a.source.authorization == g.source.authorization);  // one shared credential, stated once
+  CHECK(std::find(app.secrets.begin(), app.secrets.end(), "d3fault-token") != app.secrets.end());
+}
+
+TEST_CASE("config (#29): mistakes in defaults and merged entries are named by where they were written") {
+  const std::string base = R"(defaults:
+  type: zendesk_pull
+  auth: {type: oauth, oauth_token: t0k3n}
+  rate_limit: {period: 60s}
+  checkpoint: {path: "/tmp/zf-{source}.json"}
+sources:
+  - {name: acme, subdomain: acme}
+  - {name: globex, subdomain: globex, rate_limit: {requests: 5}}
+)" + kSink;
+  REQUIRE(error_of(base).empty());
+  auto err = [&](const std::string& from, const std::string& to) {
+    std::string yaml = base;
+    yaml.replace(yaml.find(from), from.size(), to);
+    return error_of(yaml);
+  };
+  // An unknown key in defaults is named there, not in an entry that never spelt it.
+  CHECK(err("rate_limit: {period: 60s}", "rate_limt: {period: 60s}")
+            .find("config: defaults.rate_limt (for sources[0]): unknown key") != std::string::npos);
+  CHECK(err("rate_limit: {period: 60s}", "rate_limit: {periode: 60s}")
+            .find("config: defaults.rate_limit.periode (for sources[0]): unknown key") != std::string::npos);
+  CHECK(err("rate_limit: {period: 60s}", "rate_limit: {period: 60x}")
+            .find("config: defaults.rate_limit.period (for sources[0]): expected a duration") != std::string::npos);
+  // The entry's own value is named in the entry.
+  CHECK(err("requests: 5", "requests: 0").find("config: sources[1].rate_limit.requests: expected a number") !=
+        std::string::npos);
+  CHECK(err("  type: zendesk_pull\n", "  type: zendesk_pull\n  name: x\n").find("config: defaults.name:") !=
+        std::string::npos);
+  // A webhook-only key with no webhook source: refused naming it.
+  CHECK(err("  type: zendesk_pull\n", "  type: zendesk_pull\n  ack_timeout: 3s\n")
+            .find("config: defaults.ack_timeout: is a zendesk_webhook setting and no source") != std::string::npos);
+  // One checkpoint path for all: refused naming both sources.
+  std::string same = err("\"/tmp/zf-{source}.json\"", "/tmp/zf-all.json");
+  CHECK(same.find("config: defaults.checkpoint.path (for sources[1]): is also source \"acme\"'s checkpoint") !=
+        std::string::npos);
+  CHECK(err("sources:", "zendesk: {subdomain: acme}\nsources:").find("not both") != std::string::npos);
+  std::string shorthand = error_of("defaults: {poll_interval: 5s}\n" + kValid);
+  CHECK(shorthand.find("config: defaults: applies to the sources list") != std::string::npos);
+}
+
+TEST_CASE("config (#29): sources_from reads a file or a directory in name order, merged with sources:") {
+  auto dir = zf::testing::temp_dir("config-sources-from");
+  write_file(dir / "zf.yaml", R"(defaults:
+  type: zendesk_pull
+  auth: {type: api_token, email: soc@mssp.example, token_file: secrets/default-token}
+  checkpoint: {path: "/var/lib/zf/{source}.json"}
+sources:
+  - {name: inline, subdomain: inline}
+sources_from: [accounts, more.yaml]
+)" + kSink);
+  write_file(dir / "secrets/default-token", "dflt-token\n");
+  write_file(dir / "secrets/zeta-token", "zeta-token\n");
+  write_file(dir / "accounts/b.yaml", "name: bravo\nsubdomain: bravo\nrate_limit: {requests: 7}\n");
+  // A list in one file; its own secret file and a key of its own.
+  write_file(dir / "accounts/a.yaml",
+             "- {name: alpha, subdomain: alpha}\n- {name: zeta, subdomain: zeta, auth: {token_file: " +
+                 (dir / "secrets/zeta-token").string() + "}}\n");
+  write_file(dir / "accounts/..data/c.yaml", "name: hidden\n");  // a ConfigMap volume's own
+  write_file(dir / "accounts/notes.txt", "not a source\n");
+  write_file(dir / "more.yaml", "name: charlie\nsubdomain: charlie\n");
+  // token_file in defaults is relative to the working directory, as everywhere.
+  auto cwd = std::filesystem::current_path();
+  std::filesystem::current_path(dir);
+  std::string error;
+  app::AppConfig app;
+  try {
+    app = app::load_config(ConfigNode::load_file((dir / "zf.yaml").string()));
+  } catch (const ConfigError& e) {
+    error = e.what();
+  }
+  std::filesystem::current_path(cwd);
+  REQUIRE(error == "");
+  std::vector<std::string> names;
+  for (const auto& s : app.sources) names.push_back(s.name);
+  CHECK(names == std::vector<std::string>{"inline", "alpha", "zeta", "bravo", "charlie"});
+  CHECK(app.sources[3].rate_limit_requests == 7);
+  CHECK(app.sources[1].rate_limit_requests == 50);
+  CHECK(app.sources[4].checkpoint_path == "/var/lib/zf/charlie.json");
+  CHECK(app.sources[1].source.authorization != app.sources[2].source.authorization);  // zeta's own token
+  CHECK(std::find(app.secrets.begin(), app.secrets.end(), "zeta-token") != app.secrets.end());
+  CHECK(std::find(app.secrets.begin(), app.secrets.end(), "dflt-token") != app.secrets.end());
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("config (#29): errors in account files name the file, the account and the key") {
+  auto dir = zf::testing::temp_dir("config-sources-errors");
+  write_file(dir / "zf.yaml", R"(defaults:
+  type: zendesk_pull
+  auth: {type: oauth, oauth_token: t0k3n}
+  checkpoint: {path: "/var/lib/zf/{source}.json"}
+sources_from: accounts
+)" + kSink);
+  write_file(dir / "accounts/acme.yaml", "name: acme\nsubdomain: acme\n");
+  REQUIRE(load_error(dir / "zf.yaml") == "");
+  auto with_account = [&](const std::string& file, const std::string& text) {
+    write_file(dir / "accounts" / file, text);
+    std::string e = load_error(dir / "zf.yaml");
+    std::filesystem::remove(dir / "accounts" / file);
+    return e;
+  };
+  CHECK(with_account("b.yaml", "name: globex\nsubdomain: globex\nrate_limit: {requests: many}\n")
+            .find("config: sources[globex] (accounts/b.yaml): rate_limit.requests: expected a whole number") !=
+        std::string::npos);
+  CHECK(with_account("b.yaml", "name: globex\nsubdomain: globex\npage_sise: 10\n")
+            .find("config: sources[globex] (accounts/b.yaml): page_sise: unknown key") != std::string::npos);
+  // The same name in two files: both places named.
+  CHECK(with_account("b.yaml", "name: acme\nsubdomain: acme2\n")
+            .find("config: sources[acme] (accounts/b.yaml): name: \"acme\" is already the name of another source "
+                  "(sources[acme] (accounts/acme.yaml))") != std::string::npos);
+  // The same checkpoint file from two files.
+  CHECK(with_account("b.yaml", "name: globex\nsubdomain: globex\ncheckpoint: {path: /var/lib/zf/acme.json}\n")
+            .find("config: sources[globex] (accounts/b.yaml): checkpoint.path: is also source \"acme\"'s checkpoint") !=
+        std::string::npos);
+  CHECK(with_account("b.yaml", "name: globex\nsubdomain: globex\ncheckpoint: {path: /var/lib/./zf/acme.json}\n")
+            .find("checkpoint.path: is also source \"acme\"'s checkpoint") != std::string::npos);  // the same file
+  CHECK(with_account("b.yaml", "- {subdomain: globex}\n").find("config: accounts/b.yaml [0]: name: is required") !=
+        std::string::npos);
+  CHECK(with_account("b.yaml", "name: x\nname: y\n").find("accounts/b.yaml") != std::string::npos);  // given twice
+  CHECK(with_account("b.yaml", "just text\n").find("config: accounts/b.yaml: expected one source") != std::string::npos);
+  write_file(dir / "zf.yaml", "sources_from: nowhere\n" + kSink);
+  CHECK(load_error(dir / "zf.yaml").find("config: sources_from: no such file or directory") != std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("config (#29): 1,000 accounts from a directory with defaults load, each with its own settings") {
+  auto dir = zf::testing::temp_dir("config-thousand");
+  write_file(dir / "zf.yaml", R"(defaults:
+  type: zendesk_pull
+  auth: {type: oauth, oauth_token: t0k3n}
+  rate_limit: {period: 60s, requests: 40}
+  poll_interval: 60s
+  checkpoint: {path: "/var/lib/zf/{source}.json"}
+sources_from: accounts
+)" + kSink);
+  constexpr int kAccounts = 1000;
+  auto name_of = [](int i) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "acct-%04d", i);
+    return std::string(buf);
+  };
+  for (int i = 0; i < kAccounts; ++i) {
+    // Every tenth account overrides its budget.
+    std::string extra = i % 10 == 0 ? "rate_limit: {requests: " + std::to_string(1 + i % 37) + "}\n" : "";
+    write_file(dir / "accounts" / (name_of(i) + ".yaml"), "name: " + name_of(i) + "\nsubdomain: " + name_of(i) + "\n" + extra);
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  auto app = app::load_config(ConfigNode::load_file((dir / "zf.yaml").string()));
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  MESSAGE("loaded " << kAccounts << " accounts in " << ms << " ms");
+  REQUIRE(app.sources.size() == kAccounts);
+  for (int i = 0; i < kAccounts; ++i) {
+    const auto& s = app.sources[static_cast<size_t>(i)];
+    CAPTURE(i);
+    CHECK(s.name == name_of(i));
+    CHECK(s.account == name_of(i));
+    CHECK(s.source.base_url == "https://" + name_of(i) + ".zendesk.com");
+    CHECK(s.rate_limit_requests == (i % 10 == 0 ? 1 + i % 37 : 40));
+    CHECK(s.rate_limit_period == std::chrono::seconds(60));
+    CHECK(s.source.windows.poll_interval_s == 60);
+    CHECK(s.checkpoint_path == "/var/lib/zf/" + name_of(i) + ".json");
+  }
+  CHECK(ms < 5000);  // validated once at start: seconds at most on a loaded CI machine
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("config (#29): defaults reach a zendesk_webhook entry only through the keys it takes") {
+  auto app = app::load_config(ConfigNode::load_string(R"(defaults:
+  auth: {type: oauth, oauth_token: t0k3n}
+  ack_timeout: 3s
+  checkpoint: {path: "/tmp/zf-{source}.state"}
+sources:
+  - {type: zendesk_webhook, name: push, account: acme, listen: "127.0.0.1:8443", signing_secret: s3cr3t}
+  - {type: zendesk_pull, name: pull, subdomain: acme, dedup_with: push}
+)" + kSink));
+  REQUIRE(app.webhooks.size() == 1);
+  CHECK(app.webhooks[0].settings.ack_timeout == std::chrono::seconds(3));
+  CHECK(app.webhooks[0].checkpoint_path == "/tmp/zf-push.state");
+  REQUIRE(app.sources.size() == 1);
+  CHECK(app.sources[0].checkpoint_path == "/tmp/zf-pull.state");
+  CHECK(app.sources[0].dedup_with == "push");
 }

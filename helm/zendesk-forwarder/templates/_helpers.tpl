@@ -51,3 +51,43 @@ rate_limit:
   requests: {{ .Values.zendesk.rateLimit.requests }}
   period: {{ .Values.zendesk.rateLimit.period }}
 {{- end }}
+
+{{/* The environment variable holding an account's own credential. */}}
+{{- define "zf.accountCredentialEnv" -}}
+ZENDESK_CREDENTIAL_{{ . | upper | replace "-" "_" }}
+{{- end }}
+
+{{/* Env entries for the accounts that have a credential of their own. */}}
+{{- define "zf.accountsEnv" -}}
+{{- range .Values.accounts }}
+{{- if .credentialSecret }}
+- name: {{ include "zf.accountCredentialEnv" .name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ .credentialSecret.name }}
+      key: {{ .credentialSecret.key }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Many accounts: the config's defaults: (the chart's auth and zendesk
+settings, one checkpoint file per source name, then .Values.defaults over
+them) and sources: (each account's keys, its own credential if it has one). */}}
+{{- define "zf.manyAccounts" -}}
+{{- $base := include "zf.pullSettings" (dict "Values" .Values "settle" .Values.zendesk.settleDelay "late" .Values.zendesk.lateReadDelay) | fromYaml }}
+{{- $_ := unset $base "subdomain" }}
+{{- $_ := set $base "type" "zendesk_pull" }}
+{{- $_ := set $base "checkpoint" (dict "path" "/var/lib/zendesk-forwarder/{source}.json") }}
+{{- $secretKey := dict "api_token" "token" "password" "password" "oauth" "oauth_token" }}
+defaults:
+  {{- toYaml (mergeOverwrite $base (deepCopy .Values.defaults)) | nindent 2 }}
+sources:
+{{- range .Values.accounts }}
+{{- $entry := omit . "credentialSecret" }}
+{{- if .credentialSecret }}
+{{- $auth := dict (get $secretKey $.Values.auth.type) (printf "${%s}" (include "zf.accountCredentialEnv" .name)) }}
+{{- $_ := set $entry "auth" (mergeOverwrite $auth (get $entry "auth" | default dict)) }}
+{{- end }}
+  - {{- toYaml $entry | nindent 4 }}
+{{- end }}
+{{- end }}
