@@ -5,10 +5,13 @@
 #include "jsonl/jsonl_sink.h"
 
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -38,7 +41,12 @@ struct Settings {
 class JsonlSink final : public Sink {
  public:
   JsonlSink(Settings s, const SinkContext& ctx)
-      : s_(std::move(s)), log_(ctx.log), name_(ctx.name), worker_([this](const Batch& b) { return deliver(b); }) {
+      : s_(std::move(s)),
+        log_(ctx.log),
+        name_(ctx.name),
+        // close() past its timeout: a write blocked on a pipe or FIFO whose
+        // reader stopped reading gives up, so close returns by its timeout.
+        worker_([this](const Batch& b) { return deliver(b); }, [this] { aborted_ = true; }) {
     open_file();
   }
   ~JsonlSink() override { close(std::chrono::seconds(5)); }
@@ -111,7 +119,7 @@ class JsonlSink final : public Sink {
     open_file();
   }
 
-  std::string write_batch(const Batch& batch) {
+  std::string write_batch(const Batch& batch, bool regular) {
     buf_.clear();
     for (const auto& r : batch.records) {
       buf_ += encode::encode(s_.encoding, r, scratch_);
@@ -119,7 +127,18 @@ class JsonlSink final : public Sink {
     }
     size_t off = 0;
     while (off < buf_.size()) {
-      ssize_t n = ::write(fd_, buf_.data() + off, buf_.size() - off);
+      size_t len = buf_.size() - off;
+      if (!regular) {
+        // A pipe's reader may stop reading: wait for room in slices, so an
+        // abort is noticed, and write no more than a pipe takes at once
+        // when it reports room (PIPE_BUF), so the write itself never blocks.
+        pollfd p{fd_, POLLOUT, 0};
+        int ready = ::poll(&p, 1, 100);
+        if (aborted_) return std::string("write to ") + s_.path + " abandoned: the reader stopped reading";
+        if (ready == 0 || (ready < 0 && errno == EINTR)) continue;
+        len = std::min<size_t>(len, PIPE_BUF);
+      }
+      ssize_t n = ::write(fd_, buf_.data() + off, len);
       if (n < 0) {
         if (errno == EINTR) continue;
         return std::string("write to ") + s_.path + " failed: " + std::strerror(errno);
@@ -140,13 +159,14 @@ class JsonlSink final : public Sink {
     struct stat st {};
     bool regular = ::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode);
     off_t start = st.st_size;
-    std::string error = write_batch(batch);
+    std::string error = write_batch(batch, regular);
     if (error.empty()) return error;
     error += " (check free space and permissions)";
     if (!regular) {
       // A pipe or terminal cannot be cut back: end the partial line so the
-      // records sent again start on a line of their own.
-      (void)!::write(fd_, "\n", 1);
+      // records sent again start on a line of their own (unless its reader
+      // stopped reading: the newline would block too).
+      if (!aborted_) (void)!::write(fd_, "\n", 1);
       return error;
     }
     cut_back(start, error);
@@ -181,6 +201,7 @@ class JsonlSink final : public Sink {
   std::string broken_;  // set when a failed batch could not be cut back: every later batch is Permanent
   std::string buf_;
   std::string scratch_;  // one encoded record, when the encoding is not the record itself
+  std::atomic<bool> aborted_{false};
   SerialWorker worker_;  // last: its thread uses everything above
 };
 

@@ -173,8 +173,15 @@ class KafkaSink final : public Sink {
     if (it != topics_.end()) return it->second;
     rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk_, name.c_str(), nullptr);
     if (!rkt) return nullptr;
-    const rd_kafka_metadata_t* md = nullptr;
-    if (rd_kafka_metadata(rk_, 0, rkt, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR) rd_kafka_metadata_destroy(md);
+    // Up to 2 s in slices: close() must not wait for a broker that never
+    // answers (it joins this thread once it set stopping_).
+    for (int waited_ms = 0; waited_ms < 2000 && !stopping(); waited_ms += 100) {
+      const rd_kafka_metadata_t* md = nullptr;
+      if (rd_kafka_metadata(rk_, 0, rkt, &md, 100) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_metadata_destroy(md);
+        break;
+      }
+    }
     topics_.emplace(name, rkt);
     return rkt;
   }
