@@ -394,7 +394,7 @@ void check_stop(const Variant& v) {
   REQUIRE(caught_up.ended);
   // Caught up: next(false) waits for more until stop is requested.
   auto waiting = std::async(std::launch::async, [&] { return s.next(false); });
-  CHECK(waiting.wait_for(300ms) == std::future_status::timeout);
+  CHECK(waiting.wait_for(100ms) == std::future_status::timeout);
   auto t0 = steady_clock::now();
   f->stop().request();
   bool returned = waiting.wait_for(2s) == std::future_status::ready;
