@@ -72,7 +72,7 @@ kill -TERM $FWD_PID; wait $FWD_PID || fail "the forwarder exited $? on SIGTERM"
 /usr/bin/python3 "$HERE/../kafka/consume.py" "$BOOT" access "$ZF_TMP/kafka.ids" 3 || fail "malformed Kafka messages"
 pushes >"$ZF_TMP/pushes.json"
 curl -sf "$EMU_URL/_emulator/ids" >"$ZF_TMP/ids"
-grep '"message":"stopped"' "$ZF_TMP/forwarder.log" | grep -o '"push_dedup_pages_pending":[0-9]*' |
+grep '"msg":"stopped"' "$ZF_TMP/forwarder.log" | grep -o '"push_dedup_pages_pending":[0-9]*' |
   sed 's/^/pull source at stop: /'
 
 /usr/bin/python3 - "$ZF_TMP" "$missed" <<'PY' || fail "not exactly once"
