@@ -109,7 +109,7 @@ Listing list_api_events(const PullSourceConfig& c, const ListingOptions& o, Proc
   settings.windows.max_window_s = std::max(settings.windows.max_window_s, o.until_s - o.since_s);
   int budget = std::max(1, static_cast<int>(c.rate_limit_requests * o.budget_share));
   source::RateLimiter limiter(budget, c.rate_limit_period, std::max(std::chrono::milliseconds(20), c.rate_limit_period / 500));
-  source::HttpClient http(c.http);
+  net::HttpClient http(c.http);
   source::PullCheckpoint store((dir / "position.json").string());
   auto resumed = store.load();
   int64_t resumed_at = resumed ? resumed->state.first.window_start : o.since_s;

@@ -56,7 +56,7 @@ void read_zendesk(const ConfigNode& z, PullSourceConfig& c, AppConfig& app) {
     // Never printed: it may hold a password.
     if (has_userinfo(url))
       z.fail("base_url", "must not contain credentials (user:password@); put them under " + z.key_path("auth"));
-    auto origin = source::origin_of(url);
+    auto origin = net::origin_of(url);
     if (!origin || (origin->scheme != "https" && origin->scheme != "http"))
       z.fail("base_url", "expected an http(s) URL such as https://acme.zendesk.com");
     if (origin->scheme == "http" && !is_loopback_host(origin->host))

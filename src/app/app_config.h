@@ -34,7 +34,7 @@ struct PullSourceConfig {
   std::string name;     // unique; the `source` metric label and log field
   std::string account;  // subdomain, or the base_url's host
   source::SourceSettings source;
-  source::HttpSettings http;
+  net::HttpSettings http;
   int rate_limit_requests = 50;
   std::chrono::milliseconds rate_limit_period{60'000};
   StartPoint start;

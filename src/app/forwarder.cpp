@@ -193,7 +193,7 @@ struct SourceRun final : Run {
   Metrics metrics;
   PullMetrics pull_metrics;
   source::PullCheckpoint store;
-  source::HttpClient http;
+  net::HttpClient http;
   source::RequestJournal journal;  // when the budget's last requests were sent
   source::RateLimiter limiter;
   source::AccessLogSource source;

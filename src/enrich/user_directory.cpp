@@ -84,7 +84,7 @@ bool UserDirectory::fetch(const std::vector<std::string>& batch, StopSignal& sto
   std::string url = settings_.base_url + "/api/v2/users/show_many?ids=";
   for (size_t i = 0; i < batch.size(); ++i) url += (i ? "," : "") + batch[i];
   ++stats_.requests;
-  source::HttpResponse res = http_.get(url, settings_.authorization, [&stop] { return stop.requested(); });
+  net::HttpResponse res = http_.get(url, settings_.authorization, [&stop] { return stop.requested(); });
   if (res.status == 429) {
     ++stats_.rate_limited;
     auto now = std::chrono::system_clock::now();

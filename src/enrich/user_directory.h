@@ -15,7 +15,7 @@
 #include "core/clock.h"
 #include "core/people.h"
 #include "core/stop_signal.h"
-#include "source/http_client.h"
+#include "net/http_client.h"
 #include "source/rate_limiter.h"
 
 namespace zf {
@@ -27,7 +27,7 @@ namespace zf::enrich {
 struct DirectorySettings {
   std::string base_url;       // "https://acme.zendesk.com"
   std::string authorization;  // the Authorization header value (a secret)
-  source::HttpSettings http;  // a short total timeout: a slow Users API must not slow delivery
+  net::HttpSettings http;  // a short total timeout: a slow Users API must not slow delivery
   int budget_requests = 100;
   std::chrono::milliseconds budget_period{60'000};
   std::chrono::seconds ttl{3600};          // a renamed agent shows the new name after this
@@ -78,7 +78,7 @@ class UserDirectory final : public PeopleLookup {
   DirectorySettings settings_;
   Logger& log_;
   const Clock& clock_;
-  source::HttpClient http_;
+  net::HttpClient http_;
   source::RateLimiter limiter_;
   std::unordered_map<std::string, Entry> cache_;
   std::deque<std::string> order_;  // insertion order, for the size bound

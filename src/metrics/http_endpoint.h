@@ -2,7 +2,9 @@
 // The operator's window: /metrics (Prometheus text format), /healthz (the
 // process loop is alive) and /readyz (fetching and delivering recently
 // enough), each answering 200 or 503 with a short JSON reason. Both judge
-// every source, or only those named: /readyz?source=push.
+// every source, or only those named: /readyz?source=push. Served by the
+// one HTTP server (net/http_listener.h): the same strict, fuzzed head
+// parser, memory budget and deadlines as the webhook.
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -10,10 +12,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "core/clock.h"
+#include "net/http_listener.h"
 
 namespace zf {
 
@@ -74,12 +76,13 @@ std::optional<std::vector<std::string>> readiness_sources(std::string_view query
 // What a client may cost the endpoint. Kubernetes probes it every few
 // seconds and restarts the pod when it does not answer, so a client that
 // trickles bytes must not be able to hold it: every request has an
-// absolute deadline from accept to the last byte of the answer, and when
-// all connections are taken the oldest is dropped for the new one.
+// absolute deadline from accept to its last byte (answered 408 and closed
+// past it), no thread waits on a client that is still sending, and when
+// all connections are taken the one idle longest is dropped for the new one.
 struct EndpointLimits {
   size_t max_connections = 64;
   std::chrono::milliseconds request_deadline{2000};
-  size_t max_request_bytes = 8192;
+  size_t max_request_bytes = 8192;  // the request head; beyond: 431
   std::string metrics_token;  // when set, /metrics needs "Authorization: Bearer <token>"
 };
 
@@ -88,25 +91,23 @@ class HttpEndpoint {
   HttpEndpoint(ProcessMetrics& metrics, std::vector<NamedHealth> health, ReadinessRules rules, EndpointLimits limits = {},
                const Clock& clock = real_clock());
   ~HttpEndpoint();
-  // Binds "host:port" (port 0 picks one) and serves on a thread; returns
-  // the bound "host:port". Throws std::runtime_error when it cannot bind.
+  // Binds "host:port" (port 0 picks one) and serves on threads; returns
+  // the bound "host:port". Throws FatalError (a std::runtime_error) when it
+  // cannot bind.
   std::string start(const std::string& listen);
   void stop();
 
- private:
-  struct Conn;
-  void loop();
-  // The whole HTTP answer to one request head.
-  std::string answer(const std::string& head);
+  // The answer to one request the server accepted (GET or HEAD, head
+  // complete).
+  net::ServerResponse answer(const net::ServerRequest& req) const;
 
+ private:
   ProcessMetrics& metrics_;
   std::vector<NamedHealth> health_;
   const Clock& clock_;
   ReadinessRules rules_;
   EndpointLimits limits_;
-  int listen_fd_ = -1;
-  int wake_fds_[2] = {-1, -1};
-  std::thread thread_;
+  std::unique_ptr<net::HttpListener> server_;
 };
 
 }  // namespace zf

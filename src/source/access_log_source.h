@@ -24,7 +24,7 @@
 #include "core/stop_signal.h"
 #include "source/delivery_ledger.h"
 #include "source/event_id.h"
-#include "source/http_client.h"
+#include "net/http_client.h"
 #include "source/page.h"
 #include "source/position.h"
 #include "source/pull_checkpoint.h"
@@ -36,6 +36,12 @@ class PullMetrics;
 }  // namespace zf
 
 namespace zf::source {
+
+using net::HttpClient;  // the one HTTP client lives in net/
+using net::HttpResponse;
+using net::Origin;
+using net::origin_of;
+using net::same_origin;
 
 struct SourceSettings {
   std::string base_url;       // "https://acme.zendesk.com" (no trailing slash)

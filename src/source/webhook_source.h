@@ -26,7 +26,7 @@
 #include "core/source.h"
 #include "core/stop_signal.h"
 #include "source/event_id.h"
-#include "source/http_listener.h"
+#include "net/http_listener.h"
 #include "source/recent_ids.h"
 
 namespace zf {
@@ -35,6 +35,11 @@ class Metrics;
 }  // namespace zf
 
 namespace zf::source {
+
+using net::HttpListener;  // the one HTTP server lives in net/
+using net::ListenerSettings;
+using net::ServerRequest;
+using net::ServerResponse;
 
 struct WebhookSettings {
   std::string host = "127.0.0.1";

@@ -22,6 +22,7 @@
 
 using namespace zf;
 using namespace zf::source;
+using namespace zf::net;
 namespace fs = std::filesystem;
 using zf::testing::temp_dir;
 

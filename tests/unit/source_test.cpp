@@ -1,7 +1,7 @@
 // The fetch stage's pure parts: reset parsing, origin rule, windows, budget.
 #include <doctest/doctest.h>
 
-#include "source/http_client.h"
+#include "net/http_client.h"
 #include "source/page.h"
 #include "source/position.h"
 #include "source/rate_limiter.h"
@@ -16,6 +16,7 @@
 
 using namespace zf;
 using namespace zf::source;
+using namespace zf::net;
 using namespace std::chrono;
 
 namespace {

@@ -20,13 +20,14 @@
 #include "core/stop_signal.h"
 #include "log/logger.h"
 #include "metrics/metrics.h"
-#include "source/http_listener.h"
+#include "net/http_listener.h"
 #include "source/recent_ids.h"
 #include "source/webhook_request.h"
 #include "source/webhook_source.h"
 #include "test_dirs.h"
 
 using namespace zf::source;
+using namespace zf::net;
 
 TEST_CASE("webhook signature: base64(HMAC-SHA256(secret, timestamp + body)), as openssl dgst computes it") {
   // echo -n '2024-08-15T14:23:45Z{"a":1}' | openssl dgst -sha256 -hmac dGVzdC1zZWNyZXQ -binary | base64

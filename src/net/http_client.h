@@ -14,7 +14,7 @@
 
 #include <curl/curl.h>
 
-namespace zf::source {
+namespace zf::net {
 
 struct HttpResponse {
   long status = 0;                            // 0 when no HTTP answer (transport error)
@@ -73,4 +73,4 @@ struct Origin {
 std::optional<Origin> origin_of(const std::string& url);
 bool same_origin(const std::string& url, const Origin& configured);
 
-}  // namespace zf::source
+}  // namespace zf::net

@@ -1,11 +1,11 @@
-#include "source/http_client.h"
+#include "net/http_client.h"
 
 #include <algorithm>
 #include <cctype>
 #include <memory>
 #include <stdexcept>
 
-namespace zf::source {
+namespace zf::net {
 
 std::optional<std::string> HttpResponse::header(const std::string& lower_name) const {
   auto it = headers.find(lower_name);
@@ -132,4 +132,4 @@ bool same_origin(const std::string& url, const Origin& configured) {
   return o && *o == configured;
 }
 
-}  // namespace zf::source
+}  // namespace zf::net

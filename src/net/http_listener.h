@@ -1,5 +1,6 @@
 #pragma once
-// The webhook's HTTP/1.1 listener. One thread reads every connection
+// The HTTP/1.1 server: the webhook's listener and the metrics endpoint
+// (each with its own settings) are this one. One thread reads every connection
 // (epoll, non-blocking, plain or TLS) until a request is complete, and only
 // then hands it to a worker; so a connection that sends nothing, or sends
 // slowly, costs a few hundred bytes and no thread, and thousands of them do
@@ -20,24 +21,14 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <variant>
 #include <vector>
 
-namespace zf::source {
+#include "net/request_head.h"
 
-struct ServerRequest {
-  std::string method, path;  // path without the query
-  std::map<std::string, std::string> headers;  // names in lower case
-  std::string body;
-  std::string header(const std::string& lower_name) const {
-    auto it = headers.find(lower_name);
-    return it == headers.end() ? "" : it->second;
-  }
-};
+namespace zf::net {
 
 struct ServerResponse {
   int status = 200;
@@ -45,21 +36,8 @@ struct ServerResponse {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
-// A request head (request line and headers, up to the blank line). Pure,
-// for the fuzz target: an error is a status and a reason.
-struct RequestHead {
-  ServerRequest request;  // without the body
-  size_t content_length = 0;
-  bool keep_alive = true;
-  bool expect_continue = false;
-};
-struct HeadError {
-  int status;
-  std::string why;
-};
-std::variant<RequestHead, HeadError> parse_request_head(std::string_view head);
-
 struct ListenerSettings {
+  std::string name = "webhook";  // what an error message says it is about: "webhook", "metrics.listen"
   std::string host = "127.0.0.1";
   uint16_t port = 0;  // 0 = any free port
   std::string tls_cert_file, tls_key_file;  // both or neither
@@ -72,6 +50,12 @@ struct ListenerSettings {
   size_t max_buffered_bytes = 64 << 20;  // request bytes held across all connections; beyond: 503
   size_t max_connections_per_ip = 0;     // 0: no cap (behind a proxy every peer is the proxy)
   int retry_after_s = 10;                // sent with the listener's own 503s
+  // The methods answered at all (others: 405 with Allow, from the head
+  // alone); empty: any, the handler judges.
+  std::vector<std::string> methods;
+  // false: every answer closes its connection (one request each), so a
+  // client cannot hold a connection slot between requests.
+  bool keep_alive = true;
   // On the reading thread, once a request's head is read and before its
   // body is: a response refuses the request with it (and closes).
   std::function<std::optional<ServerResponse>(const ServerRequest&)> check_head;
@@ -103,4 +87,4 @@ class HttpListener {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace zf::source
+}  // namespace zf::net

@@ -1,4 +1,4 @@
-#include "source/http_listener.h"
+#include "net/http_listener.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -28,42 +28,11 @@
 
 #include "core/errors.h"
 
-namespace zf::source {
+namespace zf::net {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-// RFC 9110 tchar: what a method and a header name are made of. Anything
-// else there (whitespace before the colon, an obs-fold continuation line
-// starting with whitespace) is refused: two parsers that disagree on
-// such a head are how requests are smuggled past a proxy.
-bool is_token(std::string_view s) {
-  if (s.empty()) return false;
-  for (unsigned char c : s)
-    if (!(std::isalnum(c) || std::strchr("!#$%&'*+-.^_`|~", c) != nullptr) || c == 0) return false;
-  return true;
-}
-
-// A field value: visible characters, spaces and tabs, and obs-text; no
-// CR, LF, NUL or other control characters (RFC 9110 5.5).
-bool is_field_value(std::string_view s) {
-  for (unsigned char c : s)
-    if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
-  return true;
-}
 
 const char* reason(int status) {
   switch (status) {
@@ -83,12 +52,13 @@ const char* reason(int status) {
   }
 }
 
-std::string serialize(const ServerResponse& r, bool keep_alive) {
+// A HEAD answer is a GET's without its body (RFC 9110 9.3.2).
+std::string serialize(const ServerResponse& r, bool keep_alive, bool head_only = false) {
   std::string out = "HTTP/1.1 " + std::to_string(r.status) + " " + reason(r.status) + "\r\n";
   out += "Content-Type: " + r.content_type + "\r\nContent-Length: " + std::to_string(r.body.size()) + "\r\n";
   for (const auto& [k, v] : r.headers) out += k + ": " + v + "\r\n";
   out += keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
-  return out + r.body;
+  return head_only ? out : out + r.body;
 }
 
 ServerResponse error_response(int status, const std::string& why) {
@@ -96,64 +66,6 @@ ServerResponse error_response(int status, const std::string& why) {
 }
 
 }  // namespace
-
-std::variant<RequestHead, HeadError> parse_request_head(std::string_view head) {
-  RequestHead out;
-  // Lines end with CRLF only: a bare CR or LF, or a NUL anywhere, is
-  // refused rather than guessed at (RFC 9112 2.2).
-  for (size_t i = 0; i < head.size(); ++i) {
-    if (head[i] == '\0') return HeadError{400, "NUL in the request head"};
-    if (head[i] == '\r' && (i + 1 >= head.size() || head[i + 1] != '\n')) return HeadError{400, "bare CR in the request head"};
-    if (head[i] == '\n' && (i == 0 || head[i - 1] != '\r')) return HeadError{400, "bare LF in the request head"};
-  }
-  size_t eol = head.find("\r\n");
-  std::string_view line = head.substr(0, eol);
-  size_t sp1 = line.find(' '), sp2 = line.rfind(' ');
-  if (sp1 == std::string_view::npos || sp2 == sp1) return HeadError{400, "malformed request line"};
-  std::string_view method = line.substr(0, sp1), target = line.substr(sp1 + 1, sp2 - sp1 - 1),
-                   version = line.substr(sp2 + 1);
-  if (!is_token(method) || target.empty() || target[0] != '/' || !is_field_value(target) ||
-      target.find_first_of(" \t") != std::string_view::npos)
-    return HeadError{400, "malformed request line"};
-  if (version != "HTTP/1.1" && version != "HTTP/1.0") return HeadError{400, "only HTTP/1.x"};
-  out.request.method = std::string(method);
-  out.request.path = std::string(target.substr(0, target.find('?')));
-  out.keep_alive = version == "HTTP/1.1";
-  std::string_view rest = eol == std::string_view::npos ? std::string_view() : head.substr(eol + 2);
-  bool has_length = false;
-  while (!rest.empty()) {
-    size_t end = rest.find("\r\n");
-    std::string_view h = rest.substr(0, end);
-    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 2);
-    if (h.empty()) continue;
-    if (h.front() == ' ' || h.front() == '\t') return HeadError{400, "folded header line (obs-fold)"};
-    size_t colon = h.find(':');
-    if (colon == std::string_view::npos || !is_token(h.substr(0, colon))) return HeadError{400, "malformed header"};
-    if (!is_field_value(h.substr(colon + 1))) return HeadError{400, "control character in a header value"};
-    std::string name = lower(h.substr(0, colon));
-    std::string value(trim(h.substr(colon + 1)));
-    if (name == "content-length") {
-      if (value.empty() || value.size() > 18 || !std::all_of(value.begin(), value.end(), ::isdigit) ||
-          (has_length && std::stoull(value) != out.content_length))
-        return HeadError{400, "bad Content-Length"};
-      out.content_length = std::stoull(value);
-      has_length = true;
-    } else if (name == "transfer-encoding") {
-      return HeadError{411, "chunked bodies are not accepted; send Content-Length"};
-    } else if (name == "connection") {
-      std::string v = lower(value);
-      if (v == "close") out.keep_alive = false;
-      if (v == "keep-alive") out.keep_alive = true;
-    } else if (name == "expect") {
-      if (lower(value) != "100-continue") return HeadError{400, "unsupported Expect"};
-      out.expect_continue = true;
-    }
-    auto [it, fresh] = out.request.headers.emplace(name, value);
-    if (!fresh) it->second += ", " + value;
-  }
-  if (out.request.method == "POST" && !has_length) return HeadError{411, "Content-Length is required"};
-  return out;
-}
 
 struct HttpListener::Impl {
   struct Conn {
@@ -246,6 +158,11 @@ struct HttpListener::Impl {
     if (refused) refused(status);
     ServerResponse res = error_response(status, why);
     if (status == 503) res.headers.emplace_back("Retry-After", std::to_string(settings.retry_after_s));
+    if (status == 405 && !settings.methods.empty()) {
+      std::string allow;
+      for (const auto& m : settings.methods) allow += (allow.empty() ? "" : ", ") + m;
+      res.headers.emplace_back("Allow", allow);
+    }
     send_and_close(c, res);
   }
 
@@ -412,7 +329,7 @@ struct HttpListener::Impl {
         return;
       }
       if (end > settings.max_head_bytes) return answer_and_close(c, 431, "request head too large");
-      auto parsed = parse_request_head(std::string_view(c->in).substr(0, end));
+      auto parsed = parse_request_head(std::string_view(c->in).substr(0, end), settings.methods);
       if (auto* err = std::get_if<HeadError>(&parsed)) return answer_and_close(c, err->status, err->why);
       c->head = std::move(std::get<RequestHead>(parsed));
       c->head_bytes = end + 4;
@@ -549,7 +466,8 @@ struct HttpListener::Impl {
         waiting.pop_front();
       }
       size_t total = c->head_bytes + c->head->content_length;
-      bool keep_alive = c->head->keep_alive;
+      bool keep_alive = c->head->keep_alive && settings.keep_alive;
+      bool head_only = c->head->request.method == "HEAD";
       ServerResponse res;
       if (stopping) {
         // Shutting down: a request no worker took yet is not started.
@@ -575,7 +493,7 @@ struct HttpListener::Impl {
         }
       }
       keep_alive = keep_alive && !stopping;
-      bool written = write_all(c, serialize(res, keep_alive));
+      bool written = write_all(c, serialize(res, keep_alive, head_only));
       // What is left (a pipelined request) keeps a buffer of its own size.
       c->in = c->in.empty() ? std::string() : std::string(c->in);
       charge(c, c->in.capacity());
@@ -624,7 +542,7 @@ uint16_t HttpListener::start() {
         SSL_CTX_use_PrivateKey_file(s.tls, st.tls_key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
         SSL_CTX_check_private_key(s.tls) != 1) {
       ERR_clear_error();
-      throw FatalError("webhook: cannot use the TLS certificate " + st.tls_cert_file + " and key " + st.tls_key_file +
+      throw FatalError(st.name + ": cannot use the TLS certificate " + st.tls_cert_file + " and key " + st.tls_key_file +
                        ": check both are readable PEM files and belong together");
     }
   }
@@ -632,8 +550,10 @@ uint16_t HttpListener::start() {
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  if (::getaddrinfo(st.host.c_str(), std::to_string(st.port).c_str(), &hints, &found) != 0 || !found)
-    throw FatalError("webhook: cannot resolve the listen address " + where);
+  // An empty host: every local address.
+  if (::getaddrinfo(st.host.empty() ? nullptr : st.host.c_str(), std::to_string(st.port).c_str(), &hints, &found) != 0 ||
+      !found)
+    throw FatalError(st.name + ": cannot resolve the listen address " + where);
   s.listen_fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int one = 1;
   ::setsockopt(s.listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -641,7 +561,7 @@ uint16_t HttpListener::start() {
                ::listen(s.listen_fd, 4096) == 0;
   ::freeaddrinfo(found);
   if (!bound)
-    throw FatalError("webhook: cannot listen on " + where + ": " + std::strerror(errno) +
+    throw FatalError(st.name + ": cannot listen on " + where + ": " + std::strerror(errno) +
                      " (is the port in use, or the address not this machine's?)");
   sockaddr_storage addr{};
   socklen_t len = sizeof addr;
@@ -668,4 +588,4 @@ uint16_t HttpListener::start() {
   return port;
 }
 
-}  // namespace zf::source
+}  // namespace zf::net
