@@ -46,6 +46,7 @@
 
 using namespace zf;
 using namespace zf::source;
+using namespace zf::net;
 using namespace std::chrono;
 using namespace std::chrono_literals;
 
