@@ -32,7 +32,7 @@ scrape() {  # NAME SOURCES_YAML: runs the forwarder, scrapes it after its first 
   promtool test rules "$ZF_TMP/$name.test.yaml" >"$ZF_TMP/$name.promtool" 2>&1 ||
     { cat "$ZF_TMP/$name.promtool"; fail "$name: an alert fires on a healthy idle forwarder"; }
 }
-PUSH="  - {type: zendesk_webhook, name: push, account: acme, listen: 127.0.0.1:0, signing_secret: \${ZF_HOOK_SECRET},
+PUSH="  - {type: zendesk_webhook, name: push, account: acme, listen: 127.0.0.1:0, signing_secret: \"\${ZF_HOOK_SECRET}\",
      checkpoint: {path: $ZF_TMP/push.ids}}"
 PULL="  - {type: zendesk_pull, name: pull, base_url: $EMU_URL, start: 1h, settle_delay: 0s, dedup_with: push,
      auth: {type: api_token, email: agent@example.com, token: emulator-token}, checkpoint: {path: $ZF_TMP/cp.json}}"
