@@ -157,7 +157,9 @@ class JsonlSink final : public Sink {
     if (fd_ < 0) open_file();
     maybe_rotate();
     struct stat st {};
-    bool regular = ::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode);
+    // stdout is never cut back, even when it is a file: the shell's
+    // redirect may not append, and our own log may share it (2>&1).
+    bool regular = s_.path != "-" && ::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode);
     off_t start = st.st_size;
     std::string error = write_batch(batch, regular);
     if (error.empty()) return error;

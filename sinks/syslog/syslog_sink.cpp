@@ -7,6 +7,7 @@
 #include "syslog/syslog_sink.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -206,8 +207,14 @@ class SyslogSink final : public Sink {
     const std::string& path = s_.relp_dead_letter_file;
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
     if (fd < 0) return "cannot open the dead-letter file " + path + ": " + std::strerror(errno);
+    // Locked from the size read to the cut: another sink or process
+    // appending in between would have its synced line cut off.
     struct stat st {};
-    ::fstat(fd, &st);
+    if (::flock(fd, LOCK_EX) != 0 || ::fstat(fd, &st) != 0) {
+      std::string why = std::strerror(errno);
+      ::close(fd);
+      return "cannot lock the dead-letter file " + path + ": " + why;
+    }
     std::string line = message + "\n";
     size_t off = 0;
     std::string error;

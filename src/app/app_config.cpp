@@ -213,9 +213,12 @@ void read_webhook(const ConfigNode& item, AppConfig& app) {
   // bound on its memory whatever unauthenticated clients send.
   s.max_buffered_bytes = static_cast<size_t>(item.get_int("max_buffered_mib", 1, 65536,
                                                            static_cast<int64_t>(s.max_buffered_bytes >> 20))) << 20;
-  if (s.max_buffered_bytes < s.max_body_bytes + (16 << 10))
-    item.fail("max_buffered_mib", "must hold at least one request of max_body_size_kib (" +
-                                      std::to_string(s.max_body_bytes >> 10) + " KiB) and its head");
+  // A request over 64 KiB may use 7/8 of the budget (the rest is kept for
+  // small pushes): the largest allowed body and its head must fit there.
+  if (s.max_buffered_bytes - s.max_buffered_bytes / 8 < s.max_body_bytes + (16 << 10))
+    item.fail("max_buffered_mib", "must hold one request of max_body_size_kib (" +
+                                      std::to_string(s.max_body_bytes >> 10) +
+                                      " KiB) and its head in 7/8 of it (the rest is kept for small pushes)");
   s.max_connections_per_ip = static_cast<size_t>(item.get_int("max_connections_per_ip", 0, 1'000'000, 0));
   s.timestamp_tolerance = std::chrono::duration_cast<std::chrono::seconds>(
       item.get_duration("timestamp_tolerance", 10s, 1h, 5min));
@@ -409,8 +412,13 @@ void read_sources(const ConfigNode& root, AppConfig& c) {
     read.emplace_back(name, item);
   }
   // Two sources writing one file would overwrite each other's position.
-  // Compared as written but normalized: /a/./b.json is /a/b.json.
-  auto same_file = [](const std::string& p) { return std::filesystem::path(p).lexically_normal().string(); };
+  // Compared as the files they resolve to: cp.json, ./cp.json, $PWD/cp.json
+  // and a symlinked directory's path are one file.
+  auto same_file = [](const std::string& p) {
+    std::error_code ec;
+    auto resolved = std::filesystem::weakly_canonical(std::filesystem::absolute(p), ec);
+    return (ec ? std::filesystem::path(p).lexically_normal() : resolved).string();
+  };
   std::unordered_map<std::string, std::string> checkpoint_owner;
   for (const auto& s : c.sources) checkpoint_owner.emplace(same_file(s.checkpoint_path), s.name);
   for (const auto& w : c.webhooks) checkpoint_owner.emplace(same_file(w.checkpoint_path), w.name);

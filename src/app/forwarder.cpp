@@ -99,7 +99,11 @@ struct SourceRun final : Run {
     if (enricher) loop.enrich_with(enricher.get(), needs_ecs(app));
     // A restart within the period starts with what the last process left
     // of the budget, not a full one: the API counted its requests too.
-    limiter.keep_journal(journal);
+    limiter.keep_journal(journal, [this](const std::string& why) {
+      log.warn("the times of recent API requests can no longer be kept; a restart within the next minute may "
+               "spend the account's budget twice (a few 429s)",
+               {{"path", journal.path()}, {"error", why}});
+    });
     health.started_ms = clock.now_ms();
     pull_metrics.rate_limit_budget.Set(c.rate_limit_requests);
     pull_metrics.rate_limit_period.Set(c.rate_limit_period.count() / 1000.0);

@@ -18,12 +18,6 @@ double now_seconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-// Registered once per process: a second source's Metrics gets the same
-// family back (same name, no constant labels) and adds its own series.
-template <typename Builder>
-auto& family(Builder&& b, prometheus::Registry& r, const std::string& name, const std::string& help) {
-  return b.Name(name).Help(help).Register(r);
-}
 }  // namespace
 
 ProcessMetrics::ProcessMetrics(std::string version)
@@ -41,8 +35,8 @@ ProcessMetrics::ProcessMetrics(std::string version)
   process_start_.Set(now_seconds());
 }
 
-#define ZF_COUNTER(name, help) family(BuildCounter(), r, name, help).Add(labels_)
-#define ZF_GAUGE(name, help) family(BuildGauge(), r, name, help).Add(labels_)
+#define ZF_COUNTER(name, help) metric_family(BuildCounter(), r, name, help).Add(labels_)
+#define ZF_GAUGE(name, help) metric_family(BuildGauge(), r, name, help).Add(labels_)
 
 Metrics::Metrics(ProcessMetrics& process, std::string source, std::string account)
     : Metrics(process.registry(), {{"source", std::move(source)}, {"account", std::move(account)}}) {}
@@ -50,14 +44,14 @@ Metrics::Metrics(ProcessMetrics& process, std::string source, std::string accoun
 Metrics::Metrics(prometheus::Registry& r, prometheus::Labels labels)
     : labels_(std::move(labels)),
       events_fetched(ZF_COUNTER("zendesk_forwarder_events_fetched_total", "Access events received from the API.")),
-      page_events(family(BuildHistogram(), r, "zendesk_forwarder_page_events", "Events per fetched page.")
+      page_events(metric_family(BuildHistogram(), r, "zendesk_forwarder_page_events", "Events per fetched page.")
                       .Add(labels_, prometheus::Histogram::BucketBoundaries{0, 1, 10, 100, 500, 1000, 2000, 2500})),
       inflight_batches(ZF_GAUGE("zendesk_forwarder_inflight_batches",
                                 "Batches sent to the sinks and not yet acknowledged by all of them.")),
       newest_delivered_event_ts(ZF_GAUGE("zendesk_forwarder_newest_delivered_event_timestamp_seconds",
                                          "Timestamp of the newest event acknowledged by every sink.")),
       lag(ZF_GAUGE("zendesk_forwarder_lag_seconds", "Seconds between now and the newest event delivered to every sink.")),
-      page_commit_latency(family(BuildHistogram(), r, "zendesk_forwarder_page_commit_latency_seconds",
+      page_commit_latency(metric_family(BuildHistogram(), r, "zendesk_forwarder_page_commit_latency_seconds",
                                  "Seconds from a page's body received to the checkpoint covering it committed.")
                               .Add(labels_, prometheus::Histogram::BucketBoundaries{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10})),
       events_invalid(ZF_COUNTER("zendesk_forwarder_events_invalid_total",
@@ -68,29 +62,29 @@ Metrics::Metrics(prometheus::Registry& r, prometheus::Labels labels)
                                          "When the checkpoint was last committed.")),
       checkpoint_age(ZF_GAUGE("zendesk_forwarder_checkpoint_age_seconds", "Seconds since the last checkpoint commit.")),
       checkpoint_write_duration(
-          family(BuildHistogram(), r, "zendesk_forwarder_checkpoint_write_duration_seconds",
+          metric_family(BuildHistogram(), r, "zendesk_forwarder_checkpoint_write_duration_seconds",
                  "Seconds per checkpoint commit: state written and synced (ids are written when their page is fetched).")
               .Add(labels_, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                                                0.25, 1})),
-      checkpoint_write_bytes(family(BuildHistogram(), r, "zendesk_forwarder_checkpoint_write_bytes",
+      checkpoint_write_bytes(metric_family(BuildHistogram(), r, "zendesk_forwarder_checkpoint_write_bytes",
                                     "Bytes of checkpoint state written per commit (the ids late reads need are "
                                     "written when their page is fetched, not counted here).")
                                  .Add(labels_, prometheus::Histogram::BucketBoundaries{256, 1024, 4096, 16384, 65536,
                                                                                   262144, 1048576})),
-      webhook_latency_family_(family(BuildHistogram(), r, "zendesk_forwarder_webhook_ack_latency_seconds",
+      webhook_latency_family_(metric_family(BuildHistogram(), r, "zendesk_forwarder_webhook_ack_latency_seconds",
                                      "Seconds from a webhook request received to every sink acknowledging its events.")),
-      webhook_family_(family(BuildCounter(), r, "zendesk_forwarder_webhook_requests_total",
+      webhook_family_(metric_family(BuildCounter(), r, "zendesk_forwarder_webhook_requests_total",
                              "Webhook requests by outcome: accepted, duplicate, bad_signature, stale, too_large, "
                              "bad_request, backpressure, not_acknowledged.")),
-      delivered_family_(family(BuildCounter(), r, "zendesk_forwarder_events_delivered_total",
+      delivered_family_(metric_family(BuildCounter(), r, "zendesk_forwarder_events_delivered_total",
                                "Events acknowledged by a sink.")),
-      failed_family_(family(BuildCounter(), r, "zendesk_forwarder_events_failed_total",
+      failed_family_(metric_family(BuildCounter(), r, "zendesk_forwarder_events_failed_total",
                             "Events in batches a sink failed to deliver (they are retried, not dropped).")),
-      sink_retries_family_(family(BuildCounter(), r, "zendesk_forwarder_sink_batch_retries_total",
+      sink_retries_family_(metric_family(BuildCounter(), r, "zendesk_forwarder_sink_batch_retries_total",
                                   "Batches sent again to a sink after a retriable failure.")),
-      sink_inflight_family_(family(BuildGauge(), r, "zendesk_forwarder_sink_inflight_batches",
+      sink_inflight_family_(metric_family(BuildGauge(), r, "zendesk_forwarder_sink_inflight_batches",
                                    "Batches sent to a sink and not yet acknowledged by it.")),
-      sink_last_delivery_family_(family(BuildGauge(), r, "zendesk_forwarder_sink_last_delivery_timestamp_seconds",
+      sink_last_delivery_family_(metric_family(BuildGauge(), r, "zendesk_forwarder_sink_last_delivery_timestamp_seconds",
                                         "When a sink last acknowledged a batch as delivered.")) {}
 
 #undef ZF_COUNTER

@@ -20,6 +20,13 @@
 
 namespace zf {
 
+// Registered once per process: a second source's series go to the same
+// family (same name, no constant labels) as the first's.
+template <typename Builder>
+auto& metric_family(Builder&& b, prometheus::Registry& r, const std::string& name, const std::string& help) {
+  return b.Name(name).Help(help).Register(r);
+}
+
 struct SinkMetrics {
   prometheus::Counter& events_delivered;   // zendesk_forwarder_events_delivered_total
   prometheus::Counter& events_failed;      // zendesk_forwarder_events_failed_total

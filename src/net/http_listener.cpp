@@ -237,7 +237,8 @@ struct HttpListener::Impl {
       if (settings.max_connections_per_ip > 0) {
         raw->peer = address_of(from);
         if (++per_peer[raw->peer] > settings.max_connections_per_ip) {
-          // Plain text even on TLS: no handshake is spent on it.
+          // No handshake is spent on it: a plain connection is told 503,
+          // a TLS one is only closed.
           if (refused) refused(503);
           std::string out = serialize(error_response(503, "too many connections from this address"), false);
           if (!raw->ssl) ::send(fd, out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);

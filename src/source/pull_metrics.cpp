@@ -11,30 +11,24 @@ using prometheus::BuildCounter;
 using prometheus::BuildGauge;
 using prometheus::BuildHistogram;
 
-// Registered once per process: a second source gets the same family back
-// (same name, no constant labels) and adds its own series.
-template <typename Builder>
-auto& family(Builder&& b, prometheus::Registry& r, const std::string& name, const std::string& help) {
-  return b.Name(name).Help(help).Register(r);
-}
 }  // namespace
 
-#define ZF_COUNTER(name, help) family(BuildCounter(), r, name, help).Add(labels_)
-#define ZF_GAUGE(name, help) family(BuildGauge(), r, name, help).Add(labels_)
+#define ZF_COUNTER(name, help) metric_family(BuildCounter(), r, name, help).Add(labels_)
+#define ZF_GAUGE(name, help) metric_family(BuildGauge(), r, name, help).Add(labels_)
 
 PullMetrics::PullMetrics(ProcessMetrics& process, std::string source, std::string account)
     : PullMetrics(process.registry(), {{"source", std::move(source)}, {"account", std::move(account)}}) {}
 
 PullMetrics::PullMetrics(prometheus::Registry& r, prometheus::Labels labels)
     : labels_(std::move(labels)),
-      api_request_duration(family(BuildHistogram(), r, "zendesk_forwarder_api_request_duration_seconds",
+      api_request_duration(metric_family(BuildHistogram(), r, "zendesk_forwarder_api_request_duration_seconds",
                                   "Latency of Access Logs API requests, including the body transfer.")
                                .Add(labels_, prometheus::Histogram::BucketBoundaries{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60})),
       rate_limit_hits(ZF_COUNTER("zendesk_forwarder_rate_limit_hits_total", "429 responses received from the API.")),
-      rate_limit_wait_reset(family(BuildCounter(), r, "zendesk_forwarder_rate_limit_wait_seconds_total",
+      rate_limit_wait_reset(metric_family(BuildCounter(), r, "zendesk_forwarder_rate_limit_wait_seconds_total",
                                    "Seconds spent waiting on the rate limit, by cause.")
                                 .Add(with({{"cause", "reset"}}))),
-      rate_limit_wait_budget(family(BuildCounter(), r, "zendesk_forwarder_rate_limit_wait_seconds_total",
+      rate_limit_wait_budget(metric_family(BuildCounter(), r, "zendesk_forwarder_rate_limit_wait_seconds_total",
                                     "Seconds spent waiting on the rate limit, by cause.")
                                  .Add(with({{"cause", "budget"}}))),
       rate_limit_budget(ZF_GAUGE("zendesk_forwarder_rate_limit_budget_requests",
@@ -63,24 +57,24 @@ PullMetrics::PullMetrics(prometheus::Registry& r, prometheus::Labels labels)
       late_read_coverage_ratio(ZF_GAUGE("zendesk_forwarder_late_read_coverage_ratio",
                                         "Share of event time due a late read that was re-read since start; overdue "
                                         "and given-up windows count as not re-read (1 when none is).")),
-      api_requests_family_(family(BuildCounter(), r, "zendesk_forwarder_api_requests_total",
+      api_requests_family_(metric_family(BuildCounter(), r, "zendesk_forwarder_api_requests_total",
                                   "Access Logs API requests by HTTP status class.")),
-      api_page_requests_family_(family(BuildCounter(), r, "zendesk_forwarder_api_page_requests_total",
+      api_page_requests_family_(metric_family(BuildCounter(), r, "zendesk_forwarder_api_page_requests_total",
                                        "Access Logs API page requests by read: first or late.")),
-      late_read_windows_family_(family(BuildCounter(), r, "zendesk_forwarder_late_read_windows_total",
+      late_read_windows_family_(metric_family(BuildCounter(), r, "zendesk_forwarder_late_read_windows_total",
                                        "Windows whose late read was done (reread) or given up (skipped).")),
-      api_retries_family_(family(BuildCounter(), r, "zendesk_forwarder_api_retries_total",
+      api_retries_family_(metric_family(BuildCounter(), r, "zendesk_forwarder_api_retries_total",
                                  "API requests retried, by reason.")),
-      api_errors_family_(family(BuildCounter(), r, "zendesk_forwarder_api_errors_total",
+      api_errors_family_(metric_family(BuildCounter(), r, "zendesk_forwarder_api_errors_total",
                                 "API answers that need an operator (auth, permission, add-on, bad setting).")),
-      enrich_records_family_(family(BuildCounter(), r, "zendesk_forwarder_enrich_records_total",
+      enrich_records_family_(metric_family(BuildCounter(), r, "zendesk_forwarder_enrich_records_total",
                                     "Records shipped with the actor's name (named) or without it (unnamed: the Users "
                                     "API was down, slow or out of budget).")),
-      enrich_cache_family_(family(BuildCounter(), r, "zendesk_forwarder_enrich_cache_lookups_total",
+      enrich_cache_family_(metric_family(BuildCounter(), r, "zendesk_forwarder_enrich_cache_lookups_total",
                                   "User ids looked up in the name cache, by result (hit, miss).")),
-      users_api_family_(family(BuildCounter(), r, "zendesk_forwarder_users_api_requests_total",
+      users_api_family_(metric_family(BuildCounter(), r, "zendesk_forwarder_users_api_requests_total",
                                "Users API requests (show_many) by outcome (ok, failed, rate_limited).")),
-      webhook_missed_family_(family(BuildCounter(), r, "zendesk_forwarder_webhook_missed_total",
+      webhook_missed_family_(metric_family(BuildCounter(), r, "zendesk_forwarder_webhook_missed_total",
                                     "Events a pull source found that its push source (dedup_with) had not delivered: "
                                     "the measured push loss.")) {}
 

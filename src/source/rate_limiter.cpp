@@ -63,13 +63,18 @@ bool RateLimiter::try_acquire_spare() {
 void RateLimiter::sent(Clock::time_point now, bool spare) {
   sent_.push_back({now, spare});
   if (!spare) urgent_.push_back(now);
-  if (journal_)
-    journal_->record(std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count());
+  if (!journal_) return;
+  try {
+    journal_->record(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count());
+  } catch (const std::exception& e) {
+    journal_ = nullptr;
+    journal_failed_(e.what());
+  }
 }
 
-void RateLimiter::keep_journal(RequestJournal& journal) {
+void RateLimiter::keep_journal(RequestJournal& journal, std::function<void(const std::string&)> on_failure) {
   std::lock_guard lock(mu_);
   auto now = now_();
   int64_t wall_ms =
@@ -85,6 +90,7 @@ void RateLimiter::keep_journal(RequestJournal& journal) {
   for (auto& s : sent_) earlier.push_back(s);
   sent_ = std::move(earlier);
   journal_ = &journal;
+  journal_failed_ = std::move(on_failure);
 }
 
 void RateLimiter::hold_until(Clock::time_point t) {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <string>
 #include <mutex>
 
 #include "core/stop_signal.h"
@@ -46,7 +47,9 @@ class RateLimiter {
   // Counts the requests an earlier process recorded in `journal` within the
   // last period as if this one had sent them, and records every request
   // from now on (before it is sent). The journal must outlive the limiter.
-  void keep_journal(RequestJournal& journal);
+  // A failed write is not fatal (the journal only guards restarts): it is
+  // told to `on_failure` and the journal is no longer written.
+  void keep_journal(RequestJournal& journal, std::function<void(const std::string&)> on_failure);
 
   int budget() const { return budget_; }
   std::chrono::milliseconds period() const { return period_; }
@@ -68,6 +71,7 @@ class RateLimiter {
   std::deque<Clock::time_point> urgent_;  // urgent requests of the last two periods
   Clock::time_point hold_until_{};
   RequestJournal* journal_ = nullptr;
+  std::function<void(const std::string&)> journal_failed_;
 };
 
 }  // namespace zf::source

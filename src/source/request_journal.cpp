@@ -17,7 +17,7 @@ namespace zf::source {
 namespace {
 constexpr size_t kRecord = 16;
 
-// "000001733450000123\n"-style record -> unix ms; -1 when it is not one.
+// "001733450000123\n" (15 digits) -> unix ms; -1 when it is not one.
 int64_t parse_record(const char* r) {
   if (r[kRecord - 1] != '\n') return -1;
   int64_t v = 0;

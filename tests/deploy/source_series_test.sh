@@ -24,7 +24,12 @@ scrape() {  # NAME SOURCES_YAML: runs the forwarder, scrapes it after its first 
   pid=$!
   ZF_PIDS+=($pid)
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/metrics" >"$ZF_TMP/$name.prom" && break; sleep 0.1; done
-  sleep 2  # a pull source's first pages and commit
+  # A pull source's first commit, so its series hold what it set.
+  for _ in $(seq 100); do
+    grep -q '"pull"' "$ZF_TMP/$name.yaml" || break
+    curl -sf "http://127.0.0.1:$port/metrics" | grep -qE '^zendesk_forwarder_checkpoint_commits_total\{[^}]*source="pull"\} [1-9]' && break
+    sleep 0.1
+  done
   curl -sf "http://127.0.0.1:$port/metrics" >"$ZF_TMP/$name.prom" || fail "$name: no /metrics"
   kill -TERM $pid; wait $pid || fail "$name: the forwarder exited $?"
   promtool check metrics <"$ZF_TMP/$name.prom" || fail "$name: promtool check metrics"

@@ -245,14 +245,14 @@ TEST_CASE("#26.14 rate limiter: a restarted process counts the dead one's reques
     RequestJournal journal(path, 5);
     CHECK(journal.earlier().empty());
     RateLimiter first(5, seconds(60), milliseconds(0), [t] { return *t; });
-    first.keep_journal(journal);
+    first.keep_journal(journal, [](const std::string&) {});
     for (int i = 0; i < 4; ++i) CHECK(first.acquire(stop));
   }  // killed: nothing else is written on the way out
   {
     RequestJournal journal(path, 5);
     CHECK(journal.earlier().size() == 4);
     RateLimiter second(5, seconds(60), milliseconds(0), [t] { return *t; });
-    second.keep_journal(journal);
+    second.keep_journal(journal, [](const std::string&) {});
     CHECK(second.in_use() == 4);  // a fresh limiter would say 0 and burst 5 more
     CHECK(second.acquire(stop));
     CHECK(second.next_delay() > seconds(50));
@@ -278,7 +278,7 @@ TEST_CASE("#26.14 rate limiter: a restarted process counts the dead one's reques
     std::fclose(f);
     RequestJournal journal(path, 5);
     RateLimiter third(5, seconds(60), milliseconds(0), [t] { return *t; });
-    third.keep_journal(journal);
+    third.keep_journal(journal, [](const std::string&) {});
     CHECK(third.in_use() == 0);
   }
   std::filesystem::remove_all(dir);
