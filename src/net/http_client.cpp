@@ -7,12 +7,6 @@
 
 namespace zf::net {
 
-std::optional<std::string> HttpResponse::header(const std::string& lower_name) const {
-  auto it = headers.find(lower_name);
-  if (it == headers.end()) return std::nullopt;
-  return it->second;
-}
-
 HttpClient::HttpClient(HttpSettings settings) : settings_(std::move(settings)), curl_(curl_easy_init()) {
   if (!curl_) throw std::runtime_error("http: curl_easy_init failed (out of memory?)");
 }

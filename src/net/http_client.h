@@ -14,17 +14,9 @@
 
 #include <curl/curl.h>
 
+#include "net/http_get.h"
+
 namespace zf::net {
-
-struct HttpResponse {
-  long status = 0;                            // 0 when no HTTP answer (transport error)
-  std::string transport_error;                // curl's explanation when status == 0 or the body broke
-  std::map<std::string, std::string> headers; // lower-cased names
-  std::string body;
-  std::chrono::milliseconds elapsed{0};
-
-  std::optional<std::string> header(const std::string& lower_name) const;
-};
 
 struct HttpSettings {
   std::chrono::milliseconds connect_timeout{10'000};
@@ -38,7 +30,7 @@ struct HttpSettings {
   std::chrono::seconds low_speed_time{30};
 };
 
-class HttpClient {
+class HttpClient final : public HttpGet {
  public:
   explicit HttpClient(HttpSettings settings);
   ~HttpClient();
@@ -49,7 +41,7 @@ class HttpClient {
   // While `abort` returns true the transfer stops (checked about once a
   // second even when no byte arrives).
   HttpResponse get(const std::string& url, const std::string& authorization,
-                   const std::function<bool()>& abort = {});
+                   const std::function<bool()>& abort = {}) override;
 
  private:
   static size_t on_body(char* data, size_t size, size_t n, void* self);

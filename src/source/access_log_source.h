@@ -25,9 +25,12 @@
 #include "source/delivery_ledger.h"
 #include "source/event_id.h"
 #include "net/http_client.h"
+#include "net/http_get.h"
 #include "source/page.h"
 #include "source/position.h"
 #include "source/pull_checkpoint.h"
+#include "source/pull_page.h"
+#include "source/pull_plan.h"
 #include "source/rate_limiter.h"
 
 namespace zf {
@@ -38,6 +41,7 @@ class PullMetrics;
 namespace zf::source {
 
 using net::HttpClient;  // the one HTTP client lives in net/
+using net::HttpGet;
 using net::HttpResponse;
 using net::Origin;
 using net::origin_of;
@@ -56,12 +60,10 @@ struct SourceSettings {
   size_t late_read_max_ids = 500'000;
 };
 
-enum class ReadKind { First, Late };
-
 class AccessLogSource final : public Source {
  public:
   // `clock` decides which windows are due and when late reads are.
-  AccessLogSource(SourceSettings settings, HttpClient& http, RateLimiter& limiter, PullCheckpoint& store,
+  AccessLogSource(SourceSettings settings, HttpGet& http, RateLimiter& limiter, PullCheckpoint& store,
                   Logger& log, PullMetrics& metrics, StopSignal& stop, const Clock& clock = real_clock());
 
   // Resumes from the checkpoint (migrating a version-1 file) or, without
@@ -94,21 +96,18 @@ class AccessLogSource final : public Source {
     Ledger ledger;                // the page's shipped events, by minute of event time
   };
 
-  enum class Step { Fetch, Wait, Done };
-  Step plan(int64_t now, bool once, ReadKind& kind, int64_t& wake_ms);
-  bool open_late_read(int64_t now, bool& waits_for_commit);
-  void give_up_overdue(int64_t now);
+  void note_plan(const NextRequest& req);
   void reconcile_ids(PullState& s, const std::set<int64_t>& keep, bool has_counts);
   std::optional<SourcePage> fetch(ReadKind kind, bool once);
+  std::optional<SourcePage> accept(ReadKind kind, const std::string& url);
   std::string page_url(const ReadPosition& pos, const std::optional<std::string>& link) const;
   void backoff(const std::string& reason, const std::string& what);
-  void clip_to_retention(int64_t now);
   void update_gauges(int64_t now);
   int64_t committed_first_start() const;
 
   SourceSettings settings_;
   std::optional<Origin> origin_;
-  HttpClient& http_;
+  HttpGet& http_;
   RateLimiter& limiter_;
   PullCheckpoint& store_;
   DeliveryLedger ledger_;  // beside the checkpoint: what was delivered, per minute
@@ -119,13 +118,8 @@ class AccessLogSource final : public Source {
   simdjson::dom::parser parser_;
   std::string body_;  // the page the parser's elements point into
 
-  // The fetch thread's view: the state once every page handed out is delivered.
-  PullState live_;
-  std::optional<std::string> first_link_, late_link_;  // links.next, when on the configured host
-  EventKeySet first_seen_;  // after a restart: ids the open first-read window already delivered
-  EventKeySet late_seen_;   // ids the first reads of the open late read's windows delivered
+  PullView view_;  // the fetch thread's
   uint64_t next_token_ = 0;
-  std::vector<int64_t> retire_next_;
 
   mutable std::mutex mu_;  // with the committing thread
   std::deque<PendingCommit> pending_;

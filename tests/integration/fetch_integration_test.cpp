@@ -1,5 +1,9 @@
 // The fetch stage against the emulator over real HTTP on loopback: every
 // event arrives exactly once, through faults, rate limits and late events.
+// What needs no socket is proven in tests/unit/pull_steps_test.cpp with a
+// fake HttpGet: the 401/403/404 explanations and their slow retry, HTTP 400
+// stopping with the setting to check, and #26.8's growing backoff for a
+// page without a usable cursor moved there.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
@@ -267,28 +271,6 @@ TEST_CASE("links.next to a foreign host never receives the Authorization header"
   CHECK(output_ids(w.out()).size() == 1);
 }
 
-TEST_CASE("auth errors: 401, 403 and 404 are explained, retried slowly, and never crash the process") {
-  struct Case {
-    int status;
-    const char* says;
-  };
-  for (auto c : {Case{401, "credentials were rejected"}, Case{403, "must be a Zendesk admin"},
-                 Case{404, "turn it on in Admin Center"}}) {
-    CAPTURE(c.status);
-    emulator::Options opts;
-    opts.events = 100;
-    opts.force_status = c.status;
-    emulator::Emulator emu(opts);
-    emu.start();
-    Workdir w("auth");
-    auto r = run_for(config_yaml(emu.base_url(), w), milliseconds(700));
-    CHECK(r.code == 0);
-    CHECK(r.log.find(c.says) != std::string::npos);
-    CHECK(emu.stats().requests >= 2);   // retried
-    CHECK(emu.stats().requests <= 12);  // slowly
-  }
-}
-
 // A fake API answering every request with `handler`, on loopback.
 struct FakeApi {
   httplib::Server server;
@@ -391,41 +373,6 @@ TEST_CASE("API refusals (#8, #9): /readyz says why, and run --once with a reject
   }
 }
 
-TEST_CASE("#26.8: a page with has_more and no usable cursor backs off like any failure, its wait growing") {
-  // Each page parsed used to reset the backoff before the cursor check, so
-  // a foreign links.next was retried every initial_backoff (here 20 ms)
-  // and spent the account's budget: 18 requests in 14 s against 5 for a
-  // missing cursor with the defaults.
-  for (std::string next : {"null", "\"https://elsewhere.example/x\""}) {
-    CAPTURE(next);
-    std::atomic<int> requests{0};
-    FakeApi api([&](const httplib::Request&, httplib::Response& res) {
-      ++requests;
-      res.set_content("{\"access_logs\":[],\"links\":{\"next\":" + next +
-                          "},\"meta\":{\"has_more\":true,\"after_cursor\":null}}",
-                      "application/json");
-    });
-    Workdir w("nocursor");
-    std::ostringstream logs;
-    Logger log(logs);
-    auto config = app::load_config(ConfigNode::load_string(config_yaml(api.url(), w)));
-    StopSignal stop;
-    std::thread stopper([&] {
-      std::this_thread::sleep_for(milliseconds(2000));
-      stop.request();
-    });
-    int code = app::run_forwarder(config, /*once=*/false, log, stop);
-    stopper.join();
-    CHECK(code == 0);
-    // Waits of 10-20, 20-40, 40-80, 80-160 ms, then 100-200 ms (the cap):
-    // at most about 22 requests in 2 s; without growth, over 100.
-    MESSAGE("requests in 2 s: " << requests.load());
-    CHECK(requests.load() >= 5);
-    CHECK(requests.load() <= 25);
-    CHECK((!fs::exists(w.out()) || fs::file_size(w.out()) == 0));
-  }
-}
-
 TEST_CASE("budget (#7): every request opens its own connection, so libcurl never re-sends one unseen") {
   // A keep-alive server counting connections and requests. libcurl re-sends
   // a request by itself when a reused connection turns out dead, outside
@@ -491,28 +438,6 @@ TEST_CASE("redirects (#10): a 302 is reported as a redirect with its Location, n
   CHECK(r.log.find("HTTP 302 redirect to https://login.example.invalid/next") != std::string::npos);
   CHECK(r.log.find("\"reason\":\"redirect\"") != std::string::npos);
   CHECK(r.log.find("\"reason\":\"5xx\"") == std::string::npos);
-}
-
-TEST_CASE("HTTP 400 stops the forwarder with a message naming the setting to check") {
-  httplib::Server api;
-  api.Get("/api/v2/access_logs", [](const httplib::Request&, httplib::Response& res) {
-    res.status = 400;
-    res.set_content(R"({"errors":[{"title":"Malformed query params","detail":"max allowed page size is 2500"}]})",
-                    "application/json");
-  });
-  int port = api.bind_to_any_port("127.0.0.1");
-  std::thread t([&] { api.listen_after_bind(); });
-  Workdir w("400");
-  std::ostringstream logs;
-  Logger log(logs);
-  auto config = app::load_config(ConfigNode::load_string(config_yaml("http://127.0.0.1:" + std::to_string(port), w)));
-  StopSignal stop;
-  int code = app::run_forwarder(config, true, log, stop);
-  api.stop();
-  t.join();
-  CHECK(code == 1);
-  CHECK(logs.str().find("max allowed page size is 2500") != std::string::npos);
-  CHECK(logs.str().find("zendesk.page_size") != std::string::npos);
 }
 
 TEST_CASE("secrets: a debug-level log of a whole run contains no credential") {
