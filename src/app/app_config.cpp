@@ -460,6 +460,13 @@ AppConfig load_config(const ConfigNode& root) {
                                       c.shutdown_timeout);
   c.progress_interval = p.get_duration("progress_interval", std::chrono::milliseconds(100), std::chrono::hours(1),
                                        c.progress_interval);
+  c.workers = static_cast<size_t>(p.get_int("workers", 1, 64, static_cast<int64_t>(c.workers)));
+  c.memory_limit_bytes = static_cast<size_t>(p.get_int("memory_limit_mib", 16, 65536,
+                                                       static_cast<int64_t>(c.memory_limit_bytes >> 20)))
+                         << 20;
+  if (p.has("startup_spread"))
+    c.startup_spread = p.get_duration("startup_spread", std::chrono::milliseconds(0), std::chrono::minutes(10),
+                                      std::chrono::milliseconds(0));
 
   c.sinks = sinks::configure_all(root);
   for (size_t i = 0; i < c.sinks.size(); ++i) {

@@ -70,6 +70,13 @@ struct AppConfig {
   std::chrono::milliseconds sink_retry_max{30'000};
   std::chrono::milliseconds shutdown_timeout{10'000};
   std::chrono::milliseconds progress_interval{10'000};
+  // The pull sources share `workers` threads, however many there are, and
+  // their pages in flight share one bound.
+  size_t workers = 8;
+  size_t memory_limit_bytes = size_t{256} << 20;
+  // First polls spread over this much time (nullopt: 25 ms per pull source,
+  // at most 30 s), so many accounts do not all start in the same second.
+  std::optional<std::chrono::milliseconds> startup_spread;
 
   std::vector<sinks::ConfiguredSink> sinks;
   HealthSettings health;

@@ -12,6 +12,8 @@
 #include "pipeline/committer.h"
 #include "pipeline/delivery.h"
 #include "pipeline/pipeline.h"
+#include "sched/memory_budget.h"
+#include "sched/scheduler.h"
 #include "source/pull_checkpoint.h"
 #include "source/pull_metrics.h"
 #include "source/skip_pushed.h"
@@ -47,13 +49,21 @@ bool needs_ecs(const AppConfig& config) {
                      [](const auto& s) { return s.encoding == encode::Encoding::EcsJson; });
 }
 
+// The threads every pull source shares: fetch workers, and a small pool
+// for checkpoint writes and sink retries (so a slow disk or a retry never
+// waits behind a page request). With the process's bound on pages in flight.
+struct Shared {
+  sched::Scheduler& fetchers;
+  sched::Scheduler& commits;
+  sched::MemoryBudget& budget;
+};
+
 // One source's chain: its fetch and position, its ordered acker and its
-// committer, run by its own thread. Only the sinks are shared, so a source
-// whose batches are stuck never holds back another source's commits.
+// committer. Only the sinks and the threads are shared, so a source whose
+// batches are stuck never holds back another source's commits.
 struct Run {
   explicit Run(std::string source_name) : name(std::move(source_name)) {}
   virtual ~Run() = default;
-  virtual pipeline::RunResult run_loop() = 0;
   virtual void stop_retries() = 0;
   virtual void tick(int64_t now_ms) = 0;
   // Once every source stopped and the sinks closed: the commits acks made
@@ -71,7 +81,7 @@ struct SourceRun final : Run {
   // `pushed`: what the push source named by dedup_with delivered (or null).
   SourceRun(const PullSourceConfig& c, const AppConfig& app, std::vector<pipeline::SinkRef> sinks,
             pipeline::BatchNumbers& numbers, ProcessMetrics& process, Logger& parent_log, StopSignal& stop,
-            bool once, const Clock& clock, std::shared_ptr<source::RecentIds> pushed)
+            bool once, const Clock& clock, std::shared_ptr<source::RecentIds> pushed, Shared shared)
       : Run(c.name),
         config(c),
         log(parent_log, {{"source", c.name}}),
@@ -89,13 +99,17 @@ struct SourceRun final : Run {
         // Through the same Source the loop reads: SkipPushed's commit adds
         // the ids pull shipped to push's delivered set.
         committer([this](uint64_t token) { return shipped_from().commit(token); }, c.checkpoint_path, log, metrics,
-                  clock),
+                  clock, &shared.commits),
         delivery(std::move(sinks), app.max_inflight_batches, app.sink_retry_initial, app.sink_retry_max, log, metrics,
-                 [this](const pipeline::Commit& commit) { committer.submit(commit); }),
+                 [this](const pipeline::Commit& commit) { committer.submit(commit); }, &shared.commits,
+                 &shared.budget),
         enricher(c.enrich_users ? std::make_unique<enrich::Enricher>(*c.enrich_users, log, pull_metrics, stop) : nullptr),
         normalizer({c.account, c.keep_original, needs_ecs(app) && !enricher}),
         loop(shipped_from(), normalizer, delivery, numbers, log, metrics, stop,
-             {once, c.account, app.shutdown_timeout, app.progress_interval, c.name}, clock) {
+             {once, c.account, app.shutdown_timeout, app.progress_interval, c.name, &shared.budget,
+              // A full page of ECS records, about 1.5 KiB each, until pages say otherwise.
+              static_cast<size_t>(c.source.page_size) * 1536},
+             clock) {
     if (enricher) loop.enrich_with(enricher.get(), needs_ecs(app));
     // A restart within the period starts with what the last process left
     // of the budget, not a full one: the API counted its requests too.
@@ -131,9 +145,31 @@ struct SourceRun final : Run {
   }
 
   // The pages the loop ships and the commits they come back to.
-  Source& shipped_from() { return skip_pushed ? static_cast<Source&>(*skip_pushed) : source; }
+  PollingSource& shipped_from() { return skip_pushed ? static_cast<PollingSource&>(*skip_pushed) : source; }
 
-  pipeline::RunResult run_loop() override { return loop.run(); }
+  // The loop runs on the shared fetch workers from `first` on, a page per
+  // step; a step that fails stops the process, as a failing thread did.
+  void schedule(sched::Scheduler& fetchers, sched::SteadyTime first, StopSignal& stop) {
+    loop.on_wake([&fetchers, this] { fetchers.wake(job.load()); });
+    started = std::chrono::steady_clock::now();
+    sched::Scheduler::JobId id = fetchers.add(
+        [this, &stop](PageBuffer& buffer) {
+          sched::Next next = loop.step(buffer);
+          if (next.kind == sched::Next::Kind::Finished) {
+            health.running = false;
+            if (!loop.result().ok) stop.request();
+          }
+          return next;
+        },
+        first, &job);
+    (void)id;
+  }
+  // Once the fetch workers stopped: waits up to `left` for what is in flight.
+  void finish_loop(std::chrono::milliseconds left) {
+    result = loop.finish(left);
+    seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    health.running = false;
+  }
   void stop_retries() override { delivery.stop_retries(); }
 
   void tick(int64_t now_ms) override {
@@ -207,6 +243,8 @@ struct SourceRun final : Run {
   std::unique_ptr<enrich::Enricher> enricher;  // when enrich.users
   normalize::Normalizer normalizer;
   pipeline::Pipeline loop;
+  std::atomic<sched::Scheduler::JobId> job{0};
+  std::chrono::steady_clock::time_point started;
 };
 
 // A zendesk_webhook source: Zendesk pushes; a request is answered 200 once
@@ -214,14 +252,15 @@ struct SourceRun final : Run {
 struct PushRun final : Run {
   PushRun(const WebhookSourceConfig& c, const AppConfig& app, std::vector<pipeline::SinkRef> sinks,
           pipeline::BatchNumbers& numbers, ProcessMetrics& process, Logger& parent_log, StopSignal& stop, bool once,
-          const Clock& clock, std::shared_ptr<source::RecentIds> delivered)
+          const Clock& clock, std::shared_ptr<source::RecentIds> delivered, Shared shared)
       : Run(c.name),
         log(parent_log, {{"source", c.name}}),
         metrics(process, c.name, c.account),
         source(c.settings, std::move(delivered), log, metrics, stop),
-        committer([this](uint64_t token) { return source.commit(token); }, "webhook " + c.name, log, metrics, clock),
+        committer([this](uint64_t token) { return source.commit(token); }, "webhook " + c.name, log, metrics, clock,
+                  &shared.commits),
         delivery(std::move(sinks), app.max_inflight_batches, app.sink_retry_initial, app.sink_retry_max, log, metrics,
-                 [this](const pipeline::Commit& commit) { committer.submit(commit); }),
+                 [this](const pipeline::Commit& commit) { committer.submit(commit); }, &shared.commits),
         normalizer({c.account, false, needs_ecs(app)}),
         loop(source, normalizer, delivery, numbers, log, metrics, stop,
              {once, c.account, app.shutdown_timeout, app.progress_interval, c.name}, clock) {
@@ -229,7 +268,9 @@ struct PushRun final : Run {
     port = source.start();
   }
 
-  pipeline::RunResult run_loop() override { return loop.run(); }
+  // A push source waits for Zendesk on a thread of its own: there are few
+  // of them, and their listener answers as soon as a page is committed.
+  pipeline::RunResult run_loop() { return loop.run(); }
   void stop_retries() override { delivery.stop_retries(); }
   void tick(int64_t now_ms) override {
     health.heartbeat_ms = now_ms;
@@ -271,25 +312,36 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
   ProcessMetrics process(ZF_VERSION);
   auto sinks = build_sinks(config, log, process);
   pipeline::BatchNumbers numbers;
+  // Declared before the runs, so they outlive them: a run's last retries
+  // and commits are posted here.
+  sched::Scheduler commits(2, "zf-commit");
+  sched::Scheduler fetchers(config.workers, "zf-fetch");
+  sched::MemoryBudget budget(config.memory_limit_bytes);
+  Shared shared{fetchers, commits, budget};
   // What each push source delivered, for the pull sources that dedup_with
   // it and for its own retries.
   std::map<std::string, std::shared_ptr<source::RecentIds>> pushed;
   for (const auto& c : config.webhooks)
     pushed[c.name] = std::make_shared<source::RecentIds>(c.max_ids, c.checkpoint_path);
-  std::vector<std::unique_ptr<Run>> runs;
+  std::vector<std::unique_ptr<PushRun>> push_runs;
+  std::vector<std::unique_ptr<SourceRun>> pull_runs;
   for (const auto& c : config.webhooks)
-    runs.push_back(std::make_unique<PushRun>(c, config, pipeline::refs(sinks), numbers, process, log, stop, once, clock,
-                                             pushed.at(c.name)));
+    push_runs.push_back(std::make_unique<PushRun>(c, config, pipeline::refs(sinks), numbers, process, log, stop, once,
+                                                  clock, pushed.at(c.name), shared));
   for (const auto& c : config.sources)
-    runs.push_back(std::make_unique<SourceRun>(c, config, pipeline::refs(sinks), numbers, process, log, stop, once, clock,
-                                               c.dedup_with.empty() ? nullptr : pushed.at(c.dedup_with)));
+    pull_runs.push_back(std::make_unique<SourceRun>(c, config, pipeline::refs(sinks), numbers, process, log, stop,
+                                                    once, clock,
+                                                    c.dedup_with.empty() ? nullptr : pushed.at(c.dedup_with), shared));
+  std::vector<Run*> runs;
+  for (auto& r : push_runs) runs.push_back(r.get());
+  for (auto& r : pull_runs) runs.push_back(r.get());
 
   std::unique_ptr<HttpEndpoint> endpoint;
   if (!config.health.listen.empty()) {
     EndpointLimits limits;
     limits.metrics_token = config.health.metrics_token;
     std::vector<NamedHealth> health;
-    for (auto& r : runs) health.push_back({r->name, &r->health});
+    for (auto* r : runs) health.push_back({r->name, &r->health});
     endpoint = std::make_unique<HttpEndpoint>(
         process, std::move(health), ReadinessRules{config.health.max_fetch_age, config.health.max_delivery_age},
         limits, clock);
@@ -307,15 +359,28 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
   } ticker;
   ticker.thread = std::thread([&] {
     do {
-      for (auto& r : runs) r->tick(clock.now_ms());
+      for (auto* r : runs) r->tick(clock.now_ms());
       process.tick();
     } while (ticker.stop.sleep_for(std::chrono::seconds(1)));
   });
 
-  // Each source on its own thread. A source that fails stops the others:
-  // the process exits with its error and is restarted as a whole.
+  // Every pull source on the shared workers, their first polls spread so a
+  // thousand accounts do not all ask in the same second.
+  auto spread = config.startup_spread.value_or(
+      std::min<std::chrono::milliseconds>(std::chrono::seconds(30), std::chrono::milliseconds(25) * pull_runs.size()));
+  auto t0 = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < pull_runs.size(); ++i)
+    pull_runs[i]->schedule(fetchers, t0 + spread * static_cast<int64_t>(i) / static_cast<int64_t>(pull_runs.size()),
+                           stop);
+  if (pull_runs.size() > 1)
+    log.info("pull sources scheduled", {{"sources", pull_runs.size()}, {"workers", fetchers.workers()},
+                                        {"startup_spread_ms", spread.count()},
+                                        {"memory_limit_mib", config.memory_limit_bytes >> 20}});
+
+  // Each push source on its own thread. A source that fails stops the
+  // others: the process exits with its error and is restarted as a whole.
   std::vector<std::thread> threads;
-  for (auto& run : runs) {
+  for (auto& run : push_runs) {
     threads.emplace_back([&r = *run, &stop] {
       auto t0 = std::chrono::steady_clock::now();
       try {
@@ -330,20 +395,33 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
       if (!r.result.ok) stop.request();
     });
   }
+  // The pull sources end by themselves with `once`, else on a stop.
+  while (!fetchers.wait_all_finished(std::chrono::milliseconds(200)))
+    if (stop.requested()) break;
+  auto pull_stopping = std::chrono::steady_clock::now();
+  fetchers.stop_jobs();
   for (auto& t : threads) t.join();
-  std::chrono::steady_clock::time_point stopping_since{};
-  for (auto& r : runs) stopping_since = std::max(stopping_since, r->result.stopping_since);
+  std::chrono::steady_clock::time_point stopping_since = pull_runs.empty() ? std::chrono::steady_clock::time_point{}
+                                                                           : pull_stopping;
+  for (auto& r : pull_runs)
+    if (r->loop.result().stopping_since.time_since_epoch().count() > 0)
+      stopping_since = std::max(stopping_since, std::min(pull_stopping, r->loop.result().stopping_since));
+  for (auto& r : push_runs) stopping_since = std::max(stopping_since, r->result.stopping_since);
 
   // Sinks may still acknowledge while they close: those commits must reach
   // the committers before they stop. Draining and closing share one
   // shutdown_timeout, counted from when the last source stopped fetching.
-  auto left = config.shutdown_timeout - std::chrono::duration_cast<std::chrono::milliseconds>(
-                                            std::chrono::steady_clock::now() - stopping_since);
+  auto left = [&] {
+    return std::max(std::chrono::milliseconds(0),
+                    config.shutdown_timeout - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                  std::chrono::steady_clock::now() - stopping_since));
+  };
+  for (auto& r : pull_runs) r->finish_loop(left());
   // No batch is sent again once closing starts; acks still count.
-  for (auto& r : runs) r->stop_retries();
-  pipeline::close_all(sinks, std::max(left, std::chrono::milliseconds(0)));
+  for (auto* r : runs) r->stop_retries();
+  pipeline::close_all(sinks, left());
   bool ok = true;
-  for (auto& r : runs) ok = r->finish() && ok;
+  for (auto* r : runs) ok = r->finish() && ok;
   return ok ? 0 : 1;
 }
 

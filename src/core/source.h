@@ -5,6 +5,7 @@
 // What a token means (a window and cursor, a webhook offset) and how it is
 // made durable (the source's own checkpoint) is the source's business; the
 // pipeline only carries tokens back.
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -42,6 +43,33 @@ class Source {
   // Called in token order from one thread; throws std::runtime_error on I/O
   // errors (a later commit covers the same pages again).
   virtual CommitCost commit(uint64_t token) = 0;
+};
+
+// Where a fetched page's body and parsed document live until its events are
+// shaped. A scheduler worker owns one and lends it to whichever source it
+// runs, so a thousand idle accounts hold no page memory.
+struct PageBuffer {
+  simdjson::dom::parser parser;
+  std::string body;
+};
+
+// What a source that never blocks has now: a page, nothing yet (ask again
+// at a time), or nothing more (`once` and caught up).
+struct Poll {
+  std::optional<SourcePage> page;
+  bool done = false;
+  // Without a page: ask again once the source's clock reads wake_wall_ms
+  // (a window closing, a late read falling due) and retry_in has passed
+  // on the steady clock (budget waits, backoff).
+  int64_t wake_wall_ms = 0;
+  std::chrono::milliseconds retry_in{0};
+};
+
+// A source a scheduler can run: poll() does at most one request and never
+// sleeps. Its pages point into `buffer` until the next poll with it.
+class PollingSource : public Source {
+ public:
+  virtual Poll poll(bool once, PageBuffer& buffer) = 0;
 };
 
 }  // namespace zf

@@ -16,19 +16,22 @@ void push_bounded(std::vector<T>& v, T sample) {
 }
 }  // namespace
 
-Committer::Committer(Persist persist, std::string where, Logger& log, Metrics& metrics, const Clock& clock)
+Committer::Committer(Persist persist, std::string where, Logger& log, Metrics& metrics, const Clock& clock,
+                     sched::Scheduler* pool)
     : persist_(std::move(persist)),
       where_(std::move(where)),
       log_(log),
       metrics_(metrics),
       clock_(clock),
-      thread_([this] { loop(); }) {}
+      own_pool_(pool ? nullptr : std::make_unique<sched::Scheduler>(1, "zf-commit")),
+      pool_(pool ? *pool : *own_pool_) {}
 
 Committer::~Committer() { finish(); }
 
 void Committer::submit(const Commit& commit) {
   {
     std::lock_guard lock(mu_);
+    if (stopping_) return;
     // A commit arriving before the previous one was written replaces it:
     // the newer token covers the older pages too.
     uncommitted_pages_.insert(uncommitted_pages_.end(), commit.received.begin(), commit.received.end());
@@ -38,21 +41,23 @@ void Committer::submit(const Commit& commit) {
     } else {
       pending_ = commit;
     }
+    if (writing_) return;  // the running write_pending() takes it next
+    writing_ = true;
   }
-  cv_.notify_one();
+  pool_.post([this] { write_pending(); });
 }
 
-void Committer::loop() {
+void Committer::write_pending() {
   std::unique_lock lock(mu_);
-  for (;;) {
-    cv_.wait(lock, [&] { return pending_.has_value() || stopping_; });
-    if (!pending_) return;
+  while (pending_) {
     Commit c = *pending_;
     pending_.reset();
     lock.unlock();
     write(c);
     lock.lock();
   }
+  writing_ = false;
+  cv_.notify_all();
 }
 
 void Committer::write(const Commit& c) {
@@ -91,13 +96,14 @@ void Committer::write(const Commit& c) {
 }
 
 void Committer::finish() {
-  {
-    std::lock_guard lock(mu_);
-    if (stopping_ && !thread_.joinable()) return;
-    stopping_ = true;
-  }
-  cv_.notify_one();
-  if (thread_.joinable()) thread_.join();
+  std::unique_lock lock(mu_);
+  stopping_ = true;
+  cv_.wait(lock, [&] { return !writing_; });
+  if (!pending_) return;
+  // Submitted before the stop and not yet written: write it here.
+  writing_ = true;
+  lock.unlock();
+  write_pending();
 }
 
 std::vector<double> Committer::latency_samples() const {

@@ -1,7 +1,9 @@
 #pragma once
-// Makes commits durable on its own thread, so slow disks never hold up
-// acknowledgements; commits arriving while a write is under way are
-// coalesced into the next one. What "durable" means belongs to the source
+// Makes commits durable off the acknowledging thread, on a pool shared by
+// every source's committer (or its own one-thread pool), so slow disks never
+// hold up acknowledgements; commits arriving while a write is under way are
+// coalesced into the next one, and one committer never writes on two
+// threads at once. What "durable" means belongs to the source
 // (its checkpoint); the committer only orders, times and counts it.
 #include <atomic>
 #include <condition_variable>
@@ -15,6 +17,7 @@
 #include "core/clock.h"
 #include "core/commit_cost.h"
 #include "pipeline/delivery.h"
+#include "sched/scheduler.h"
 
 namespace zf {
 class Logger;
@@ -29,11 +32,13 @@ using Persist = std::function<CommitCost(uint64_t source_token)>;
 
 class Committer {
  public:
-  Committer(Persist persist, std::string where, Logger& log, Metrics& metrics, const Clock& clock = real_clock());
+  // `pool`: where writes run (null: a pool of its own, one thread).
+  Committer(Persist persist, std::string where, Logger& log, Metrics& metrics, const Clock& clock = real_clock(),
+            sched::Scheduler* pool = nullptr);
   ~Committer();
 
   void submit(const Commit& commit);
-  // Writes whatever is pending and stops the thread.
+  // Writes whatever is pending; later submits are ignored.
   void finish();
   // Milliseconds from page body received to its checkpoint committed, one
   // sample per committed batch.
@@ -48,7 +53,7 @@ class Committer {
   int64_t last_commit_ms() const { return last_commit_ms_; }
 
  private:
-  void loop();
+  void write_pending();  // on the pool, while commits keep coming
   void write(const Commit& c);
 
   Persist persist_;
@@ -60,14 +65,16 @@ class Committer {
   std::condition_variable cv_;
   std::optional<Commit> pending_;
   bool stopping_ = false;
+  bool writing_ = false;  // a write_pending() is posted or running
   std::vector<std::chrono::steady_clock::time_point> uncommitted_pages_;
   std::vector<double> latencies_ms_;
   std::vector<CommitCost> costs_;
   uint64_t failures_ = 0;
   bool last_write_ok_ = true;
   std::atomic<int64_t> last_commit_ms_{0};
-  int64_t newest_event_ms_ = 0;  // committer thread only
-  std::thread thread_;
+  int64_t newest_event_ms_ = 0;  // the writing thread's
+  std::unique_ptr<sched::Scheduler> own_pool_;
+  sched::Scheduler& pool_;
 };
 
 }  // namespace zf::pipeline

@@ -28,19 +28,37 @@ void close_all(std::vector<NamedSink>& sinks, std::chrono::milliseconds timeout)
 
 Delivery::Delivery(std::vector<SinkRef> sinks, size_t max_inflight, std::chrono::milliseconds retry_initial,
                    std::chrono::milliseconds retry_max, Logger& log, Metrics& metrics,
-                   std::function<void(const Commit&)> on_commit)
+                   std::function<void(const Commit&)> on_commit, sched::Scheduler* timers,
+                   sched::MemoryBudget* budget)
     : sinks_(std::move(sinks)),
       max_inflight_(std::max<size_t>(1, max_inflight)),
       retry_initial_(retry_initial),
       retry_max_(retry_max),
       log_(log),
       metrics_(metrics),
-      on_commit_(std::move(on_commit)) {
+      on_commit_(std::move(on_commit)),
+      budget_(budget),
+      alive_(std::make_shared<Alive>(this)),
+      own_timers_(timers ? nullptr : std::make_unique<sched::Scheduler>(1, "zf-retry")),
+      timers_(timers ? *timers : *own_timers_) {
   for (const auto& s : sinks_) sink_metrics_.push_back(&metrics_.sink(s.name));
-  retry_thread_ = std::thread([this] { retry_loop(); });
 }
 
-Delivery::~Delivery() { stop_retries(); }
+Delivery::~Delivery() {
+  stop_retries();
+  std::lock_guard lock(alive_->mu);
+  alive_->self = nullptr;
+}
+
+bool Delivery::has_room() const {
+  std::lock_guard lock(mu_);
+  return inflight_.size() < max_inflight_;
+}
+
+void Delivery::on_room(std::function<void()> callback) {
+  std::lock_guard lock(mu_);
+  on_room_ = std::move(callback);
+}
 
 size_t Delivery::inflight() const {
   std::lock_guard lock(mu_);
@@ -115,80 +133,84 @@ void Delivery::on_ack(size_t sink_index, uint64_t sent_seq, int attempt, Ack ack
                 {"reported_seq", ack.seq}});
     ack = Ack{sent_seq, DeliveryStatus::Retriable, "acknowledged with seq " + std::to_string(ack.seq)};
   }
+  std::function<void()> room;
+  size_t freed = 0;
   {
     std::lock_guard lock(mu_);
-    auto it = inflight_.find(sent_seq);
-    if (it == inflight_.end()) return;  // closed meanwhile
-    InFlight& f = it->second;
-    if (sink_index != SIZE_MAX) {
-      SinkMetrics& sm = *sink_metrics_[sink_index];
-      sm.inflight_batches.Decrement();
-      const std::string& name = sinks_[sink_index].name;
-      if (ack.status == DeliveryStatus::Delivered) {
-        if (f.delivered[sink_index]) return;  // already counted
-        f.delivered[sink_index] = true;
-        sm.events_delivered.Increment(static_cast<double>(f.batch->records.size()));
-        sm.last_delivery_ts.Set(now_seconds());
-        --f.pending_sinks;
-      } else {
-        sm.events_failed.Increment(static_cast<double>(f.batch->records.size()));
-        if (ack.status == DeliveryStatus::Permanent) {
-          if (!failure_)
-            failure_ = "sink \"" + name + "\" cannot deliver and retrying will not help: " + ack.error;
-          log_.error("sink failed permanently; stopping without committing past this batch",
-                     {{"sink", name}, {"batch", ack.seq}, {"error", ack.error}});
-        } else if (!closing_) {
-          std::chrono::milliseconds delay = std::min(retry_max_, retry_initial_ * (int64_t{1} << std::min(attempt, 20)));
-          log_.warn("sink could not deliver a batch; it will be sent again",
-                    {{"sink", name}, {"batch", ack.seq}, {"attempt", attempt + 1}, {"retry_in_ms", delay.count()},
-                     {"error", ack.error}});
-          sm.batches_retried.Increment();
-          retries_.push(Retry{std::chrono::steady_clock::now() + delay, sink_index, ack.seq, attempt + 1});
-        }
-        changed_.notify_all();
-        return;
-      }
-    }
-    if (f.pending_sinks == 0) f.done = true;
-    // Commit the longest done prefix, in order.
-    std::optional<Commit> commit;
-    while (!inflight_.empty() && inflight_.begin()->second.done) {
-      if (!commit) commit.emplace();
-      commit->seq = inflight_.begin()->first;
-      commit->meta = inflight_.begin()->second.meta;
-      commit->events += commit->meta.events;
-      newest_delivered_event_ms_ = std::max(newest_delivered_event_ms_, commit->meta.newest_event_ms);
-      commit->received.push_back(commit->meta.received);
-      inflight_.erase(inflight_.begin());
-    }
-    metrics_.inflight_batches.Set(static_cast<double>(inflight_.size()));
-    // Under the lock, so that drain() returning means the committer has
-    // been handed the last commit.
-    if (commit) on_commit_(*commit);
+    room = settle(sink_index, sent_seq, attempt, ack, freed);
   }
   changed_.notify_all();
+  if (budget_ && freed > 0) budget_->release(freed);
+  if (room) room();
 }
 
-void Delivery::retry_loop() {
-  std::unique_lock lock(mu_);
-  while (!closing_) {
-    if (retries_.empty()) {
-      changed_.wait(lock);
-      continue;
+std::function<void()> Delivery::settle(size_t sink_index, uint64_t sent_seq, int attempt, const Ack& ack,
+                                       size_t& freed) {
+  auto it = inflight_.find(sent_seq);
+  if (it == inflight_.end()) return nullptr;  // closed meanwhile
+  InFlight& f = it->second;
+  if (sink_index != SIZE_MAX) {
+    SinkMetrics& sm = *sink_metrics_[sink_index];
+    sm.inflight_batches.Decrement();
+    const std::string& name = sinks_[sink_index].name;
+    if (ack.status == DeliveryStatus::Delivered) {
+      if (f.delivered[sink_index]) return nullptr;  // already counted
+      f.delivered[sink_index] = true;
+      sm.events_delivered.Increment(static_cast<double>(f.batch->records.size()));
+      sm.last_delivery_ts.Set(now_seconds());
+      --f.pending_sinks;
+    } else {
+      sm.events_failed.Increment(static_cast<double>(f.batch->records.size()));
+      if (ack.status == DeliveryStatus::Permanent) {
+        if (!failure_) failure_ = "sink \"" + name + "\" cannot deliver and retrying will not help: " + ack.error;
+        log_.error("sink failed permanently; stopping without committing past this batch",
+                   {{"sink", name}, {"batch", ack.seq}, {"error", ack.error}});
+        return on_room_;  // a fetch stage waiting for room must learn it is over
+      }
+      if (!closing_) {
+        std::chrono::milliseconds delay = std::min(retry_max_, retry_initial_ * (int64_t{1} << std::min(attempt, 20)));
+        log_.warn("sink could not deliver a batch; it will be sent again",
+                  {{"sink", name}, {"batch", ack.seq}, {"attempt", attempt + 1}, {"retry_in_ms", delay.count()},
+                   {"error", ack.error}});
+        sm.batches_retried.Increment();
+        timers_.post_at(std::chrono::steady_clock::now() + delay, [alive = alive_, sink_index, seq = ack.seq, attempt] {
+          std::lock_guard guard(alive->mu);
+          if (alive->self) alive->self->retry(sink_index, seq, attempt + 1);
+        });
+      }
+      return nullptr;
     }
-    auto next = retries_.top();
-    if (next.when > std::chrono::steady_clock::now()) {
-      changed_.wait_until(lock, next.when);
-      continue;
-    }
-    retries_.pop();
-    auto it = inflight_.find(next.seq);
-    if (it == inflight_.end() || failure_) continue;
-    BatchPtr batch = it->second.batch;
-    lock.unlock();
-    send_to(next.sink, batch, next.attempt);
-    lock.lock();
   }
+  if (f.pending_sinks == 0) f.done = true;
+  // Commit the longest done prefix, in order.
+  std::optional<Commit> commit;
+  while (!inflight_.empty() && inflight_.begin()->second.done) {
+    freed += inflight_.begin()->second.meta.bytes;
+    if (!commit) commit.emplace();
+    commit->seq = inflight_.begin()->first;
+    commit->meta = inflight_.begin()->second.meta;
+    commit->events += commit->meta.events;
+    newest_delivered_event_ms_ = std::max(newest_delivered_event_ms_, commit->meta.newest_event_ms);
+    commit->received.push_back(commit->meta.received);
+    inflight_.erase(inflight_.begin());
+  }
+  metrics_.inflight_batches.Set(static_cast<double>(inflight_.size()));
+  // Under the lock, so that drain() returning means the committer has
+  // been handed the last commit.
+  if (!commit) return nullptr;
+  on_commit_(*commit);
+  return on_room_;
+}
+
+void Delivery::retry(size_t sink, uint64_t seq, int attempt) {
+  BatchPtr batch;
+  {
+    std::lock_guard lock(mu_);
+    auto it = inflight_.find(seq);
+    if (closing_ || failure_ || it == inflight_.end()) return;
+    batch = it->second.batch;
+  }
+  send_to(sink, batch, attempt);
 }
 
 bool Delivery::drain(std::chrono::milliseconds timeout) {
@@ -203,7 +225,6 @@ void Delivery::stop_retries() {
     closing_ = true;
   }
   changed_.notify_all();
-  if (retry_thread_.joinable()) retry_thread_.join();
 }
 
 }  // namespace zf::pipeline

@@ -28,6 +28,8 @@
 
 #include "core/sink.h"
 #include "core/stop_signal.h"
+#include "sched/memory_budget.h"
+#include "sched/scheduler.h"
 
 namespace zf {
 class Logger;
@@ -42,6 +44,7 @@ struct BatchMeta {
   uint64_t source_token = 0;  // the source's token for this batch's page (its commit position)
   int64_t newest_event_ms = 0;
   size_t events = 0;
+  size_t bytes = 0;  // held until every sink acknowledged it (the memory budget's unit)
   std::chrono::steady_clock::time_point received;  // when its page body arrived
 };
 
@@ -81,14 +84,21 @@ void close_all(std::vector<NamedSink>& sinks, std::chrono::milliseconds timeout)
 
 class Delivery {
  public:
+  // `timers`: where retries are sent from (null: a pool of its own, one
+  // thread); `budget`: told the bytes of each batch once it is done.
   Delivery(std::vector<SinkRef> sinks, size_t max_inflight, std::chrono::milliseconds retry_initial,
            std::chrono::milliseconds retry_max, Logger& log, Metrics& metrics,
-           std::function<void(const Commit&)> on_commit);
+           std::function<void(const Commit&)> on_commit, sched::Scheduler* timers = nullptr,
+           sched::MemoryBudget* budget = nullptr);
   ~Delivery();
 
   // Blocks while max_inflight batches are unacknowledged (backpressure on
   // the fetch stage). False when stopping or after a permanent failure.
   bool wait_for_room(StopSignal& stop);
+  // The same without blocking, for a scheduled fetch stage: `on_room` is
+  // called (from an acknowledging thread) whenever a batch is done.
+  bool has_room() const;
+  void on_room(std::function<void()> callback);
   void dispatch(BatchPtr batch, BatchMeta meta);
   // Waits until every dispatched batch is committed; false on timeout or failure.
   bool drain(std::chrono::milliseconds timeout);
@@ -108,17 +118,13 @@ class Delivery {
     size_t pending_sinks = 0;
     bool done = false;
   };
-  struct Retry {
-    std::chrono::steady_clock::time_point when;
-    size_t sink;
-    uint64_t seq;
-    int attempt;
-    bool operator>(const Retry& o) const { return when > o.when; }
-  };
 
   void send_to(size_t sink_index, const BatchPtr& batch, int attempt);
   void on_ack(size_t sink_index, uint64_t sent_seq, int attempt, Ack ack);
-  void retry_loop();
+  // on_ack's bookkeeping, under mu_: returns on_room_ when a fetch stage
+  // waiting for room should look again, and adds the bytes of batches done.
+  std::function<void()> settle(size_t sink_index, uint64_t sent_seq, int attempt, const Ack& ack, size_t& freed);
+  void retry(size_t sink, uint64_t seq, int attempt);
 
   std::vector<SinkRef> sinks_;
   std::vector<SinkMetrics*> sink_metrics_;
@@ -133,9 +139,19 @@ class Delivery {
   std::map<uint64_t, InFlight> inflight_;
   std::optional<std::string> failure_;
   int64_t newest_delivered_event_ms_ = 0;
-  std::priority_queue<Retry, std::vector<Retry>, std::greater<>> retries_;
   bool closing_ = false;
-  std::thread retry_thread_;
+  std::function<void()> on_room_;
+  sched::MemoryBudget* budget_;
+  // Retries posted to the pool hold this, not the Delivery: one that fires
+  // after the Delivery is gone finds `self` null.
+  struct Alive {
+    explicit Alive(Delivery* d) : self(d) {}
+    std::mutex mu;
+    Delivery* self;
+  };
+  std::shared_ptr<Alive> alive_;
+  std::unique_ptr<sched::Scheduler> own_timers_;
+  sched::Scheduler& timers_;
 };
 
 }  // namespace zf::pipeline

@@ -10,6 +10,23 @@
 
 namespace zf::pipeline {
 
+namespace {
+// The heap a record holds: its strings beyond the small-string buffer.
+size_t record_bytes(const Record& r) {
+  auto heap = [](const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 : 0; };
+  const AccessEvent& e = r.event;
+  size_t n = sizeof(Record) + heap(r.json);
+  for (const std::string* s : {&e.id, &e.account, &e.timestamp, &e.timestamp_raw, &e.user_id, &e.user_name,
+                               &e.user_email, &e.user_role, &e.target_user_name, &e.target_user_email, &e.source_ip,
+                               &e.method, &e.url, &e.referrer, &e.user_agent, &e.origin_service,
+                               &e.authorization_type, &e.category, &e.summary, &e.action, &e.search_query,
+                               &e.extra_json})
+    n += heap(*s);
+  for (const std::string& ip : e.ips) n += sizeof(std::string) + heap(ip);
+  return n;
+}
+}  // namespace
+
 Pipeline::Pipeline(Source& source, const normalize::Normalizer& normalizer, Delivery& delivery,
                    BatchNumbers& numbers, Logger& log, Metrics& metrics, StopSignal& stop, RunSettings settings, const Clock& clock)
     : source_(source),
@@ -20,7 +37,10 @@ Pipeline::Pipeline(Source& source, const normalize::Normalizer& normalizer, Deli
       metrics_(metrics),
       stop_(stop),
       clock_(clock),
-      settings_(std::move(settings)) {}
+      settings_(std::move(settings)),
+      polling_(dynamic_cast<PollingSource*>(&source)),
+      page_estimate_(settings_.first_page_estimate_bytes),
+      budget_id_(reinterpret_cast<uintptr_t>(this)) {}
 
 BatchPtr Pipeline::shape(const SourcePage& fetched, uint64_t seq, BatchMeta& meta, RunResult& result) {
   auto batch = std::make_shared<Batch>();
@@ -53,6 +73,11 @@ BatchPtr Pipeline::shape(const SourcePage& fetched, uint64_t seq, BatchMeta& met
       for (Record& r : batch->records) encode::write_ecs_json(r.event, r.json);
   }
   meta.events = batch->records.size();
+  // What the batch holds until every sink acknowledged it: records and
+  // their encoded documents (an estimate: allocator slack is not counted).
+  size_t bytes = sizeof(Batch);
+  for (const Record& r : batch->records) bytes += record_bytes(r);
+  meta.bytes = bytes;
   metrics_.events_fetched.Increment(static_cast<double>(fetched.listed));
   metrics_.page_events.Observe(static_cast<double>(fetched.listed));
   return batch;
@@ -87,32 +112,94 @@ void Pipeline::report_progress(const SourcePage& page, const RunResult& result) 
   log_.info("progress", fields);
 }
 
+void Pipeline::ship(SourcePage& page, RunResult& result) {
+  BatchMeta meta;
+  meta.received = std::chrono::steady_clock::now();
+  meta.source_token = page.token;
+  BatchPtr batch = shape(page, numbers_.next(), meta, result);
+  ++result.pages;
+  result.events_shipped += batch->records.size();
+  if (settings_.budget) {
+    settings_.budget->adjust(reserved_, meta.bytes);
+    reserved_ = 0;
+    page_estimate_ = std::max(meta.bytes, page_estimate_ / 2);  // follows the pages, falling slowly
+  }
+  delivery_.dispatch(std::move(batch), meta);
+  if (page.advances) report_progress(page, result);
+}
+
 RunResult Pipeline::run() {
   RunResult result;
   try {
     while (delivery_.wait_for_room(stop_)) {
       auto page = source_.next(settings_.once);
       if (!page) break;
-      BatchMeta meta;
-      meta.received = std::chrono::steady_clock::now();
-      meta.source_token = page->token;
-      BatchPtr batch = shape(*page, numbers_.next(), meta, result);
-      ++result.pages;
-      result.events_shipped += batch->records.size();
-      delivery_.dispatch(std::move(batch), meta);
-      if (page->advances) report_progress(*page, result);
+      ship(*page, result);
     }
   } catch (const FatalError& e) {
     result.ok = false;
     result.error = e.what();
   }
   result.stopping_since = std::chrono::steady_clock::now();
+  result_ = result;
+  return finish(settings_.shutdown_timeout);
+}
+
+void Pipeline::on_wake(std::function<void()> wake) {
+  wake_ = std::move(wake);
+  delivery_.on_room(wake_);
+}
+
+sched::Next Pipeline::stopped() {
+  finished_ = true;
+  result_.stopping_since = std::chrono::steady_clock::now();
+  if (settings_.budget && reserved_ > 0) {
+    settings_.budget->release(reserved_);
+    reserved_ = 0;
+  }
+  return sched::Next::finished();
+}
+
+sched::Next Pipeline::step(PageBuffer& buffer) {
+  if (finished_) return sched::Next::finished();
+  if (!polling_) throw std::logic_error("Pipeline::step needs a PollingSource");
+  try {
+    if (stop_.requested() || delivery_.failure()) return stopped();
+    if (!delivery_.has_room()) return sched::Next::parked();  // woken by the acker
+    if (settings_.budget && reserved_ == 0) {
+      if (!settings_.budget->try_reserve(budget_id_, page_estimate_, wake_)) return sched::Next::parked();
+      reserved_ = page_estimate_;
+    }
+    Poll poll = polling_->poll(settings_.once, buffer);
+    if (poll.done) return stopped();
+    if (!poll.page) {
+      // Nothing fetched: the reservation goes back to those waiting.
+      if (settings_.budget && reserved_ > 0) {
+        settings_.budget->release(reserved_);
+        reserved_ = 0;
+      }
+      auto in = poll.retry_in;
+      if (poll.wake_wall_ms > 0)
+        in = std::max(in, std::chrono::milliseconds(std::max<int64_t>(1, poll.wake_wall_ms - clock_.now_ms())));
+      return sched::Next::in(in);
+    }
+    ship(*poll.page, result_);
+    return sched::Next::now();
+  } catch (const FatalError& e) {
+    result_.ok = false;
+    result_.error = e.what();
+    return stopped();
+  }
+}
+
+RunResult Pipeline::finish(std::chrono::milliseconds timeout) {
+  RunResult& result = result_;
   if (auto failure = delivery_.failure()) {
     result.ok = false;
     result.error = *failure;
   }
   if (result.ok) {
-    result.drained = delivery_.drain(settings_.shutdown_timeout);
+    result.drained = delivery_.drain(timeout);
     if (!result.drained) {
       if (auto failure = delivery_.failure()) {
         result.ok = false;

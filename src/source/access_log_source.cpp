@@ -17,6 +17,12 @@ namespace {
 
 const char* read_name(ReadKind k) { return k == ReadKind::First ? "first" : "late"; }
 
+Poll retry_in(std::chrono::milliseconds wait) {
+  Poll p;
+  p.retry_in = std::max(wait, std::chrono::milliseconds(1));
+  return p;
+}
+
 }  // namespace
 
 std::string basic_authorization(const std::string& user, const std::string& secret) {
@@ -160,7 +166,7 @@ std::string AccessLogSource::page_url(const ReadPosition& pos, const std::option
   return url;
 }
 
-void AccessLogSource::backoff(const std::string& reason, const std::string& what) {
+Poll AccessLogSource::backoff(const std::string& reason, const std::string& what) {
   metrics_.api_retries(reason).Increment();
   current_backoff_ = current_backoff_.count() == 0 ? settings_.retry_initial
                                                    : std::min(settings_.retry_max, current_backoff_ * 2);
@@ -168,7 +174,7 @@ void AccessLogSource::backoff(const std::string& reason, const std::string& what
   std::uniform_int_distribution<int64_t> dist(current_backoff_.count() / 2, current_backoff_.count());
   std::chrono::milliseconds wait(dist(jitter_));
   log_.warn("API request failed; retrying", {{"reason", reason}, {"error", what}, {"retry_in_ms", wait.count()}});
-  stop_.sleep_for(wait);
+  return retry_in(wait);
 }
 
 void AccessLogSource::update_gauges(int64_t now) {
@@ -191,22 +197,30 @@ void AccessLogSource::update_gauges(int64_t now) {
 }
 
 std::optional<SourcePage> AccessLogSource::next(bool once) {
-  const PlanSettings plan_settings{settings_.windows, settings_.late_read_max_ids};
   while (!stop_.requested()) {
-    int64_t now_ms = clock_.now_ms();
-    int64_t now = now_ms / 1000;
-    NextRequest req = plan_next(view_, now_ms, once, committed_first_start(), plan_settings,
-                                [this](int64_t start) { return store_.count_ids(start); });
-    note_plan(req);
-    update_gauges(now);
-    if (req.step == NextRequest::Step::Done) return std::nullopt;
-    if (req.step == NextRequest::Step::Wait) {
-      clock_.sleep_until(stop_, req.wake_ms);
-      continue;
-    }
-    if (auto page = fetch(req.kind, once)) return page;
+    Poll p = poll(once, own_buffer_);
+    if (p.page || p.done) return std::move(p.page);
+    if (p.wake_wall_ms > 0) clock_.sleep_until(stop_, p.wake_wall_ms);
+    if (p.retry_in.count() > 0) stop_.sleep_for(p.retry_in);
   }
   return std::nullopt;
+}
+
+Poll AccessLogSource::poll(bool once, PageBuffer& buffer) {
+  if (stop_.requested()) return Poll{std::nullopt, true};
+  const PlanSettings plan_settings{settings_.windows, settings_.late_read_max_ids};
+  int64_t now_ms = clock_.now_ms();
+  NextRequest req = plan_next(view_, now_ms, once, committed_first_start(), plan_settings,
+                              [this](int64_t start) { return store_.count_ids(start); });
+  note_plan(req);
+  update_gauges(now_ms / 1000);
+  if (req.step == NextRequest::Step::Done) return Poll{std::nullopt, true};
+  if (req.step == NextRequest::Step::Wait) {
+    Poll p;
+    p.wake_wall_ms = req.wake_ms;
+    return p;
+  }
+  return fetch(req.kind, once, buffer);
 }
 
 // The side effects of a plan: counts and logs, and the ids a late read
@@ -245,24 +259,33 @@ void AccessLogSource::note_plan(const NextRequest& req) {
 
 // One request and what follows from its answer: the steps decide
 // (classify_response, way_past, scan_page, advance), this does the I/O.
-std::optional<SourcePage> AccessLogSource::fetch(ReadKind kind, bool once) {
+Poll AccessLogSource::fetch(ReadKind kind, bool once, PageBuffer& buffer) {
   if (kind == ReadKind::First || once) {
-    RateLimiter::Waited waited;
-    if (!limiter_.acquire(stop_, &waited)) return std::nullopt;
-    metrics_.rate_limit_wait_budget.Increment(waited.budget.count() / 1000.0);
-    metrics_.rate_limit_wait_reset.Increment(waited.reset.count() / 1000.0);
+    bool held_by_reset = false;
+    auto wait = limiter_.try_acquire(&held_by_reset);
+    auto now = std::chrono::steady_clock::now();
+    if (wait.count() > 0) {
+      // The time from the first refusal to the request counts as waited.
+      if (!budget_wait_since_) budget_wait_since_ = now;
+      budget_wait_on_reset_ = held_by_reset;
+      return retry_in(wait);
+    }
+    if (budget_wait_since_) {
+      double waited = std::chrono::duration<double>(now - *budget_wait_since_).count();
+      (budget_wait_on_reset_ ? metrics_.rate_limit_wait_reset : metrics_.rate_limit_wait_budget).Increment(waited);
+      budget_wait_since_.reset();
+    }
   } else if (!limiter_.try_acquire_spare()) {
     // Late reads take only what first reads leave of the budget: the first
     // reads of the last period are what the next ones will need.
-    stop_.sleep_for(std::chrono::milliseconds(250));
-    return std::nullopt;
+    return retry_in(std::chrono::milliseconds(250));
   }
   metrics_.rate_limit_in_use.Set(limiter_.in_use());
 
   std::string url = page_url(view_.position(kind), view_.link(kind));
   log_.debug("requesting page", {{"url", url}, {"read", read_name(kind)}});
   HttpResponse resp = http_.get(url, settings_.authorization, [this] { return stop_.requested(); });
-  if (stop_.requested()) return std::nullopt;
+  if (stop_.requested()) return Poll{std::nullopt, true};
   metrics_.api_requests(status_class(resp.status)).Increment();
   metrics_.api_page_requests(read_name(kind)).Increment();
   metrics_.api_request_duration.Observe(resp.elapsed.count() / 1000.0);
@@ -270,8 +293,8 @@ std::optional<SourcePage> AccessLogSource::fetch(ReadKind kind, bool once) {
   if (resp.status == 429) ++consecutive_429_;
   Verdict verdict = classify_response(resp, url, consecutive_429_, std::chrono::system_clock::now());
   if (std::holds_alternative<AcceptPage>(verdict)) {
-    body_ = std::move(resp.body);
-    return accept(kind, url);
+    buffer.body = std::move(resp.body);
+    return accept(kind, url, buffer);
   }
   if (auto* w = std::get_if<WaitReset>(&verdict)) {
     metrics_.rate_limit_hits.Increment();
@@ -280,7 +303,7 @@ std::optional<SourcePage> AccessLogSource::fetch(ReadKind kind, bool once) {
     log_.warn("rate limited by Zendesk (429); waiting for ratelimit-reset. Lower zendesk.rate_limit.requests if "
               "other tools share this account's budget.",
               {{"ratelimit_reset", w->ratelimit_reset}, {"retry_after", w->retry_after}, {"wait_ms", w->wait.count()}});
-    return std::nullopt;
+    return retry_in(std::chrono::milliseconds(0));
   }
   if (auto* a = std::get_if<AuthProblem>(&verdict)) {
     metrics_.api_errors(a->kind).Increment();
@@ -291,26 +314,23 @@ std::optional<SourcePage> AccessLogSource::fetch(ReadKind kind, bool once) {
     metrics_.api_retries("auth").Increment();
     log_.error("Zendesk refused the access log request: " + a->hint,
                {{"status", a->status}, {"detail", a->detail}, {"retry_in_ms", settings_.auth_retry.count()}});
-    stop_.sleep_for(settings_.auth_retry);
-    return std::nullopt;
+    return retry_in(settings_.auth_retry);
   }
   if (auto* f = std::get_if<Fatal>(&verdict)) {
     metrics_.api_errors("bad_request").Increment();
     throw FatalError(f->message);
   }
   const auto& b = std::get<Backoff>(verdict);
-  backoff(b.reason, b.what);
-  return std::nullopt;
+  return backoff(b.reason, b.what);
 }
 
-std::optional<SourcePage> AccessLogSource::accept(ReadKind kind, const std::string& url) {
-  auto parsed = parse_page(parser_, body_);
+Poll AccessLogSource::accept(ReadKind kind, const std::string& url, PageBuffer& buffer) {
+  auto parsed = parse_page(buffer.parser, buffer.body);
   if (auto* problem = std::get_if<std::string>(&parsed)) {
     // One bad page is a glitch; the same page failing again and again
     // holds the whole pipeline, so /readyz says so.
     if (++consecutive_body_failures_ >= 3) report_problem_("the API's pages cannot be used: " + *problem);
-    backoff("body", *problem + " (url " + url + ")");
-    return std::nullopt;
+    return backoff("body", *problem + " (url " + url + ")");
   }
   consecutive_body_failures_ = 0;
   const PageEnvelope& page = std::get<PageEnvelope>(parsed);
@@ -330,8 +350,7 @@ std::optional<SourcePage> AccessLogSource::accept(ReadKind kind, const std::stri
     std::string why = "the API says more events follow but gives no usable cursor (no meta.after_cursor, "
                       "links.next absent or on another host); retrying the page";
     report_problem_(why);
-    backoff("body", why + " (url " + url + ")");
-    return std::nullopt;
+    return backoff("body", why + " (url " + url + ")");
   }
   current_backoff_ = std::chrono::milliseconds(0);
   consecutive_429_ = 0;
@@ -378,7 +397,9 @@ std::optional<SourcePage> AccessLogSource::accept(ReadKind kind, const std::stri
     std::lock_guard lock(mu_);
     pending_.push_back(std::move(pc));
   }
-  return out;
+  Poll p;
+  p.page = std::move(out);
+  return p;
 }
 
 CommitCost AccessLogSource::commit(uint64_t token) {

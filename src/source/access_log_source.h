@@ -60,7 +60,7 @@ struct SourceSettings {
   size_t late_read_max_ids = 500'000;
 };
 
-class AccessLogSource final : public Source {
+class AccessLogSource final : public PollingSource {
  public:
   // `clock` decides which windows are due and when late reads are.
   AccessLogSource(SourceSettings settings, HttpGet& http, RateLimiter& limiter, PullCheckpoint& store,
@@ -75,6 +75,8 @@ class AccessLogSource final : public Source {
   // or, with `once`, when everything up to now - settle_delay was read and
   // no late read is due. Throws FatalError when retrying cannot help (HTTP 400).
   std::optional<SourcePage> next(bool once) override;
+  // The same without blocking: one request at most, its page in `buffer`.
+  Poll poll(bool once, PageBuffer& buffer) override;
 
   // Every page up to `token` was delivered by every sink. Called in token
   // order from one thread; throws std::runtime_error on I/O errors (the
@@ -98,10 +100,10 @@ class AccessLogSource final : public Source {
 
   void note_plan(const NextRequest& req);
   void reconcile_ids(PullState& s, const std::set<int64_t>& keep, bool has_counts);
-  std::optional<SourcePage> fetch(ReadKind kind, bool once);
-  std::optional<SourcePage> accept(ReadKind kind, const std::string& url);
+  Poll fetch(ReadKind kind, bool once, PageBuffer& buffer);
+  Poll accept(ReadKind kind, const std::string& url, PageBuffer& buffer);
   std::string page_url(const ReadPosition& pos, const std::optional<std::string>& link) const;
-  void backoff(const std::string& reason, const std::string& what);
+  Poll backoff(const std::string& reason, const std::string& what);
   void update_gauges(int64_t now);
   int64_t committed_first_start() const;
 
@@ -115,8 +117,7 @@ class AccessLogSource final : public Source {
   PullMetrics& metrics_;
   StopSignal& stop_;
   const Clock& clock_;
-  simdjson::dom::parser parser_;
-  std::string body_;  // the page the parser's elements point into
+  PageBuffer own_buffer_;  // next()'s; a scheduler lends its worker's to poll()
 
   PullView view_;  // the fetch thread's
   uint64_t next_token_ = 0;
@@ -127,6 +128,8 @@ class AccessLogSource final : public Source {
 
   std::chrono::milliseconds current_backoff_{0};
   int consecutive_429_ = 0;
+  std::optional<std::chrono::steady_clock::time_point> budget_wait_since_;
+  bool budget_wait_on_reset_ = false;
   int consecutive_body_failures_ = 0;
   std::mt19937_64 jitter_{std::random_device{}()};
   bool warned_foreign_link_ = false;

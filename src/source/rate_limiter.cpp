@@ -23,23 +23,28 @@ std::chrono::milliseconds RateLimiter::next_delay() {
   return std::chrono::ceil<std::chrono::milliseconds>(ready - now);
 }
 
+std::chrono::milliseconds RateLimiter::try_acquire(bool* held_by_reset) {
+  std::lock_guard lock(mu_);
+  auto now = now_();
+  expire(now);
+  std::chrono::milliseconds budget_wait{0}, reset_wait{0};
+  if (hold_until_ > now) reset_wait = std::chrono::ceil<std::chrono::milliseconds>(hold_until_ - now);
+  if (static_cast<int>(sent_.size()) >= budget_)
+    budget_wait = std::chrono::ceil<std::chrono::milliseconds>(sent_.front().at + period_ + margin_ - now);
+  if (reset_wait.count() <= 0 && budget_wait.count() <= 0) {
+    sent(now, false);
+    return std::chrono::milliseconds(0);
+  }
+  if (held_by_reset) *held_by_reset = reset_wait >= budget_wait;
+  return std::max(budget_wait, reset_wait);
+}
+
 bool RateLimiter::acquire(StopSignal& stop, Waited* waited) {
   for (;;) {
-    std::chrono::milliseconds budget_wait{0}, reset_wait{0};
-    {
-      std::lock_guard lock(mu_);
-      auto now = now_();
-      expire(now);
-      if (hold_until_ > now) reset_wait = std::chrono::ceil<std::chrono::milliseconds>(hold_until_ - now);
-      if (static_cast<int>(sent_.size()) >= budget_)
-        budget_wait = std::chrono::ceil<std::chrono::milliseconds>(sent_.front().at + period_ + margin_ - now);
-      if (reset_wait.count() <= 0 && budget_wait.count() <= 0) {
-        sent(now, false);
-        return true;
-      }
-    }
-    auto wait = std::max(budget_wait, reset_wait);
-    if (waited) (reset_wait >= budget_wait ? waited->reset : waited->budget) += wait;
+    bool reset = false;
+    auto wait = try_acquire(&reset);
+    if (wait.count() <= 0) return true;
+    if (waited) (reset ? waited->reset : waited->budget) += wait;
     if (!stop.sleep_for(wait)) return false;
   }
 }

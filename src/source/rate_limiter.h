@@ -32,6 +32,10 @@ class RateLimiter {
   // Blocks until a request may be sent, then records it. Returns false if
   // `stop` was requested while waiting.
   bool acquire(StopSignal& stop, Waited* waited = nullptr);
+  // Never waits: records a request and returns 0 when one may go now, else
+  // how long until one may (and whether a server reset, not our own budget,
+  // holds it back).
+  std::chrono::milliseconds try_acquire(bool* held_by_reset = nullptr);
   // Requests come in two classes. Urgent ones (acquire) may use the whole
   // budget; spare ones (try_acquire_spare) only what urgent ones leave: at
   // most budget - 1 - (urgent requests per period, averaged over the last

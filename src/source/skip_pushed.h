@@ -17,31 +17,21 @@
 
 namespace zf::source {
 
-class SkipPushed final : public Source {
+class SkipPushed final : public PollingSource {
  public:
-  SkipPushed(Source& pull, std::shared_ptr<RecentIds> pushed, PullMetrics& metrics)
+  SkipPushed(PollingSource& pull, std::shared_ptr<RecentIds> pushed, PullMetrics& metrics)
       : pull_(pull), pushed_(std::move(pushed)), missed_(metrics.webhook_missed()) {}
 
   std::optional<SourcePage> next(bool once) override {
     auto page = pull_.next(once);
-    if (!page) return page;
-    size_t kept = 0;
-    std::vector<EventKey> found;
-    for (simdjson::dom::element e : page->events) {
-      std::string_view id;
-      if (!e["id"].get_string().get(id)) {
-        EventKey key = event_key(id);
-        if (pushed_->contains(key)) continue;
-        found.push_back(key);
-      }
-      page->events[kept++] = e;
-    }
-    page->duplicates += page->events.size() - kept;
-    page->events.resize(kept);
-    missed_.Increment(static_cast<double>(kept));
-    std::lock_guard lock(mu_);
-    found_[page->token] = std::move(found);
+    if (page) skip(*page);
     return page;
+  }
+
+  Poll poll(bool once, PageBuffer& buffer) override {
+    Poll p = pull_.poll(once, buffer);
+    if (p.page) skip(*p.page);
+    return p;
   }
 
   CommitCost commit(uint64_t token) override {
@@ -61,7 +51,27 @@ class SkipPushed final : public Source {
   }
 
  private:
-  Source& pull_;
+  // Drops the events push delivered; remembers the rest for commit().
+  void skip(SourcePage& page) {
+    size_t kept = 0;
+    std::vector<EventKey> found;
+    for (simdjson::dom::element e : page.events) {
+      std::string_view id;
+      if (!e["id"].get_string().get(id)) {
+        EventKey key = event_key(id);
+        if (pushed_->contains(key)) continue;
+        found.push_back(key);
+      }
+      page.events[kept++] = e;
+    }
+    page.duplicates += page.events.size() - kept;
+    page.events.resize(kept);
+    missed_.Increment(static_cast<double>(kept));
+    std::lock_guard lock(mu_);
+    found_[page.token] = std::move(found);
+  }
+
+  PollingSource& pull_;
   std::shared_ptr<RecentIds> pushed_;
   prometheus::Counter& missed_;
   mutable std::mutex mu_;

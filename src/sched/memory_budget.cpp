@@ -1,0 +1,68 @@
+#include "sched/memory_budget.h"
+
+#include <algorithm>
+
+namespace zf::sched {
+
+std::function<void()> MemoryBudget::next_to_wake() {
+  if (queue_.empty() || used_ >= limit_) return nullptr;
+  return queue_.front().wake;
+}
+
+bool MemoryBudget::try_reserve(uint64_t who, size_t bytes, std::function<void()> wake) {
+  std::function<void()> then;
+  {
+    std::lock_guard lock(mu_);
+    bool first_in_line = queue_.empty() || queue_.front().who == who;
+    if (first_in_line && (used_ + bytes <= limit_ || used_ == 0)) {
+      used_ += bytes;
+      peak_ = std::max(peak_, used_);
+      if (!queue_.empty()) queue_.pop_front();
+      then = next_to_wake();  // room may be left for the next in line
+    } else {
+      if (std::none_of(queue_.begin(), queue_.end(), [&](const Waiter& w) { return w.who == who; }))
+        queue_.push_back({who, std::move(wake)});
+      return false;
+    }
+  }
+  if (then) then();
+  return true;
+}
+
+void MemoryBudget::adjust(size_t reserved, size_t actual) {
+  std::function<void()> then;
+  {
+    std::lock_guard lock(mu_);
+    used_ = used_ - std::min(used_, reserved) + actual;
+    peak_ = std::max(peak_, used_);
+    if (actual < reserved) then = next_to_wake();
+  }
+  if (then) then();
+}
+
+void MemoryBudget::release(size_t bytes) {
+  std::function<void()> then;
+  {
+    std::lock_guard lock(mu_);
+    used_ -= std::min(used_, bytes);
+    then = next_to_wake();
+  }
+  if (then) then();
+}
+
+size_t MemoryBudget::used() const {
+  std::lock_guard lock(mu_);
+  return used_;
+}
+
+size_t MemoryBudget::peak() const {
+  std::lock_guard lock(mu_);
+  return peak_;
+}
+
+size_t MemoryBudget::waiting() const {
+  std::lock_guard lock(mu_);
+  return queue_.size();
+}
+
+}  // namespace zf::sched
