@@ -107,8 +107,9 @@ struct SourceRun final : Run {
         normalizer({c.account, c.keep_original, needs_ecs(app) && !enricher}),
         loop(shipped_from(), normalizer, delivery, numbers, log, metrics, stop,
              {once, c.account, app.shutdown_timeout, app.progress_interval, c.name, &shared.budget,
-              // A full page of ECS records, about 1.5 KiB each, until pages say otherwise.
-              static_cast<size_t>(c.source.page_size) * 1536},
+              // A full page of records (event and document about 3 KiB each)
+              // until pages say otherwise.
+              static_cast<size_t>(c.source.page_size) * 3072},
              clock) {
     if (enricher) loop.enrich_with(enricher.get(), needs_ecs(app));
     // A restart within the period starts with what the last process left
@@ -315,7 +316,8 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
   // Declared before the runs, so they outlive them: a run's last retries
   // and commits are posted here.
   sched::Scheduler commits(2, "zf-commit");
-  sched::Scheduler fetchers(config.workers, "zf-fetch");
+  // No more fetch workers than pull sources: one account needs one.
+  sched::Scheduler fetchers(std::clamp<size_t>(config.sources.size(), 1, config.workers), "zf-fetch");
   sched::MemoryBudget budget(config.memory_limit_bytes);
   Shared shared{fetchers, commits, budget};
   // What each push source delivered, for the pull sources that dedup_with

@@ -138,9 +138,10 @@ void Delivery::on_ack(size_t sink_index, uint64_t sent_seq, int attempt, Ack ack
   {
     std::lock_guard lock(mu_);
     room = settle(sink_index, sent_seq, attempt, ack, freed);
+    // Before drain() can see the batch gone: the bytes are free by then.
+    if (budget_ && freed > 0) budget_->release(freed);
   }
   changed_.notify_all();
-  if (budget_ && freed > 0) budget_->release(freed);
   if (room) room();
 }
 
