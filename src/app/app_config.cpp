@@ -493,6 +493,7 @@ AppConfig load_config(const ConfigNode& root) {
                            m.shown("listen", c.health.listen));
   }
   c.health.metrics_token = m.get_secret("auth_token").value_or("");
+  if (m.has("per_source_histograms")) c.health.per_source_histograms = m.get_bool("per_source_histograms", true);
   ConfigNode ready = m.child("readiness");
   c.health.max_fetch_age = ready.get_duration("max_fetch_age", std::chrono::seconds(1), std::chrono::hours(24), c.health.max_fetch_age);
   c.health.max_delivery_age =

@@ -26,6 +26,9 @@ struct HealthSettings {
   std::string metrics_token;                       // "" = /metrics open to whoever reaches `listen`
   std::chrono::milliseconds max_fetch_age{300'000};
   std::chrono::milliseconds max_delivery_age{300'000};
+  // Histograms per source, or one set for the process (nullopt: per source
+  // up to 100 sources; with more their bucket series would dominate).
+  std::optional<bool> per_source_histograms;
 };
 
 // One Zendesk account read through the Access Logs API: an entry of

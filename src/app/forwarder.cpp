@@ -311,6 +311,8 @@ struct PushRun final : Run {
 
 int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& stop, const Clock& clock) {
   ProcessMetrics process(ZF_VERSION);
+  process.set_per_source_histograms(
+      config.health.per_source_histograms.value_or(config.sources.size() + config.webhooks.size() <= 100));
   auto sinks = build_sinks(config, log, process);
   pipeline::BatchNumbers numbers;
   // Declared before the runs, so they outlive them: a run's last retries
@@ -320,6 +322,24 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
   sched::Scheduler fetchers(std::clamp<size_t>(config.sources.size(), 1, config.workers), "zf-fetch");
   sched::MemoryBudget budget(config.memory_limit_bytes);
   Shared shared{fetchers, commits, budget};
+  // The shared pool and bound, for the operator sizing them.
+  auto& memory_in_flight = metric_family(prometheus::BuildGauge(), process.registry(),
+                                         "zendesk_forwarder_memory_in_flight_bytes",
+                                         "Bytes of pages fetched and not yet acknowledged by every sink, all sources "
+                                         "(pipeline.memory_limit_mib bounds it).")
+                               .Add({});
+  auto& memory_waiting = metric_family(prometheus::BuildGauge(), process.registry(),
+                                       "zendesk_forwarder_sources_waiting_for_memory",
+                                       "Pull sources waiting for room under pipeline.memory_limit_mib.")
+                             .Add({});
+  metric_family(prometheus::BuildGauge(), process.registry(), "zendesk_forwarder_memory_limit_bytes",
+                "pipeline.memory_limit_mib, in bytes.")
+      .Add({})
+      .Set(static_cast<double>(config.memory_limit_bytes));
+  metric_family(prometheus::BuildGauge(), process.registry(), "zendesk_forwarder_fetch_workers",
+                "Threads the pull sources share (pipeline.workers, at most one per source).")
+      .Add({})
+      .Set(static_cast<double>(fetchers.workers()));
   // What each push source delivered, for the pull sources that dedup_with
   // it and for its own retries.
   std::map<std::string, std::shared_ptr<source::RecentIds>> pushed;
@@ -362,6 +382,8 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
   ticker.thread = std::thread([&] {
     do {
       for (auto* r : runs) r->tick(clock.now_ms());
+      memory_in_flight.Set(static_cast<double>(budget.used()));
+      memory_waiting.Set(static_cast<double>(budget.waiting()));
       process.tick();
     } while (ticker.stop.sleep_for(std::chrono::seconds(1)));
   });

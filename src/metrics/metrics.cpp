@@ -39,13 +39,15 @@ ProcessMetrics::ProcessMetrics(std::string version)
 #define ZF_GAUGE(name, help) metric_family(BuildGauge(), r, name, help).Add(labels_)
 
 Metrics::Metrics(ProcessMetrics& process, std::string source, std::string account)
-    : Metrics(process.registry(), {{"source", std::move(source)}, {"account", std::move(account)}}) {}
+    : Metrics(process.registry(), {{"source", std::move(source)}, {"account", std::move(account)}},
+              process.per_source_histograms()) {}
 
-Metrics::Metrics(prometheus::Registry& r, prometheus::Labels labels)
+Metrics::Metrics(prometheus::Registry& r, prometheus::Labels labels, bool per_source_histograms)
     : labels_(std::move(labels)),
+      histogram_labels_(per_source_histograms ? labels_ : all_sources()),
       events_fetched(ZF_COUNTER("zendesk_forwarder_events_fetched_total", "Access events received from the API.")),
       page_events(metric_family(BuildHistogram(), r, "zendesk_forwarder_page_events", "Events per fetched page.")
-                      .Add(labels_, prometheus::Histogram::BucketBoundaries{0, 1, 10, 100, 500, 1000, 2000, 2500})),
+                      .Add(histogram_labels_, prometheus::Histogram::BucketBoundaries{0, 1, 10, 100, 500, 1000, 2000, 2500})),
       inflight_batches(ZF_GAUGE("zendesk_forwarder_inflight_batches",
                                 "Batches sent to the sinks and not yet acknowledged by all of them.")),
       newest_delivered_event_ts(ZF_GAUGE("zendesk_forwarder_newest_delivered_event_timestamp_seconds",
@@ -53,7 +55,7 @@ Metrics::Metrics(prometheus::Registry& r, prometheus::Labels labels)
       lag(ZF_GAUGE("zendesk_forwarder_lag_seconds", "Seconds between now and the newest event delivered to every sink.")),
       page_commit_latency(metric_family(BuildHistogram(), r, "zendesk_forwarder_page_commit_latency_seconds",
                                  "Seconds from a page's body received to the checkpoint covering it committed.")
-                              .Add(labels_, prometheus::Histogram::BucketBoundaries{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10})),
+                              .Add(histogram_labels_, prometheus::Histogram::BucketBoundaries{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10})),
       events_invalid(ZF_COUNTER("zendesk_forwarder_events_invalid_total",
                                 "Events without a usable id; logged in full at error level instead of shipped.")),
       checkpoint_commits(ZF_COUNTER("zendesk_forwarder_checkpoint_commits_total", "Checkpoint writes that succeeded.")),
@@ -64,12 +66,12 @@ Metrics::Metrics(prometheus::Registry& r, prometheus::Labels labels)
       checkpoint_write_duration(
           metric_family(BuildHistogram(), r, "zendesk_forwarder_checkpoint_write_duration_seconds",
                  "Seconds per checkpoint commit: state written and synced (ids are written when their page is fetched).")
-              .Add(labels_, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+              .Add(histogram_labels_, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                                                0.25, 1})),
       checkpoint_write_bytes(metric_family(BuildHistogram(), r, "zendesk_forwarder_checkpoint_write_bytes",
                                     "Bytes of checkpoint state written per commit (the ids late reads need are "
                                     "written when their page is fetched, not counted here).")
-                                 .Add(labels_, prometheus::Histogram::BucketBoundaries{256, 1024, 4096, 16384, 65536,
+                                 .Add(histogram_labels_, prometheus::Histogram::BucketBoundaries{256, 1024, 4096, 16384, 65536,
                                                                                   262144, 1048576})),
       webhook_latency_family_(metric_family(BuildHistogram(), r, "zendesk_forwarder_webhook_ack_latency_seconds",
                                      "Seconds from a webhook request received to every sink acknowledging its events.")),
@@ -96,7 +98,7 @@ prometheus::Counter& Metrics::webhook_requests(const std::string& outcome) {
 
 prometheus::Histogram& Metrics::webhook_ack_latency() {
   return webhook_latency_family_.Add(
-      labels_, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5});
+      histogram_labels_, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5});
 }
 
 SinkMetrics& Metrics::sink(const std::string& name) {

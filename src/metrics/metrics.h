@@ -35,6 +35,10 @@ struct SinkMetrics {
   prometheus::Gauge& last_delivery_ts;     // zendesk_forwarder_sink_last_delivery_timestamp_seconds
 };
 
+// The labels of histograms every source shares, when per-source ones are
+// off: a thousand accounts would otherwise export 60 bucket series each.
+inline prometheus::Labels all_sources() { return {{"source", "_all"}, {"account", "_all"}}; }
+
 // The registry /metrics serves, build info and the process_* metrics.
 class ProcessMetrics {
   std::shared_ptr<prometheus::Registry> registry_;  // first: the gauges below live on it
@@ -44,6 +48,10 @@ class ProcessMetrics {
   prometheus::Registry& registry() { return *registry_; }
   // Memory, CPU and file descriptors; called about once a second (one thread).
   void tick();
+  // Whether each source gets its own histogram series (metrics.
+  // per_source_histograms); set before the sources' metrics are made.
+  bool per_source_histograms() const { return per_source_histograms_; }
+  void set_per_source_histograms(bool on) { per_source_histograms_ = on; }
 
  private:
   prometheus::Gauge& process_rss_;
@@ -51,6 +59,7 @@ class ProcessMetrics {
   double process_cpu_seen_ = 0;
   prometheus::Gauge& process_fds_;
   prometheus::Gauge& process_start_;
+  bool per_source_histograms_ = true;
 };
 
 // One source's metrics, whatever its type: what it handed the pipeline, its
@@ -59,6 +68,7 @@ class ProcessMetrics {
 // are made on first use, so only a push source exports them.
 class Metrics {
   prometheus::Labels labels_;  // first: {source, account} on every series below
+  prometheus::Labels histogram_labels_;  // labels_, or all_sources() when histograms are per process
 
  public:
   Metrics(ProcessMetrics& process, std::string source, std::string account);
@@ -99,7 +109,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& sink_retries_family_;
   prometheus::Family<prometheus::Gauge>& sink_inflight_family_;
   prometheus::Family<prometheus::Gauge>& sink_last_delivery_family_;
-  Metrics(prometheus::Registry& registry, prometheus::Labels labels);
+  Metrics(prometheus::Registry& registry, prometheus::Labels labels, bool per_source_histograms = true);
   prometheus::Labels with(prometheus::Labels more) const;
   std::mutex sinks_mu_;
   std::map<std::string, std::unique_ptr<SinkMetrics>> sinks_;

@@ -17,13 +17,15 @@ using prometheus::BuildHistogram;
 #define ZF_GAUGE(name, help) metric_family(BuildGauge(), r, name, help).Add(labels_)
 
 PullMetrics::PullMetrics(ProcessMetrics& process, std::string source, std::string account)
-    : PullMetrics(process.registry(), {{"source", std::move(source)}, {"account", std::move(account)}}) {}
+    : PullMetrics(process.registry(), {{"source", std::move(source)}, {"account", std::move(account)}},
+              process.per_source_histograms()) {}
 
-PullMetrics::PullMetrics(prometheus::Registry& r, prometheus::Labels labels)
+PullMetrics::PullMetrics(prometheus::Registry& r, prometheus::Labels labels, bool per_source_histograms)
     : labels_(std::move(labels)),
+      histogram_labels_(per_source_histograms ? labels_ : all_sources()),
       api_request_duration(metric_family(BuildHistogram(), r, "zendesk_forwarder_api_request_duration_seconds",
                                   "Latency of Access Logs API requests, including the body transfer.")
-                               .Add(labels_, prometheus::Histogram::BucketBoundaries{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60})),
+                               .Add(histogram_labels_, prometheus::Histogram::BucketBoundaries{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60})),
       rate_limit_hits(ZF_COUNTER("zendesk_forwarder_rate_limit_hits_total", "429 responses received from the API.")),
       rate_limit_wait_reset(metric_family(BuildCounter(), r, "zendesk_forwarder_rate_limit_wait_seconds_total",
                                    "Seconds spent waiting on the rate limit, by cause.")

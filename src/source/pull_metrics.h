@@ -17,6 +17,7 @@ namespace zf {
 
 class PullMetrics {
   prometheus::Labels labels_;  // first: on every series below
+  prometheus::Labels histogram_labels_;  // labels_, or all_sources() when histograms are per process
 
  public:
   PullMetrics(ProcessMetrics& process, std::string source, std::string account);
@@ -57,7 +58,7 @@ class PullMetrics {
   prometheus::Gauge& late_read_coverage_ratio;    // event time re-read / event time due a late read
 
  private:
-  PullMetrics(prometheus::Registry& registry, prometheus::Labels labels);
+  PullMetrics(prometheus::Registry& registry, prometheus::Labels labels, bool per_source_histograms = true);
   prometheus::Labels with(prometheus::Labels more) const;
   prometheus::Family<prometheus::Counter>& api_requests_family_;
   prometheus::Family<prometheus::Counter>& api_page_requests_family_;
