@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <simdjson.h>
 
+#include "core/durable_file.h"
 #include "core/errors.h"
 #include "core/time_format.h"
 #include "metrics/metrics.h"
@@ -432,11 +433,13 @@ int run_verify(const AppConfig& config, const VerifyOptions& o, Logger& log, Sto
     std::string text = metrics_text(report, o.until_s);
     if (!o.metrics_file.empty()) {
       // Whole or not at all: a textfile collector may read it any time.
-      std::string tmp = o.metrics_file + ".tmp";
-      std::ofstream(tmp) << text;
-      std::error_code ec;
-      fs::rename(tmp, o.metrics_file, ec);
-      if (ec) log.error("verify: cannot write the metrics file", {{"path", o.metrics_file}, {"error", ec.message()}});
+      try {
+        ReplacingFile file(o.metrics_file, ".tmp", 0644);  // the collector may run as another user
+        file.write(text);
+        file.commit();
+      } catch (const std::exception& e) {
+        log.error("verify: cannot write the metrics file", {{"path", o.metrics_file}, {"error", e.what()}});
+      }
     }
     if (!o.pushgateway_url.empty()) {
       std::string error = push_metrics(o.pushgateway_url, text);

@@ -10,7 +10,7 @@
 #include <stdexcept>
 
 #include "source/position.h"
-#include "source/state_file.h"
+#include "core/durable_file.h"
 
 namespace zf::source {
 
