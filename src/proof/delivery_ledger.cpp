@@ -1,4 +1,4 @@
-#include "source/delivery_ledger.h"
+#include "proof/delivery_ledger.h"
 
 #include <fcntl.h>
 #include <unistd.h>

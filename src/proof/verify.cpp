@@ -1,7 +1,7 @@
-#include "app/verify.h"
+#include "proof/verify.h"
 
-#include "app/api_listing.h"
-#include "app/progress.h"
+#include "proof/api_listing.h"
+#include "log/progress.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -27,7 +27,9 @@
 #include "pipeline/committer.h"
 #include "pipeline/delivery.h"
 #include "pipeline/pipeline.h"
-#include "source/delivery_ledger.h"
+#include "proof/delivery_ledger.h"
+#include "proof/raw_event.h"
+#include "proof/record_key.h"
 
 namespace zf::app {
 
@@ -36,35 +38,6 @@ namespace {
 namespace fs = std::filesystem;
 
 }  // namespace
-
-std::optional<RecordKey> key_of(encode::Encoding encoding, std::string_view record, simdjson::dom::parser& parser) {
-  if (encoding == encode::Encoding::Cef) {
-    auto field = [&](std::string_view key) -> std::string_view {
-      size_t at = record.find(key);
-      if (at == std::string_view::npos) return {};
-      at += key.size();
-      return record.substr(at, record.find(' ', at) - at);
-    };
-    std::string_view id = field(" externalId="), rt = field("|rt=");
-    if (id.empty()) return std::nullopt;
-    int64_t ms = 0;
-    for (char c : rt) ms = c >= '0' && c <= '9' ? ms * 10 + (c - '0') : ms;
-    return RecordKey{std::string(id), ms, std::string(field(" cs3="))};
-  }
-  simdjson::dom::element doc;
-  if (parser.parse(record.data(), record.size()).get(doc)) return std::nullopt;
-  std::string_view id, account;
-  if (encoding == encode::Encoding::OcsfJson) {
-    int64_t ms = 0;
-    if (doc["metadata"]["uid"].get_string().get(id) || doc["time"].get_int64().get(ms)) return std::nullopt;
-    if (doc["metadata"]["tenant_uid"].get_string().get(account)) account = {};
-    return RecordKey{std::string(id), ms, std::string(account)};
-  }
-  std::string_view ts;
-  if (doc["event"]["id"].get_string().get(id) || doc["@timestamp"].get_string().get(ts)) return std::nullopt;
-  if (doc["zendesk"]["account"].get_string().get(account)) account = {};
-  return RecordKey{std::string(id), parse_rfc3339_ms(ts).value_or(0), std::string(account)};
-}
 
 namespace {
 
@@ -83,10 +56,8 @@ std::map<std::string, ApiEvent> read_listing(const Listing& listing) {
   uint64_t offset = 0;
   for (; std::getline(in, line); offset += line.size() + 1) {
     simdjson::dom::element e;
-    std::string_view id, ts;
-    if (parser.parse(line).get(e) || e["id"].get_string().get(id)) continue;
-    auto ms = e["timestamp"].get_string().get(ts) ? std::nullopt : parse_rfc3339_ms(ts);
-    events[std::string(id)] = {ms ? source::ledger_bucket_of(*ms) : source::kLedgerNoTime, offset};
+    if (parser.parse(line).get(e)) continue;
+    if (auto id = proof::raw_id(e)) events[std::string(*id)] = {proof::raw_ledger_bucket(e), offset};
   }
   return events;
 }
@@ -361,7 +332,7 @@ int run_verify(const AppConfig& config, const VerifyOptions& o, Logger& log, Sto
       simdjson::dom::parser parser;
       try {
         sink.read_back(c.account, [&](std::string_view record) {
-          auto key = key_of(sink.encoding, record, parser);
+          auto key = proof::key_of(sink.encoding, record, parser);
           if (!key) ++h.unparsed;
           else if (!key->account.empty() && key->account != c.account) ++h.other_accounts;
           else if (!any_time && !in_scope(source::ledger_bucket_of(key->time_ms))) return;

@@ -1,4 +1,4 @@
-#include "app/safe_text.h"
+#include "commands/safe_text.h"
 
 #include <cstdio>
 

@@ -22,8 +22,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "app/report.h"
-#include "app/safe_text.h"
+#include "commands/report.h"
+#include "commands/safe_text.h"
 #include "core/errors.h"
 #include "core/time_format.h"
 #include "core/durable_file.h"

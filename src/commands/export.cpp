@@ -1,4 +1,4 @@
-#include "app/export.h"
+#include "commands/export.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -13,9 +13,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "app/api_listing.h"
-#include "app/progress.h"
-#include "app/safe_text.h"
+#include "proof/api_listing.h"
+#include "log/progress.h"
+#include "commands/safe_text.h"
 #include "core/durable_file.h"
 #include "core/errors.h"
 #include "core/time_format.h"
@@ -23,6 +23,7 @@
 #include "enrich/user_directory.h"
 #include "metrics/metrics.h"
 #include "normalize/normalizer.h"
+#include "proof/raw_event.h"
 #include "source/event_id.h"
 
 namespace zf::app {
@@ -147,9 +148,9 @@ Pass for_each_access(const AppConfig& config, const ExportOptions& o, Logger& lo
     std::string line;
     for (uint32_t n = 0; std::getline(in, line); ++n) {
       simdjson::dom::element e;
-      std::string_view id;
-      if (parser.parse(line).get(e) || e["id"].get_string().get(id)) continue;
-      keys.emplace_back(source::event_key(id), n);
+      std::optional<std::string_view> id;
+      if (parser.parse(line).get(e) || !(id = proof::raw_id(e))) continue;
+      keys.emplace_back(source::event_key(*id), n);
       int64_t user = 0;
       std::string_view user_text;
       std::string actor = !e["user_id"].get_int64().get(user) ? std::to_string(user)
