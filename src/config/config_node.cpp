@@ -109,6 +109,15 @@ YAML::Node parse_checked(const std::string& yaml, const std::string& origin, Doc
   }
   return root;
 }
+
+// A config file's text, bounded; a failure names it as `shown_as`.
+std::string config_text(const std::string& path, const std::string& shown_as) {
+  try {
+    return read_bounded(path, kMaxConfigBytes, "config file");
+  } catch (const std::runtime_error& e) {
+    throw ConfigError(shown_as, e.what());
+  }
+}
 }  // namespace
 
 ConfigNode ConfigNode::load_string(const std::string& yaml, const std::string& origin) {
@@ -118,24 +127,10 @@ ConfigNode ConfigNode::load_string(const std::string& yaml, const std::string& o
   return ConfigNode(root, "", shared);
 }
 
-ConfigNode ConfigNode::load_file(const std::string& path) {
-  std::string text;
-  try {
-    text = read_bounded(path, kMaxConfigBytes, "config file");
-  } catch (const std::runtime_error& e) {
-    throw ConfigError(path, e.what());
-  }
-  return load_string(text, path);
-}
+ConfigNode ConfigNode::load_file(const std::string& path) { return load_string(config_text(path, path), path); }
 
 YAML::Node ConfigNode::parse_file(const std::string& path, const std::string& shown_as) {
-  std::string text;
-  try {
-    text = read_bounded(path, kMaxConfigBytes, "config file");
-  } catch (const std::runtime_error& e) {
-    throw ConfigError(shown_as, e.what());
-  }
-  return parse_checked(text, shown_as, Document::Included);
+  return parse_checked(config_text(path, shown_as), shown_as, Document::Included);
 }
 
 YAML::Node ConfigNode::raw(const std::string& key) const {
