@@ -22,6 +22,7 @@
 #include <set>
 #include <thread>
 
+#include "core/durable_file.h"
 #include "encode/encoder.h"
 #include "log/logger.h"
 #include "util/serial_worker.h"
@@ -119,26 +120,26 @@ class JsonlSink final : public Sink {
     open_file();
   }
 
-  std::string write_batch(const Batch& batch, bool regular) {
+  void encode_batch(const Batch& batch) {
     buf_.clear();
     for (const auto& r : batch.records) {
       buf_ += encode::encode(s_.encoding, r, scratch_);
       buf_ += '\n';
     }
+  }
+
+  // To a pipe, a terminal or stdout: written as the reader takes it; "" or why not.
+  std::string write_stream() {
     size_t off = 0;
     while (off < buf_.size()) {
-      size_t len = buf_.size() - off;
-      if (!regular) {
-        // A pipe's reader may stop reading: wait for room in slices, so an
-        // abort is noticed, and write no more than a pipe takes at once
-        // when it reports room (PIPE_BUF), so the write itself never blocks.
-        pollfd p{fd_, POLLOUT, 0};
-        int ready = ::poll(&p, 1, 100);
-        if (aborted_) return std::string("write to ") + s_.path + " abandoned: the reader stopped reading";
-        if (ready == 0 || (ready < 0 && errno == EINTR)) continue;
-        len = std::min<size_t>(len, PIPE_BUF);
-      }
-      ssize_t n = ::write(fd_, buf_.data() + off, len);
+      // A pipe's reader may stop reading: wait for room in slices, so an
+      // abort is noticed, and write no more than a pipe takes at once
+      // when it reports room (PIPE_BUF), so the write itself never blocks.
+      pollfd p{fd_, POLLOUT, 0};
+      int ready = ::poll(&p, 1, 100);
+      if (aborted_) return std::string("write to ") + s_.path + " abandoned: the reader stopped reading";
+      if (ready == 0 || (ready < 0 && errno == EINTR)) continue;
+      ssize_t n = ::write(fd_, buf_.data() + off, std::min<size_t>(buf_.size() - off, PIPE_BUF));
       if (n < 0) {
         if (errno == EINTR) continue;
         return std::string("write to ") + s_.path + " failed: " + std::strerror(errno);
@@ -160,34 +161,38 @@ class JsonlSink final : public Sink {
     // stdout is never cut back, even when it is a file: the shell's
     // redirect may not append, and our own log may share it (2>&1).
     bool regular = s_.path != "-" && ::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode);
-    off_t start = st.st_size;
-    std::string error = write_batch(batch, regular);
+    encode_batch(batch);
+    if (regular) return append(st.st_size);
+    std::string error = write_stream();
     if (error.empty()) return error;
-    error += " (check free space and permissions)";
-    if (!regular) {
-      // A pipe or terminal cannot be cut back: end the partial line so the
-      // records sent again start on a line of their own (unless its reader
-      // stopped reading: the newline would block too).
-      if (!aborted_) (void)!::write(fd_, "\n", 1);
-      return error;
-    }
-    cut_back(start, error);
-    return error;
+    // A pipe or terminal cannot be cut back: end the partial line so the
+    // records sent again start on a line of their own (unless its reader
+    // stopped reading: the newline would block too).
+    if (!aborted_) (void)!::write(fd_, "\n", 1);
+    return error + " (check free space and permissions)";
   }
 
-  // A batch that failed part way (a full disk) may have left complete lines
-  // and a partial one. None of it was acknowledged and all of it is written
+  // A batch that fails part way (a full disk) may leave complete lines and
+  // a partial one. None of it was acknowledged and all of it is written
   // again, so the file goes back to exactly where the batch started: a retry
   // appended to a partial line would hide an acknowledged record inside a
   // line no reader can parse. If the cut itself fails, the sink stops for
   // good (Permanent): writing on would glue records to the partial line.
-  void cut_back(off_t start, const std::string& why) {
-    if (::ftruncate(fd_, start) == 0 && (!s_.fsync || ::fdatasync(fd_) == 0 || errno == EINVAL)) {
+  std::string append(off_t start) {
+    AppendResult r = append_or_cut_back(fd_, start, buf_, s_.fsync);
+    if (r) {
+      written_ += buf_.size();
+      return {};
+    }
+    std::string why = (std::string_view(r.failed) == "write" ? "write to " + s_.path + " failed: "
+                                                               : "fdatasync of " + s_.path + " failed: ") +
+                      std::strerror(r.error) + " (check free space and permissions)";
+    if (r.cut_back) {
       written_ = static_cast<uint64_t>(start);
-      return;
+      return why;
     }
     broken_ = "jsonl sink \"" + name_ + "\": " + why + "; then cutting " + s_.path + " back to " +
-              std::to_string(start) + " bytes (where the failed batch began) failed: " + std::strerror(errno) +
+              std::to_string(start) + " bytes (where the failed batch began) failed: " + std::strerror(r.cut_error) +
               ". Stopped so that no record is appended to a partial line; on restart the partial last line is "
               "removed and the batch written again";
     log_.error("jsonl sink cannot cut a failed batch back out of its file; stopping",

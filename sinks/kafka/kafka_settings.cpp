@@ -120,41 +120,59 @@ Settings read_settings(const ConfigNode& section) {
     section.add_secret(v);
   }
   // Reject unknown or invalid properties now, without connecting.
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  char err[512];
-  for (const auto& [k, v] : s.properties)
-    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-      rd_kafka_conf_destroy(conf);
-      section.fail("properties." + k, std::string("librdkafka rejects it: ") + err);
-    }
-  rd_kafka_conf_destroy(conf);
+  try {
+    producer_conf(s);
+  } catch (const PropertyRejected& e) {
+    section.fail("properties." + e.property, "librdkafka rejects it: " + e.why);
+  }
   return s;
 }
 
 
+ConfPtr to_conf(const std::map<std::string, std::string>& properties) {
+  ConfPtr conf(rd_kafka_conf_new(), rd_kafka_conf_destroy);
+  char err[512];
+  for (const auto& [k, v] : properties)
+    if (rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK)
+      throw PropertyRejected(k, err);
+  return conf;
+}
+
+ConfPtr producer_conf(const Settings& s, const std::string& transactional_id) {
+  if (transactional_id.empty()) return to_conf(s.properties);
+  auto properties = s.properties;
+  properties["transactional.id"] = transactional_id;
+  return to_conf(properties);
+}
+
+rd_kafka_t* new_client(rd_kafka_type_t type, ConfPtr conf) {
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(type, conf.get(), err, sizeof err);
+  if (!rk)
+    throw std::runtime_error(std::string(type == RD_KAFKA_PRODUCER ? "cannot create the Kafka producer: "
+                                                                   : "cannot create a Kafka consumer: ") +
+                             err);
+  conf.release();  // rd_kafka_new owns it now
+  return rk;
+}
+
 // A consumer with the sink's connection and security properties; the
 // producer's own settings (acks, linger...) do not apply to it.
 rd_kafka_t* new_consumer(const Settings& s) {
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  char err[512];
+  std::map<std::string, std::string> properties;
   for (const auto& [k, v] : s.properties) {
     bool connection = k == "bootstrap.servers" || k == "client.id" || k.rfind("security.", 0) == 0 ||
                       k.rfind("sasl.", 0) == 0 || k.rfind("ssl.", 0) == 0 || k.rfind("socket.", 0) == 0;
-    if (connection) rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err);
+    if (connection) properties[k] = v;
   }
-  rd_kafka_conf_set(conf, "group.id", "zendesk-forwarder-verify", err, sizeof err);
-  rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
-  rd_kafka_conf_set(conf, "isolation.level", "read_committed", err, sizeof err);
-  rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof err);
+  properties["group.id"] = "zendesk-forwarder-verify";
+  properties["enable.auto.commit"] = "false";
+  properties["isolation.level"] = "read_committed";
+  properties["enable.partition.eof"] = "true";
   // Readers stop at the end: a fetch waiting for data that will not come
   // only delays them.
-  rd_kafka_conf_set(conf, "fetch.wait.max.ms", "20", err, sizeof err);
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-  if (!rk) {
-    rd_kafka_conf_destroy(conf);
-    throw std::runtime_error(std::string("cannot create a Kafka consumer: ") + err);
-  }
-  return rk;
+  properties["fetch.wait.max.ms"] = "20";
+  return new_client(RD_KAFKA_CONSUMER, to_conf(properties));
 }
 
 ConsumerPtr new_consumer_ptr(const Settings& s) {

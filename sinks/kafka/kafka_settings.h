@@ -4,6 +4,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <chrono>
+#include <stdexcept>
 #include <map>
 #include <memory>
 #include <vector>
@@ -33,6 +34,24 @@ struct Settings {
 
 // Reads the `kafka` sink's section; throws ConfigError naming the key.
 Settings read_settings(const ConfigNode& section);
+
+// The one place properties become a librdkafka configuration: the config
+// check, both producers and the readers' consumer build theirs here, so a
+// property is accepted or refused alike everywhere.
+using ConfPtr = std::unique_ptr<rd_kafka_conf_t, void (*)(rd_kafka_conf_t*)>;
+struct PropertyRejected : std::runtime_error {
+  PropertyRejected(std::string property, const std::string& why)
+      : std::runtime_error("kafka property " + property + ": " + why), property(std::move(property)), why(why) {}
+  std::string property;
+  std::string why;  // librdkafka's words
+};
+ConfPtr to_conf(const std::map<std::string, std::string>& properties);  // throws PropertyRejected
+// The producer's configuration: the sink's properties, with the
+// transactional id when exactly_once runs ("" = none).
+ConfPtr producer_conf(const Settings& s, const std::string& transactional_id = "");
+// Makes the client from `conf`, which it takes over even when it fails;
+// throws std::runtime_error saying what could not be created.
+rd_kafka_t* new_client(rd_kafka_type_t type, ConfPtr conf);
 
 std::string topic_of(std::string topic_template, const std::string& account);
 // Delivery errors that no retry can fix: the operator must act.

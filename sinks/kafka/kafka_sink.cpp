@@ -33,22 +33,12 @@ namespace {
 class KafkaSink final : public Sink {
  public:
   KafkaSink(const Settings& s, const SinkContext& ctx) : settings_(s), log_(ctx.log), name_(ctx.name) {
-    char err[512];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    for (const auto& [k, v] : s.properties)
-      if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-        rd_kafka_conf_destroy(conf);
-        throw std::runtime_error(std::string("kafka property ") + k + ": " + err);
-      }
-    rd_kafka_conf_set_opaque(conf, this);
-    rd_kafka_conf_set_dr_msg_cb(conf, &KafkaSink::on_delivery);
-    rd_kafka_conf_set_log_cb(conf, &KafkaSink::on_log);
-    rd_kafka_conf_set_error_cb(conf, &KafkaSink::on_error);
-    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    if (!rk_) {
-      rd_kafka_conf_destroy(conf);
-      throw std::runtime_error(std::string("cannot create the Kafka producer: ") + err);
-    }
+    ConfPtr conf = producer_conf(s);
+    rd_kafka_conf_set_opaque(conf.get(), this);
+    rd_kafka_conf_set_dr_msg_cb(conf.get(), &KafkaSink::on_delivery);
+    rd_kafka_conf_set_log_cb(conf.get(), &KafkaSink::on_log);
+    rd_kafka_conf_set_error_cb(conf.get(), &KafkaSink::on_error);
+    rk_ = new_client(RD_KAFKA_PRODUCER, std::move(conf));
     main_queue_ = rd_kafka_queue_get_main(rk_);
     io_thread_ = std::thread([this] { run(); });
   }

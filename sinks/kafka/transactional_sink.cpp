@@ -112,26 +112,14 @@ class TransactionalSink final : public Sink {
                      .Register(ctx.metrics)
                      .Add({{"sink", ctx.name}},
                           prometheus::Histogram::BucketBoundaries{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30})) {
-    char err[512];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    auto properties = s.properties;
-    properties["transactional.id"] = txn_id_;
-    for (const auto& [k, v] : properties)
-      if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-        rd_kafka_conf_destroy(conf);
-        throw std::runtime_error(std::string("kafka property ") + k + ": " + err);
-      }
-    rd_kafka_conf_set_opaque(conf, this);
-    rd_kafka_conf_set_log_cb(conf, &TransactionalSink::on_log);
+    ConfPtr conf = producer_conf(s, txn_id_);
+    rd_kafka_conf_set_opaque(conf.get(), this);
+    rd_kafka_conf_set_log_cb(conf.get(), &TransactionalSink::on_log);
     // Delivery reports only wake the commit: without a callback none is
     // queued, and the commit's flush sees the last acknowledgement only at
     // its next 10 ms poll. A failed message fails the commit itself.
-    rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t*, const rd_kafka_message_t*, void*) {});
-    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    if (!rk_) {
-      rd_kafka_conf_destroy(conf);
-      throw std::runtime_error(std::string("cannot create the Kafka producer: ") + err);
-    }
+    rd_kafka_conf_set_dr_msg_cb(conf.get(), [](rd_kafka_t*, const rd_kafka_message_t*, void*) {});
+    rk_ = new_client(RD_KAFKA_PRODUCER, std::move(conf));
     // Fences any earlier instance with this transactional.id and aborts
     // its open transaction: before this returns, the checkpoint topic read
     // with read_committed is final.

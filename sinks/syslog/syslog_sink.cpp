@@ -22,6 +22,7 @@
 #include <prometheus/family.h>
 #include <prometheus/registry.h>
 
+#include "core/durable_file.h"
 #include "encode/encoder.h"
 #include "log/logger.h"
 #include "syslog/format.h"
@@ -215,18 +216,9 @@ class SyslogSink final : public Sink {
       ::close(fd);
       return "cannot lock the dead-letter file " + path + ": " + why;
     }
-    std::string line = message + "\n";
-    size_t off = 0;
-    std::string error;
-    while (off < line.size() && error.empty()) {
-      ssize_t w = ::write(fd, line.data() + off, line.size() - off);
-      if (w < 0 && errno != EINTR) error = std::strerror(errno);
-      if (w > 0) off += static_cast<size_t>(w);
-    }
-    if (error.empty() && ::fdatasync(fd) != 0) error = std::strerror(errno);
-    if (!error.empty()) (void)!::ftruncate(fd, st.st_size);
+    AppendResult r = append_or_cut_back(fd, st.st_size, message + "\n");
     ::close(fd);
-    return error.empty() ? "" : "cannot write the dead-letter file " + path + ": " + error;
+    return r ? "" : "cannot write the dead-letter file " + path + ": " + std::strerror(r.error);
   }
 
   // Spaces datagrams 1/rate apart; a burst of up to 50 ms is allowed, idle

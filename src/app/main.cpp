@@ -16,14 +16,14 @@
 
 #include "app/app_config.h"
 #include "app/forwarder.h"
-#include "app/export.h"
-#include "app/report.h"
-#include "app/verify.h"
-#include "app/webhook_admin.h"
+#include "commands/export.h"
+#include "commands/report.h"
+#include "proof/verify.h"
+#include "commands/webhook_admin.h"
 #include "core/errors.h"
 #include "core/time_format.h"
 #include "emulator/emulator.h"
-#include "source/state_file.h"
+#include "core/durable_file.h"
 #include "log/logger.h"
 
 namespace {
@@ -411,7 +411,7 @@ int main(int argc, char** argv) {
     std::cout << zf::app::report_text(report);
     auto write = [&](const std::string& path, const std::string& data, const char* what) {
       try {
-        zf::source::replace_file(path, data);
+        zf::replace_file(path, data);
       } catch (const std::exception& e) {
         log.error(std::string("cannot write the ") + what, {{"path", path}, {"error", e.what()}});
         return false;

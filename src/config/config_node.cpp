@@ -85,7 +85,12 @@ ConfigNode::ConfigNode(YAML::Node node, std::string path, std::shared_ptr<Shared
     : node_(std::move(node)), path_(std::move(path)), shared_(std::move(shared)) {}
 
 namespace {
-YAML::Node parse_checked(const std::string& yaml, const std::string& origin) {
+// The config itself must be a mapping of sections, and its key errors name
+// the key alone; a file it includes may hold any node, and its key errors
+// name that file too (its keys are not the config's).
+enum class Document { Config, Included };
+
+YAML::Node parse_checked(const std::string& yaml, const std::string& origin, Document document) {
   YAML::Node root;
   try {
     root = YAML::Load(yaml);
@@ -93,51 +98,39 @@ YAML::Node parse_checked(const std::string& yaml, const std::string& origin) {
     throw ConfigError(origin, "not valid YAML: " + e.msg + " (line " + std::to_string(e.mark.line + 1) +
                                   ", column " + std::to_string(e.mark.column + 1) + ")");
   }
+  if (document == Document::Config && !root.IsMap())
+    throw ConfigError(origin, "the top level must be a mapping of sections (zendesk:, sinks:, ...)");
   size_t visited = 0;
   try {
     check_keys(root, "", visited);
   } catch (const ConfigError& e) {
-    if (origin == "<string>" || origin.empty()) throw;
+    if (document == Document::Config || origin == "<string>" || origin.empty()) throw;
     throw ConfigError(e.key() + " (" + origin + ")", std::string(e.what()).substr(e.key().size() + 10));
   }
   return root;
 }
+
+// A config file's text, bounded; a failure names it as `shown_as`.
+std::string config_text(const std::string& path, const std::string& shown_as) {
+  try {
+    return read_bounded(path, kMaxConfigBytes, "config file");
+  } catch (const std::runtime_error& e) {
+    throw ConfigError(shown_as, e.what());
+  }
+}
 }  // namespace
 
 ConfigNode ConfigNode::load_string(const std::string& yaml, const std::string& origin) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(yaml);
-  } catch (const YAML::Exception& e) {
-    throw ConfigError(origin, "not valid YAML: " + e.msg + " (line " + std::to_string(e.mark.line + 1) +
-                                  ", column " + std::to_string(e.mark.column + 1) + ")");
-  }
-  if (!root.IsMap()) throw ConfigError(origin, "the top level must be a mapping of sections (zendesk:, sinks:, ...)");
-  size_t visited = 0;
-  check_keys(root, "", visited);
+  YAML::Node root = parse_checked(yaml, origin, Document::Config);
   auto shared = std::make_shared<Shared>();
   shared->origin = origin;
   return ConfigNode(root, "", shared);
 }
 
-ConfigNode ConfigNode::load_file(const std::string& path) {
-  std::string text;
-  try {
-    text = read_bounded(path, kMaxConfigBytes, "config file");
-  } catch (const std::runtime_error& e) {
-    throw ConfigError(path, e.what());
-  }
-  return load_string(text, path);
-}
+ConfigNode ConfigNode::load_file(const std::string& path) { return load_string(config_text(path, path), path); }
 
 YAML::Node ConfigNode::parse_file(const std::string& path, const std::string& shown_as) {
-  std::string text;
-  try {
-    text = read_bounded(path, kMaxConfigBytes, "config file");
-  } catch (const std::runtime_error& e) {
-    throw ConfigError(shown_as, e.what());
-  }
-  return parse_checked(text, shown_as);
+  return parse_checked(config_text(path, shown_as), shown_as, Document::Included);
 }
 
 YAML::Node ConfigNode::raw(const std::string& key) const {

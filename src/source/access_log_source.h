@@ -22,7 +22,7 @@
 #include "core/commit_cost.h"
 #include "core/source.h"
 #include "core/stop_signal.h"
-#include "source/delivery_ledger.h"
+#include "proof/delivery_ledger.h"
 #include "source/event_id.h"
 #include "net/http_client.h"
 #include "net/http_get.h"

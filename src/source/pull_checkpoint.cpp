@@ -17,7 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/errors.h"
-#include "source/state_file.h"
+#include "core/durable_file.h"
 
 namespace zf::source {
 

@@ -10,7 +10,7 @@
 
 #include <simdjson.h>
 
-#include "source/delivery_ledger.h"
+#include "proof/delivery_ledger.h"
 #include "source/event_id.h"
 #include "net/http_client.h"
 #include "source/page.h"

@@ -11,7 +11,7 @@
 #include <stdexcept>
 
 #include "core/errors.h"
-#include "source/state_file.h"
+#include "core/durable_file.h"
 
 namespace zf::source {
 
@@ -72,13 +72,13 @@ void RecentIds::add(const std::vector<EventKey>& keys) {
       torn_ = false;
     }
     off_t start = ::lseek(fd_, 0, SEEK_END);
-    try {
-      if (start < 0) throw std::runtime_error("cannot seek " + path_ + ": " + std::strerror(errno));
-      write_all(fd_, encode_keys(keys), path_);
-      if (::fdatasync(fd_) != 0) throw std::runtime_error("cannot sync " + path_ + ": " + std::strerror(errno));
-    } catch (...) {
-      if (start < 0 || ::ftruncate(fd_, start) != 0 || ::fdatasync(fd_) != 0) torn_ = true;
-      throw;
+    if (start < 0) {
+      torn_ = true;
+      throw std::runtime_error("cannot seek " + path_ + ": " + std::strerror(errno));
+    }
+    if (AppendResult r = append_or_cut_back(fd_, start, encode_keys(keys)); !r) {
+      if (!r.cut_back) torn_ = true;
+      throw std::runtime_error("cannot " + std::string(r.failed) + " " + path_ + ": " + std::strerror(r.error));
     }
     on_disk_ += keys.size();
   }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/source.h"
+#include "proof/raw_event.h"
 #include "source/pull_metrics.h"
 #include "source/recent_ids.h"
 
@@ -56,9 +57,8 @@ class SkipPushed final : public PollingSource {
     size_t kept = 0;
     std::vector<EventKey> found;
     for (simdjson::dom::element e : page.events) {
-      std::string_view id;
-      if (!e["id"].get_string().get(id)) {
-        EventKey key = event_key(id);
+      if (auto id = proof::raw_id(e)) {
+        EventKey key = event_key(*id);
         if (pushed_->contains(key)) continue;
         found.push_back(key);
       }

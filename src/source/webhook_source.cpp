@@ -6,6 +6,7 @@
 #include "core/time_format.h"
 #include "log/logger.h"
 #include "metrics/metrics.h"
+#include "proof/raw_event.h"
 #include "source/webhook_request.h"
 
 namespace zf::source {
@@ -110,11 +111,9 @@ ServerResponse WebhookSource::handle(const ServerRequest& req) {
     std::unordered_set<EventKey, EventKeyHash> in_this_push;  // the same id twice is one event
     push->events_json = "[";
     for (simdjson::dom::element e : logs) {
-      std::string_view id;
-      if (e["id"].get_string().get(id)) {
-        // Kept: the pipeline logs an event without an id in full.
-      } else {
-        EventKey key = event_key(id);
+      // An event without an id is kept: the pipeline logs it in full.
+      if (auto id = proof::raw_id(e)) {
+        EventKey key = event_key(*id);
         if (delivered_->contains(key)) continue;
         if (pending_.count(key)) {
           ++in_flight;

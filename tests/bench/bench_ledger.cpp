@@ -10,7 +10,7 @@
 
 #include <unistd.h>
 
-#include "source/delivery_ledger.h"
+#include "proof/delivery_ledger.h"
 
 int main(int argc, char** argv) {
   namespace fs = std::filesystem;

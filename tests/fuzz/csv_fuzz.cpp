@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "app/report.h"
+#include "commands/report.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data), size);

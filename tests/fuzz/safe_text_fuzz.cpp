@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "app/safe_text.h"
+#include "commands/safe_text.h"
 
 namespace {
 

@@ -145,7 +145,7 @@ for line in open(sys.argv[1]):
     r = json.loads(line)
     t = datetime.datetime.strptime(r["@timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
     s = int(t.timestamp())
-    h = 1469598103934665603  # the ledger's FNV-1a (src/source/delivery_ledger.cpp)
+    h = 1469598103934665603  # the ledger's FNV-1a (src/proof/delivery_ledger.cpp)
     for c in r["event"]["id"].encode():
         h = ((h ^ c) * 1099511628211) % 2**64
     n, d = buckets.get(s - s % 60, (0, 0))

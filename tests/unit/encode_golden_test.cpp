@@ -13,7 +13,8 @@
 #include <set>
 #include <sstream>
 
-#include "app/verify.h"
+#include "proof/record_key.h"
+#include "proof/verify.h"
 #include "encode/cef.h"
 #include "encode/encoder.h"
 #include "golden_pages.h"
@@ -72,14 +73,14 @@ TEST_CASE("verify (#18): the id and time of a record are read back from every en
   for (const Record& r : golden_records("reference-page")) {
     for (auto e : {encode::Encoding::EcsJson, encode::Encoding::Cef, encode::Encoding::OcsfJson}) {
       CAPTURE(encode::name_of(e));
-      auto key = app::key_of(e, encode::encode(e, r, scratch), parser);
+      auto key = proof::key_of(e, encode::encode(e, r, scratch), parser);
       REQUIRE(key);
       CHECK(key->id == r.event.id);
       CHECK(key->time_ms == r.event.timestamp_ms);
     }
   }
-  CHECK_FALSE(app::key_of(encode::Encoding::EcsJson, "not json", parser));
-  CHECK_FALSE(app::key_of(encode::Encoding::Cef, "CEF:0|x|y|2|a|b|3|rt=1", parser));
+  CHECK_FALSE(proof::key_of(encode::Encoding::EcsJson, "not json", parser));
+  CHECK_FALSE(proof::key_of(encode::Encoding::Cef, "CEF:0|x|y|2|a|b|3|rt=1", parser));
 }
 
 namespace {

@@ -3,7 +3,7 @@
 #include <chrono>
 #include <thread>
 
-#include "app/export.h"
+#include "commands/export.h"
 #include "emulator/emulator.h"
 #include "enrich/user_directory.h"
 #include "log/logger.h"

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "config/config_node.h"
+#include "kafka/kafka_settings.h"
 #include "kafka/kafka_sink.h"
 #include "log/logger.h"
 #include "metrics/metrics.h"
@@ -27,12 +28,8 @@ namespace {
 class MockCluster {
  public:
   MockCluster() {
-    char err[512];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "test.mock.num.brokers", "3", err, sizeof err);
-    rd_kafka_conf_set(conf, "log_level", "0", err, sizeof err);
-    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    REQUIRE(rk_);
+    rk_ = sinks::kafka::new_client(RD_KAFKA_PRODUCER,
+                                   sinks::kafka::to_conf({{"test.mock.num.brokers", "3"}, {"log_level", "0"}}));
     mc_ = rd_kafka_handle_mock_cluster(rk_);
     rd_kafka_mock_topic_create(mc_, "events", 3, 3);
   }
@@ -156,13 +153,9 @@ TEST_CASE("kafka sink (#13): encoding: cef ships each record as one CEF event, k
   REQUIRE(acks.wait_for(1, 20s));
   REQUIRE(acks.by_seq[1][0].status == DeliveryStatus::Delivered);
 
-  char err[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  rd_kafka_conf_set(conf, "bootstrap.servers", h.cluster.bootstrap().c_str(), err, sizeof err);
-  rd_kafka_conf_set(conf, "group.id", "cef-test", err, sizeof err);
-  rd_kafka_conf_set(conf, "log_level", "0", err, sizeof err);
-  rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-  REQUIRE(consumer);
+  rd_kafka_t* consumer = sinks::kafka::new_client(
+      RD_KAFKA_CONSUMER,
+      sinks::kafka::to_conf({{"bootstrap.servers", h.cluster.bootstrap()}, {"group.id", "cef-test"}, {"log_level", "0"}}));
   rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(3);
   for (int p = 0; p < 3; ++p)
     rd_kafka_topic_partition_list_add(parts, "events", p)->offset = RD_KAFKA_OFFSET_BEGINNING;

@@ -2,7 +2,7 @@
 
 #include <sstream>
 
-#include "app/progress.h"
+#include "log/progress.h"
 
 using zf::app::Progress;
 

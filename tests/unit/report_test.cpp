@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "app/report.h"
+#include "commands/report.h"
 #include "core/errors.h"
 #include "core/time_format.h"
 #include "test_dirs.h"

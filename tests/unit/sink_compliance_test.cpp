@@ -35,6 +35,7 @@
 #include <prometheus/registry.h>
 
 #include "config/config_node.h"
+#include "kafka/kafka_settings.h"
 #include "log/logger.h"
 #include "sink_registry.h"
 #include "syslog/relp.h"
@@ -292,12 +293,8 @@ class LoopbackDatagrams final : public Receiver {
 class MockKafka final : public Receiver {
  public:
   explicit MockKafka(bool stalled) {
-    char err[512];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "test.mock.num.brokers", "1", err, sizeof err);
-    rd_kafka_conf_set(conf, "log_level", "0", err, sizeof err);
-    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    REQUIRE(rk_);
+    rk_ = sinks::kafka::new_client(RD_KAFKA_PRODUCER,
+                                   sinks::kafka::to_conf({{"test.mock.num.brokers", "1"}, {"log_level", "0"}}));
     mc_ = rd_kafka_handle_mock_cluster(rk_);
     rd_kafka_mock_topic_create(mc_, "events", 1, 1);
     // A broker that takes the connection but answers nothing for a minute.
@@ -309,13 +306,10 @@ class MockKafka final : public Receiver {
            "\", topic: events, message_timeout_ms: 30000}";
   }
   size_t holds(const std::vector<std::string>& ids, milliseconds timeout) override {
-    char err[512];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(mc_), err, sizeof err);
-    rd_kafka_conf_set(conf, "group.id", "compliance", err, sizeof err);
-    rd_kafka_conf_set(conf, "log_level", "0", err, sizeof err);
-    rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-    REQUIRE(consumer);
+    rd_kafka_t* consumer = sinks::kafka::new_client(
+        RD_KAFKA_CONSUMER, sinks::kafka::to_conf({{"bootstrap.servers", rd_kafka_mock_cluster_bootstraps(mc_)},
+                                                  {"group.id", "compliance"},
+                                                  {"log_level", "0"}}));
     rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(parts, "events", 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
     rd_kafka_assign(consumer, parts);

@@ -15,7 +15,10 @@
 #include <nlohmann/json.hpp>
 
 #include "app/app_config.h"
-#include "app/verify.h"
+#include "proof/delivery_ledger.h"
+#include "proof/raw_event.h"
+#include "proof/record_key.h"
+#include "proof/verify.h"
 #include "config/config_node.h"
 #include "jsonl/jsonl_sink.h"
 #include "log/logger.h"
@@ -168,19 +171,34 @@ TEST_CASE("verify (#26 items 2, 9): what it refuses to start with") {
 
 TEST_CASE("verify: a record's account is read back from every encoding's own field") {
   simdjson::dom::parser parser;
-  auto ecs = app::key_of(encode::Encoding::EcsJson,
+  auto ecs = proof::key_of(encode::Encoding::EcsJson,
                          R"({"@timestamp":"2026-01-01T00:00:00.000Z","event":{"id":"E1"},"zendesk":{"account":"acme"}})",
                          parser);
   REQUIRE(ecs);
   CHECK(ecs->account == "acme");
-  auto ocsf = app::key_of(encode::Encoding::OcsfJson, R"({"time":1,"metadata":{"uid":"E2","tenant_uid":"beta"}})", parser);
+  auto ocsf = proof::key_of(encode::Encoding::OcsfJson, R"({"time":1,"metadata":{"uid":"E2","tenant_uid":"beta"}})", parser);
   REQUIRE(ocsf);
   CHECK(ocsf->account == "beta");
-  auto cef = app::key_of(encode::Encoding::Cef, "CEF:0|Zendesk|Access Logs|2|a|b|3|rt=1 externalId=E3 cs3Label=zendeskAccount cs3=gamma msg=x",
+  auto cef = proof::key_of(encode::Encoding::Cef, "CEF:0|Zendesk|Access Logs|2|a|b|3|rt=1 externalId=E3 cs3Label=zendeskAccount cs3=gamma msg=x",
                          parser);
   REQUIRE(cef);
   CHECK(cef->account == "gamma");
-  auto none = app::key_of(encode::Encoding::EcsJson, R"({"@timestamp":"2026-01-01T00:00:00.000Z","event":{"id":"E4"}})", parser);
+  auto none = proof::key_of(encode::Encoding::EcsJson, R"({"@timestamp":"2026-01-01T00:00:00.000Z","event":{"id":"E4"}})", parser);
   REQUIRE(none);
   CHECK(none->account.empty());
+}
+
+TEST_CASE("proof: a raw event's id and time are read one way for push, SkipPushed, verify and export") {
+  simdjson::dom::parser parser;
+  simdjson::dom::element e = parser.parse(std::string_view(R"({"id":"01J0000000000000000000000A","timestamp":"2026-01-01T00:01:30.500Z"})"));
+  REQUIRE(proof::raw_id(e));
+  CHECK(*proof::raw_id(e) == "01J0000000000000000000000A");
+  CHECK(proof::raw_time_ms(e) == 1767225690500);
+  CHECK(proof::raw_ledger_bucket(e) == 1767225660);  // its minute
+  simdjson::dom::parser other;
+  // A number is not an id; a missing or unparseable time has no minute.
+  simdjson::dom::element odd = other.parse(std::string_view(R"({"id":42,"timestamp":"yesterday"})"));
+  CHECK_FALSE(proof::raw_id(odd));
+  CHECK_FALSE(proof::raw_time_ms(odd));
+  CHECK(proof::raw_ledger_bucket(odd) == source::kLedgerNoTime);
 }

@@ -1,4 +1,4 @@
-#include "source/delivery_ledger.h"
+#include "proof/delivery_ledger.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -10,7 +10,7 @@
 #include <stdexcept>
 
 #include "source/position.h"
-#include "source/state_file.h"
+#include "core/durable_file.h"
 
 namespace zf::source {
 

@@ -45,15 +45,6 @@ struct VerifyOptions {
 // option and what to do instead; "" when it may.
 std::string verify_refusal(const AppConfig& config, const VerifyOptions& options);
 
-// The event id, time (unix ms) and account of one record as a sink holds
-// it, in the sink's encoding; nullopt when it is not one of ours.
-struct RecordKey {
-  std::string id;
-  int64_t time_ms = 0;
-  std::string account;  // "" when the record does not say
-};
-std::optional<RecordKey> key_of(encode::Encoding encoding, std::string_view record, simdjson::dom::parser& parser);
-
 // 0 only when the period is proved: every source's events listed by the
 // API and found in every chosen sink (or repaired). 1 when events are
 // missing, or when something could not be verified (a sink that cannot be

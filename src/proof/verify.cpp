@@ -1,7 +1,7 @@
-#include "app/verify.h"
+#include "proof/verify.h"
 
-#include "app/api_listing.h"
-#include "app/progress.h"
+#include "proof/api_listing.h"
+#include "log/progress.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <simdjson.h>
 
+#include "core/durable_file.h"
 #include "core/errors.h"
 #include "core/time_format.h"
 #include "metrics/metrics.h"
@@ -26,7 +27,9 @@
 #include "pipeline/committer.h"
 #include "pipeline/delivery.h"
 #include "pipeline/pipeline.h"
-#include "source/delivery_ledger.h"
+#include "proof/delivery_ledger.h"
+#include "proof/raw_event.h"
+#include "proof/record_key.h"
 
 namespace zf::app {
 
@@ -35,35 +38,6 @@ namespace {
 namespace fs = std::filesystem;
 
 }  // namespace
-
-std::optional<RecordKey> key_of(encode::Encoding encoding, std::string_view record, simdjson::dom::parser& parser) {
-  if (encoding == encode::Encoding::Cef) {
-    auto field = [&](std::string_view key) -> std::string_view {
-      size_t at = record.find(key);
-      if (at == std::string_view::npos) return {};
-      at += key.size();
-      return record.substr(at, record.find(' ', at) - at);
-    };
-    std::string_view id = field(" externalId="), rt = field("|rt=");
-    if (id.empty()) return std::nullopt;
-    int64_t ms = 0;
-    for (char c : rt) ms = c >= '0' && c <= '9' ? ms * 10 + (c - '0') : ms;
-    return RecordKey{std::string(id), ms, std::string(field(" cs3="))};
-  }
-  simdjson::dom::element doc;
-  if (parser.parse(record.data(), record.size()).get(doc)) return std::nullopt;
-  std::string_view id, account;
-  if (encoding == encode::Encoding::OcsfJson) {
-    int64_t ms = 0;
-    if (doc["metadata"]["uid"].get_string().get(id) || doc["time"].get_int64().get(ms)) return std::nullopt;
-    if (doc["metadata"]["tenant_uid"].get_string().get(account)) account = {};
-    return RecordKey{std::string(id), ms, std::string(account)};
-  }
-  std::string_view ts;
-  if (doc["event"]["id"].get_string().get(id) || doc["@timestamp"].get_string().get(ts)) return std::nullopt;
-  if (doc["zendesk"]["account"].get_string().get(account)) account = {};
-  return RecordKey{std::string(id), parse_rfc3339_ms(ts).value_or(0), std::string(account)};
-}
 
 namespace {
 
@@ -82,10 +56,8 @@ std::map<std::string, ApiEvent> read_listing(const Listing& listing) {
   uint64_t offset = 0;
   for (; std::getline(in, line); offset += line.size() + 1) {
     simdjson::dom::element e;
-    std::string_view id, ts;
-    if (parser.parse(line).get(e) || e["id"].get_string().get(id)) continue;
-    auto ms = e["timestamp"].get_string().get(ts) ? std::nullopt : parse_rfc3339_ms(ts);
-    events[std::string(id)] = {ms ? source::ledger_bucket_of(*ms) : source::kLedgerNoTime, offset};
+    if (parser.parse(line).get(e)) continue;
+    if (auto id = proof::raw_id(e)) events[std::string(*id)] = {proof::raw_ledger_bucket(e), offset};
   }
   return events;
 }
@@ -360,7 +332,7 @@ int run_verify(const AppConfig& config, const VerifyOptions& o, Logger& log, Sto
       simdjson::dom::parser parser;
       try {
         sink.read_back(c.account, [&](std::string_view record) {
-          auto key = key_of(sink.encoding, record, parser);
+          auto key = proof::key_of(sink.encoding, record, parser);
           if (!key) ++h.unparsed;
           else if (!key->account.empty() && key->account != c.account) ++h.other_accounts;
           else if (!any_time && !in_scope(source::ledger_bucket_of(key->time_ms))) return;
@@ -432,11 +404,13 @@ int run_verify(const AppConfig& config, const VerifyOptions& o, Logger& log, Sto
     std::string text = metrics_text(report, o.until_s);
     if (!o.metrics_file.empty()) {
       // Whole or not at all: a textfile collector may read it any time.
-      std::string tmp = o.metrics_file + ".tmp";
-      std::ofstream(tmp) << text;
-      std::error_code ec;
-      fs::rename(tmp, o.metrics_file, ec);
-      if (ec) log.error("verify: cannot write the metrics file", {{"path", o.metrics_file}, {"error", ec.message()}});
+      try {
+        ReplacingFile file(o.metrics_file, ".tmp", 0644);  // the collector may run as another user
+        file.write(text);
+        file.commit();
+      } catch (const std::exception& e) {
+        log.error("verify: cannot write the metrics file", {{"path", o.metrics_file}, {"error", e.what()}});
+      }
     }
     if (!o.pushgateway_url.empty()) {
       std::string error = push_metrics(o.pushgateway_url, text);

@@ -1,4 +1,4 @@
-#include "app/api_listing.h"
+#include "proof/api_listing.h"
 
 #include <algorithm>
 #include <filesystem>

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "app/export.h"
+#include "commands/export.h"
 
 namespace zf::app {
 

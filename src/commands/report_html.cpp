@@ -22,11 +22,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "app/report.h"
-#include "app/safe_text.h"
+#include "commands/report.h"
+#include "commands/safe_text.h"
 #include "core/errors.h"
 #include "core/time_format.h"
-#include "source/state_file.h"
+#include "core/durable_file.h"
 
 namespace zf::app {
 
@@ -308,7 +308,7 @@ void print_pdf(const std::string& html, const std::string& pdf_path) {
     }
   } cleanup{dir};
   const std::string page = (dir / "report.html").string(), out = (dir / "report.pdf").string();
-  source::replace_file(page, html);
+  replace_file(page, html);
   const char* env = std::getenv("ZF_CHROMIUM");
   std::string binary = env && *env ? env : "chromium";
   std::vector<std::string> argv = {binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -363,7 +363,7 @@ void print_pdf(const std::string& html, const std::string& pdf_path) {
     throw FatalError("--pdf: chromium did not print the page (exit status " + std::to_string(status) + "): " + tail);
   }
   try {
-    source::replace_file(pdf_path, pdf);
+    replace_file(pdf_path, pdf);
   } catch (const std::exception& e) {
     throw FatalError(std::string("--pdf: cannot write ") + pdf_path + ": " + e.what());
   }

@@ -1,4 +1,4 @@
-#include "app/report_findings.h"
+#include "commands/report_findings.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "app/progress.h"
+#include "log/progress.h"
 
 #include <algorithm>
 #include <cstdlib>

@@ -1,4 +1,4 @@
-#include "app/webhook_admin.h"
+#include "commands/webhook_admin.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

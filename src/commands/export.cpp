@@ -1,4 +1,4 @@
-#include "app/export.h"
+#include "commands/export.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -7,20 +7,23 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <unordered_set>
 
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "app/api_listing.h"
-#include "app/progress.h"
-#include "app/safe_text.h"
+#include "proof/api_listing.h"
+#include "log/progress.h"
+#include "commands/safe_text.h"
+#include "core/durable_file.h"
 #include "core/errors.h"
 #include "core/time_format.h"
 #include "encode/json_writer.h"
 #include "enrich/user_directory.h"
 #include "metrics/metrics.h"
 #include "normalize/normalizer.h"
+#include "proof/raw_event.h"
 #include "source/event_id.h"
 
 namespace zf::app {
@@ -145,9 +148,9 @@ Pass for_each_access(const AppConfig& config, const ExportOptions& o, Logger& lo
     std::string line;
     for (uint32_t n = 0; std::getline(in, line); ++n) {
       simdjson::dom::element e;
-      std::string_view id;
-      if (parser.parse(line).get(e) || e["id"].get_string().get(id)) continue;
-      keys.emplace_back(source::event_key(id), n);
+      std::optional<std::string_view> id;
+      if (parser.parse(line).get(e) || !(id = proof::raw_id(e))) continue;
+      keys.emplace_back(source::event_key(*id), n);
       int64_t user = 0;
       std::string_view user_text;
       std::string actor = !e["user_id"].get_int64().get(user) ? std::to_string(user)
@@ -230,18 +233,18 @@ int run_export(const AppConfig& config, const ExportOptions& o, Logger& log, Sto
   if (path.empty())
     path = "agent_" + o.resource + "_access_logs_" + format_utc_seconds(o.since_s) + "-to-" +
            format_utc_seconds(o.until_s) + "." + (o.format == "csv" ? "csv" : "jsonl");
-  std::string partial = path + ".partial";
-  int fd = STDOUT_FILENO;
+  // Whole or not at all: a reader never sees half an export. The temp
+  // beside it is created anew (a planted symlink is removed, not followed).
+  std::optional<ReplacingFile> file;
+  auto fail = [&](const std::exception& e, const char* advice) {
+    return FatalError("cannot write the export to " + path + ": " + e.what() + advice);
+  };
   if (path != "-") {
-    // A file planted at the temp name (a symlink to a victim) is removed,
-    // never followed: the temp is created anew, exclusively, and the open
-    // refuses a link that appears in between.
-    if (::unlink(partial.c_str()) != 0 && errno != ENOENT)
-      throw FatalError("cannot remove the stale " + partial + ": " + std::strerror(errno));
-    fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0)
-      throw FatalError("cannot write the export to " + partial + ": " + std::strerror(errno) +
-                       " (check the directory exists and is writable, and that nothing else writes there)");
+    try {
+      file.emplace(path, ".partial", 0644);
+    } catch (const std::exception& e) {
+      throw fail(e, " (check the directory exists and is writable, and that nothing else writes there)");
+    }
   }
   // A CSV printed to a terminal shows control characters escaped: a name
   // must not drive the reader's terminal. A file keeps every byte.
@@ -249,15 +252,11 @@ int run_export(const AppConfig& config, const ExportOptions& o, Logger& log, Sto
   std::string buffer;
   auto write_out = [&](bool all) {
     if (!all && buffer.size() < (1 << 16)) return;
-    for (size_t at = 0; at < buffer.size();) {
-      ssize_t n = ::write(fd, buffer.data() + at, buffer.size() - at);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        int err = errno;
-        if (path != "-") ::close(fd), ::unlink(partial.c_str());
-        throw FatalError("cannot write the export to " + path + ": " + std::strerror(err) + " (is the disk full?)");
-      }
-      at += static_cast<size_t>(n);
+    try {
+      if (file) file->write(buffer);
+      else write_all(STDOUT_FILENO, buffer, "stdout");
+    } catch (const std::exception& e) {
+      throw fail(e, " (is the disk full?)");
     }
     buffer.clear();
   };
@@ -277,13 +276,12 @@ int run_export(const AppConfig& config, const ExportOptions& o, Logger& log, Sto
     write_out(false);
   });
   write_out(true);
-  if (path != "-") {
-    if (::fsync(fd) != 0 || ::close(fd) != 0) {
-      ::unlink(partial.c_str());
-      throw FatalError("cannot write the export to " + path + ": " + std::strerror(errno) + " (is the disk full?)");
+  if (file) {
+    try {
+      file->commit();
+    } catch (const std::exception& e) {
+      throw fail(e, " (is the disk full?)");
     }
-    // Whole or not at all: a reader never sees half an export.
-    std::filesystem::rename(partial, path);
   }
   discard(pass.listing);
   log.info("export written", {{"path", path}, {"rows", rows}, {"agents", agents.size()}, {"events_listed", pass.events},

@@ -1,4 +1,4 @@
-#include "app/report.h"
+#include "commands/report.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -12,7 +12,7 @@
 
 #include "core/errors.h"
 #include "core/time_format.h"
-#include "app/safe_text.h"
+#include "commands/safe_text.h"
 
 namespace zf::app {
 

@@ -13,8 +13,8 @@
 #include <string_view>
 #include <vector>
 
-#include "app/export.h"
-#include "app/report_findings.h"
+#include "commands/export.h"
+#include "commands/report_findings.h"
 
 namespace zf::app {
 

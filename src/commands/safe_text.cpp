@@ -1,4 +1,4 @@
-#include "app/safe_text.h"
+#include "commands/safe_text.h"
 
 #include <cstdio>
 
@@ -38,6 +38,19 @@ void walk(std::string_view s, Visible visible, Hidden hidden, Invalid invalid) {
   }
 }
 
+// How html_text and visible show what they keep from the reader: a hidden
+// code point by its number, a byte that is not UTF-8 by its value.
+std::string marked(char32_t cp) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "[U+%04X]", static_cast<unsigned>(cp));
+  return buf;
+}
+std::string marked(unsigned char b) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "[0x%02X]", b);
+  return buf;
+}
+
 }  // namespace
 
 bool is_hidden_control(char32_t cp) {
@@ -75,7 +88,6 @@ std::string printable(std::string_view s) {
 std::string html_text(std::string_view s) {
   std::string out;
   out.reserve(s.size());
-  char buf[24];
   walk(
       s,
       [&](std::string_view v) {
@@ -88,30 +100,15 @@ std::string html_text(std::string_view s) {
           default: out += v;
         }
       },
-      [&](char32_t cp) {
-        std::snprintf(buf, sizeof buf, "[U+%04X]", static_cast<unsigned>(cp));
-        out += buf;
-      },
-      [&](unsigned char b) {
-        std::snprintf(buf, sizeof buf, "[0x%02X]", b);
-        out += buf;
-      });
+      [&](char32_t cp) { out += marked(cp); }, [&](unsigned char b) { out += marked(b); });
   return out;
 }
 
 std::string visible(std::string_view s) {
   std::string out;
-  char buf[24];
   walk(
       s, [&](std::string_view v) { out += v; },
-      [&](char32_t cp) {
-        std::snprintf(buf, sizeof buf, "[U+%04X]", static_cast<unsigned>(cp));
-        out += buf;
-      },
-      [&](unsigned char b) {
-        std::snprintf(buf, sizeof buf, "[0x%02X]", b);
-        out += buf;
-      });
+      [&](char32_t cp) { out += marked(cp); }, [&](unsigned char b) { out += marked(b); });
   return out;
 }
 

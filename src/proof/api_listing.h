@@ -8,7 +8,7 @@
 #include <string>
 
 #include "app/app_config.h"
-#include "app/progress.h"
+#include "log/progress.h"
 #include "core/stop_signal.h"
 #include "log/logger.h"
 #include "metrics/metrics.h"
