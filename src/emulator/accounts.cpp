@@ -164,7 +164,9 @@ struct AccountsEmulator::Impl {
       uint64_t key = mix(opts.seed ^ mix(i + 1));
       a->history = {history_base, span_ms, static_cast<int64_t>(n), n, false, mix(key ^ 1)};
       if (n == 0) a->history.q = 0;
-      a->live = {started, 1, 0, 0, true, mix(key ^ 2)};
+      // The live tail goes on where the history ends, so a forwarder started
+      // with the emulator meets a steady state as soon as it has caught up.
+      a->live = {history_base + span_ms, 1, 0, 0, true, mix(key ^ 2)};
       set_rate(a->live, a->hot ? opts.hot_rate : opts.live_rate);
       accounts.push_back(std::move(a));
       auto basic = [](const std::string& user, const std::string& secret) {

@@ -12,7 +12,8 @@
 // page serves it. Since ids start with their millisecond, the API's order
 // (timestamp, id) is the ids' own order, and a cursor is simply the last id.
 // Two streams per account: the history (spread evenly over the span, all
-// listed at start) and the live tail (listed when its time comes).
+// listed at start) and the live tail from the history's end (start -
+// end_gap) on, each event listed when its time comes.
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -28,7 +29,7 @@ struct AccountsOptions {
   size_t accounts = 10;
   uint64_t seed = 1;
   std::chrono::seconds span{std::chrono::hours(1)};  // history over [start-span-end_gap, start-end_gap)
-  std::chrono::seconds end_gap{120};
+  std::chrono::seconds end_gap{120};                // ... and the live tail from start-end_gap on
   size_t events = 10000;        // history events per account, unless a history rate is given
   double history_rate = 0;      // history events per second per cold account (> 0: replaces `events`)
   double hot_history_rate = -1; // ... per hot account; < 0 = same as history_rate

@@ -51,7 +51,8 @@ Many accounts (one process; each its own credentials, data, budget and log):
       single-account fault, push, user and ordering options are refused.
   --history-rate R       history events per second of --span per account (instead of --events)
   --hot-accounts S [0]   hot accounts: a share (1%, at least one) or a count
-  --hot-rate R [0]       live events per second of each hot account (--live-rate: the others)
+  --hot-rate R [0]       live events per second of each hot account (--live-rate: the others);
+      the live tail starts where the history ends (--end-gap before the start)
   --hot-history-rate R   history rate of hot accounts [--history-rate]
   --threads N [accounts + 16]  HTTP workers (one per kept-alive connection)
   Admin per account: /_emulator/ids?account=i, /_emulator/events?account=i,
