@@ -100,7 +100,9 @@ class Run:
         a = self.a
         port_file = os.path.join(self.dir, "emu.port")
         cmd = [a.emulator, "--accounts", str(self.n), "--seed", str(a.seed), "--span", a.history,
-               "--history-rate", str(a.history_rate), "--hot-accounts", a.hot_share, "--hot-rate", str(a.hot_rate),
+               "--history-rate", str(a.history_rate)] + (
+                  ["--hot-history-rate", str(a.hot_history_rate)] if a.hot_history_rate >= 0 else []) + [
+               "--hot-accounts", a.hot_share, "--hot-rate", str(a.hot_rate),
                "--live-rate", str(a.live_rate), "--port", "0", "--port-file", port_file]
         self.emu = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
                                     stderr=open(os.path.join(self.dir, "emulator.log"), "w"))
@@ -359,6 +361,9 @@ def main():
     ap.add_argument("--accounts", default="10 100 1000")
     ap.add_argument("--history", default="1h", help="history of each account")
     ap.add_argument("--history-rate", type=float, default=1.0, help="history events per second per account")
+    ap.add_argument("--hot-history-rate", type=float, default=-1,
+                    help="history events per second per hot account (default: --history-rate; 300 = the full "
+                         "hour at the hot rate, about 1.08 million events per hot account)")
     ap.add_argument("--hot-share", default="1%")
     ap.add_argument("--hot-rate", type=float, default=300)
     ap.add_argument("--live-rate", type=float, default=1)
@@ -378,7 +383,8 @@ def main():
     args = ap.parse_args()
 
     binaries = [(args.label, args.forwarder)] + ([(args.baseline_label, args.baseline)] if args.baseline else [])
-    print(f"settings: accounts {args.accounts}; history {args.history} at {args.history_rate}/s per account; "
+    print(f"settings: accounts {args.accounts}; history {args.history} at {args.history_rate}/s per account"
+          + (f" ({args.hot_history_rate}/s for hot accounts)" if args.hot_history_rate >= 0 else "") + "; "
           f"live tail: {args.hot_share} of accounts at {args.hot_rate}/s, the others at {args.live_rate}/s; "
           f"emulator budget 50 requests/60 s per account; sources start {args.start}, jsonl sink, default settings"
           + (f" plus {args.source_setting}" if args.source_setting else "")
