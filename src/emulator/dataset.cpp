@@ -75,7 +75,8 @@ std::vector<Person> make_people(size_t agents, size_t end_users, bool hostile) {
   return out;
 }
 
-Emulator::Event make_event(int64_t ts_ms, std::mt19937_64& rng, bool awkward, const Population& people) {
+Emulator::Event make_event(int64_t ts_ms, std::mt19937_64& rng, bool awkward, const Population& people,
+                           std::string_view fixed_id) {
   static const std::array<std::string, 8> kSearches = {"status:open assignee:me", "refund", "foobar",
                                                        "password reset", "type:user email:jane@example.com",
                                                        "invoice 2026", "priority:urgent", "organization:acme"};
@@ -90,7 +91,7 @@ Emulator::Event make_event(int64_t ts_ms, std::mt19937_64& rng, bool awkward, co
     size_t n = people.actors.size();
     user_id = people.actors[rng() % (rng() % n + 1)];
   }
-  std::string id = make_ulid(ts_ms, rng);
+  std::string id = fixed_id.empty() ? make_ulid(ts_ms, rng) : std::string(fixed_id);
   std::string method = "GET", url;
   uint64_t kind = rng() % 100;
   int64_t object_id = static_cast<int64_t>(rng() % 5'000'000) + 1;

@@ -4,6 +4,7 @@
 // survive.
 #include <cstdint>
 #include <random>
+#include <string_view>
 
 #include "emulator/emulator.h"
 
@@ -14,7 +15,10 @@ struct Population {
   std::vector<int64_t> actors, profiles;
 };
 
-Emulator::Event make_event(int64_t ts_ms, std::mt19937_64& rng, bool awkward, const Population& people = {});
+// `fixed_id`: the event's id when not empty (the many-accounts emulator
+// derives ids without making events); otherwise a ULID drawn from `rng`.
+Emulator::Event make_event(int64_t ts_ms, std::mt19937_64& rng, bool awkward, const Population& people = {},
+                           std::string_view fixed_id = {});
 
 // The account's agents (some with commas, quotes and accents in their
 // names) and end users; deterministic.

@@ -3,12 +3,15 @@
 #include <csignal>
 #include <fstream>
 #include <iostream>
+#include <memory>
+#include <set>
 #include <pthread.h>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "config/config_node.h"
+#include "emulator/accounts.h"
 #include "emulator/emulator.h"
 
 namespace {
@@ -40,10 +43,62 @@ Options (defaults in brackets):
       held back N ms before their first attempt)
   --refuse-subscription 400|422   an account without the access-log webhook event:
       creating or updating a webhook subscribed to access_log.created answers this
+Many accounts (one process; each its own credentials, data, budget and log):
+  --accounts N           serve N accounts; account i's secrets are the ones above
+      with "-i" appended (--api-token T: account 7's token is T-7), told apart by
+      the Authorization header. --events, --span, --end-gap, --seed, --rate-limit,
+      --rate-window, --live-rate and --no-awkward apply to each account; the
+      single-account fault, push, user and ordering options are refused.
+  --history-rate R       history events per second of --span per account (instead of --events)
+  --hot-accounts S [0]   hot accounts: a share (1%, at least one) or a count
+  --hot-rate R [0]       live events per second of each hot account (--live-rate: the others);
+      the live tail starts where the history ends (--end-gap before the start)
+  --hot-history-rate R   history rate of hot accounts [--history-rate]
+  --threads N [accounts + 16]  HTTP workers (one per kept-alive connection)
+  Admin per account: /_emulator/ids?account=i, /_emulator/events?account=i,
+  /_emulator/stats?account=i (without: totals); /_emulator/accounts: every
+  account's counts, first page, history served, most requests in a window.
 Durations: 500ms, 6s, 10m, 2h. Admin (no auth, no limit): GET /_emulator/ids,
 /_emulator/served_ids, /_emulator/events ("id ts_ms listed_ms" lines),
 /_emulator/stats, /_emulator/users, /_emulator/pushes; POST /_emulator/config (JSON).
 )";
+
+// Options of the single-account emulator that the many-accounts one does
+// not emulate: refused rather than ignored.
+const std::set<std::string> kSingleAccountOnly = {
+    "--late-fraction", "--late-max", "--descending", "--reset-format", "--force-status", "--fault-rate",
+    "--faults", "--slow-delay", "--gzip", "--agents", "--end-users", "--users-rate-limit",
+    "--refuse-subscription", "--hostile-names", "--users-fault", "--push-url", "--push-secret", "--push-batch",
+    "--push-linger", "--push-drop", "--push-corrupt", "--push-replay", "--push-duplicate", "--push-retries"};
+
+void write_port_file(const std::string& port_file, uint16_t bound) {
+  if (port_file.empty()) return;
+  std::ofstream(port_file + ".tmp") << bound << "\n";
+  std::rename((port_file + ".tmp").c_str(), port_file.c_str());
+}
+
+int serve_accounts(const zf::emulator::AccountsOptions& m, const std::string& host, int port,
+                   const std::string& port_file, sigset_t& set) {
+  std::unique_ptr<zf::emulator::AccountsEmulator> emulator;
+  uint16_t bound;
+  try {
+    emulator = std::make_unique<zf::emulator::AccountsEmulator>(m);
+    bound = emulator->start(host, static_cast<uint16_t>(port));
+  } catch (const std::exception& e) {
+    std::cerr << "zendesk-emulator: " << e.what() << "\n";
+    return 1;
+  }
+  size_t hot = 0;
+  for (size_t i = 0; i < emulator->accounts(); ++i) hot += emulator->hot(i);
+  std::cerr << "zendesk-emulator: serving " << m.accounts << " accounts (" << hot << " hot at " << m.hot_rate
+            << "/s, the others at " << m.live_rate << "/s; account 0 has " << emulator->history_events(0)
+            << " history events) on " << emulator->base_url() << "\n";
+  write_port_file(port_file, bound);
+  int sig = 0;
+  sigwait(&set, &sig);
+  emulator->stop();
+  return 0;
+}
 
 }  // namespace
 
@@ -52,6 +107,9 @@ int main(int argc, char** argv) {
   zf::emulator::Options o;
   std::string host = "127.0.0.1", port_file;
   int port = 0;
+  bool many = false;
+  zf::emulator::AccountsOptions m;
+  std::string hot_accounts = "0", single_only;
   try {
     for (size_t i = 0; i < args.size(); ++i) {
       const std::string& a = args[i];
@@ -65,10 +123,17 @@ int main(int argc, char** argv) {
         if (!d) throw std::invalid_argument(a + ": not a duration: " + v);
         return *d;
       };
+      if (kSingleAccountOnly.count(a)) single_only = a;
       if (a == "--help" || a == "-h") {
         std::cout << kUsage;
         return 0;
-      } else if (a == "--host") host = value();
+      } else if (a == "--accounts") many = true, m.accounts = std::stoull(value());
+      else if (a == "--history-rate") m.history_rate = std::stod(value());
+      else if (a == "--hot-history-rate") m.hot_history_rate = std::stod(value());
+      else if (a == "--hot-accounts") hot_accounts = value();
+      else if (a == "--hot-rate") m.hot_rate = std::stod(value());
+      else if (a == "--threads") m.threads = std::stoull(value());
+      else if (a == "--host") host = value();
       else if (a == "--port") port = std::stoi(value());
       else if (a == "--port-file") port_file = value();
       else if (a == "--seed") o.seed = std::stoull(value());
@@ -116,6 +181,13 @@ int main(int argc, char** argv) {
       else if (a == "--push-retries") o.push.retries = std::stoi(value());
       else throw std::invalid_argument("unknown option " + a);
     }
+    if (many) {
+      if (!single_only.empty()) throw std::invalid_argument(single_only + " is not emulated with --accounts");
+      m.seed = o.seed, m.events = o.events, m.span = o.span, m.end_gap = o.end_gap, m.live_rate = o.live_rate;
+      m.rate_limit = o.rate_limit, m.rate_window = o.rate_window, m.awkward = o.awkward;
+      m.email = o.email, m.api_token = o.api_token, m.password = o.password, m.bearer = o.bearer;
+      m.hot_accounts = zf::emulator::parse_hot_accounts(hot_accounts, m.accounts);
+    }
   } catch (const std::exception& e) {
     std::cerr << "zendesk-emulator: " << e.what() << "\n\n" << kUsage;
     return 2;
@@ -126,6 +198,7 @@ int main(int argc, char** argv) {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  if (many) return serve_accounts(m, host, port, port_file, set);
   zf::emulator::Emulator emulator(o);
   uint16_t bound;
   try {
@@ -135,10 +208,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::cerr << "zendesk-emulator: serving " << o.events << " events on " << emulator.base_url() << "\n";
-  if (!port_file.empty()) {
-    std::ofstream(port_file + ".tmp") << bound << "\n";
-    std::rename((port_file + ".tmp").c_str(), port_file.c_str());
-  }
+  write_port_file(port_file, bound);
   int sig = 0;
   sigwait(&set, &sig);
   emulator.stop();
