@@ -10,15 +10,21 @@
 //   <ms> <NAME> lease <unix ms>              (when the lease runs out, on every renewal by >= 250 ms)
 //   <ms> <NAME> ahead <a,b,...|->            (on every change: the accounts may_poll would allow one
 //                                             session timeout from now without a renewal; must stay "-")
-// SIGTERM: stop() (revokes all, leaves the group), then exit.
+// SIGTERM: stop() (revokes all, leaves the group), then exit; with
+// ZF_METRICS_OUT set, the coordinator's series are written there first
+// (taken while still a member) and again after stop().
 #include <signal.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <iostream>
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <fstream>
+
+#include <prometheus/text_serializer.h>
 
 #include "config/config_node.h"
 #include "coord/coordinator.h"
@@ -107,7 +113,15 @@ int main(int argc, char** argv) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  auto dump = [&](const std::string& suffix) {
+    const char* out = std::getenv("ZF_METRICS_OUT");
+    if (!out) return;
+    prometheus::TextSerializer serializer;
+    std::ofstream(std::string(out) + suffix) << serializer.Serialize(process.registry().Collect());
+  };
+  dump(".running");
   coordinator.stop();
+  dump(".stopped");
   emit(name, "claim", {});
   emit(name, "stopped", {});
   return 0;

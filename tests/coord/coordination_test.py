@@ -34,7 +34,7 @@ stopped = {}      # name -> (stop unix s, cont unix s or None)
 
 def start(name):
     members[name] = Member(name, [member_bin, boot, "zf-coord-test", TOPIC, str(P), str(session_ms), name,
-                                  ",".join(ACCOUNTS)], tmp)
+                                  ",".join(ACCOUNTS)], tmp, env={"ZF_METRICS_OUT": os.path.join(tmp, name + ".prom")})
 
 
 def claimed(name):
@@ -72,6 +72,43 @@ def intervals():
             for a in ([] if f[3] == "-" else f[3].split(",")):
                 out.append((a, name, t, end))
     return out
+
+
+def series(name, when):
+    """{metric line without value: value} of a member's metrics dump."""
+    out = {}
+    for line in open(os.path.join(tmp, "%s.prom.%s" % (name, when))):
+        if line.startswith("zendesk_forwarder_coordination_"):
+            key, value = line.rsplit(" ", 1)
+            out[key] = float(value)
+    return out
+
+
+def metric(values, prefix):
+    return sum(v for k, v in values.items() if k.startswith(prefix))
+
+
+def check_metrics(name, owned, zombie=False):
+    run, done = series(name, "running"), series(name, "stopped")
+    want = [
+        ("zendesk_forwarder_coordination_accounts_owned{", metric(run, "zendesk_forwarder_coordination_accounts_owned{"), owned),
+        ("sum of account_owned", metric(run, "zendesk_forwarder_coordination_account_owned{"), owned),
+        ("accounts_configured", metric(run, "zendesk_forwarder_coordination_accounts_configured{"), P),
+        ("member", metric(run, "zendesk_forwarder_coordination_member{"), 1),
+        ("accounts_owned after stop", metric(done, "zendesk_forwarder_coordination_accounts_owned{"), 0),
+        ("member after stop", metric(done, "zendesk_forwarder_coordination_member{"), 0),
+    ]
+    for what, got, expect in want:
+        if got != expect:
+            fail("%s metrics: %s is %s, expected %s" % (name, what, got, expect))
+    assigns = metric(run, 'zendesk_forwarder_coordination_rebalances_total{event="assign"')
+    handoffs = metric(done, "zendesk_forwarder_coordination_handoff_seconds_count")
+    lapses = metric(run, "zendesk_forwarder_coordination_lease_lapses_total") + \
+        metric(run, 'zendesk_forwarder_coordination_rebalances_total{event="lost"')
+    if assigns < 1 or handoffs < 1 or (zombie and lapses < 1):
+        fail("%s metrics: %d assigns, %d handoffs, %d lease lapses or losses" % (name, assigns, handoffs, lapses))
+    print("ok: %s metrics: owned %d, %d assign events, %d handoffs, %d lease lapses or losses"
+          % (name, owned, assigns, handoffs, lapses))
 
 
 def check_never_ahead():
@@ -146,13 +183,16 @@ try:
     check_exclusive()
 
     t = time.time()
+    c1_owned = len(claimed("c1"))
     members["c1"].stop()
+    check_metrics("c1", c1_owned)
     took = wait_for("c2 to own everything after c1 left", lambda: balanced(["c2"]), 8 * session + 10)
     measure("member left with SIGTERM (LeaveGroup), accounts reassigned", took)
     check_exclusive()
     check_never_ahead()
     print("ok: may_poll never allowed an account one session timeout ahead")
     members["c2"].stop()
+    check_metrics("c2", P, zombie=True)
     print("PASS: coordination on the test broker (%.0f s)" % (time.time() - t_begin), flush=True)
 finally:
     shutil.rmtree(tmp, ignore_errors=True)

@@ -57,12 +57,13 @@ def start_broker(binary, topics, tmp):
 class Member:
     """One member process; `events` holds (receive time, fields) per line."""
 
-    def __init__(self, name, args, tmp):
+    def __init__(self, name, args, tmp, env=None):
         self.name = name
         self.events = []
         self.lock = threading.Lock()
         self.err = open(os.path.join(tmp, name + ".err"), "a")
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.err, text=True, bufsize=1)
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.err, text=True, bufsize=1,
+                                     env=dict(os.environ, **(env or {})))
         _procs.append(self.proc)
         self.alive = True
         threading.Thread(target=self._read, daemon=True).start()
