@@ -11,16 +11,19 @@
 //   Coordinator c(config, sources, {on_assigned, on_revoked}, metrics, log);
 //   c.start();                    // joins; callbacks run on its own thread
 //   ... before each request of account a: if (!c.may_poll(a, now)) stop a
-//   c.stop();                     // on_revoked(all), leaves the group
+//   c.stop();                     // on_revoked(all), leaves the group (SIGTERM)
 //
 // on_assigned(sources): start running them (their positions are read from
 //   Kafka, read_committed: the previous owner committed before releasing).
+//   Return promptly (start them, do not wait for them): the lease is not
+//   ticked while it runs, and a callback longer than the lease lapses it.
 // on_revoked(sources): stop fetching them, finish or abandon their in-flight
 //   batches, commit their positions, then return. The coordinator waits up
 //   to handoff_timeout, then releases the partitions anyway (counted in
-//   handoff_overruns_total; the late owner's commits are fenced by the
-//   per-account transactional id). No callback runs before the previous one
-//   returned; both are called from the coordinator's thread (or stop()'s).
+//   handoff_overruns_total; the late owner's commits must then be fenced:
+//   a transactional id per account). No callback starts before the previous
+//   one returned. on_assigned runs on the coordinator's thread; on_revoked on
+//   a helper thread the coordinator waits for (it keeps the lease ticking).
 //   The accounts are already refused by may_poll() when on_revoked starts.
 //
 // The lease (lease.h): may_poll() is true only while the lease is valid, and
