@@ -343,6 +343,7 @@ void Coordinator::rebalance(int err, rd_kafka_topic_partition_list_t* parts) {
 }
 
 void Coordinator::handoff(std::vector<std::string> sources) {
+  if (late_handoff_.joinable()) late_handoff_.join();  // one on_revoked at a time
   {
     // may_poll refuses them before the owner is even told.
     std::lock_guard lk(mu_);

@@ -10,6 +10,7 @@
 //   <ms> <NAME> lease <unix ms>              (when the lease runs out, on every renewal by >= 250 ms)
 //   <ms> <NAME> ahead <a,b,...|->            (on every change: the accounts may_poll would allow one
 //                                             session timeout from now without a renewal; must stay "-")
+// ZF_REVOKE_MS: how long on_revoked takes (default 50; the handoff timeout is 2 s).
 // SIGTERM: stop() (revokes all, leaves the group), then exit; with
 // ZF_METRICS_OUT set, the coordinator's series are written there first
 // (taken while still a member) and again after stop().
@@ -71,8 +72,10 @@ int main(int argc, char** argv) {
   zf::coord::CoordinatorCallbacks callbacks{
       [&](std::vector<std::string> s) { emit(name, "assigned", s); },
       [&](std::vector<std::string> s) {
-        // The owner stops fetching and commits: a short, bounded while.
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        // The owner stops fetching and commits: a short while, or
+        // ZF_REVOKE_MS (longer than the handoff timeout: an overrun).
+        const char* ms = std::getenv("ZF_REVOKE_MS");
+        std::this_thread::sleep_for(std::chrono::milliseconds(ms ? std::atoi(ms) : 50));
         emit(name, "revoked", s);
       }};
   zf::coord::Coordinator coordinator(config, accounts, callbacks, metrics, log);

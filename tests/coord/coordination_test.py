@@ -32,9 +32,10 @@ killed_at = {}    # name -> unix s
 stopped = {}      # name -> (stop unix s, cont unix s or None)
 
 
-def start(name):
+def start(name, revoke_ms=50):
+    env = {"ZF_METRICS_OUT": os.path.join(tmp, name + ".prom"), "ZF_REVOKE_MS": str(revoke_ms)}
     members[name] = Member(name, [member_bin, boot, "zf-coord-test", TOPIC, str(P), str(session_ms), name,
-                                  ",".join(ACCOUNTS)], tmp, env={"ZF_METRICS_OUT": os.path.join(tmp, name + ".prom")})
+                                  ",".join(ACCOUNTS)], tmp, env=env)
 
 
 def claimed(name):
@@ -88,7 +89,7 @@ def metric(values, prefix):
     return sum(v for k, v in values.items() if k.startswith(prefix))
 
 
-def check_metrics(name, owned, zombie=False):
+def check_metrics(name, owned, zombie=False, overruns=False):
     run, done = series(name, "running"), series(name, "stopped")
     want = [
         ("zendesk_forwarder_coordination_accounts_owned{", metric(run, "zendesk_forwarder_coordination_accounts_owned{"), owned),
@@ -105,10 +106,12 @@ def check_metrics(name, owned, zombie=False):
     handoffs = metric(done, "zendesk_forwarder_coordination_handoff_seconds_count")
     lapses = metric(run, "zendesk_forwarder_coordination_lease_lapses_total") + \
         metric(run, 'zendesk_forwarder_coordination_rebalances_total{event="lost"')
-    if assigns < 1 or handoffs < 1 or (zombie and lapses < 1):
-        fail("%s metrics: %d assigns, %d handoffs, %d lease lapses or losses" % (name, assigns, handoffs, lapses))
-    print("ok: %s metrics: owned %d, %d assign events, %d handoffs, %d lease lapses or losses"
-          % (name, owned, assigns, handoffs, lapses))
+    over = metric(done, "zendesk_forwarder_coordination_handoff_overruns_total")
+    if assigns < 1 or handoffs < 1 or (zombie and lapses < 1) or (overruns != (over > 0)):
+        fail("%s metrics: %d assigns, %d handoffs, %d lease lapses or losses, %d handoff overruns"
+             % (name, assigns, handoffs, lapses, over))
+    print("ok: %s metrics: owned %d, %d assign events, %d handoffs (%d overran), %d lease lapses or losses"
+          % (name, owned, assigns, handoffs, over, lapses))
 
 
 def check_never_ahead():
@@ -135,7 +138,9 @@ def check_exclusive():
 
 try:
     t_begin = time.time()
-    start("c1")
+    # c1's owner takes 3 s to stop an account, beyond the 2 s handoff
+    # timeout: its partitions are released at 2 s all the same (overruns).
+    start("c1", revoke_ms=3000)
     start("c2")
     took = wait_for("c1, c2 to share the accounts 6/6", lambda: balanced(["c1", "c2"]), 8 * session + 10)
     measure("two members started, accounts balanced", took)
@@ -185,7 +190,7 @@ try:
     t = time.time()
     c1_owned = len(claimed("c1"))
     members["c1"].stop()
-    check_metrics("c1", c1_owned)
+    check_metrics("c1", c1_owned, overruns=True)
     took = wait_for("c2 to own everything after c1 left", lambda: balanced(["c2"]), 8 * session + 10)
     measure("member left with SIGTERM (LeaveGroup), accounts reassigned", took)
     check_exclusive()
