@@ -24,6 +24,10 @@ struct RebalanceHook {
     if (c) c->log_.log(level <= 3 ? LogLevel::Error : LogLevel::Warn, "coordination: librdkafka", {{"facility", fac}, {"message", buf}});
   }
   static void error(rd_kafka_t*, int err, const char* reason, void* opaque) {
+    // No broker reachable: heartbeats cannot succeed, so membership cannot
+    // be confirmed; the lease runs down from here (a fresh assignment
+    // confirms it again).
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) static_cast<Coordinator*>(opaque)->brokers_down_ = true;
     static_cast<Coordinator*>(opaque)->log_.warn("coordination: kafka error",
                                                  {{"error", rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err))},
                                                   {"reason", reason}});
@@ -233,7 +237,7 @@ void Coordinator::tick(Clock::time_point now) {
 }
 
 bool Coordinator::tick_lease(Clock::time_point now) {
-  bool member_ok = rk_ && !rd_kafka_assignment_lost(rk_);
+  bool member_ok = rk_ && !brokers_down_.load() && !rd_kafka_assignment_lost(rk_);
   if (member_ok) {
     char* id = rd_kafka_memberid(rk_);
     member_ok = id && *id;
@@ -256,7 +260,8 @@ void Coordinator::lease_lapsed() {
     all.assign(owned_sources_.begin(), owned_sources_.end());
   }
   metrics_.lease_lapses.Increment();
-  log_.warn("coordination: membership lease lapsed (the process stalled or the session is lost): stopping every "
+  log_.warn("coordination: membership lease lapsed (the process stalled, every broker is unreachable or the session is "
+            "lost): stopping every "
             "owned source and rejoining the group",
             {{"sources", all}});
   handoff(all);
@@ -311,6 +316,7 @@ void Coordinator::rebalance(int err, rd_kafka_topic_partition_list_t* parts) {
       std::lock_guard lk(mu_);
       for (int i = 0; i < parts->cnt; ++i) owned_partitions_.insert(parts->elems[i].partition);
       // The assignment just came from the broker: we are a member now.
+      brokers_down_ = false;
       lease_.confirm(Clock::now());
     }
     publish_owned();

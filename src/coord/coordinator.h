@@ -28,8 +28,10 @@
 //
 // The lease (lease.h): may_poll() is true only while the lease is valid, and
 // the lease runs session_timeout - lease_margin from the last confirmation
-// of membership. When it lapses while owning accounts (a stalled process:
-// SIGSTOP, a frozen VM; or librdkafka reports the assignment lost) the
+// of membership; it is not renewed while librdkafka reports the assignment
+// lost or every broker down (until the next assignment). When it lapses
+// while owning accounts (a stalled process: SIGSTOP, a frozen VM; every
+// broker unreachable; or the assignment lost) the
 // coordinator revokes everything itself, then leaves and rejoins the group.
 #include <atomic>
 #include <chrono>
@@ -112,6 +114,7 @@ class Coordinator {
   std::thread thread_;
   std::thread late_handoff_;  // an on_revoked that outlasted its bound; joined before the next callback
   std::atomic<bool> stop_{false};
+  std::atomic<bool> brokers_down_{false};  // librdkafka reported every broker down since the last assignment
 
   mutable std::mutex mu_;  // guards owned_partitions_, owned_sources_, lease_
   std::set<int> owned_partitions_;

@@ -6,6 +6,8 @@ over a 12-partition control topic on the test broker:
   - a SIGSTOPped member: its lease (printed) runs out before the session
     timeout could have expired, the other member claims its accounts only
     after that, and on SIGCONT the zombie's first claim is empty;
+  - every broker down for longer than the session: the members stop claiming
+    within their lease (before the session), and own everything again after;
   - a member stopped with SIGTERM leaves at once (LeaveGroup).
 Throughout, no account is claimed by two members at the same time (from the
 members' own claim lines; a stopped member's claims end at its lease).
@@ -17,16 +19,17 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "kafka"))
-from group_test_lib import Member, fail, start_broker, tmpdir, wait_for  # noqa: E402
+from group_test_lib import Member, broker_command, fail, start_broker, tmpdir, wait_for  # noqa: E402
 
 broker_bin, member_bin = sys.argv[1], sys.argv[2]
-session_ms = int(sys.argv[3]) if len(sys.argv) > 3 else 4000
+session_ms = int(sys.argv[3]) if len(sys.argv) > 3 else 3000
 session = session_ms / 1000.0
 P = 12
 ACCOUNTS = ["acct-%02d" % i for i in range(P)]
 TOPIC = "zf-coord-ctl"
 tmp = tmpdir("zf-coord-")
-boot = start_broker(broker_bin, ["%s:%d:1" % (TOPIC, P)], tmp)
+control = os.path.join(tmp, "broker.fifo")
+boot = start_broker(broker_bin, ["%s:%d:1" % (TOPIC, P)], tmp, control)
 members = {}
 killed_at = {}    # name -> unix s
 stopped = {}      # name -> (stop unix s, cont unix s or None)
@@ -185,6 +188,39 @@ try:
     measure("resumed zombie claims nothing (may_poll false)", took)
     took = wait_for("the zombie to rejoin and c1, c2 to share 6/6", lambda: balanced(["c1", "c2"]), 8 * session + 10)
     measure("resumed zombie rejoined, accounts balanced", took)
+    check_exclusive()
+
+    # Every broker down for longer than a session: no member can confirm
+    # its membership, so each stops claiming when its lease ends, before the
+    # session could expire; after, every account is owned again.
+    t_down = time.time()
+    broker_command(control, "down all")
+    time.sleep(session + 0.5)
+    lease = session - max(1.0, session * 0.3)  # the default lease_margin: 30 % of the session, at least 1 s
+    for n in ("c1", "c2"):
+        ends = [int(f[0]) / 1000.0 for f in members[n].lines("claim", since=t_down) if f[3] == "-"]
+        if not ends or ends[0] - t_down >= lease + 0.5:
+            fail("%s still claimed accounts %s after every broker went down (lease %.1f s, session %.1f s)"
+                 % (n, "%.2f s" % (ends[0] - t_down) if ends else "a session", lease, session))
+        print("ok: %s stopped claiming %.2f s after every broker went down (lease %.1f s, session %.1f s)"
+              % (n, ends[0] - t_down, lease, session))
+    t = time.time()
+    broker_command(control, "up all")
+    took = wait_for("c1, c2 to own every account again after the brokers came back", lambda: balanced(["c1", "c2"]),
+                    8 * session + 10)
+    measure("brokers back up, accounts balanced again", took)
+    # The group may still settle (members whose sessions expired meanwhile
+    # rejoin): wait until the split holds for two sessions.
+    settled = [None]
+
+    def held():
+        if not balanced(["c1", "c2"]):
+            settled[0] = None
+        elif settled[0] is None:
+            settled[0] = time.time()
+        return settled[0] is not None and time.time() - settled[0] >= 2 * session
+    took = wait_for("the split to hold for two sessions", held, 12 * session + 10)
+    measure("brokers back up, split held for two sessions", took)
     check_exclusive()
 
     t = time.time()

@@ -38,11 +38,12 @@ def fail(msg):
     sys.exit(1)
 
 
-def start_broker(binary, topics, tmp):
-    """Starts the broker with `topics` (NAME:PARTITIONS:REPLICATION); returns its bootstrap."""
+def start_broker(binary, topics, tmp, control=None):
+    """Starts the broker with `topics` (NAME:PARTITIONS:REPLICATION) and, with
+    `control`, its command FIFO there; returns its bootstrap."""
     boot = os.path.join(tmp, "bootstrap")
     log = open(os.path.join(tmp, "broker.log"), "w")
-    args = [binary, "--brokers", "3", "--bootstrap-file", boot]
+    args = [binary, "--brokers", "3", "--bootstrap-file", boot] + (["--control", control] if control else [])
     for t in topics:
         args += ["--topic", t]
     _procs.append(subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log))
@@ -94,6 +95,13 @@ class Member:
             self.proc.terminate()
             self.proc.wait(timeout=20)
         self.alive = False
+
+
+def broker_command(control, line):
+    """Writes one command (`down all`, `up all`...) to the broker's FIFO."""
+    fd = os.open(control, os.O_WRONLY | os.O_NONBLOCK)
+    os.write(fd, (line + "\n").encode())
+    os.close(fd)
 
 
 def wait_for(what, cond, timeout):
