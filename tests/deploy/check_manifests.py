@@ -23,9 +23,28 @@ for d in docs:
     by_kind.setdefault(d["kind"], []).append(d)
 
 dep = by_kind["Deployment"][0]["spec"]
-need(dep["replicas"] == 1, "replicas must be 1")
-need(dep["strategy"]["type"] == "Recreate", "strategy must be Recreate (one pod per checkpoint)")
 pod = dep["template"]["spec"]
+parsed_config = yaml.safe_load(by_kind["ConfigMap"][0]["data"]["config.yaml"])
+coordinated = (parsed_config.get("coordination") or {}).get("enabled") is True
+if coordinated:
+    # Replicas share the accounts through Kafka: no volume, rolling update,
+    # a PodDisruptionBudget on the same pods, spread over zones and nodes.
+    need(dep["replicas"] >= 1, "replicas")
+    need(dep["strategy"]["type"] == "RollingUpdate", "strategy RollingUpdate with coordination")
+    need(dep["strategy"]["rollingUpdate"]["maxUnavailable"] == 0, "a rolling update never drops below replicas")
+    need("PersistentVolumeClaim" not in by_kind, "no PersistentVolumeClaim with coordination")
+    pdbs = by_kind.get("PodDisruptionBudget", [])
+    need(len(pdbs) == 1 and pdbs[0]["spec"]["selector"]["matchLabels"] == dep["selector"]["matchLabels"],
+         "a PodDisruptionBudget selecting the Deployment's pods")
+    spread = pod.get("topologySpreadConstraints", [])
+    need(len(spread) >= 1 and all(t["labelSelector"]["matchLabels"] == dep["selector"]["matchLabels"] for t in spread),
+         "topology spread constraints on the Deployment's pods")
+    need(pod.get("terminationGracePeriodSeconds", 0) >= 30, "time to hand the accounts over on SIGTERM")
+    need(parsed_config["coordination"].get("brokers"), "coordination.brokers in the config")
+else:
+    need(dep["replicas"] == 1, "replicas must be 1")
+    need(dep["strategy"]["type"] == "Recreate", "strategy must be Recreate (one pod per checkpoint)")
+    need("PodDisruptionBudget" not in by_kind, "no PodDisruptionBudget for a single pod")
 need(pod["securityContext"].get("runAsNonRoot") is True, "pod runAsNonRoot")
 need(pod["securityContext"].get("seccompProfile", {}).get("type") == "RuntimeDefault", "seccomp RuntimeDefault")
 c = pod["containers"][0]
@@ -40,8 +59,12 @@ mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
 need(mounts.get("state") == "/var/lib/zendesk-forwarder", "state volume at /var/lib/zendesk-forwarder")
 vols = {v["name"]: v for v in pod["volumes"]}
 pvc_names = [p["metadata"]["name"] for p in by_kind.get("PersistentVolumeClaim", [])]
-need("persistentVolumeClaim" in vols["state"] and vols["state"]["persistentVolumeClaim"]["claimName"] in pvc_names,
-     "checkpoint on the chart's PVC")
+if coordinated:
+    need("emptyDir" in vols["state"], "scratch state volume with coordination (positions in Kafka)")
+else:
+    need("persistentVolumeClaim" in vols["state"] and vols["state"]["persistentVolumeClaim"]["claimName"] in pvc_names,
+         "checkpoint on the chart's PVC")
+need(c["readinessProbe"]["periodSeconds"] > 0, "a readiness probe")
 config = by_kind["ConfigMap"][0]["data"]["config.yaml"]
 parsed = yaml.safe_load(config)
 # With the webhook: a push and a pull source; else the zendesk: shorthand.

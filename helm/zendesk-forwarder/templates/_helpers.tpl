@@ -91,3 +91,38 @@ sources:
   - {{- toYaml $entry | nindent 4 }}
 {{- end }}
 {{- end }}
+
+{{/*
+The config's coordination: section (src/coord/coordination_config.h).
+*/}}
+{{- define "zf.coordination" -}}
+{{- $c := .Values.coordination -}}
+coordination:
+  enabled: true
+  brokers: {{ $c.brokers | quote }}
+  group: {{ $c.group | default (include "zf.fullname" .) | quote }}
+  control_topic: {{ $c.controlTopic | default (printf "%s.coordination" (include "zf.fullname" .)) | quote }}
+  partitions: {{ $c.partitions | int }}
+  replication_factor: {{ $c.replicationFactor | int }}
+  session_timeout: {{ $c.sessionTimeout }}
+  {{- if $c.leaseMargin }}
+  lease_margin: {{ $c.leaseMargin }}
+  {{- end }}
+  handoff_timeout: {{ $c.handoffTimeout }}
+  {{- with $c.properties }}
+  properties: {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end -}}
+
+{{/*
+Seconds a stopping pod gets: its handoff (stop, commit) plus time to leave
+the group and flush, at least Kubernetes' default 30.
+*/}}
+{{- define "zf.terminationGrace" -}}
+{{- $h := .Values.coordination.handoffTimeout -}}
+{{- $s := 0 -}}
+{{- if hasSuffix "ms" $h }}{{ $s = div (trimSuffix "ms" $h | int) 1000 }}
+{{- else if hasSuffix "m" $h }}{{ $s = mul (trimSuffix "m" $h | int) 60 }}
+{{- else }}{{ $s = trimSuffix "s" $h | int }}{{ end -}}
+{{- max 30 (add $s 20) -}}
+{{- end -}}
