@@ -112,6 +112,7 @@ struct SourceRun final : Run {
               static_cast<size_t>(c.source.page_size) * 3072},
              clock) {
     if (enricher) loop.enrich_with(enricher.get(), needs_ecs(app));
+    committer.keep_ledger(c.checkpoint_path + ".ledger");
     // A restart within the period starts with what the last process left
     // of the budget, not a full one: the API counted its requests too.
     limiter.keep_journal(journal, [this](const std::string& why) {
@@ -266,6 +267,7 @@ struct PushRun final : Run {
         loop(source, normalizer, delivery, numbers, log, metrics, stop,
              {once, c.account, app.shutdown_timeout, app.progress_interval, c.name}, clock) {
     health.started_ms = clock.now_ms();
+    committer.keep_ledger(c.checkpoint_path + ".ledger");
     port = source.start();
   }
 

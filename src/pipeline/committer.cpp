@@ -35,11 +35,13 @@ void Committer::submit(const Commit& commit) {
     // A commit arriving before the previous one was written replaces it:
     // the newer token covers the older pages too.
     uncommitted_pages_.insert(uncommitted_pages_.end(), commit.received.begin(), commit.received.end());
+    for (const auto& [bucket, b] : commit.ledger) unwritten_ledger_[bucket].merge(b);
     if (pending_) {
       pending_->seq = commit.seq;
       pending_->meta = commit.meta;
     } else {
       pending_ = commit;
+      pending_->ledger.clear();  // unwritten_ledger_ holds it
     }
     if (writing_) return;  // the running write_pending() takes it next
     writing_ = true;
@@ -47,11 +49,16 @@ void Committer::submit(const Commit& commit) {
   pool_.post([this] { write_pending(); });
 }
 
+void Committer::keep_ledger(const std::string& path) { ledger_ = std::make_unique<source::DeliveryLedger>(path); }
+
 void Committer::write_pending() {
   std::unique_lock lock(mu_);
   while (pending_) {
     Commit c = *pending_;
     pending_.reset();
+    // What this write makes durable: every commit submitted so far.
+    c.ledger = std::move(unwritten_ledger_);
+    unwritten_ledger_.clear();
     lock.unlock();
     write(c);
     lock.lock();
@@ -67,6 +74,8 @@ void Committer::write(const Commit& c) {
   } catch (const std::exception& e) {
     metrics_.checkpoint_failures.Increment();
     std::lock_guard lock(mu_);
+    // The next write covers these pages again; their ledger goes with it.
+    for (const auto& [bucket, b] : c.ledger) unwritten_ledger_[bucket].merge(b);
     ++failures_;
     last_write_ok_ = false;
     log_.error("checkpoint write failed; delivery goes on and the next commit retries",
@@ -74,6 +83,16 @@ void Committer::write(const Commit& c) {
     return;
   }
   auto done = std::chrono::steady_clock::now();
+  // After the position: a crash in between leaves the ledger short, which
+  // only makes verify read the sinks for those minutes, never report too much.
+  if (ledger_ && !c.ledger.empty()) {
+    try {
+      ledger_->append(c.ledger);
+    } catch (const std::exception& e) {
+      log_.warn("delivery ledger not updated; verify --ledger will read the sinks for these minutes",
+                {{"error", e.what()}, {"path", where_}});
+    }
+  }
   metrics_.checkpoint_commits.Increment();
   metrics_.checkpoint_write_duration.Observe(cost.ms / 1000.0);
   metrics_.checkpoint_write_bytes.Observe(static_cast<double>(cost.bytes));

@@ -38,6 +38,9 @@ class Committer {
   ~Committer();
 
   void submit(const Commit& commit);
+  // Appends each durable commit's ledger to this file (the proof's record of
+  // what every sink acknowledged, read by verify --ledger).
+  void keep_ledger(const std::string& path);
   // Writes whatever is pending; later submits are ignored.
   void finish();
   // Milliseconds from page body received to its checkpoint committed, one
@@ -64,6 +67,8 @@ class Committer {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::optional<Commit> pending_;
+  source::Ledger unwritten_ledger_;  // of the commits submitted and not yet durable
+  std::unique_ptr<source::DeliveryLedger> ledger_;
   bool stopping_ = false;
   bool writing_ = false;  // a write_pending() is posted or running
   std::vector<std::chrono::steady_clock::time_point> uncommitted_pages_;

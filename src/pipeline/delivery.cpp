@@ -189,7 +189,9 @@ std::function<void()> Delivery::settle(size_t sink_index, uint64_t sent_seq, int
     freed += inflight_.begin()->second.meta.bytes;
     if (!commit) commit.emplace();
     commit->seq = inflight_.begin()->first;
-    commit->meta = inflight_.begin()->second.meta;
+    for (const auto& [bucket, b] : inflight_.begin()->second.meta.ledger) commit->ledger[bucket].merge(b);
+    commit->meta = std::move(inflight_.begin()->second.meta);
+    commit->meta.ledger.clear();
     commit->events += commit->meta.events;
     newest_delivered_event_ms_ = std::max(newest_delivered_event_ms_, commit->meta.newest_event_ms);
     commit->received.push_back(commit->meta.received);

@@ -28,6 +28,7 @@
 
 #include "core/sink.h"
 #include "core/stop_signal.h"
+#include "proof/delivery_ledger.h"
 #include "sched/memory_budget.h"
 #include "sched/scheduler.h"
 
@@ -45,6 +46,7 @@ struct BatchMeta {
   int64_t newest_event_ms = 0;
   size_t events = 0;
   size_t bytes = 0;  // held until every sink acknowledged it (the memory budget's unit)
+  source::Ledger ledger;  // its records with an id, by minute of event time (what verify --ledger trusts)
   std::chrono::steady_clock::time_point received;  // when its page body arrived
 };
 
@@ -54,6 +56,7 @@ struct Commit {
   BatchMeta meta;        // of the newest batch
   size_t events = 0;     // in every batch of the prefix
   uint64_t events_total = 0;  // cumulative, set by the committer on submit
+  source::Ledger ledger;      // of every batch of the prefix
   std::vector<std::chrono::steady_clock::time_point> received;  // one per batch of the prefix
 };
 

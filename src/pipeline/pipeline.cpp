@@ -65,6 +65,11 @@ BatchPtr Pipeline::shape(const SourcePage& fetched, uint64_t seq, BatchMeta& met
     Record& record = std::get<Record>(shaped);
     if (!record.event.timestamp_is_ingest_time)  // "now" would hide the lag
       meta.newest_event_ms = std::max(meta.newest_event_ms, record.event.timestamp_ms);
+    // The proof's ledger, from the typed event whatever the source: the
+    // committer appends it once every sink acknowledged the batch.
+    meta.ledger[record.event.timestamp_is_ingest_time ? source::kLedgerNoTime
+                                                      : source::ledger_bucket_of(record.event.timestamp_ms)]
+        .add(record.event.id);
     batch->records.push_back(std::move(record));
   }
   if (enricher_) {

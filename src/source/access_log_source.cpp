@@ -38,7 +38,6 @@ AccessLogSource::AccessLogSource(SourceSettings settings, HttpGet& http, RateLim
       http_(http),
       limiter_(limiter),
       store_(store),
-      ledger_(store.path() + ".ledger"),
       log_(log),
       metrics_(metrics),
       stop_(stop),
@@ -388,7 +387,6 @@ Poll AccessLogSource::accept(ReadKind kind, const std::string& url, PageBuffer& 
   out.events = std::move(scanned.events);
   PendingCommit pc;
   pc.retire = std::move(adv.retire);
-  pc.ledger = std::move(scanned.ledger);
   pc.token = out.token = ++next_token_;
   pc.after = view_.live;
   out.position = serialize(view_.live);
@@ -436,17 +434,6 @@ CommitCost AccessLogSource::commit(uint64_t token) {
   }
   for (const auto& pc : done)
     for (int64_t start : pc.retire) store_.remove_ids(start);
-  // After the state: a crash in between leaves the ledger short, which only
-  // makes verify read the sinks for those minutes, never report too much.
-  Ledger delta;
-  for (const auto& pc : done)
-    for (const auto& [bucket, b] : pc.ledger) delta[bucket].merge(b);
-  try {
-    ledger_.append(delta);
-  } catch (const std::exception& e) {
-    log_.warn("delivery ledger not updated; verify --ledger will read the sinks for these minutes",
-              {{"error", e.what()}});
-  }
   cost.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return cost;
 }

@@ -95,7 +95,6 @@ class AccessLogSource final : public PollingSource {
     PullState after;
     std::vector<int64_t> retire;  // id files no longer needed once `after` is durable
     size_t events = 0;
-    Ledger ledger;                // the page's shipped events, by minute of event time
   };
 
   void note_plan(const NextRequest& req);
@@ -112,7 +111,6 @@ class AccessLogSource final : public PollingSource {
   HttpGet& http_;
   RateLimiter& limiter_;
   PullCheckpoint& store_;
-  DeliveryLedger ledger_;  // beside the checkpoint: what was delivered, per minute
   Logger& log_;
   PullMetrics& metrics_;
   StopSignal& stop_;
