@@ -31,21 +31,23 @@ BatchPtr Pipeline::shape(const SourcePage& fetched, uint64_t seq, BatchMeta& met
   batch->records.reserve(fetched.events.size());
   result.duplicates += fetched.duplicates;
   result.events_fetched += fetched.listed;
+  std::string problem;
   for (simdjson::dom::element event : fetched.events) {
-    auto shaped = normalizer_.normalize(event);
-    if (auto* problem = std::get_if<std::string>(&shaped)) {
+    // Shaped in place: a Record is large, and moving each one into the
+    // batch was a tenth of this stage's time.
+    Record& record = batch->records.emplace_back();
+    if (!normalizer_.normalize_into(event, record, problem)) {
+      batch->records.pop_back();
       // Without an id an event cannot be deduplicated or keyed; keep it in
       // the log in full so it is not lost silently.
       ++result.invalid;
       metrics_.events_invalid.Increment();
       log_.error("event without a usable id; not shipped, recorded here in full",
-                 {{"problem", *problem}, {"event", simdjson::minify(event)}});
+                 {{"problem", problem}, {"event", simdjson::minify(event)}});
       continue;
     }
-    Record& record = std::get<Record>(shaped);
     if (!record.event.timestamp_is_ingest_time)  // "now" would hide the lag
       meta.newest_event_ms = std::max(meta.newest_event_ms, record.event.timestamp_ms);
-    batch->records.push_back(std::move(record));
   }
   if (enricher_) {
     enricher_->enrich(batch->records);
