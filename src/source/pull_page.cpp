@@ -17,6 +17,11 @@ WayPast way_past(const PageEnvelope& page, const std::optional<Origin>& origin) 
 
 ScannedPage scan_page(const simdjson::dom::array& events, const EventKeySet& seen, bool record) {
   ScannedPage out;
+  out.events.reserve(events.size());
+  // A page's events come in time order, so most fall in the minute before:
+  // its bucket is kept at hand rather than looked up per event.
+  int64_t bucket_key = 0;
+  LedgerBucket* bucket = nullptr;
   for (simdjson::dom::element event : events) {
     ++out.listed;
     std::string_view id;
@@ -29,7 +34,12 @@ ScannedPage scan_page(const simdjson::dom::array& events, const EventKeySet& see
       if (record) out.write_ahead.push_back(key);
       std::string_view ts;
       auto ms = event["timestamp"].get_string().get(ts) ? std::nullopt : parse_rfc3339_ms(ts);
-      out.ledger[ms ? ledger_bucket_of(*ms) : kLedgerNoTime].add(id);
+      int64_t key_of_minute = ms ? ledger_bucket_of(*ms) : kLedgerNoTime;
+      if (!bucket || key_of_minute != bucket_key) {
+        bucket = &out.ledger[key_of_minute];  // std::map: the pointer stays valid as others are added
+        bucket_key = key_of_minute;
+      }
+      bucket->add(id);
     }
     out.events.push_back(event);
   }

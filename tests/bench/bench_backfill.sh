@@ -57,15 +57,16 @@ run() {
   rm -rf "$ZF_TMP/out.jsonl" "$ZF_TMP/checkpoint.json"*
   local t0 t1
   t0=$(date +%s.%N)
-  "$@" "$bin" run --once --config "$ZF_TMP/fwd.yaml" 2>"$ZF_TMP/$name.log"
+  /usr/bin/time -f '%U %S' -o "$ZF_TMP/cpu" "$@" "$bin" run --once --config "$ZF_TMP/fwd.yaml" 2>"$ZF_TMP/$name.log"
   t1=$(date +%s.%N)
   local lines; lines=$(wc -l <"$ZF_TMP/out.jsonl")
   if [ "$lines" -ne "$EVENTS" ]; then
     echo "$name wrote $lines lines, expected $EVENTS" >&2; tail -5 "$ZF_TMP/$name.log" >&2; exit 1
   fi
-  local s; s=$(echo "$t1 - $t0" | bc -l)
-  printf '%-4s %6.2f s %9.0f events/s\n' "$name" "$s" "$(echo "$lines / $s" | bc -l)"
-  echo "$name $s $lines" >>"$ZF_TMP/runs"
+  local s cpu; s=$(echo "$t1 - $t0" | bc -l); cpu=$(awk '{print $1 + $2}' "$ZF_TMP/cpu")
+  printf '%-4s %6.2f s %9.0f events/s  CPU %5.2f s (%.2f us/event)\n' "$name" "$s" "$(echo "$lines / $s" | bc -l)" \
+    "$cpu" "$(echo "$cpu * 1000000 / $lines" | bc -l)"
+  echo "$name $s $lines $cpu" >>"$ZF_TMP/runs"
 }
 
 # One untimed run of each warms the emulator's and the page cache's state.
@@ -78,9 +79,13 @@ done
 /usr/bin/python3 - "$ZF_TMP/runs" <<'PY'
 import statistics, sys
 rates = {"old": [], "new": []}
+cpu = {"old": [], "new": []}
 for line in open(sys.argv[1]):
-    name, s, lines = line.split()
+    name, s, lines, c = line.split()
     rates[name].append(int(lines) / float(s))
+    cpu[name].append(float(c) * 1e6 / int(lines))
 old, new = statistics.median(rates["old"]), statistics.median(rates["new"])
 print(f"median old {old:,.0f} events/s, new {new:,.0f} events/s, new/old {new / old:.2f}")
+old, new = statistics.median(cpu["old"]), statistics.median(cpu["new"])
+print(f"median CPU (user+sys) per event: old {old:.2f} us, new {new:.2f} us, new/old {new / old:.2f}")
 PY
