@@ -213,12 +213,24 @@ std::variant<Record, std::string> Normalizer::normalize_json(std::string_view ev
 }
 
 std::variant<Record, std::string> Normalizer::normalize(element event) const {
+  std::variant<Record, std::string> out;
+  std::string problem;
+  if (!normalize_into(event, std::get<Record>(out), problem)) out = std::move(problem);
+  return out;
+}
+
+bool Normalizer::normalize_into(element event, Record& r, std::string& problem) const {
   simdjson::dom::object obj;
-  if (event.get_object().get(obj)) return std::string("event is not a JSON object");
-  Record r;
+  if (event.get_object().get(obj)) {
+    problem = "event is not a JSON object";
+    return false;
+  }
   AccessEvent& e = r.event;
   std::string_view id;
-  if (obj["id"].get_string().get(id) || id.empty()) return std::string("event has no string id");
+  if (obj["id"].get_string().get(id) || id.empty()) {
+    problem = "event has no string id";
+    return false;
+  }
   e.id = std::string(id);
   e.account = options_.account;
 
@@ -370,7 +382,7 @@ std::variant<Record, std::string> Normalizer::normalize(element event) const {
   }
 
   if (options_.ecs_json) encode::write_ecs_json(e, r.json);
-  return r;
+  return true;
 }
 
 }  // namespace zf::normalize

@@ -2,6 +2,7 @@
 
 #include <openssl/sha.h>
 
+#include <array>
 #include <cstring>
 
 namespace zf::source {
@@ -9,15 +10,17 @@ namespace zf::source {
 namespace {
 
 // Crockford base32 value of an upper-case ULID character, or -1 (other
-// spellings are hashed, so two distinct strings never share a key).
-int crockford(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  static constexpr std::string_view kAlphabet = "ABCDEFGHJKMNPQRSTVWXYZ";
-  static constexpr int kValues[] = {10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
-                                    21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31};
-  auto at = kAlphabet.find(c);
-  return at == std::string_view::npos ? -1 : kValues[at];
-}
+// spellings are hashed, so two distinct strings never share a key). A
+// table: every id of every page is decoded.
+constexpr std::array<int8_t, 256> kCrockford = [] {
+  std::array<int8_t, 256> t{};
+  for (auto& v : t) v = -1;
+  constexpr std::string_view kAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+  for (size_t i = 0; i < kAlphabet.size(); ++i) t[static_cast<unsigned char>(kAlphabet[i])] = static_cast<int8_t>(i);
+  return t;
+}();
+
+int crockford(char c) { return kCrockford[static_cast<unsigned char>(c)]; }
 
 void put_u64(unsigned char* out, uint64_t v) {
   for (int i = 0; i < 8; ++i) out[i] = static_cast<unsigned char>(v >> (8 * i));

@@ -17,6 +17,7 @@ WayPast way_past(const PageEnvelope& page, const std::optional<Origin>& origin) 
 
 ScannedPage scan_page(const simdjson::dom::array& events, const EventKeySet& seen, bool record) {
   ScannedPage out;
+  out.events.reserve(events.size());
   for (simdjson::dom::element event : events) {
     ++out.listed;
     std::string_view id;
@@ -27,9 +28,6 @@ ScannedPage scan_page(const simdjson::dom::array& events, const EventKeySet& see
         continue;
       }
       if (record) out.write_ahead.push_back(key);
-      std::string_view ts;
-      auto ms = event["timestamp"].get_string().get(ts) ? std::nullopt : parse_rfc3339_ms(ts);
-      out.ledger[ms ? ledger_bucket_of(*ms) : kLedgerNoTime].add(id);
     }
     out.events.push_back(event);
   }

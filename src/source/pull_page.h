@@ -52,7 +52,6 @@ struct ScannedPage {
   std::vector<simdjson::dom::element> events;  // not seen before
   size_t listed = 0, duplicates = 0;
   std::vector<EventKey> write_ahead;  // ids the window's late read must know (before the page leaves)
-  Ledger ledger;                      // shipped events with an id, by minute of event time
 };
 // `record`: the page belongs to a first read that gets a late read.
 ScannedPage scan_page(const simdjson::dom::array& events, const EventKeySet& seen, bool record);

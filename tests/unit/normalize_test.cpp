@@ -2,9 +2,14 @@
 // events, asserted field by field on the parsed output.
 #include <doctest/doctest.h>
 
+#include <cstdio>
+#include <ctime>
+
 #include <nlohmann/json.hpp>
 
 #include "core/clock.h"
+#include "core/encoding.h"
+#include "core/time_format.h"
 #include "encode/json_writer.h"
 #include "normalize/normalizer.h"
 
@@ -209,6 +214,120 @@ TEST_CASE("json writer: control characters escaped, invalid UTF-8 replaced, vali
   encode::append_json_string(out, std::string("a\"b\\c\n\x01\xff\xc3\xa9\xf0\x9f\x8e\x89", 14));
   CHECK(out == "\"a\\\"b\\\\c\\n\\u0001\xEF\xBF\xBD\xc3\xa9\xf0\x9f\x8e\x89\"");
   CHECK_NOTHROW((void)json::parse(out));
+}
+
+namespace {
+// The escaping rule spelled out byte by byte, as the writer did before it
+// learned to skip plain runs eight bytes at a time.
+std::string escaped_by_bytes(std::string_view s) {
+  static const char* hex = "0123456789abcdef";
+  std::string out = "\"";
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      size_t n = utf8_sequence_length(s, i);
+      out += n ? std::string(s.substr(i, n)) : std::string("\xEF\xBF\xBD");
+      i += n ? n : 1;
+      continue;
+    }
+    if (c == '"') out += "\\\"";
+    else if (c == '\\') out += "\\\\";
+    else if (c == '\n') out += "\\n";
+    else if (c == '\r') out += "\\r";
+    else if (c == '\t') out += "\\t";
+    else if (c < 0x20) out += std::string("\\u00") + hex[c >> 4] + hex[c & 15];
+    else out += static_cast<char>(c);
+    ++i;
+  }
+  return out + "\"";
+}
+}  // namespace
+
+TEST_CASE("json writer: every special byte, at every place of strings 0 to 40 bytes long, escapes as byte by byte") {
+  const std::vector<std::string> specials = {"\"", "\\", "\n", "\r", "\t", std::string(1, '\0'), "\x01", "\x1f",
+                                             "\x7f", " ", "\x80", "\xff", "\xc3\xa9", "\xe2\x82\xac",
+                                             "\xf0\x9f\x8e\x89", "\xc3", "\xed\xa0\x80"};
+  for (size_t len = 0; len <= 40; ++len) {
+    std::string plain(len, 'a');
+    for (size_t i = 0; i < len; ++i) plain[i] = static_cast<char>('a' + i % 26);
+    std::string out = "[";
+    encode::append_json_string(out, plain);
+    CHECK(out == "[" + escaped_by_bytes(plain));
+    for (const std::string& sp : specials)
+      for (size_t at = 0; at <= len; ++at) {
+        std::string s = plain.substr(0, at) + sp + plain.substr(at);
+        CAPTURE(s);
+        std::string got = "xy";
+        encode::append_json_string(got, s);
+        CHECK(got == "xy" + escaped_by_bytes(s));
+      }
+  }
+}
+
+TEST_CASE("json writer: the string holds the exact document once the outermost value closes, after what it held") {
+  std::string out = "prefix ";
+  std::string long_value(5000, 'v');
+  long_value[4000] = '\n';
+  {
+    encode::JsonWriter w(out);
+    w.begin_object().field("a", "b").key("n").number(-9223372036854775807LL - 1);
+    w.key(std::string_view("we\"ird")).begin_array().string(long_value).raw("{\"x\":1}").number(0).end_array();
+    w.key("e").begin_object().end_object().end_object();
+    std::string want = "prefix {\"a\":\"b\",\"n\":-9223372036854775808,\"we\\\"ird\":[\"" + long_value.substr(0, 4000) +
+                       "\\n" + long_value.substr(4001) + "\",{\"x\":1},0],\"e\":{}}";
+    CHECK(out == want);  // before the writer goes away
+  }
+  // A writer that goes away with its document open leaves what it wrote.
+  std::string part;
+  { encode::JsonWriter(part).begin_object().field("k", "v"); }
+  CHECK(part == "{\"k\":\"v\"");
+}
+
+TEST_CASE("time: format_utc_millis and parse_rfc3339_ms agree with gmtime and timegm") {
+  auto by_libc = [](int64_t ms) {
+    int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+    std::time_t t = static_cast<std::time_t>(secs);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms - secs * 1000));
+    return std::string(buf);
+  };
+  std::vector<int64_t> instants = {0, 1, 999, 1000, 86399999, 86400000, 951782400000 /* 2000-02-29 */,
+                                   1795514400123, 4107542399999 /* 2100-02-28T23:59:59.999 */, 4107542400000,
+                                   253402300799999 /* 9999-12-31T23:59:59.999 */, 253402300800000, -1, -86400001};
+  for (int64_t ms = 0; ms < 253402300800000; ms += 7777777777LL + ms / 977) instants.push_back(ms);
+  for (int64_t ms : instants) {
+    CAPTURE(ms);
+    CHECK(format_utc_millis(ms) == by_libc(ms));
+    if (ms >= 0 && ms < 253402300800000) CHECK(parse_rfc3339_ms(format_utc_millis(ms)) == ms);
+  }
+  // Fields in range but past the month's end roll over as timegm's do.
+  for (int year : {0, 1, 1900, 1969, 1970, 2000, 2024, 2026, 2100, 9999})
+    for (int month = 1; month <= 12; ++month)
+      for (int day : {1, 28, 29, 30, 31})
+        for (const char* rest : {"T00:00:00Z", "T23:59:60Z", "T12:34:56.789+02:30", "T00:00:00.5-11:00"}) {
+          char text[48];
+          std::snprintf(text, sizeof text, "%04d-%02d-%02d%s", year, month, day, rest);
+          CAPTURE(text);
+          std::tm tm{};
+          int h, mi, se;
+          std::sscanf(rest, "T%d:%d:%d", &h, &mi, &se);
+          tm.tm_year = year - 1900;
+          tm.tm_mon = month - 1;
+          tm.tm_mday = day;
+          tm.tm_hour = h;
+          tm.tm_min = mi;
+          tm.tm_sec = se;
+          int64_t want = static_cast<int64_t>(timegm(&tm)) * 1000;
+          std::string_view r(rest);
+          if (r.find(".789") != r.npos) want += 789;
+          if (r.find(".5") != r.npos) want += 500;
+          if (r.find("+02:30") != r.npos) want -= 9000 * 1000;
+          if (r.find("-11:00") != r.npos) want += 39600 * 1000;
+          CHECK(parse_rfc3339_ms(text) == want);
+        }
 }
 
 TEST_CASE("normalize (#14, #26 item 5): ip_address is validated; lists, padding and garbage are kept aside and name no source, valid ones related") {

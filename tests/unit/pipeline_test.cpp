@@ -3,6 +3,9 @@
 // counted and logged, not shipped.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -16,6 +19,7 @@
 #include "pipeline/committer.h"
 #include "pipeline/delivery.h"
 #include "pipeline/pipeline.h"
+#include "proof/delivery_ledger.h"
 
 using namespace zf;
 using namespace std::chrono;
@@ -88,6 +92,7 @@ struct Loop {
   std::vector<std::string> shipped;  // ids, in the order the sink got them
   FakeSource source;
   StopSignal stop;
+  std::string ledger_path;  // "" = keep none
 
   explicit Loop(std::vector<std::vector<std::string>> pages) : source(std::move(pages)) {}
 
@@ -95,6 +100,7 @@ struct Loop {
     std::vector<pipeline::NamedSink> sinks;
     sinks.push_back({"rec", std::make_unique<RecordingSink>(shipped)});
     pipeline::Committer committer([this](uint64_t t) { return source.commit(t); }, "fake", log, metrics);
+    if (!ledger_path.empty()) committer.keep_ledger(ledger_path);
     pipeline::Delivery delivery(pipeline::refs(sinks), 2, milliseconds(5), milliseconds(20), log, metrics,
                                 [&committer](const pipeline::Commit& c) { committer.submit(c); });
     normalize::Normalizer normalizer({"acme", false});
@@ -137,6 +143,31 @@ TEST_CASE("pipeline (#13): every page's records reach the sink and its token is 
   REQUIRE_FALSE(committed.empty());
   CHECK(committed.back() == 106);  // the last page's token: everything is durable
   for (size_t i = 1; i < committed.size(); ++i) CHECK(committed[i] > committed[i - 1]);
+}
+
+TEST_CASE("pipeline (#28): the proof's ledger is made from the shipped records and appended once committed") {
+  auto path = (std::filesystem::temp_directory_path() / ("zf-ledger-" + std::to_string(::getpid()))).string();
+  std::filesystem::remove(path);
+  // Two minutes of event time, an event without an id (not shipped, not
+  // counted) and one whose time does not parse (its own bucket).
+  auto at = [](int n, const std::string& ts) {
+    std::string e = event_json(n);
+    return e.replace(e.find("2020-01-01T13:01:26Z"), 20, ts);
+  };
+  Loop loop({{at(1, "2020-01-01T13:01:26Z"), at(2, "2020-01-01T13:01:59Z")},
+             {at(3, "2020-01-01T13:02:01Z"), event_json(4, /*with_id=*/false), at(5, "yesterday")}});
+  loop.ledger_path = path;
+  REQUIRE(loop.run().ok);
+  source::Ledger ledger = source::DeliveryLedger::read(path);
+  REQUIRE(ledger.size() == 3);
+  CHECK(ledger.at(source::ledger_bucket_of(1577883686000)).count == 2);
+  CHECK(ledger.at(source::ledger_bucket_of(1577883721000)).count == 1);
+  CHECK(ledger.at(source::kLedgerNoTime).count == 1);
+  source::LedgerBucket first;
+  first.add("01H6PWD1WQFC6EYJCJWFJ00001");
+  first.add("01H6PWD1WQFC6EYJCJWFJ00002");
+  CHECK(ledger.at(source::ledger_bucket_of(1577883686000)) == first);  // the ids' digest, not only a count
+  std::filesystem::remove(path);
 }
 
 TEST_CASE("pipeline (#13): an event without an id is counted and logged in full, not shipped") {

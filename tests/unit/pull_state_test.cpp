@@ -69,6 +69,38 @@ TEST_CASE("event keys: a ULID decodes exactly into 16 bytes; other ids hash; dis
   CHECK_FALSE(set.contains(event_key("ticket-42")));
 }
 
+TEST_CASE("event keys: every byte in three places of a ULID decodes as the Crockford alphabet says, else hashes") {
+  // The decoding is a table; this is the alphabet spelled out, checked
+  // byte by byte against it. Place p holds bits 125 - 5p and up.
+  const std::string alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+  const std::string base = "01HAAAAAAAAAAAAAAAAAAAAAAA";
+  const EventKey base_key = event_key(base);
+  for (size_t place : {size_t{0}, size_t{5}, size_t{25}}) {
+    unsigned shift = static_cast<unsigned>(125 - 5 * place);  // 125, 100, 0: none straddles the halves
+    auto five_bits = [&](const EventKey& k) { return shift >= 64 ? (k.hi >> (shift - 64)) & 31 : (k.lo >> shift) & 31; };
+    auto without = [&](EventKey k) {
+      if (shift >= 64) k.hi &= ~(uint64_t{31} << (shift - 64));
+      else k.lo &= ~(uint64_t{31} << shift);
+      return k;
+    };
+    for (int b = 0; b < 256; ++b) {
+      std::string id = base;
+      id[place] = static_cast<char>(b);
+      size_t v = alphabet.find(static_cast<char>(b));
+      bool decodes = v != std::string::npos && (place > 0 || v <= 7);
+      CAPTURE(place);
+      CAPTURE(b);
+      EventKey k = event_key(id);
+      if (decodes) {
+        CHECK(five_bits(k) == v);
+        CHECK(without(k) == without(base_key));
+      } else {
+        CHECK(without(k) != without(base_key));  // hashed: not a neighbour of the decoded ids
+      }
+    }
+  }
+}
+
 TEST_CASE("checkpoint: version 2 round-trips first read, awaiting windows and the open late read") {
   auto dir = temp_dir("v2");
   PullState s;
