@@ -7,10 +7,11 @@ namespace zf::pipeline {
 
 namespace {
 // The samples feed the exit summary's percentiles; a process that runs for
-// months keeps the newest ones only.
+// months keeps the newest ones only, and few of them: a thousand sources
+// each keeping 100,000 held 2.4 GB (the histograms have the long view).
 template <typename T>
 void push_bounded(std::vector<T>& v, T sample) {
-  constexpr size_t kMax = 100'000;
+  constexpr size_t kMax = 1024;
   if (v.size() >= kMax) v.erase(v.begin(), v.begin() + kMax / 2);
   v.push_back(sample);
 }
