@@ -76,7 +76,7 @@ struct AppConfig {
   // The pull sources share `workers` threads, however many there are, and
   // their pages in flight share one bound.
   size_t workers = 8;
-  size_t memory_limit_bytes = size_t{256} << 20;
+  size_t memory_limit_bytes = size_t{128} << 20;
   // First polls spread over this much time (nullopt: 25 ms per pull source,
   // at most 30 s), so many accounts do not all start in the same second.
   std::optional<std::chrono::milliseconds> startup_spread;

@@ -156,7 +156,7 @@ struct SourceRun final : Run {
   void schedule(sched::Scheduler& fetchers, sched::SteadyTime first, StopSignal& stop) {
     loop.on_wake([&fetchers, this] { fetchers.wake(job.load()); });
     started = std::chrono::steady_clock::now();
-    sched::Scheduler::JobId id = fetchers.add(
+    fetchers.add(
         [this, &stop](PageBuffer& buffer) {
           sched::Next next = loop.step(buffer);
           if (next.kind == sched::Next::Kind::Finished) {
@@ -166,7 +166,6 @@ struct SourceRun final : Run {
           return next;
         },
         first, &job);
-    (void)id;
   }
   // Once the fetch workers stopped: waits up to `left` for what is in flight.
   void finish_loop(std::chrono::milliseconds left) {

@@ -204,6 +204,11 @@ sched::Next Pipeline::step(PageBuffer& buffer) {
     result_.ok = false;
     result_.error = e.what();
     return stopped();
+  } catch (const std::exception& e) {
+    // A thread of its own would have ended the process this way too.
+    result_.ok = false;
+    result_.error = std::string("unexpected error: ") + e.what();
+    return stopped();
   }
 }
 

@@ -115,7 +115,9 @@ void Scheduler::run_worker() {
     try {
       next = job(buffer);
     } catch (...) {
-      next = Next::finished();  // a job reports its own errors; this only keeps the worker alive
+      // Jobs report their own errors (a pipeline's step ends its run with
+      // the message); this only keeps the worker alive for the others.
+      next = Next::finished();
     }
     lock.lock();
     --running_steps_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/time_format.h"
+#include "proof/raw_event.h"
 
 namespace zf::source {
 
@@ -20,9 +21,9 @@ ScannedPage scan_page(const simdjson::dom::array& events, const EventKeySet& see
   out.events.reserve(events.size());
   for (simdjson::dom::element event : events) {
     ++out.listed;
-    std::string_view id;
-    if (!event["id"].get_string().get(id) && !id.empty()) {
-      EventKey key = event_key(id);
+    auto id = proof::raw_id(event);
+    if (id && !id->empty()) {
+      EventKey key = event_key(*id);
       if (!seen.empty() && seen.contains(key)) {
         ++out.duplicates;
         continue;
