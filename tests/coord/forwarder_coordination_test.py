@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""Two forwarder replicas with coordination (#30) share six emulated accounts
+through the test broker's consumer group:
+  - both join: each runs 3 of the 6 accounts (its log's assigned - revoked);
+  - one is SIGKILLed: the other runs all 6 within 2 sessions + 10 s
+    (takeover time printed);
+  - every history id of every account is delivered (the two replicas' jsonl
+    together: at least once; the duplicates are counted and printed);
+  - SIGTERM: the survivor revokes (stops, drains, commits) all 6 and exits 0.
+Positions: shared_checkpoints (one checkpoint directory both replicas use).
+Not checked here: that no two replicas poll one account at the same time.
+usage: forwarder_coordination_test.py FORWARDER EMULATOR BROKER"""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "kafka"))
+from group_test_lib import _procs, fail, start_broker, tmpdir  # noqa: E402
+
+fwd_bin, emu_bin, broker_bin = sys.argv[1:4]
+N, SESSION_S, TOPIC = 6, 4, "zf.coordination"
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def ulid_ms(u):
+    ms = 0
+    for ch in u[:10]:
+        ms = ms * 32 + CROCKFORD.index(ch)
+    return ms
+
+
+tmp = tmpdir("zf-coord-fwd-")
+boot = start_broker(broker_bin, ["%s:%d:1" % (TOPIC, N)], tmp)
+
+port_file = os.path.join(tmp, "emu.port")
+emu = subprocess.Popen([emu_bin, "--accounts", str(N), "--events", "2000", "--span", "2h", "--live-rate", "1",
+                        "--port", "0", "--port-file", port_file],
+                       stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "emulator.log"), "w"))
+_procs.append(emu)
+deadline = time.time() + 30
+while not os.path.exists(port_file) or not open(port_file).read().strip():
+    if time.time() > deadline or emu.poll() is not None:
+        fail("the emulator did not start")
+    time.sleep(0.05)
+emu_url = "http://127.0.0.1:" + open(port_file).read().strip()
+os.makedirs(os.path.join(tmp, "checkpoints"))
+with open(os.path.join(tmp, "accounts.yaml"), "w") as f:
+    for i in range(N):
+        f.write(f"- {{name: a{i}, account: a{i}, auth: {{token: emulator-token-{i}}}}}\n")
+
+
+def config(name):
+    path = os.path.join(tmp, name + ".yaml")
+    with open(path, "w") as f:
+        f.write(f"""defaults:
+  type: zendesk_pull
+  base_url: {emu_url}
+  auth: {{type: api_token, email: agent@example.com}}
+  start: 3h
+  page_size: 100
+  settle_delay: 2s
+  poll_interval: 2s
+  checkpoint: {{path: "{tmp}/checkpoints/{{source}}.json"}}
+sources_from: accounts.yaml
+coordination:
+  enabled: true
+  brokers: {boot}
+  group: zf-coord-test
+  control_topic: {TOPIC}
+  partitions: {N}
+  replication_factor: 1
+  session_timeout: {SESSION_S}s
+  handoff_timeout: 3s
+  shared_checkpoints: true
+sinks:
+  - type: jsonl
+    path: {tmp}/out-{name}.jsonl
+""")
+    return path
+
+
+class Replica:
+    def __init__(self, name):
+        self.name = name
+        self.log = os.path.join(tmp, name + ".log")
+        self.proc = subprocess.Popen([fwd_bin, "run", "--config", config(name)], stdout=open(self.log, "w"),
+                                     stderr=subprocess.STDOUT)
+        _procs.append(self.proc)
+
+    def owned(self):
+        """Sources assigned and not revoked since, from the log."""
+        owned = set()
+        for line in open(self.log, errors="replace"):
+            m = re.search(r'"source":"(a\d+)"', line)
+            if not m:
+                continue
+            if "source assigned: running" in line:
+                owned.add(m.group(1))
+            elif "source revoked: stopped and committed" in line:
+                owned.discard(m.group(1))
+        return owned
+
+    def revoked_lines(self):
+        return sum("source revoked: stopped and committed" in line for line in open(self.log, errors="replace"))
+
+
+def wait_for(what, cond, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return
+        for r in replicas:
+            if r.proc.poll() is not None and r is not killed:
+                fail(f"replica {r.name} exited ({r.proc.returncode}) while waiting for {what}; see {r.log}")
+        time.sleep(0.1)
+    fail(f"{what} not within {timeout} s: " + ", ".join(f"{r.name} owns {sorted(r.owned())}" for r in replicas))
+
+
+killed = None
+replicas = [Replica("A"), Replica("B")]
+# Two members: 6 partitions split 3/3 (cooperative rounds: a few sessions).
+wait_for("a 3/3 split", lambda: all(len(r.owned()) == 3 for r in replicas)
+         and not (replicas[0].owned() & replicas[1].owned()), 6 * SESSION_S + 15)
+print("split:", {r.name: sorted(r.owned()) for r in replicas}, flush=True)
+time.sleep(3)  # both are fetching
+
+killed = replicas[0]
+kill_t = time.time()
+killed.proc.send_signal(signal.SIGKILL)
+killed.proc.wait()
+survivor = replicas[1]
+bound = 2 * SESSION_S + 10
+wait_for("the survivor owning all 6", lambda: len(survivor.owned()) == N, bound + 5)
+takeover = time.time() - kill_t
+print(f"takeover: {takeover:.1f} s after SIGKILL (bound {bound} s: 2 sessions + 10 s)", flush=True)
+if takeover > bound:
+    fail(f"takeover took {takeover:.1f} s, more than {bound} s")
+
+
+def delivered():
+    got = {}
+    for r in replicas:
+        out = os.path.join(tmp, f"out-{r.name}.jsonl")
+        if not os.path.exists(out):
+            continue
+        with open(out, "rb") as f:
+            for line in f:
+                i = line.find(b'"event":{"id":"')
+                j = line.find(b'"zendesk":{"account":"')
+                if i < 0 or j < 0:
+                    continue
+                k = j + 22
+                got.setdefault(line[k:line.index(b'"', k)].decode(), []).append(line[i + 15:i + 41].decode())
+    return got
+
+
+start_ms = int(kill_t * 1000) - 60_000  # history (and early live) ids: before this, all must be there
+history = {}
+for n in range(N):
+    ids = urllib.request.urlopen(f"{emu_url}/_emulator/ids?account={n}", timeout=10).read().decode().split()
+    history[f"a{n}"] = [x for x in ids if ulid_ms(x) < start_ms]
+
+
+def missing():
+    got = delivered()
+    return sum(len(set(ids) - set(got.get(a, []))) for a, ids in history.items())
+
+
+wait_for("every history id delivered", lambda: missing() == 0, 60)
+got = delivered()
+total = sum(len(v) for v in history.values())
+dups = sum(len(v) - len(set(v)) for v in got.values())
+print(f"delivered: all {total} history ids of {N} accounts; {dups} delivered twice (batches in flight at the kill)",
+      flush=True)
+
+survivor.proc.send_signal(signal.SIGTERM)
+try:
+    rc = survivor.proc.wait(30)
+except subprocess.TimeoutExpired:
+    fail("the survivor did not stop within 30 s of SIGTERM")
+if rc != 0:
+    fail(f"the survivor exited {rc} after SIGTERM; see {survivor.log}")
+if len(survivor.owned()) != 0:
+    fail(f"the survivor stopped without revoking {sorted(survivor.owned())}")
+print("ok: SIGTERM revoked (stopped, drained, committed) every source, exit 0", flush=True)
