@@ -428,9 +428,9 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
         // (one page). A request sent just before the lease ends completes
         // after it: lease_margin covers that request (keep the HTTP timeout
         // below it), so it still ends inside the session.
+        log.info("source assigned: running", {{"source", name}});  // before its first request
         run->schedule(fetchers, std::chrono::steady_clock::now(), stop,
                       [&coordinator, name] { return coordinator->may_poll(name, coord::Lease::Clock::now()); });
-        log.info("source assigned: running", {{"source", name}});
         std::lock_guard lock(owned.mu);
         owned.runs[name] = std::move(run);
       }

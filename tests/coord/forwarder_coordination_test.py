@@ -8,9 +8,12 @@ through the test broker's consumer group:
     together: at least once; the duplicates are counted and printed);
   - SIGTERM: the survivor revokes (stops, drains, commits) all 6 and exits 0.
 Positions: shared_checkpoints (one checkpoint directory both replicas use).
-Not checked here: that no two replicas poll one account at the same time.
+  - no two replicas poll one account at the same time: from the logs (debug:
+    a line per page request), every request of a replica falls inside its
+    ownership of the account (assigned .. revoked, or its SIGKILL), and
+    those ownerships do not overlap between replicas.
 usage: forwarder_coordination_test.py FORWARDER EMULATOR BROKER"""
-import json
+import datetime
 import os
 import re
 import signal
@@ -63,6 +66,7 @@ def config(name):
   auth: {{type: api_token, email: agent@example.com}}
   start: 3h
   page_size: 100
+  rate_limit: {{requests: 10, period: 10s}}  # a page a second: the kill lands mid catch-up
   settle_delay: 2s
   poll_interval: 2s
   checkpoint: {{path: "{tmp}/checkpoints/{{source}}.json"}}
@@ -80,6 +84,7 @@ coordination:
 sinks:
   - type: jsonl
     path: {tmp}/out-{name}.jsonl
+log: {{level: debug}}
 """)
     return path
 
@@ -105,8 +110,23 @@ class Replica:
                 owned.discard(m.group(1))
         return owned
 
-    def revoked_lines(self):
-        return sum("source revoked: stopped and committed" in line for line in open(self.log, errors="replace"))
+    def timeline(self, end_ms):
+        """Per source: ownership intervals [assigned, revoked or end_ms] and page request times (ms)."""
+        owned, requests = {}, {}
+        for line in open(self.log, errors="replace"):
+            m = re.search(r'"source":"(a\d+)"', line)
+            t = re.search(r'"ts":"([^"]+)Z"', line)
+            if not m or not t:
+                continue
+            src = m.group(1)
+            ms = int(datetime.datetime.fromisoformat(t.group(1)).replace(tzinfo=datetime.timezone.utc).timestamp() * 1000)
+            if "source assigned: running" in line:
+                owned.setdefault(src, []).append([ms, end_ms])
+            elif "source revoked: stopped and committed" in line:
+                owned[src][-1][1] = ms
+            elif "requesting page" in line:
+                requests.setdefault(src, []).append(ms)
+        return owned, requests
 
 
 def wait_for(what, cond, timeout):
@@ -127,9 +147,10 @@ replicas = [Replica("A"), Replica("B")]
 wait_for("a 3/3 split", lambda: all(len(r.owned()) == 3 for r in replicas)
          and not (replicas[0].owned() & replicas[1].owned()), 6 * SESSION_S + 15)
 print("split:", {r.name: sorted(r.owned()) for r in replicas}, flush=True)
-time.sleep(3)  # both are fetching
+time.sleep(2)  # both are fetching
 
 killed = replicas[0]
+split_of_killed = killed.owned()
 kill_t = time.time()
 killed.proc.send_signal(signal.SIGKILL)
 killed.proc.wait()
@@ -175,8 +196,35 @@ wait_for("every history id delivered", lambda: missing() == 0, 60)
 got = delivered()
 total = sum(len(v) for v in history.values())
 dups = sum(len(v) - len(set(v)) for v in got.values())
+moved = 0
+out_b = os.path.join(tmp, f"out-{survivor.name}.jsonl")
+with open(out_b, "rb") as f:
+    for line in f:
+        j = line.find(b'"zendesk":{"account":"')
+        if j >= 0 and line[j + 22:line.index(b'"', j + 22)].decode() in split_of_killed:
+            moved += 1
+print(f"the survivor delivered {moved} events of the killed replica's accounts {sorted(split_of_killed)} "
+      "(it resumed them from their checkpoints)", flush=True)
 print(f"delivered: all {total} history ids of {N} accounts; {dups} delivered twice (batches in flight at the kill)",
       flush=True)
+
+# No account polled by two replicas at once.
+far = int(time.time() * 1000) + 3_600_000
+timelines = {killed.name: killed.timeline(int(kill_t * 1000)), survivor.name: survivor.timeline(far)}
+checked = 0
+for r, (owned, requests) in timelines.items():
+    for src, times in requests.items():
+        for ms in times:
+            if not any(a <= ms <= b for a, b in owned.get(src, [])):
+                fail(f"replica {r} requested a page of {src} at {ms} outside its ownership {owned.get(src)}")
+            checked += 1
+for n in range(N):
+    src = f"a{n}"
+    spans = sorted((a, b, r) for r, (owned, _) in timelines.items() for a, b in owned.get(src, []))
+    for (a1, b1, r1), (a2, b2, r2) in zip(spans, spans[1:]):
+        if r1 != r2 and a2 < b1:
+            fail(f"{src} owned by {r1} [{a1}, {b1}] and {r2} [{a2}, {b2}] at once")
+print(f"no overlap: {checked} page requests, each inside its replica's ownership; ownerships disjoint", flush=True)
 
 survivor.proc.send_signal(signal.SIGTERM)
 try:
