@@ -4,9 +4,11 @@ through the test broker's consumer group:
   - both join: each runs 3 of the 6 accounts (its log's assigned - revoked);
   - one is SIGKILLed: the other runs all 6 within 2 sessions + 10 s
     (takeover time printed);
+  - a third replica joins: the survivor hands 3 accounts over (revoked:
+    stopped, drained, committed) and the newcomer resumes them;
   - every history id of every account is delivered (the two replicas' jsonl
     together: at least once; the duplicates are counted and printed);
-  - SIGTERM: the survivor revokes (stops, drains, commits) all 6 and exits 0.
+  - SIGTERM: the replicas revoke (stop, drain, commit) their accounts and exit 0.
 Positions: shared_checkpoints (one checkpoint directory both replicas use).
   - no two replicas poll one account at the same time: from the logs (debug:
     a line per page request), every request of a replica falls inside its
@@ -163,20 +165,37 @@ if takeover > bound:
     fail(f"takeover took {takeover:.1f} s, more than {bound} s")
 
 
+# A newcomer: cooperative rebalance moves 3 accounts from the survivor.
+join_t = time.time()
+replicas.append(Replica("C"))
+newcomer = replicas[2]
+wait_for("a 3/3 split with the newcomer", lambda: len(survivor.owned()) == 3 and len(newcomer.owned()) == 3,
+         4 * SESSION_S + 15)
+print(f"handoff to a newcomer: 3/3 after {time.time() - join_t:.1f} s: "
+      f"{survivor.name} {sorted(survivor.owned())}, {newcomer.name} {sorted(newcomer.owned())}", flush=True)
+
+
 def delivered():
     got = {}
     for r in replicas:
-        out = os.path.join(tmp, f"out-{r.name}.jsonl")
-        if not os.path.exists(out):
-            continue
-        with open(out, "rb") as f:
-            for line in f:
-                i = line.find(b'"event":{"id":"')
-                j = line.find(b'"zendesk":{"account":"')
-                if i < 0 or j < 0:
-                    continue
-                k = j + 22
-                got.setdefault(line[k:line.index(b'"', k)].decode(), []).append(line[i + 15:i + 41].decode())
+        for acct, ids in delivered_by(r).items():
+            got.setdefault(acct, []).extend(ids)
+    return got
+
+
+def delivered_by(r):
+    got = {}
+    out = os.path.join(tmp, f"out-{r.name}.jsonl")
+    if not os.path.exists(out):
+        return got
+    with open(out, "rb") as f:
+        for line in f:
+            i = line.find(b'"event":{"id":"')
+            j = line.find(b'"zendesk":{"account":"')
+            if i < 0 or j < 0:
+                continue
+            k = j + 22
+            got.setdefault(line[k:line.index(b'"', k)].decode(), []).append(line[i + 15:i + 41].decode())
     return got
 
 
@@ -205,12 +224,15 @@ with open(out_b, "rb") as f:
             moved += 1
 print(f"the survivor delivered {moved} events of the killed replica's accounts {sorted(split_of_killed)} "
       "(it resumed them from their checkpoints)", flush=True)
+got_c = sum(len(v) for v in delivered_by(newcomer).values())
+print(f"the newcomer delivered {got_c} events of the accounts handed to it", flush=True)
 print(f"delivered: all {total} history ids of {N} accounts; {dups} delivered twice (batches in flight at the kill)",
       flush=True)
 
 # No account polled by two replicas at once.
 far = int(time.time() * 1000) + 3_600_000
-timelines = {killed.name: killed.timeline(int(kill_t * 1000)), survivor.name: survivor.timeline(far)}
+timelines = {killed.name: killed.timeline(int(kill_t * 1000)), survivor.name: survivor.timeline(far),
+             newcomer.name: newcomer.timeline(far)}
 checked = 0
 for r, (owned, requests) in timelines.items():
     for src, times in requests.items():
@@ -226,13 +248,15 @@ for n in range(N):
             fail(f"{src} owned by {r1} [{a1}, {b1}] and {r2} [{a2}, {b2}] at once")
 print(f"no overlap: {checked} page requests, each inside its replica's ownership; ownerships disjoint", flush=True)
 
-survivor.proc.send_signal(signal.SIGTERM)
-try:
-    rc = survivor.proc.wait(30)
-except subprocess.TimeoutExpired:
-    fail("the survivor did not stop within 30 s of SIGTERM")
-if rc != 0:
-    fail(f"the survivor exited {rc} after SIGTERM; see {survivor.log}")
-if len(survivor.owned()) != 0:
-    fail(f"the survivor stopped without revoking {sorted(survivor.owned())}")
+for r in (survivor, newcomer):
+    r.proc.send_signal(signal.SIGTERM)
+for r in (survivor, newcomer):
+    try:
+        rc = r.proc.wait(30)
+    except subprocess.TimeoutExpired:
+        fail(f"replica {r.name} did not stop within 30 s of SIGTERM")
+    if rc != 0:
+        fail(f"replica {r.name} exited {rc} after SIGTERM; see {r.log}")
+    if len(r.owned()) != 0:
+        fail(f"replica {r.name} stopped without revoking {sorted(r.owned())}")
 print("ok: SIGTERM revoked (stopped, drained, committed) every source, exit 0", flush=True)
