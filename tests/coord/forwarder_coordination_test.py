@@ -14,10 +14,14 @@ Positions: shared_checkpoints (one checkpoint directory both replicas use).
     a line per page request), every request of a replica falls inside its
     ownership of the account (assigned .. revoked, or its SIGKILL), and
     those ownerships do not overlap between replicas.
-usage: forwarder_coordination_test.py FORWARDER EMULATOR BROKER"""
+With --exactly-once: one kafka sink with exactly_once into the test broker,
+positions only in its checkpoint topic (each replica its own checkpoint
+directory), read back read_committed: every id exactly once.
+usage: forwarder_coordination_test.py FORWARDER EMULATOR BROKER [--exactly-once]"""
 import datetime
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,6 +32,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from group_test_lib import _procs, fail, start_broker, tmpdir  # noqa: E402
 
 fwd_bin, emu_bin, broker_bin = sys.argv[1:4]
+EXACTLY_ONCE = "--exactly-once" in sys.argv[4:]
 N, SESSION_S, TOPIC = 6, 4, "zf.coordination"
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -40,7 +45,8 @@ def ulid_ms(u):
 
 
 tmp = tmpdir("zf-coord-fwd-")
-boot = start_broker(broker_bin, ["%s:%d:1" % (TOPIC, N)], tmp)
+boot = start_broker(broker_bin, ["%s:%d:1" % (TOPIC, N)] + (["zf-out:3:3", "zf-out-checkpoints:1:3"] if EXACTLY_ONCE else []),
+                    tmp)
 
 port_file = os.path.join(tmp, "emu.port")
 emu = subprocess.Popen([emu_bin, "--accounts", str(N), "--events", "2000", "--span", "2h", "--live-rate", "1",
@@ -53,7 +59,8 @@ while not os.path.exists(port_file) or not open(port_file).read().strip():
         fail("the emulator did not start")
     time.sleep(0.05)
 emu_url = "http://127.0.0.1:" + open(port_file).read().strip()
-os.makedirs(os.path.join(tmp, "checkpoints"))
+if not EXACTLY_ONCE:
+    os.makedirs(os.path.join(tmp, "checkpoints"))
 with open(os.path.join(tmp, "accounts.yaml"), "w") as f:
     for i in range(N):
         f.write(f"- {{name: a{i}, account: a{i}, auth: {{token: emulator-token-{i}}}}}\n")
@@ -61,6 +68,16 @@ with open(os.path.join(tmp, "accounts.yaml"), "w") as f:
 
 def config(name):
     path = os.path.join(tmp, name + ".yaml")
+    if EXACTLY_ONCE:  # positions in Kafka only: no checkpoint file is shared
+        checkpoints = os.path.join(tmp, name, "checkpoints")
+        os.makedirs(checkpoints)
+        positions = ""
+        sink = (f"  - {{type: kafka, brokers: \"{boot}\", topic: zf-out, exactly_once: true, "
+                f"checkpoint_topic: zf-out-checkpoints, transaction_timeout: 10s}}\n")
+    else:
+        checkpoints = os.path.join(tmp, "checkpoints")
+        positions = "  shared_checkpoints: true\n"
+        sink = f"  - type: jsonl\n    path: {tmp}/out-{name}.jsonl\n"
     with open(path, "w") as f:
         f.write(f"""defaults:
   type: zendesk_pull
@@ -71,7 +88,7 @@ def config(name):
   rate_limit: {{requests: 10, period: 10s}}  # a page a second: the kill lands mid catch-up
   settle_delay: 2s
   poll_interval: 2s
-  checkpoint: {{path: "{tmp}/checkpoints/{{source}}.json"}}
+  checkpoint: {{path: "{checkpoints}/{{source}}.json"}}
 sources_from: accounts.yaml
 coordination:
   enabled: true
@@ -82,11 +99,8 @@ coordination:
   replication_factor: 1
   session_timeout: {SESSION_S}s
   handoff_timeout: 3s
-  shared_checkpoints: true
-sinks:
-  - type: jsonl
-    path: {tmp}/out-{name}.jsonl
-log: {{level: debug}}
+{positions}sinks:
+{sink}log: {{level: debug}}
 """)
     return path
 
@@ -175,7 +189,23 @@ print(f"handoff to a newcomer: 3/3 after {time.time() - join_t:.1f} s: "
       f"{survivor.name} {sorted(survivor.owned())}, {newcomer.name} {sorted(newcomer.owned())}", flush=True)
 
 
+def delivered_kafka():
+    """The topic read_committed (kcat): account (header) -> ids."""
+    out = subprocess.run(["kcat", "-C", "-b", boot, "-t", "zf-out", "-o", "beginning", "-e", "-q",
+                          "-X", "isolation.level=read_committed", "-f", "%h\t%k\n"],
+                         capture_output=True, text=True, timeout=60).stdout
+    got = {}
+    for line in out.splitlines():
+        headers, _, key = line.partition("\t")
+        m = re.search(r"zendesk-account=([^,]*)", headers)
+        if m and key:
+            got.setdefault(m.group(1), []).append(key)
+    return got
+
+
 def delivered():
+    if EXACTLY_ONCE:
+        return delivered_kafka()
     got = {}
     for r in replicas:
         for acct, ids in delivered_by(r).items():
@@ -185,6 +215,8 @@ def delivered():
 
 def delivered_by(r):
     got = {}
+    if EXACTLY_ONCE:
+        return got
     out = os.path.join(tmp, f"out-{r.name}.jsonl")
     if not os.path.exists(out):
         return got
@@ -215,17 +247,19 @@ wait_for("every history id delivered", lambda: missing() == 0, 60)
 got = delivered()
 total = sum(len(v) for v in history.values())
 dups = sum(len(v) - len(set(v)) for v in got.values())
-moved = 0
-out_b = os.path.join(tmp, f"out-{survivor.name}.jsonl")
-with open(out_b, "rb") as f:
-    for line in f:
-        j = line.find(b'"zendesk":{"account":"')
-        if j >= 0 and line[j + 22:line.index(b'"', j + 22)].decode() in split_of_killed:
-            moved += 1
-print(f"the survivor delivered {moved} events of the killed replica's accounts {sorted(split_of_killed)} "
-      "(it resumed them from their checkpoints)", flush=True)
-got_c = sum(len(v) for v in delivered_by(newcomer).values())
-print(f"the newcomer delivered {got_c} events of the accounts handed to it", flush=True)
+if not EXACTLY_ONCE:
+    moved = sum(len(v) for a, v in delivered_by(survivor).items() if a in split_of_killed)
+    print(f"the survivor delivered {moved} events of the killed replica's accounts {sorted(split_of_killed)} "
+          "(it resumed them from their checkpoints)", flush=True)
+    got_c = sum(len(v) for v in delivered_by(newcomer).values())
+    print(f"the newcomer delivered {got_c} events of the accounts handed to it", flush=True)
+else:
+    if dups:
+        fail(f"{dups} ids delivered twice under read_committed with exactly_once")
+    resumed = sum("position from the kafka checkpoint topic" in line for line in open(survivor.log, errors="replace"))
+    if resumed < len(split_of_killed):
+        fail(f"the survivor resumed only {resumed} accounts from the checkpoint topic")
+    print(f"the survivor resumed {resumed} accounts from the kafka checkpoint topic (no shared file)", flush=True)
 print(f"delivered: all {total} history ids of {N} accounts; {dups} delivered twice (batches in flight at the kill)",
       flush=True)
 
@@ -260,3 +294,4 @@ for r in (survivor, newcomer):
     if len(r.owned()) != 0:
         fail(f"replica {r.name} stopped without revoking {sorted(r.owned())}")
 print("ok: SIGTERM revoked (stopped, drained, committed) every source, exit 0", flush=True)
+shutil.rmtree(tmp, ignore_errors=True)  # kept when a check failed, for its logs
