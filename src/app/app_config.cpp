@@ -498,6 +498,11 @@ AppConfig load_config(const ConfigNode& root) {
       co.fail("enabled", "needs the positions where the next owner of an account finds them: a kafka sink with "
                          "exactly_once: true (positions in its checkpoint topic), or shared_checkpoints: true with "
                          "every source's checkpoint_path on a volume all replicas mount (ReadWriteMany)");
+    for (size_t i = 0; i < c.sinks.size(); ++i)
+      if (c.sinks[i].read_position && root.items("sinks")[i].has("transactional_id"))
+        root.items("sinks")[i].fail("transactional_id",
+                                    "is the same on every replica under coordination.enabled: they would fence each "
+                                    "other's transactions; leave it unset (each replica then derives its own)");
     if (positions_in_kafka && c.coordination_shared_checkpoints)
       co.fail("shared_checkpoints", "is for sinks without exactly_once; with an exactly_once kafka sink the positions "
                                     "live in its checkpoint topic");

@@ -346,6 +346,9 @@ struct PushRun final : Run {
 }  // namespace
 
 int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& stop, const Clock& clock) {
+  if (config.coordination.enabled && once)
+    throw FatalError("--once does not go with coordination.enabled: a replica runs the accounts it is assigned until "
+                     "stopped; run --once with a config without coordination");
   ProcessMetrics process(ZF_VERSION);
   process.set_per_source_histograms(
       config.health.per_source_histograms.value_or(config.sources.size() + config.webhooks.size() <= 100));

@@ -664,6 +664,10 @@ TEST_CASE("config (#30): coordination is read; it needs pull sources only and po
   CHECK(in_kafka.coordination.enabled);
   CHECK(err(pull + coordination + "  shared_checkpoints: true\n" + eos)
             .find("config: coordination.shared_checkpoints: is for sinks without exactly_once") != std::string::npos);
+  // One transactional id on every replica: they would fence each other.
+  CHECK(err(pull + coordination + "sinks:\n  - {type: kafka, brokers: \"127.0.0.1:9092\", topic: access, "
+                                  "exactly_once: true, transactional_id: zf-1}\n")
+            .find("config: sinks[0].transactional_id: is the same on every replica") != std::string::npos);
   // A webhook source is not coordinated.
   std::string with_push = R"(sources:
   - {name: a, type: zendesk_pull, subdomain: acme, auth: {type: api_token, email: s@acme.example, token: t0ken-value-1},
