@@ -481,6 +481,33 @@ AppConfig load_config(const ConfigNode& root) {
                                 "store; a webhook source keeps none)");
   }
 
+  // Coordination (#30): the accounts move between replicas, so everything
+  // a new owner needs must be where every replica reads it.
+  ConfigNode co = root.child("coordination");
+  if (!co.is_null()) {
+    c.coordination_shared_checkpoints = co.get_bool("shared_checkpoints", false);
+    c.coordination = coord::parse_coordination(co);
+  }
+  if (c.coordination.enabled) {
+    if (c.sources.empty() || !c.webhooks.empty())
+      co.fail("enabled", "needs zendesk_pull sources only: a zendesk_webhook source is not coordinated; run it in a "
+                         "single-replica deployment of its own (docs/KAFKA.md, Coordination)");
+    bool positions_in_kafka =
+        std::any_of(c.sinks.begin(), c.sinks.end(), [](const auto& s) { return static_cast<bool>(s.read_position); });
+    if (!positions_in_kafka && !c.coordination_shared_checkpoints)
+      co.fail("enabled", "needs the positions where the next owner of an account finds them: a kafka sink with "
+                         "exactly_once: true (positions in its checkpoint topic), or shared_checkpoints: true with "
+                         "every source's checkpoint_path on a volume all replicas mount (ReadWriteMany)");
+    for (size_t i = 0; i < c.sinks.size(); ++i)
+      if (c.sinks[i].read_position && root.items("sinks")[i].has("transactional_id"))
+        root.items("sinks")[i].fail("transactional_id",
+                                    "is the same on every replica under coordination.enabled: they would fence each "
+                                    "other's transactions; leave it unset (each replica then derives its own)");
+    if (positions_in_kafka && c.coordination_shared_checkpoints)
+      co.fail("shared_checkpoints", "is for sinks without exactly_once; with an exactly_once kafka sink the positions "
+                                    "live in its checkpoint topic");
+  }
+
   ConfigNode m = root.child("metrics");
   c.health.listen = m.get_string("listen", "");
   if (!c.health.listen.empty()) {

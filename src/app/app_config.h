@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config/config_node.h"
+#include "coord/coordination_config.h"
 #include "log/logger.h"
 #include "sink_registry.h"
 #include "enrich/user_directory.h"
@@ -82,6 +83,12 @@ struct AppConfig {
   std::optional<std::chrono::milliseconds> startup_spread;
 
   std::vector<sinks::ConfiguredSink> sinks;
+  // Replicas sharing the pull sources through a Kafka consumer group (#30).
+  coord::CoordinationConfig coordination;
+  // Where a new owner finds an account's position: the exactly_once sink's
+  // checkpoint topic, or (coordination.shared_checkpoints: true) checkpoint
+  // files on a volume every replica mounts.
+  bool coordination_shared_checkpoints = false;
   HealthSettings health;
   LogLevel log_level = LogLevel::Info;
   std::vector<std::string> secrets;  // for the logger's redaction

@@ -3,10 +3,15 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <future>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <thread>
+#include <unistd.h>
 
+#include "coord/coord_metrics.h"
+#include "coord/coordinator.h"
 #include "core/errors.h"
 #include "metrics/http_endpoint.h"
 #include "metrics/metrics.h"
@@ -35,6 +40,16 @@ std::vector<pipeline::NamedSink> build_sinks(const AppConfig& config, Logger& lo
   std::vector<pipeline::NamedSink> sinks;
   std::string sources;
   for (const auto& c : config.sources) sources += (sources.empty() ? "" : "+") + c.name;
+  // With coordination every replica has the same sources: the default
+  // transactional id would make them fence each other. One per replica
+  // (its host name) keeps them apart; it does not fence a zombie owner of
+  // an account (that needs an id per account: #30, docs/KAFKA.md).
+  if (config.coordination.enabled) {
+    char host[256] = {};
+    const char* env = std::getenv("HOSTNAME");
+    std::string replica = env && *env ? env : (gethostname(host, sizeof host - 1) == 0 ? host : "replica");
+    sources += "@" + replica + "-" + std::to_string(getpid());
+  }
   for (const auto& s : config.sinks) {
     SinkContext ctx{s.name, log, metrics.registry(), sources};
     try {
@@ -83,8 +98,10 @@ struct SourceRun final : Run {
   // `pushed`: what the push source named by dedup_with delivered (or null).
   SourceRun(const PullSourceConfig& c, const AppConfig& app, std::vector<pipeline::SinkRef> sinks,
             pipeline::BatchNumbers& numbers, ProcessMetrics& process, Logger& parent_log, StopSignal& stop,
-            bool once, const Clock& clock, std::shared_ptr<source::RecentIds> pushed, Shared shared)
+            bool once, const Clock& clock, std::shared_ptr<source::RecentIds> pushed, Shared shared,
+            bool coordinated = false)
       : Run(c.name),
+        loop_stop(coordinated ? revoked : stop),
         config(c),
         log(parent_log, {{"source", c.name}}),
         metrics(process, c.name, c.account),
@@ -96,7 +113,7 @@ struct SourceRun final : Run {
         // little after we stamp sends.
         limiter(c.rate_limit_requests, c.rate_limit_period,
                 std::max(std::chrono::milliseconds(20), c.rate_limit_period / 500)),
-        source(c.source, http, limiter, store, log, pull_metrics, stop, clock),
+        source(c.source, http, limiter, store, log, pull_metrics, loop_stop, clock),
         skip_pushed(pushed ? std::make_unique<source::SkipPushed>(source, pushed, pull_metrics) : nullptr),
         // Through the same Source the loop reads: SkipPushed's commit adds
         // the ids pull shipped to push's delivered set.
@@ -105,9 +122,9 @@ struct SourceRun final : Run {
         delivery(std::move(sinks), app.max_inflight_batches, app.sink_retry_initial, app.sink_retry_max, log, metrics,
                  [this](const pipeline::Commit& commit) { committer.submit(commit); }, &shared.commits,
                  &shared.budget),
-        enricher(c.enrich_users ? std::make_unique<enrich::Enricher>(*c.enrich_users, log, pull_metrics, stop) : nullptr),
+        enricher(c.enrich_users ? std::make_unique<enrich::Enricher>(*c.enrich_users, log, pull_metrics, loop_stop) : nullptr),
         normalizer({c.account, c.keep_original, needs_ecs(app) && !enricher}),
-        loop(shipped_from(), normalizer, delivery, numbers, log, metrics, stop,
+        loop(shipped_from(), normalizer, delivery, numbers, log, metrics, loop_stop,
              {once, c.account, app.shutdown_timeout, app.progress_interval, c.name, &shared.budget,
               // A full page of records (event and document about 3 KiB each)
               // until pages say otherwise.
@@ -153,19 +170,33 @@ struct SourceRun final : Run {
 
   // The loop runs on the shared fetch workers from `first` on, a page per
   // step; a step that fails stops the process, as a failing thread did.
-  void schedule(sched::Scheduler& fetchers, sched::SteadyTime first, StopSignal& stop) {
-    loop.on_wake([&fetchers, this] { fetchers.wake(job.load()); });
+  // `may_poll` (coordination): asked before each step; while it refuses,
+  // no request is sent and the step is tried again shortly.
+  void schedule(sched::Scheduler& fetchers, sched::SteadyTime first, StopSignal& stop,
+                std::function<bool()> may_poll = nullptr) {
+    // The wake-up outlives the run (the memory budget or a late ack may
+    // still call it): it holds the id, not the run.
+    loop.on_wake([&fetchers, id = job] { fetchers.wake(id->load()); });
     started = std::chrono::steady_clock::now();
     fetchers.add(
-        [this, &stop](PageBuffer& buffer) {
+        [this, &stop, may_poll = std::move(may_poll), done = done](PageBuffer& buffer) {
+          if (may_poll && !loop_stop.requested() && !may_poll()) return sched::Next::in(std::chrono::milliseconds(100));
           sched::Next next = loop.step(buffer);
           if (next.kind == sched::Next::Kind::Finished) {
             health.running = false;
             if (!loop.result().ok) stop.request();
+            done->set_value();  // last: the run may be destroyed from here on
           }
           return next;
         },
-        first, &job);
+        first, job.get());
+  }
+  // Coordination: stops stepping (an HTTP request in flight completes
+  // first); returns once the job ran its last step.
+  void stop_stepping(sched::Scheduler& fetchers) {
+    revoked.request();
+    fetchers.wake(job->load());
+    finished.wait();
   }
   // Once the fetch workers stopped: waits up to `left` for what is in flight.
   void finish_loop(std::chrono::milliseconds left) {
@@ -231,6 +262,9 @@ struct SourceRun final : Run {
     return result.ok;
   }
 
+  // Coordination: a revoked source stops alone; else the process's stop.
+  StopSignal revoked;
+  StopSignal& loop_stop;
   const PullSourceConfig& config;
   Logger log;
   Metrics metrics;
@@ -246,7 +280,9 @@ struct SourceRun final : Run {
   std::unique_ptr<enrich::Enricher> enricher;  // when enrich.users
   normalize::Normalizer normalizer;
   pipeline::Pipeline loop;
-  std::atomic<sched::Scheduler::JobId> job{0};
+  std::shared_ptr<std::atomic<sched::Scheduler::JobId>> job = std::make_shared<std::atomic<sched::Scheduler::JobId>>(0);
+  std::shared_ptr<std::promise<void>> done = std::make_shared<std::promise<void>>();
+  std::future<void> finished = done->get_future();
   std::chrono::steady_clock::time_point started;
 };
 
@@ -313,6 +349,9 @@ struct PushRun final : Run {
 }  // namespace
 
 int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& stop, const Clock& clock) {
+  if (config.coordination.enabled && once)
+    throw FatalError("--once does not go with coordination.enabled: a replica runs the accounts it is assigned until "
+                     "stopped; run --once with a config without coordination");
   ProcessMetrics process(ZF_VERSION);
   process.set_per_source_histograms(
       config.health.per_source_histograms.value_or(config.sources.size() + config.webhooks.size() <= 100));
@@ -353,10 +392,91 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
   for (const auto& c : config.webhooks)
     push_runs.push_back(std::make_unique<PushRun>(c, config, pipeline::refs(sinks), numbers, process, log, stop, once,
                                                   clock, pushed.at(c.name), shared));
-  for (const auto& c : config.sources)
-    pull_runs.push_back(std::make_unique<SourceRun>(c, config, pipeline::refs(sinks), numbers, process, log, stop,
-                                                    once, clock,
-                                                    c.dedup_with.empty() ? nullptr : pushed.at(c.dedup_with), shared));
+  const bool coordinated = config.coordination.enabled;
+  if (!coordinated)
+    for (const auto& c : config.sources)
+      pull_runs.push_back(std::make_unique<SourceRun>(c, config, pipeline::refs(sinks), numbers, process, log, stop,
+                                                      once, clock,
+                                                      c.dedup_with.empty() ? nullptr : pushed.at(c.dedup_with), shared));
+
+  // Coordination: the sources this replica owns now, each built when
+  // assigned (its constructor reads the durable position) and destroyed
+  // when revoked, once stopped and committed.
+  struct Owned {
+    std::mutex mu;
+    std::map<std::string, std::unique_ptr<SourceRun>> runs;
+    // Revoked with batches still unacknowledged: the sinks may still call
+    // back into them, so they live until the sinks closed.
+    std::vector<std::unique_ptr<SourceRun>> retired;
+    std::atomic<bool> failed{false};
+  } owned;
+  std::unique_ptr<coord::CoordMetrics> coord_metrics;
+  std::unique_ptr<coord::Coordinator> coordinator;
+  if (coordinated) {
+    std::vector<std::string> names;
+    for (const auto& c : config.sources) names.push_back(c.name);
+    coord_metrics = std::make_unique<coord::CoordMetrics>(process.registry(), config.coordination.group, names);
+    coord::CoordinatorCallbacks callbacks;
+    callbacks.on_assigned = [&](std::vector<std::string> assigned) {
+      for (const auto& name : assigned) {
+        const auto& c = pull_source(config, name);
+        std::unique_ptr<SourceRun> run;
+        try {
+          run = std::make_unique<SourceRun>(c, config, pipeline::refs(sinks), numbers, process, log, stop, once, clock,
+                                            nullptr, shared, true);
+        } catch (const std::exception& e) {
+          log.error("cannot start an assigned source; stopping", {{"source", name}, {"error", e.what()}});
+          owned.failed = true;
+          stop.request();
+          continue;
+        }
+        // The lease is checked before each step, so before each API request
+        // (one page). A request sent just before the lease ends completes
+        // after it: lease_margin covers that request (keep the HTTP timeout
+        // below it), so it still ends inside the session.
+        log.info("source assigned: running", {{"source", name}});  // before its first request
+        run->schedule(fetchers, std::chrono::steady_clock::now(), stop,
+                      [&coordinator, name] { return coordinator->may_poll(name, coord::Lease::Clock::now()); });
+        std::lock_guard lock(owned.mu);
+        owned.runs[name] = std::move(run);
+      }
+    };
+    callbacks.on_revoked = [&](std::vector<std::string> revoked) {
+      std::vector<std::unique_ptr<SourceRun>> stopping;
+      {
+        std::lock_guard lock(owned.mu);
+        for (const auto& name : revoked) {
+          auto it = owned.runs.find(name);
+          if (it == owned.runs.end()) continue;
+          stopping.push_back(std::move(it->second));
+          owned.runs.erase(it);
+        }
+      }
+      // All stop fetching first, then they drain within one bound.
+      for (auto& r : stopping) {
+        r->revoked.request();
+        fetchers.wake(r->job->load());
+      }
+      for (auto& r : stopping) r->finished.wait();
+      auto deadline = std::chrono::steady_clock::now() + config.coordination.handoff_timeout;
+      for (auto& r : stopping) {
+        r->finish_loop(std::max(std::chrono::milliseconds(0), std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                                   deadline - std::chrono::steady_clock::now())));
+        r->stop_retries();
+        if (!r->finish()) {
+          owned.failed = true;
+          stop.request();
+        }
+        log.info("source revoked: stopped and committed", {{"source", r->name}, {"all_acknowledged", r->result.drained}});
+        if (!r->result.drained) {
+          std::lock_guard lock(owned.mu);
+          owned.retired.push_back(std::move(r));
+        }
+      }
+    };
+    coordinator = std::make_unique<coord::Coordinator>(config.coordination, names, std::move(callbacks),
+                                                       *coord_metrics, log);
+  }
   // Reading a thousand accounts' config left its garbage in the arenas.
   malloc_trim(0);
   std::vector<Run*> runs;
@@ -369,9 +489,14 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
     limits.metrics_token = config.health.metrics_token;
     std::vector<NamedHealth> health;
     for (auto* r : runs) health.push_back({r->name, &r->health});
-    endpoint = std::make_unique<HttpEndpoint>(
-        process, std::move(health), ReadinessRules{config.health.max_fetch_age, config.health.max_delivery_age},
-        limits, clock);
+    ReadinessRules rules{config.health.max_fetch_age, config.health.max_delivery_age};
+    // Coordination: ready = a member with an assignment and a valid lease.
+    if (coordinated)
+      rules.membership = [&coordinator]() -> std::string {
+        if (coordinator && coordinator->ready(coord::Lease::Clock::now())) return "";
+        return "not a coordination group member with an assignment and a valid lease";
+      };
+    endpoint = std::make_unique<HttpEndpoint>(process, std::move(health), std::move(rules), limits, clock);
     log.info("metrics endpoint listening", {{"address", endpoint->start(config.health.listen)}});
   }
 
@@ -388,6 +513,10 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
     uint64_t ticks = 0;
     do {
       for (auto* r : runs) r->tick(clock.now_ms());
+      if (coordinated) {
+        std::lock_guard lock(owned.mu);
+        for (auto& [name, r] : owned.runs) r->tick(clock.now_ms());
+      }
       memory_in_flight.Set(static_cast<double>(budget.used()));
       memory_waiting.Set(static_cast<double>(budget.waiting()));
       // Pages are allocated on fetch workers and freed on sink and commit
@@ -429,14 +558,30 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
       if (!r.result.ok) stop.request();
     });
   }
-  // The pull sources end by themselves with `once`, else on a stop.
-  while (!fetchers.wait_all_finished(std::chrono::milliseconds(200)))
-    if (stop.requested()) break;
+  if (coordinated) {
+    // Sources start when assigned; the replica runs until a stop.
+    try {
+      coordinator->start();
+    } catch (const std::exception& e) {
+      log.error("cannot join the coordination group", {{"error", e.what()}});
+      stop.request();
+      owned.failed = true;
+    }
+    while (stop.sleep_for(std::chrono::milliseconds(500))) {
+    }
+    // Revokes (stops, drains, commits) every owned source and leaves the
+    // group, before the sinks close.
+    coordinator->stop();
+  } else {
+    // The pull sources end by themselves with `once`, else on a stop.
+    while (!fetchers.wait_all_finished(std::chrono::milliseconds(200)))
+      if (stop.requested()) break;
+  }
   auto pull_stopping = std::chrono::steady_clock::now();
   fetchers.stop_jobs();
   for (auto& t : threads) t.join();
-  std::chrono::steady_clock::time_point stopping_since = pull_runs.empty() ? std::chrono::steady_clock::time_point{}
-                                                                           : pull_stopping;
+  std::chrono::steady_clock::time_point stopping_since =
+      pull_runs.empty() && !coordinated ? std::chrono::steady_clock::time_point{} : pull_stopping;
   for (auto& r : pull_runs)
     if (r->loop.result().stopping_since.time_since_epoch().count() > 0)
       stopping_since = std::max(stopping_since, std::min(pull_stopping, r->loop.result().stopping_since));
@@ -456,6 +601,7 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
   pipeline::close_all(sinks, left());
   bool ok = true;
   for (auto* r : runs) ok = r->finish() && ok;
+  if (owned.failed) ok = false;
   return ok ? 0 : 1;
 }
 

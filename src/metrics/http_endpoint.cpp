@@ -127,6 +127,11 @@ net::ServerResponse HttpEndpoint::answer(const net::ServerRequest& req) const {
       }
     }
     HealthVerdict v = judge_all(judged, rules_, clock_.now_ms(), judge);
+    if (path == "/readyz" && req.query.empty() && rules_.membership) {
+      std::string why = rules_.membership();
+      if (!why.empty()) v = {false, why};
+      else if (v.reason.empty()) v.reason = "coordination member with an assignment";
+    }
     return response(v.ok ? 200 : 503, "application/json", verdict_body(v));
   }
   if (path == "/metrics") {

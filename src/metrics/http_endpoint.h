@@ -7,6 +7,7 @@
 // parser, memory budget and deadlines as the webhook.
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -24,6 +25,9 @@ class ProcessMetrics;
 struct ReadinessRules {
   std::chrono::milliseconds max_fetch_age{300'000};
   std::chrono::milliseconds max_delivery_age{300'000};
+  // With coordination: why this replica is not a member with an assignment
+  // ("" when it is); /readyz without ?source= fails while it says so.
+  std::function<std::string()> membership;
 };
 
 // The facts liveness and readiness are judged on, kept here rather than

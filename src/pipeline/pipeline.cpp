@@ -172,6 +172,7 @@ sched::Next Pipeline::stopped() {
     settings_.budget->release(reserved_);
     reserved_ = 0;
   }
+  if (settings_.budget) settings_.budget->withdraw(budget_id_);
   return sched::Next::finished();
 }
 

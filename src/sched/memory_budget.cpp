@@ -50,6 +50,19 @@ void MemoryBudget::release(size_t bytes) {
   if (then) then();
 }
 
+void MemoryBudget::withdraw(uint64_t who) {
+  std::function<void()> then;
+  {
+    std::lock_guard lock(mu_);
+    auto it = std::find_if(queue_.begin(), queue_.end(), [&](const Waiter& w) { return w.who == who; });
+    if (it == queue_.end()) return;
+    bool was_first = it == queue_.begin();
+    queue_.erase(it);
+    if (was_first) then = next_to_wake();
+  }
+  if (then) then();
+}
+
 size_t MemoryBudget::used() const {
   std::lock_guard lock(mu_);
   return used_;

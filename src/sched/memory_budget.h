@@ -26,6 +26,9 @@ class MemoryBudget {
   // A reservation turned into what the page really holds.
   void adjust(size_t reserved, size_t actual);
   void release(size_t bytes);
+  // `who` stops asking (its source was stopped or handed to another
+  // replica): out of the queue, or the ones behind it would wait forever.
+  void withdraw(uint64_t who);
 
   size_t used() const;
   size_t peak() const;

@@ -25,13 +25,6 @@ for values in "" "$CHART"/examples/values-*.yaml; do
   "$HELM" lint "$CHART" ${values:+-f "$values"} >"$TMP/lint" 2>&1 || { cat "$TMP/lint"; fail "helm lint ($name)"; }
   "$HELM" template fwd "$CHART" ${values:+-f "$values"} >"$TMP/rendered.yaml" || fail "helm template ($name)"
   /usr/bin/python3 "$ROOT/tests/deploy/check_manifests.py" "$TMP/rendered.yaml" "$TMP/config.yaml" || fail "manifests ($name)"
-  # Until the forwarder reads the coordination: section (#30: app_config
-  # calls coord::parse_coordination), validate the rest of the config; the
-  # section itself is checked by unit tests (coord_test.cpp). Remove this
-  # when the forwarder reads it.
-  if grep -q '^coordination:' "$TMP/config.yaml"; then
-    /usr/bin/python3 -c 'import sys, yaml; c = yaml.safe_load(open(sys.argv[1])); c.pop("coordination"); yaml.safe_dump(c, open(sys.argv[1], "w"))' "$TMP/config.yaml"
-  fi
   ZENDESK_CREDENTIAL=dummy-credential ZENDESK_CREDENTIAL_GLOBEX=dummy-globex KAFKA_PASSWORD=dummy-password ZENDESK_WEBHOOK_SECRET=dummy-secret \
     "$FWD" validate --config "$TMP/config.yaml" \
     || fail "zendesk-forwarder validate rejected the rendered config ($name)"

@@ -635,3 +635,51 @@ sources:
   CHECK(app.sources[0].checkpoint_path == "/tmp/zf-pull.state");
   CHECK(app.sources[0].dedup_with == "push");
 }
+
+TEST_CASE("config (#30): coordination is read; it needs pull sources only and positions every replica can read") {
+  const std::string pull = R"(sources:
+  - {name: a, type: zendesk_pull, subdomain: acme, auth: {type: api_token, email: s@acme.example, token: t0ken-value-1},
+     checkpoint: {path: /tmp/zf-cp-a.json}}
+)";
+  const std::string coordination = R"(coordination:
+  enabled: true
+  brokers: 127.0.0.1:9092
+  session_timeout: 6s
+)";
+  const std::string jsonl = "sinks:\n  - {type: jsonl, path: \"-\"}\n";
+  const std::string eos = "sinks:\n  - {type: kafka, brokers: \"127.0.0.1:9092\", topic: access, exactly_once: true}\n";
+  auto err = [](const std::string& yaml) { return error_of(yaml); };
+  // Positions only in local files: the next owner would start over.
+  std::string e = err(pull + coordination + jsonl);
+  CHECK(e.find("config: coordination.enabled: needs the positions where the next owner") != std::string::npos);
+  CHECK(e.find("exactly_once") != std::string::npos);
+  CHECK(e.find("shared_checkpoints") != std::string::npos);
+  // A shared checkpoint directory, said so.
+  auto shared = app::load_config(ConfigNode::load_string(pull + coordination + "  shared_checkpoints: true\n" + jsonl));
+  CHECK(shared.coordination.enabled);
+  CHECK(shared.coordination.session_timeout == std::chrono::seconds(6));
+  CHECK(shared.coordination_shared_checkpoints);
+  // Positions in the exactly_once sink's checkpoint topic.
+  auto in_kafka = app::load_config(ConfigNode::load_string(pull + coordination + eos));
+  CHECK(in_kafka.coordination.enabled);
+  CHECK(err(pull + coordination + "  shared_checkpoints: true\n" + eos)
+            .find("config: coordination.shared_checkpoints: is for sinks without exactly_once") != std::string::npos);
+  // One transactional id on every replica: they would fence each other.
+  CHECK(err(pull + coordination + "sinks:\n  - {type: kafka, brokers: \"127.0.0.1:9092\", topic: access, "
+                                  "exactly_once: true, transactional_id: zf-1}\n")
+            .find("config: sinks[0].transactional_id: is the same on every replica") != std::string::npos);
+  // A webhook source is not coordinated.
+  std::string with_push = R"(sources:
+  - {name: a, type: zendesk_pull, subdomain: acme, auth: {type: api_token, email: s@acme.example, token: t0ken-value-1},
+     checkpoint: {path: /tmp/zf-cp-a.json}}
+  - {name: p, type: zendesk_webhook, account: acme, signing_secret: whsec-value-123456, listen: "127.0.0.1:0",
+     checkpoint: {path: /tmp/zf-cp-p.json}}
+)";
+  std::string pe = err(with_push + coordination + "  shared_checkpoints: true\n" + jsonl);
+  CHECK(pe.find("config: coordination.enabled: needs zendesk_pull sources only") != std::string::npos);
+  // Off, or absent: nothing required.
+  CHECK_FALSE(app::load_config(ConfigNode::load_string(kValid)).coordination.enabled);
+  CHECK_FALSE(app::load_config(ConfigNode::load_string(kValid + "coordination: {enabled: false}\n")).coordination.enabled);
+  CHECK(err(kValid + "coordination: {enabled: true, brokers: x:1, shared_checkpoints: true, sesion_timeout: 6s}\n")
+            .find("sesion_timeout") != std::string::npos);
+}

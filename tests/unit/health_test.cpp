@@ -317,3 +317,23 @@ TEST_CASE("endpoint (#27): the sources a probe names") {
   CHECK_FALSE(readiness_sources("x=1").has_value());
   CHECK_FALSE(readiness_sources("").has_value());
 }
+
+TEST_CASE("endpoint (#30): with coordination /readyz is 503 until the replica is a member with an assignment") {
+  ProcessMetrics process_metrics("test");
+  ManualClock clock(2'000'000'000'000);
+  std::atomic<bool> member{false};
+  ReadinessRules rules{std::chrono::seconds(300), std::chrono::seconds(300)};
+  rules.membership = [&member]() -> std::string { return member ? "" : "not a coordination group member"; };
+  // No source of its own yet (none assigned): membership alone decides.
+  HttpEndpoint endpoint(process_metrics, {}, rules, {}, clock);
+  std::string bound = endpoint.start("127.0.0.1:0");
+  int port = std::stoi(bound.substr(bound.rfind(':') + 1));
+  auto get = [&](const std::string& target) { return ask(port, "GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n"); };
+  std::string ready = get("/readyz");
+  CHECK(ready.rfind("HTTP/1.1 503", 0) == 0);
+  CHECK(ready.find("not a coordination group member") != std::string::npos);
+  CHECK(get("/healthz").rfind("HTTP/1.1 200", 0) == 0);  // alive all the same: no restart for waiting
+  member = true;
+  CHECK(get("/readyz").rfind("HTTP/1.1 200", 0) == 0);
+  endpoint.stop();
+}

@@ -120,6 +120,22 @@ TEST_CASE("memory budget (#29): room goes to the waiting sources in arrival orde
   CHECK(budget.peak() == 500);
 }
 
+TEST_CASE("memory budget (#30): a source that stops while queued withdraws; the ones behind it get the room") {
+  sched::MemoryBudget budget(100);
+  std::vector<int> woken;
+  auto waker = [&](int who) { return [&woken, who] { woken.push_back(who); }; };
+  CHECK(budget.try_reserve(1, 60, waker(1)));
+  CHECK_FALSE(budget.try_reserve(2, 60, waker(2)));  // queued first
+  CHECK_FALSE(budget.try_reserve(3, 30, waker(3)));  // fits, but behind 2
+  // 2's source is revoked (handed to another replica): it never asks again.
+  budget.withdraw(2);
+  CHECK(budget.waiting() == 1);
+  REQUIRE(woken == std::vector<int>{3});  // the new head is told at once: room for it
+  CHECK(budget.try_reserve(3, 30, waker(3)));
+  budget.withdraw(7);  // unknown: nothing happens
+  CHECK(budget.used() == 90);
+}
+
 namespace {
 
 std::string event_json(const std::string& account, int n) {
