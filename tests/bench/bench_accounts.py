@@ -380,6 +380,8 @@ def main():
     ap.add_argument("--keep", help="keep the run directories here")
     ap.add_argument("--assert-first-page", type=float, help="fail unless every first page came within this (s)")
     ap.add_argument("--json", help="write the rows here")
+    ap.add_argument("--assert-max-threads", type=int,
+                    help="fail when the forwarder ever had more threads (they must not grow with accounts)")
     args = ap.parse_args()
 
     binaries = [(args.label, args.forwarder)] + ([(args.baseline_label, args.baseline)] if args.baseline else [])
@@ -431,6 +433,8 @@ def main():
                 problems.append(f"first page max {r['first_page_max_s']} s > {args.assert_first_page} s")
             if r.get("catchup_s") is None:
                 problems.append("not caught up")
+            if args.assert_max_threads and (r.get("peak_threads") or 0) > args.assert_max_threads:
+                problems.append(f"{r['peak_threads']} threads > {args.assert_max_threads}")
         if problems:
             failed = True
             print(f"FAIL {r['binary']} at {r['accounts']}: " + "; ".join(problems + r["notes"]))
