@@ -16,7 +16,7 @@ histograms = {n for n in exported if re.search(r'BuildHistogram\(\)(,\s*[^,]+,\s
 exported |= {h + s for h in histograms for s in ("_bucket", "_sum", "_count")}
 exported.add("up")
 
-promql_words = {"sum", "by", "rate", "increase", "histogram_quantile", "le", "and", "or", "on", "without", "avg", "max", "min", "time"}
+promql_words = {"sum", "by", "rate", "increase", "histogram_quantile", "le", "and", "or", "on", "without", "avg", "max", "min", "time", "topk", "bottomk"}
 exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
 exprs += [v["query"] for v in dashboard.get("templating", {}).get("list", []) if isinstance(v.get("query"), str) and "(" in v["query"]]
 bad = []
