@@ -13,6 +13,7 @@
 #include "core/encoding.h"
 #include "core/time_format.h"
 #include "emulator/dataset.h"
+#include "emulator/listing_query.h"
 
 namespace zf::emulator {
 
@@ -263,34 +264,15 @@ struct AccountsEmulator::Impl {
         ++a.window_count;
       }
     }
-    auto param = [&](const char* x, const char* y) {
-      if (req.has_param(x)) return req.get_param_value(x);
-      return req.get_param_value(y);
-    };
-    std::string size_text = param("page[size]", "filter[size]");
-    int size = 1000;
-    if (!size_text.empty()) {
-      try {
-        size_t used = 0;
-        size = std::stoi(size_text, &used);
-        if (used != size_text.size()) size = -1;
-      } catch (...) {
-        size = -1;
-      }
-      if (size > 2500) return bad_request(res, "max allowed page size is 2500"), count(400);
-      if (size < 1) return bad_request(res, "page size must be a positive number"), count(400);
-    }
-    int64_t start = INT64_MIN, end = INT64_MAX;
-    for (auto [name, target] : {std::pair<const char*, int64_t*>{"filter[start]", &start}, {"filter[end]", &end}}) {
-      if (!req.has_param(name)) continue;
-      auto v = parse_rfc3339_ms(req.get_param_value(name));
-      if (!v) return bad_request(res, std::string(name) + " must be yyyy-mm-ddThh:mm:ssZ"), count(400);
-      *target = *v;
-    }
+    std::string problem;
+    auto query = read_listing_query(req, problem);
+    if (!query) return bad_request(res, problem), count(400);
+    const int size = query->size;
+    const int64_t start = query->start_ms, end = query->end_ms;
+    const std::string& cursor = query->cursor;
     if (req.get_param_value("sort") == "-created_at")
       return bad_request(res, "the many-accounts emulator lists oldest first only"), count(400);
     std::optional<std::string> after;
-    std::string cursor = param("page[after]", "filter[after]");
     int64_t from = start;
     if (!cursor.empty()) {
       auto ms = ulid_ms(cursor);

@@ -10,6 +10,7 @@
 #include "core/encoding.h"
 #include "core/time_format.h"
 #include "emulator/dataset.h"
+#include "emulator/listing_query.h"
 
 namespace zf::emulator {
 
@@ -289,33 +290,13 @@ struct Emulator::Impl {
     }
     if (fault && *fault == Fault::Slow) std::this_thread::sleep_for(opts.slow_delay);
 
-    // Query parameters, in both of the documented spellings.
-    auto param = [&](const char* a, const char* b) {
-      if (req.has_param(a)) return req.get_param_value(a);
-      return req.get_param_value(b);
-    };
-    std::string size_text = param("page[size]", "filter[size]");
-    int size = 1000;
-    if (!size_text.empty()) {
-      try {
-        size_t used = 0;
-        size = std::stoi(size_text, &used);
-        if (used != size_text.size()) size = -1;
-      } catch (...) {
-        size = -1;
-      }
-      if (size > 2500) return bad_request(res, "max allowed page size is 2500"), count(400);
-      if (size < 1) return bad_request(res, "page size must be a positive number"), count(400);
-    }
-    int64_t start = INT64_MIN, end = INT64_MAX;
-    for (auto [name, target] : {std::pair<const char*, int64_t*>{"filter[start]", &start}, {"filter[end]", &end}}) {
-      if (!req.has_param(name)) continue;
-      auto v = parse_rfc3339_ms(req.get_param_value(name));
-      if (!v) return bad_request(res, std::string(name) + " must be yyyy-mm-ddThh:mm:ssZ"), count(400);
-      *target = *v;
-    }
+    std::string problem;
+    auto query = read_listing_query(req, problem);
+    if (!query) return bad_request(res, problem), count(400);
+    const int size = query->size;
+    const int64_t start = query->start_ms, end = query->end_ms;
+    const std::string& cursor = query->cursor;
     std::optional<Key> after;
-    std::string cursor = param("page[after]", "filter[after]");
     if (!cursor.empty() && !(after = decode_cursor(cursor)))
       return bad_request(res, "invalid cursor"), count(400);
     bool desc = opts.descending || req.get_param_value("sort") == "-created_at";
