@@ -191,13 +191,6 @@ struct SourceRun final : Run {
         },
         first, job.get());
   }
-  // Coordination: stops stepping (an HTTP request in flight completes
-  // first); returns once the job ran its last step.
-  void stop_stepping(sched::Scheduler& fetchers) {
-    revoked.request();
-    fetchers.wake(job->load());
-    finished.wait();
-  }
   // Once the fetch workers stopped: waits up to `left` for what is in flight.
   void finish_loop(std::chrono::milliseconds left) {
     result = loop.finish(left);
