@@ -126,21 +126,17 @@ verify_run push-pull push-pull
 [ "$code" = 0 ] || fail "verify of the pushed events with the pull source's listing exited $code"
 report push-pull "r['complete'] and r['push_sources'][0]['verified_with'] == 'pull' and r['sources'][0]['api_events'] == $total" ||
   fail "push + pull: the report does not prove the $total pushed events"
-# --ledger: the pull source's ledger holds none of the pushed events, so
-# their minutes differ and the sink is read; with a ledger beside the
-# webhook source's checkpoint (what it delivered), the two together agree
-# with the listing and the sink need not be read.
-# The ledger counts whole minutes: the period ends at the next one, after
-# the last push (no event comes later).
-MINUTE=$(date -u -d '+1 minute' +%Y-%m-%dT%H:%M:00Z)
-verify_run push-pull-ledger push-pull --ledger --until "$MINUTE"
-[ "$code" = 0 ] || fail "verify --ledger of the pushed events exited $code"
-report push-pull-ledger "r['sources'][0]['api_events'] == $total and r['sources'][0]['ledger']['minutes_differing'] > 0 and
-  r['sources'][0]['sinks'][0]['delivered'] == $total" ||
-  fail "verify --ledger did not read the sink for the minutes only push delivered"
-/usr/bin/python3 - "$ZF_TMP/pushed.jsonl" "$ZF_TMP/push.ids.ledger" <<'PY'
+# --ledger: the webhook source keeps a ledger of what every sink
+# acknowledged (the pipeline feeds it at commit, #28), beside its
+# checkpoint. It must hold exactly the pushed events, minute by minute (the
+# same FNV-1a digest, computed here from the jsonl), and with it the pull
+# source's ledger and the push source's together agree with the listing:
+# the sink need not be read. Without it those minutes differ and the sink
+# is read. The ledger counts whole minutes: the period ends at the next
+# one, after the last push (no event comes later).
+/usr/bin/python3 - "$ZF_TMP/pushed.jsonl" "$ZF_TMP/push.ids.ledger" <<'PY' || fail "the webhook source's ledger is not what it delivered"
 import datetime, json, struct, sys
-buckets = {}
+want = {}
 for line in open(sys.argv[1]):
     r = json.loads(line)
     t = datetime.datetime.strptime(r["@timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
@@ -148,17 +144,30 @@ for line in open(sys.argv[1]):
     h = 1469598103934665603  # the ledger's FNV-1a (src/proof/delivery_ledger.cpp)
     for c in r["event"]["id"].encode():
         h = ((h ^ c) * 1099511628211) % 2**64
-    n, d = buckets.get(s - s % 60, (0, 0))
-    buckets[s - s % 60] = (n + 1, (d + h) % 2**64)
-with open(sys.argv[2], "wb") as f:
-    for start in sorted(buckets):
-        f.write(struct.pack("<qQQ", start, *buckets[start]))
+    n, d = want.get(s - s % 60, (0, 0))
+    want[s - s % 60] = (n + 1, (d + h) % 2**64)
+got = {}
+data = open(sys.argv[2], "rb").read()
+for i in range(0, len(data) - len(data) % 24, 24):
+    start, n, d = struct.unpack("<qQQ", data[i:i + 24])
+    gn, gd = got.get(start, (0, 0))
+    got[start] = (gn + n, (gd + d) % 2**64)
+print(f"  push ledger: {len(got)} minutes, {sum(n for n, _ in got.values())} events")
+sys.exit(0 if got == want and want else 1)
 PY
-verify_run push-pull-ledger2 push-pull --ledger --until "$MINUTE"
+MINUTE=$(date -u -d '+1 minute' +%Y-%m-%dT%H:%M:00Z)
+verify_run push-pull-ledger push-pull --ledger --until "$MINUTE"
 [ "$code" = 0 ] || fail "verify --ledger with the webhook's ledger exited $code"
-report push-pull-ledger2 "r['sources'][0]['api_events'] == $total and r['sources'][0]['ledger']['minutes_differing'] == 0 and
+report push-pull-ledger "r['sources'][0]['api_events'] == $total and r['sources'][0]['ledger']['minutes_differing'] == 0 and
   'verified_by' in r['sources'][0]['sinks'][0]" ||
   fail "verify --ledger did not add the webhook source's ledger to the pull source's"
+mv "$ZF_TMP/push.ids.ledger" "$ZF_TMP/push.ids.ledger.kept"
+verify_run push-pull-ledger2 push-pull --ledger --until "$MINUTE"
+[ "$code" = 0 ] || fail "verify --ledger without the webhook's ledger exited $code"
+report push-pull-ledger2 "r['sources'][0]['api_events'] == $total and r['sources'][0]['ledger']['minutes_differing'] > 0 and
+  r['sources'][0]['sinks'][0]['delivered'] == $total" ||
+  fail "verify --ledger did not read the sink for the minutes only push delivered"
+mv "$ZF_TMP/push.ids.ledger.kept" "$ZF_TMP/push.ids.ledger"
 head -n -3 "$ZF_TMP/pushed.jsonl" >"$ZF_TMP/cut" && tail -3 "$ZF_TMP/pushed.jsonl" >"$ZF_TMP/gone"
 mv "$ZF_TMP/cut" "$ZF_TMP/pushed.jsonl"
 verify_run push-pull-cut push-pull
