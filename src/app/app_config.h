@@ -11,16 +11,14 @@
 #include "log/logger.h"
 #include "sink_registry.h"
 #include "enrich/user_directory.h"
-#include "source/access_log_source.h"
-#include "source/webhook_source.h"
+#include "sources/zendesk_pull/pull_config.h"
+#include "sources/zendesk_webhook/webhook_config.h"
 
 namespace zf::app {
 
-struct StartPoint {
-  std::optional<int64_t> at_unix_s;              // an absolute timestamp
-  std::chrono::seconds back{7 * 24 * 3600};      // or this long before now
-  int64_t resolve(int64_t now) const { return at_unix_s ? *at_unix_s : now - back.count(); }
-};
+using source::PullSourceConfig;
+using source::WebhookSourceConfig;
+using source::ConfigNotes;
 
 struct HealthSettings {
   std::string listen;                              // "" = no metrics/health endpoint
@@ -30,38 +28,6 @@ struct HealthSettings {
   // Histograms per source, or one set for the process (nullopt: per source
   // up to 100 sources; with more their bucket series would dominate).
   std::optional<bool> per_source_histograms;
-};
-
-// One Zendesk account read through the Access Logs API: an entry of
-// `sources:` with `type: zendesk_pull`, or the `zendesk:` shorthand.
-struct PullSourceConfig {
-  std::string name;     // unique; the `source` metric label and log field
-  std::string account;  // subdomain, or the base_url's host
-  source::SourceSettings source;
-  net::HttpSettings http;
-  int rate_limit_requests = 50;
-  std::chrono::milliseconds rate_limit_period{60'000};
-  StartPoint start;
-  bool keep_original = false;
-  std::string checkpoint_path;
-  // dedup_with: the zendesk_webhook source of the same account whose
-  // deliveries this pull source skips ("" = none).
-  std::string dedup_with;
-  // enrich.users: names from the Users API (base_url and auth are the
-  // source's); nullopt = off.
-  std::optional<enrich::DirectorySettings> enrich_users;
-};
-
-// A zendesk_webhook source: Zendesk pushes the account's access events.
-struct WebhookSourceConfig {
-  std::string name;
-  std::string account;  // the records' account and the metric label
-  source::WebhookSettings settings;
-  // The ids it delivered lately (a push source's checkpoint): at least the
-  // events of the pull reconciliation's settle_delay at peak rate, or pull
-  // re-ships what push delivered before it.
-  std::string checkpoint_path;
-  size_t max_ids = 2'000'000;
 };
 
 struct AppConfig {

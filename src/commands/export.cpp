@@ -24,7 +24,7 @@
 #include "metrics/metrics.h"
 #include "normalize/normalizer.h"
 #include "proof/raw_event.h"
-#include "source/event_id.h"
+#include "sources/event_id.h"
 
 namespace zf::app {
 

@@ -147,10 +147,6 @@ ExportFile read_csv(const std::string& path, std::string_view text) {
 
 std::string day_of(int64_t s) { return format_utc_seconds(s - s % 86400).substr(0, 10); }
 
-std::string agent_label(const std::string& id, const std::string& name) {
-  return name.empty() ? id : name + " (" + id + ")";
-}
-
 // A name in a text table: at most 48 characters, so that the id after it
 // stays in view however long the name is.
 std::string text_label(const std::string& id, const std::string& name) {

@@ -1,6 +1,6 @@
 #include "enrich/enricher.h"
 
-#include "source/pull_metrics.h"
+#include "sources/zendesk_pull/pull_metrics.h"
 
 namespace zf::enrich {
 

@@ -6,7 +6,7 @@
 #include <simdjson.h>
 
 #include "log/logger.h"
-#include "source/ratelimit_reset.h"
+#include "sources/zendesk_pull/ratelimit_reset.h"
 
 namespace zf::enrich {
 

@@ -16,7 +16,7 @@
 #include "core/people.h"
 #include "core/stop_signal.h"
 #include "net/http_client.h"
-#include "source/rate_limiter.h"
+#include "sources/zendesk_pull/rate_limiter.h"
 
 namespace zf {
 class Logger;

@@ -10,9 +10,9 @@
 #include "core/clock.h"
 #include "core/errors.h"
 #include "core/time_format.h"
-#include "source/access_log_source.h"
-#include "source/pull_metrics.h"
-#include "source/pull_checkpoint.h"
+#include "sources/zendesk_pull/access_log_source.h"
+#include "sources/zendesk_pull/pull_metrics.h"
+#include "sources/zendesk_pull/pull_checkpoint.h"
 
 namespace zf::app {
 

@@ -9,7 +9,7 @@
 #include <fstream>
 #include <stdexcept>
 
-#include "source/position.h"
+#include "sources/zendesk_pull/position.h"
 #include "core/durable_file.h"
 
 namespace zf::source {

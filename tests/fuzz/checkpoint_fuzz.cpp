@@ -7,7 +7,7 @@
 #include <string>
 
 #include "core/errors.h"
-#include "source/pull_checkpoint.h"
+#include "sources/zendesk_pull/pull_checkpoint.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string text(reinterpret_cast<const char*>(data), size);

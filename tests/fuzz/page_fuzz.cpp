@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "source/page.h"
+#include "sources/zendesk_pull/page.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string body(reinterpret_cast<const char*>(data), size);

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <variant>
 
-#include "source/webhook_request.h"
+#include "sources/zendesk_webhook/webhook_request.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data), size);

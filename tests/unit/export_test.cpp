@@ -8,7 +8,7 @@
 #include "enrich/user_directory.h"
 #include "log/logger.h"
 #include "normalize/normalizer.h"
-#include "source/access_log_source.h"
+#include "sources/zendesk_pull/access_log_source.h"
 
 using namespace zf;
 

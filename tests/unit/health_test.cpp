@@ -13,7 +13,7 @@
 
 #include "metrics/http_endpoint.h"
 #include "metrics/metrics.h"
-#include "source/pull_metrics.h"
+#include "sources/zendesk_pull/pull_metrics.h"
 
 #include <prometheus/text_serializer.h>
 

@@ -15,10 +15,10 @@
 #include "core/errors.h"
 #include "log/logger.h"
 #include "test_dirs.h"
-#include "source/pull_metrics.h"
-#include "source/access_log_source.h"
-#include "source/event_id.h"
-#include "source/pull_checkpoint.h"
+#include "sources/zendesk_pull/pull_metrics.h"
+#include "sources/zendesk_pull/access_log_source.h"
+#include "sources/event_id.h"
+#include "sources/zendesk_pull/pull_checkpoint.h"
 
 using namespace zf;
 using namespace zf::source;

@@ -14,11 +14,11 @@
 #include "core/errors.h"
 #include "core/time_format.h"
 #include "log/logger.h"
-#include "source/access_log_source.h"
+#include "sources/zendesk_pull/access_log_source.h"
 #include "net/http_get.h"
-#include "source/pull_metrics.h"
-#include "source/pull_page.h"
-#include "source/pull_response.h"
+#include "sources/zendesk_pull/pull_metrics.h"
+#include "sources/zendesk_pull/pull_page.h"
+#include "sources/zendesk_pull/pull_response.h"
 #include "test_dirs.h"
 
 using namespace zf;

@@ -2,11 +2,11 @@
 #include <doctest/doctest.h>
 
 #include "net/http_client.h"
-#include "source/page.h"
-#include "source/position.h"
-#include "source/rate_limiter.h"
-#include "source/request_journal.h"
-#include "source/ratelimit_reset.h"
+#include "sources/zendesk_pull/page.h"
+#include "sources/zendesk_pull/position.h"
+#include "sources/zendesk_pull/rate_limiter.h"
+#include "sources/zendesk_pull/request_journal.h"
+#include "sources/zendesk_pull/ratelimit_reset.h"
 #include "core/time_format.h"
 
 #include <unistd.h>

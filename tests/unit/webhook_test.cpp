@@ -21,9 +21,9 @@
 #include "log/logger.h"
 #include "metrics/metrics.h"
 #include "net/http_listener.h"
-#include "source/recent_ids.h"
-#include "source/webhook_request.h"
-#include "source/webhook_source.h"
+#include "sources/recent_ids.h"
+#include "sources/zendesk_webhook/webhook_request.h"
+#include "sources/zendesk_webhook/webhook_source.h"
 #include "test_dirs.h"
 
 using namespace zf::source;

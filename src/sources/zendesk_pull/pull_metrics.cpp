@@ -1,4 +1,4 @@
-#include "source/pull_metrics.h"
+#include "sources/zendesk_pull/pull_metrics.h"
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>

@@ -13,7 +13,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "source/event_id.h"
+#include "sources/event_id.h"
 
 namespace zf::source {
 

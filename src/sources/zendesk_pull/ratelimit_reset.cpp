@@ -1,4 +1,4 @@
-#include "source/ratelimit_reset.h"
+#include "sources/zendesk_pull/ratelimit_reset.h"
 
 #include <algorithm>
 #include <array>

@@ -1,4 +1,4 @@
-#include "source/rate_limiter.h"
+#include "sources/zendesk_pull/rate_limiter.h"
 
 #include <algorithm>
 

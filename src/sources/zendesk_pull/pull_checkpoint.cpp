@@ -1,4 +1,4 @@
-#include "source/pull_checkpoint.h"
+#include "sources/zendesk_pull/pull_checkpoint.h"
 
 #include <dirent.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-#include "source/page.h"
+#include "sources/zendesk_pull/page.h"
 
 #include "core/encoding.h"
 

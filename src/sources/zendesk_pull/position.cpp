@@ -1,4 +1,4 @@
-#include "source/position.h"
+#include "sources/zendesk_pull/position.h"
 
 #include <algorithm>
 

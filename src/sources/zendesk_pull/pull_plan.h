@@ -8,8 +8,8 @@
 #include <optional>
 #include <vector>
 
-#include "source/position.h"
-#include "source/pull_page.h"
+#include "sources/zendesk_pull/position.h"
+#include "sources/zendesk_pull/pull_page.h"
 
 namespace zf::source {
 

@@ -11,11 +11,11 @@
 #include <simdjson.h>
 
 #include "proof/delivery_ledger.h"
-#include "source/event_id.h"
+#include "sources/event_id.h"
 #include "net/http_client.h"
-#include "source/page.h"
-#include "source/position.h"
-#include "source/pull_checkpoint.h"
+#include "sources/zendesk_pull/page.h"
+#include "sources/zendesk_pull/position.h"
+#include "sources/zendesk_pull/pull_checkpoint.h"
 
 namespace zf::source {
 

@@ -1,4 +1,4 @@
-#include "source/pull_plan.h"
+#include "sources/zendesk_pull/pull_plan.h"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-#include "source/event_id.h"
+#include "sources/event_id.h"
 
 #include <openssl/sha.h>
 

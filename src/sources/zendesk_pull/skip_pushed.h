@@ -13,8 +13,8 @@
 
 #include "core/source.h"
 #include "proof/raw_event.h"
-#include "source/pull_metrics.h"
-#include "source/recent_ids.h"
+#include "sources/zendesk_pull/pull_metrics.h"
+#include "sources/recent_ids.h"
 
 namespace zf::source {
 

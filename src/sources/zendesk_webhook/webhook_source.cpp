@@ -1,4 +1,4 @@
-#include "source/webhook_source.h"
+#include "sources/zendesk_webhook/webhook_source.h"
 
 #include <algorithm>
 
@@ -7,7 +7,7 @@
 #include "log/logger.h"
 #include "metrics/metrics.h"
 #include "proof/raw_event.h"
-#include "source/webhook_request.h"
+#include "sources/zendesk_webhook/webhook_request.h"
 
 namespace zf::source {
 

@@ -1,4 +1,4 @@
-#include "source/recent_ids.h"
+#include "sources/recent_ids.h"
 
 #include <fcntl.h>
 #include <sys/file.h>

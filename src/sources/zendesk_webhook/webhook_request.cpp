@@ -1,4 +1,4 @@
-#include "source/webhook_request.h"
+#include "sources/zendesk_webhook/webhook_request.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>

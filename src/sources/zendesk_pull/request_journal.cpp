@@ -1,4 +1,4 @@
-#include "source/request_journal.h"
+#include "sources/zendesk_pull/request_journal.h"
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -23,15 +23,15 @@
 #include "core/source.h"
 #include "core/stop_signal.h"
 #include "proof/delivery_ledger.h"
-#include "source/event_id.h"
+#include "sources/event_id.h"
 #include "net/http_client.h"
 #include "net/http_get.h"
-#include "source/page.h"
-#include "source/position.h"
-#include "source/pull_checkpoint.h"
-#include "source/pull_page.h"
-#include "source/pull_plan.h"
-#include "source/rate_limiter.h"
+#include "sources/zendesk_pull/page.h"
+#include "sources/zendesk_pull/position.h"
+#include "sources/zendesk_pull/pull_checkpoint.h"
+#include "sources/zendesk_pull/pull_page.h"
+#include "sources/zendesk_pull/pull_plan.h"
+#include "sources/zendesk_pull/rate_limiter.h"
 
 namespace zf {
 class Logger;

@@ -1,8 +1,8 @@
-#include "source/pull_response.h"
+#include "sources/zendesk_pull/pull_response.h"
 
 #include <algorithm>
 
-#include "source/page.h"
+#include "sources/zendesk_pull/page.h"
 
 namespace zf::source {
 

@@ -1,4 +1,4 @@
-#include "source/pull_page.h"
+#include "sources/zendesk_pull/pull_page.h"
 
 #include <algorithm>
 

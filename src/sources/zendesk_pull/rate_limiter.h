@@ -11,7 +11,7 @@
 #include <mutex>
 
 #include "core/stop_signal.h"
-#include "source/request_journal.h"
+#include "sources/zendesk_pull/request_journal.h"
 
 namespace zf::source {
 

@@ -25,9 +25,9 @@
 
 #include "core/source.h"
 #include "core/stop_signal.h"
-#include "source/event_id.h"
+#include "sources/event_id.h"
 #include "net/http_listener.h"
-#include "source/recent_ids.h"
+#include "sources/recent_ids.h"
 
 namespace zf {
 class Logger;

@@ -20,8 +20,8 @@
 #include <string>
 #include <vector>
 
-#include "source/event_id.h"
-#include "source/position.h"
+#include "sources/event_id.h"
+#include "sources/zendesk_pull/position.h"
 
 namespace zf::source {
 

@@ -1,4 +1,4 @@
-#include "source/access_log_source.h"
+#include "sources/zendesk_pull/access_log_source.h"
 
 #include <algorithm>
 #include <set>
@@ -7,8 +7,8 @@
 #include "core/errors.h"
 #include "core/time_format.h"
 #include "log/logger.h"
-#include "source/pull_metrics.h"
-#include "source/pull_response.h"
+#include "sources/zendesk_pull/pull_metrics.h"
+#include "sources/zendesk_pull/pull_response.h"
 
 namespace zf::source {
 

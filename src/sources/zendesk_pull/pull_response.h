@@ -7,7 +7,7 @@
 #include <variant>
 
 #include "net/http_get.h"
-#include "source/ratelimit_reset.h"
+#include "sources/zendesk_pull/ratelimit_reset.h"
 
 namespace zf::source {
 
