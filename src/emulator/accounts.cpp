@@ -293,18 +293,7 @@ struct AccountsEmulator::Impl {
       history_done |= page[k].stream == &a.history && page[k].k + 1 == a.history.count;
     }
     body += "],";
-    if (has_more && !page.empty()) {
-      const std::string& next_cursor = page.back().id;
-      std::string next = "http://" + req.get_header_value("Host") + "/api/v2/access_logs?";
-      for (const auto& [k, v] : req.params)
-        if (k != "page[after]" && k != "filter[after]" && k != "page[size]" && k != "filter[size]")
-          next += url_encode(k) + "=" + url_encode(v) + "&";
-      next += "page%5Bsize%5D=" + std::to_string(size) + "&page%5Bafter%5D=" + next_cursor;
-      body += "\"links\":{\"next\":\"" + next + "\"},\"meta\":{\"after_cursor\":\"" + next_cursor +
-              "\",\"has_more\":true}}";
-    } else {
-      body += "\"links\":{\"next\":null},\"meta\":{\"after_cursor\":null,\"has_more\":false}}";
-    }
+    body += page_links(req, size, has_more && !page.empty() ? &page.back().id : nullptr);
     res.set_content(std::move(body), "application/json; charset=utf-8");
     std::lock_guard lock(a.mu);
     ++a.stats.ok;

@@ -349,18 +349,8 @@ struct Emulator::Impl {
         body += page[k]->second.json;
       }
       body += "],";
-      if (has_more && !page.empty()) {
-        std::string next_cursor = encode_cursor(page.back()->second);
-        std::string next = "http://" + req.get_header_value("Host") + "/api/v2/access_logs?";
-        for (const auto& [k, v] : req.params)
-          if (k != "page[after]" && k != "filter[after]" && k != "page[size]" && k != "filter[size]")
-            next += url_encode(k) + "=" + url_encode(v) + "&";
-        next += "page%5Bsize%5D=" + std::to_string(size) + "&page%5Bafter%5D=" + next_cursor;
-        body += "\"links\":{\"next\":\"" + next + "\"},\"meta\":{\"after_cursor\":\"" + next_cursor +
-                "\",\"has_more\":true}}";
-      } else {
-        body += "\"links\":{\"next\":null},\"meta\":{\"after_cursor\":null,\"has_more\":false}}";
-      }
+      std::string next_cursor = has_more && !page.empty() ? encode_cursor(page.back()->second) : "";
+      body += page_links(req, size, next_cursor.empty() ? nullptr : &next_cursor);
     }
     if (fault && *fault == Fault::MalformedJson) {
       body.resize(body.size() / 2);

@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "core/encoding.h"
 #include "core/time_format.h"
 
 namespace zf::emulator {
@@ -34,6 +35,17 @@ std::optional<ListingQuery> read_listing_query(const httplib::Request& req, std:
   }
   q.cursor = param("page[after]", "filter[after]");
   return q;
+}
+
+std::string page_links(const httplib::Request& req, int size, const std::string* next_cursor) {
+  if (!next_cursor) return "\"links\":{\"next\":null},\"meta\":{\"after_cursor\":null,\"has_more\":false}}";
+  std::string next = "http://" + req.get_header_value("Host") + "/api/v2/access_logs?";
+  for (const auto& [k, v] : req.params)
+    if (k != "page[after]" && k != "filter[after]" && k != "page[size]" && k != "filter[size]")
+      next += url_encode(k) + "=" + url_encode(v) + "&";
+  next += "page%5Bsize%5D=" + std::to_string(size) + "&page%5Bafter%5D=" + *next_cursor;
+  return "\"links\":{\"next\":\"" + next + "\"},\"meta\":{\"after_cursor\":\"" + *next_cursor +
+         "\",\"has_more\":true}}";
 }
 
 }  // namespace zf::emulator

@@ -22,4 +22,9 @@ struct ListingQuery {
 // nullopt, with the 400 answer's detail in `problem`, for a query Zendesk refuses.
 std::optional<ListingQuery> read_listing_query(const httplib::Request& req, std::string& problem);
 
+// What closes a page's body after its events: links.next (this query with
+// page[after] = next_cursor) and meta, as Zendesk writes them; no next page
+// when `next_cursor` is null.
+std::string page_links(const httplib::Request& req, int size, const std::string* next_cursor);
+
 }  // namespace zf::emulator

@@ -27,6 +27,7 @@
 #include "syslog/syslog_sink.h"
 #include "test_batches.h"
 #include "test_dirs.h"
+#include "test_net.h"
 
 using namespace zf::sinks::syslog;
 using namespace std::chrono_literals;
@@ -190,15 +191,7 @@ namespace {
 class LoopbackRelpReceiver {
  public:
   explicit LoopbackRelpReceiver(std::function<bool(const std::string&)> take) : take_(std::move(take)) {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    REQUIRE(::listen(listen_fd_, 4) == 0);
-    socklen_t len = sizeof a;
-    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
+    listen_fd_ = zf::testing::listen_on_loopback(port_);
     thread_ = std::thread([this] { run(); });
   }
   ~LoopbackRelpReceiver() {

@@ -39,29 +39,16 @@
 #include "log/logger.h"
 #include "sink_registry.h"
 #include "syslog/relp.h"
+#include "test_batches.h"
 #include "test_dirs.h"
+#include "test_net.h"
 
 using namespace zf;
 using namespace std::chrono;
 using namespace std::chrono_literals;
+using zf::testing::make_batch;
 
 namespace {
-
-// A batch whose records carry `pad` bytes of filler, so a few batches can
-// fill the socket and pipe buffers between a sink and a stalled receiver.
-BatchPtr batch_of(uint64_t seq, size_t records, size_t pad = 0) {
-  auto b = std::make_shared<Batch>();
-  b->seq = seq;
-  b->account = "acme";
-  for (size_t i = 0; i < records; ++i) {
-    Record r;
-    r.event.id = "ID" + std::to_string(seq) + "_" + std::to_string(i);
-    r.event.account = b->account;
-    r.json = "{\"event\":{\"id\":\"" + r.event.id + "\"}" + (pad ? ",\"pad\":\"" + std::string(pad, 'x') + "\"" : "") + "}";
-    b->records.push_back(std::move(r));
-  }
-  return b;
-}
 
 std::vector<std::string> ids_of(const std::vector<BatchPtr>& batches) {
   std::vector<std::string> ids;
@@ -159,19 +146,7 @@ class LoopbackStream final : public Receiver {
  public:
   enum class Mode { Keep, Relp, Stall };
   LoopbackStream(Mode mode, std::string transport) : mode_(mode), transport_(std::move(transport)) {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (mode_ == Mode::Stall) {
-      int small = 4096;  // inherited by the accepted socket: fills sooner
-      ::setsockopt(listen_fd_, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    }
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    REQUIRE(::listen(listen_fd_, 4) == 0);
-    socklen_t len = sizeof a;
-    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
+    listen_fd_ = testing::listen_on_loopback(port_, 4, mode_ == Mode::Stall ? 4096 : 0);
     thread_ = std::thread([this] { run(); });
   }
   ~LoopbackStream() override {
@@ -385,7 +360,7 @@ struct Built {
 // After close, a send is answered Retriable (at once or soon), never lost.
 void check_send_after_close(Sink& sink) {
   Acks late;
-  sink.send(batch_of(99, 1), late.callback());
+  sink.send(make_batch(99, 1), late.callback());
   REQUIRE(late.wait_for(1, 1s));
   std::lock_guard lock(late.mu);
   REQUIRE(late.by_seq[99].size() == 1);
@@ -398,7 +373,7 @@ void check_live(const Variant& v) {
   Built b(rx->entry());
   Sink& sink = *b.sink;
   std::vector<BatchPtr> batches;
-  for (uint64_t seq = 1; seq <= 6; ++seq) batches.push_back(batch_of(seq, seq == 4 ? 0 : 15));
+  for (uint64_t seq = 1; seq <= 6; ++seq) batches.push_back(make_batch(seq, seq == 4 ? 0 : 15));
   Acks acks;
   // Sinks are shared by the sources' threads: send from two at once.
   std::thread other([&] {
@@ -443,8 +418,8 @@ void check_stalled(const Variant& v) {
   Built b(rx->entry());
   Sink& sink = *b.sink;
   Acks acks;
-  sink.send(batch_of(1, v.fill_records, 1000), acks.callback());
-  sink.send(batch_of(2, 10), acks.callback());
+  sink.send(make_batch(1, v.fill_records, 1000), acks.callback());
+  sink.send(make_batch(2, 10), acks.callback());
 
   auto t0 = steady_clock::now();
   CHECK_FALSE(sink.flush(100ms));

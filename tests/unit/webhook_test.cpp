@@ -25,6 +25,7 @@
 #include "sources/zendesk_webhook/webhook_request.h"
 #include "sources/zendesk_webhook/webhook_source.h"
 #include "test_dirs.h"
+#include "test_push.h"
 
 using namespace zf::source;
 using namespace zf::net;
@@ -175,33 +176,7 @@ TEST_CASE("pushed ids (#27): a failed write keeps none of its ids, in memory or 
   std::filesystem::remove_all(dir);
 }
 
-namespace {
-// One signed push over a fresh connection; the status code it got (0: none).
-int push_events(uint16_t port, const std::vector<std::string>& ids) {
-  std::string logs;
-  for (const auto& id : ids) logs += (logs.empty() ? "" : ",") + std::string("{\"id\":\"") + id + "\"}";
-  std::string body = R"({"type":"zen:event-type:access_log.created","event":{"access_logs":[)" + logs + "]}}";
-  char ts[32];
-  std::time_t now = std::time(nullptr);
-  std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-  std::string request = "POST /h HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n"
-                        "X-Zendesk-Webhook-Signature: " + webhook_signature("k3y", ts, body) +
-                        "\r\nX-Zendesk-Webhook-Signature-Timestamp: " + ts +
-                        "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return ::close(fd), 0;
-  (void)!::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-  std::string answer;
-  char buf[4096];
-  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) answer.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  return answer.rfind("HTTP/1.1 ", 0) == 0 ? std::stoi(answer.substr(9, 3)) : 0;
-}
-}  // namespace
+using zf::testing::push_events;
 
 TEST_CASE("webhook source (#27): a commit whose ids cannot be written answers its pushes 503 at once and releases "
           "their ids; one id twice in a push is one event") {
@@ -220,11 +195,11 @@ TEST_CASE("webhook source (#27): a commit whose ids cannot be written answers it
   WebhookSource source(settings, ids, log, metrics, stop);
   uint16_t port = source.start();
 
-  auto a = std::async(std::launch::async, [&] { return push_events(port, {"a1", "a2", "a1"}); });
+  auto a = std::async(std::launch::async, [&] { return push_events(port, {"a1", "a2", "a1"}, nullptr); });
   auto first = source.next(false);
   REQUIRE(first);
   CHECK(first->events.size() == 2);  // a1 once
-  auto b = std::async(std::launch::async, [&] { return push_events(port, {"b1"}); });
+  auto b = std::async(std::launch::async, [&] { return push_events(port, {"b1"}, nullptr); });
   auto second = source.next(false);
   REQUIRE(second);
 
@@ -248,7 +223,7 @@ TEST_CASE("webhook source (#27): a commit whose ids cannot be written answers it
 
   // Zendesk retries: delivered again (not "200 duplicate", not 503 "being
   // delivered"), and with room the commit answers 200.
-  auto retry = std::async(std::launch::async, [&] { return push_events(port, {"b1", "a1"}); });
+  auto retry = std::async(std::launch::async, [&] { return push_events(port, {"b1", "a1"}, nullptr); });
   auto again = source.next(false);
   REQUIRE(again);
   CHECK(again->events.size() == 2);
@@ -256,7 +231,7 @@ TEST_CASE("webhook source (#27): a commit whose ids cannot be written answers it
   CHECK(retry.get() == 200);
   CHECK(source.durability_problem().empty());
   CHECK(ids->contains(event_key("a1")));
-  CHECK(push_events(port, {"a1"}) == 200);  // now a duplicate
+  CHECK(push_events(port, {"a1"}, nullptr) == 200);  // now a duplicate
   std::filesystem::remove_all(dir);
 }
 
