@@ -277,6 +277,13 @@ int run_demo(size_t events, zf::Logger& log) {
 
 }  // namespace
 
+// jemalloc's settings (read when the executable links it; MALLOC_CONF still
+// overrides). Pages are fetched on one thread and freed on another, so by
+// default jemalloc would keep a catch-up's freed pages as its own for good:
+// a thread returns them a second after they are freed (measured at 1,000
+// accounts: steady RSS 183 -> 123 MiB, peak 366 -> 332 MiB).
+extern "C" const char* malloc_conf = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0";
+
 int main(int argc, char** argv) {
   std::vector<std::string> argl(argv + 1, argv + argc);
   Args args;
