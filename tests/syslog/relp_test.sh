@@ -6,7 +6,7 @@
 #     events each: RELP loses nothing. A TCP sink shipping the same events
 #     to the same rsyslog at the same time is measured beside it (its losses
 #     are reported, not failed: plain TCP cannot prevent them). Each run has
-#     its own rsyslog; RELP_PARALLEL (default 3) of them run at a time.
+#     its own rsyslog; RELP_PARALLEL (default 5: all) of them run at a time.
 # usage: relp_test.sh FORWARDER EMULATOR [RUNS]
 source "$(dirname "$0")/../integration/lib.sh"
 source "$(dirname "$0")/rsyslog.sh"
@@ -38,7 +38,9 @@ zf_settle "$ZF_TMP"/rsyslog/relp*.log
 /usr/bin/python3 "$HERE/check_rsyslog.py" "$ZF_TMP/rsyslog/relptls.log" "$ZF_TMP/ids" exact || fail "RELP over TLS"
 
 echo "== RELP over TLS refuses a wrong CA"
-config badca "  - {type: syslog, host: 127.0.0.1, port: $PORT_RELP_TLS, transport: relp, tls: {ca_file: $ZF_TMP/pki/other.pem, cert_file: $ZF_TMP/pki/client.pem, key_file: $ZF_TMP/pki/client.key}}"
+# shutdown_timeout 1s: at timeout's SIGTERM the sink still cannot deliver, and
+# the default 10 s flush would only make the test wait.
+ZF_PIPELINE="$ZF_PIPELINE, shutdown_timeout: 1s" config badca "  - {type: syslog, host: 127.0.0.1, port: $PORT_RELP_TLS, transport: relp, tls: {ca_file: $ZF_TMP/pki/other.pem, cert_file: $ZF_TMP/pki/client.pem, key_file: $ZF_TMP/pki/client.key}}"
 timeout 5 "$FWD" run --once --config "$ZF_TMP/badca.yaml" 2>"$ZF_TMP/fwd-badca.log" || true
 grep -q "certificate verification failed" "$ZF_TMP/fwd-badca.log" || fail "no clear TLS error for a wrong CA"
 [ ! -f "$ZF_TMP/badca.checkpoint.json" ] || fail "checkpoint moved although TLS was refused"
@@ -89,7 +91,7 @@ run_pids=()
 trap 'kill -TERM "${run_pids[@]}" 2>/dev/null || true; zf_cleanup' EXIT
 for run in $(seq "$RUNS"); do
   ( one_run "$run" ) >"$ZF_TMP/run-$run.out" 2>&1 & run_pids+=($!)
-  if [ $((run % ${RELP_PARALLEL:-3})) = 0 ] || [ "$run" = "$RUNS" ]; then
+  if [ $((run % ${RELP_PARALLEL:-5})) = 0 ] || [ "$run" = "$RUNS" ]; then
     wait "${run_pids[@]}" || true
     run_pids=()
   fi
