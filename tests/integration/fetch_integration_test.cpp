@@ -184,7 +184,7 @@ TEST_CASE("rate limit: below our budget the server answers 429, each reset is ho
     CAPTURE(f.name);
     emulator::Options opts;
     opts.seed = 4;
-    opts.events = 8'000;
+    opts.events = 6'000;  // 6 pages of 1,000: more than the 4 requests a window allows
     opts.rate_limit = 4;
     opts.rate_window = milliseconds(1000);
     opts.reset_format = f.format;
@@ -472,25 +472,25 @@ TEST_CASE("late events: a late read ships what appeared after the first read, no
   opts.span = std::chrono::seconds(600);
   opts.end_gap = std::chrono::seconds(5);
   opts.rate_limit = 0;
-  opts.live_rate = 40;
+  opts.live_rate = 80;
   opts.late_fraction = 0.3;
-  opts.late_max = std::chrono::seconds(8);
+  opts.late_max = std::chrono::seconds(4);
   emulator::Emulator emu(opts);
   emu.start();
   Workdir w("late");
   std::ostringstream logs;
   Logger log(logs);
   auto config = app::load_config(ConfigNode::load_string(
-      config_yaml(emu.base_url(), w, "  late_read_delay: 12s\n  poll_interval: 1s\n  page_size: 200\n")));
+      config_yaml(emu.base_url(), w, "  late_read_delay: 6s\n  poll_interval: 1s\n  page_size: 200\n")));
   StopSignal stop;
   auto t0 = steady_clock::now();
   std::thread stopper([&] {
-    std::this_thread::sleep_for(seconds(8));
+    std::this_thread::sleep_for(seconds(5));
     emu.update({{"live_rate", 0}});
-    // Late events are at most 8 s late and every window is read again 12 s
-    // after its end: after this pause each window that could hold one has
-    // had its late read.
-    std::this_thread::sleep_for(seconds(16));
+    // Late events are at most 4 s late and every window is read again 6 s
+    // after its end: after this pause (late_read_delay, a poll and 3 s to
+    // spare) each window that could hold one has had its late read.
+    std::this_thread::sleep_for(seconds(10));
     stop.request();
   });
   int code = app::run_forwarder(config, /*once=*/false, log, stop);
@@ -498,7 +498,7 @@ TEST_CASE("late events: a late read ships what appeared after the first read, no
   double run_s = duration<double>(steady_clock::now() - t0).count();
   CHECK(code == 0);
   check_exactly(output_ids(w.out()), emu.ids());
-  CHECK(emu.ids().size() > 2200);  // live events did arrive
+  CHECK(emu.ids().size() > 2200);  // live events did arrive (80/s for 5 s)
   auto summary = final_summary(logs.str());
   CHECK(summary["late_events"].get<double>() > 0);         // found only by late reads
   CHECK(summary["duplicates_dropped"].get<int>() > 0);     // late reads re-list what was shipped

@@ -8,7 +8,8 @@
 # events pull shipped first, and the pull source's dedup bookkeeping holds
 # only pages not yet committed (reported at stop).
 # usage: push_after_pull_test.sh FORWARDER EMULATOR MOCK_CLUSTER
-#   PUSH_SECONDS (20) seconds of live events; LATE_MS (15000); RATE (300/s).
+#   PUSH_SECONDS (8) seconds of live events; LATE_MS (8000: twice settle_delay
+#   plus poll_interval, so pull surely ships first); RATE (300/s).
 #   A long run: PUSH_SECONDS=1800 LATE_MS=180000 push_after_pull_test.sh ...
 source "$(dirname "$0")/../integration/lib.sh"
 source "$(dirname "$0")/../kafka/kafka.sh"
@@ -20,7 +21,7 @@ free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("12
 emulator() { curl -sf -XPOST "$EMU_URL/_emulator/config" -d "$1" >/dev/null || fail "emulator config $1"; }
 metric() { curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" | awk -v m="$1" '$1 ~ "^"m {s += $2} END {print s + 0}'; }
 pushes() { curl -sf "$EMU_URL/_emulator/pushes"; }
-PUSH_SECONDS=${PUSH_SECONDS:-20} LATE_MS=${LATE_MS:-15000} RATE=${RATE:-300}
+PUSH_SECONDS=${PUSH_SECONDS:-8} LATE_MS=${LATE_MS:-8000} RATE=${RATE:-300}
 
 zf_start_emulator "$EMU" --events 0 --seed 26 --rate-limit 0
 zf_start_mock_cluster "$MOCK" --topic access:3:3

@@ -19,7 +19,7 @@ fail() { echo "FAIL: $*"; tail -5 "$ZF_TMP"/*.log 2>/dev/null; exit 1; }
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 emulator() { curl -sf -XPOST "$EMU_URL/_emulator/config" -d "$1" >/dev/null || fail "emulator config $1"; }
 metric() { curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" | awk -v m="$1" '$1 ~ "^"m {s += $2} END {print s + 0}'; }
-PUSH_SECONDS=${PUSH_SECONDS:-30}
+PUSH_SECONDS=${PUSH_SECONDS:-12}
 
 zf_start_emulator "$EMU" --events 0 --seed 16 --rate-limit 0
 zf_start_mock_cluster "$MOCK" --control "$ZF_TMP/control" --topic access:3:3
