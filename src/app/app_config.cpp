@@ -27,12 +27,6 @@ bool is_source_name(const std::string& n) {
   });
 }
 
-// Keys a zendesk_webhook entry takes from `defaults:`; type and checkpoint
-// go to both types, every other key to zendesk_pull entries.
-const std::set<std::string> kWebhookDefaultKeys = {"path", "tls", "max_body_size_kib", "max_buffered_mib",
-                                                   "max_connections_per_ip", "timestamp_tolerance", "ack_timeout"};
-const std::set<std::string> kBothDefaultKeys = {"type", "checkpoint"};
-
 // One entry of the sources, before it is read: from `sources:` (file "")
 // or from a file of `sources_from:`.
 struct RawEntry {
@@ -95,34 +89,38 @@ std::vector<RawEntry> read_sources_from(const ConfigNode& root) {
   return out;
 }
 
-// `defaults:` split by the type it applies to; a key no type takes, or a
-// key for a type the config has no source of, is refused by name.
-struct SourceDefaults {
-  YAML::Node pull, webhook;
-};
+// `defaults:` split by the type it applies to (source_types.h); a key no
+// type takes, or a key for a type the config has no source of, is refused
+// by name. Type and checkpoint go to every type.
+using SourceDefaults = std::map<std::string, YAML::Node>;  // type -> its defaults
 
 SourceDefaults read_defaults(const ConfigNode& root, const std::vector<RawEntry>& entries) {
   SourceDefaults d;
+  for (const auto& t : source::source_types()) d[t.name] = YAML::Node(YAML::NodeType::Map);
   const YAML::Node all = root.raw("defaults");
   if (!all || all.IsNull()) return d;
   if (!all.IsMap()) root.fail("defaults", "expected a mapping of source keys (e.g. rate_limit:, checkpoint:)");
-  auto type_of = [&](const YAML::Node& e) {
-    YAML::Node t = e["type"] ? e["type"] : all["type"];
-    return t && t.IsScalar() ? t.Scalar() : std::string();
-  };
-  bool any_pull = false, any_webhook = false;
-  for (const auto& e : entries) (type_of(e.yaml) == "zendesk_webhook" ? any_webhook : any_pull) = true;
-  d.pull = YAML::Node(YAML::NodeType::Map);
-  d.webhook = YAML::Node(YAML::NodeType::Map);
+  std::set<std::string> present;  // the types the entries have
+  for (const auto& e : entries) {
+    YAML::Node t = e.yaml["type"] ? e.yaml["type"] : all["type"];
+    if (t && t.IsScalar()) present.insert(t.Scalar());
+  }
   for (auto it = all.begin(); it != all.end(); ++it) {
     std::string k = it->first.Scalar();
     if (k == "name") throw ConfigError("defaults.name", "each source names itself; set name in each entry");
-    bool webhook = kWebhookDefaultKeys.count(k) || kBothDefaultKeys.count(k);
-    bool pull = !kWebhookDefaultKeys.count(k);
-    if (webhook) d.webhook[k] = it->second;
-    if (pull) d.pull[k] = it->second;
-    if (!(webhook && any_webhook) && !(pull && any_pull))
-      throw ConfigError("defaults." + k, std::string("is a ") + (pull ? "zendesk_pull" : "zendesk_webhook") +
+    std::vector<const source::SourceType*> takers;
+    for (const auto& t : source::source_types())
+      if (k == "type" || k == "checkpoint" || (t.default_keys && t.default_keys->count(k))) takers.push_back(&t);
+    if (takers.empty())  // nobody lists it: the types that take the rest
+      for (const auto& t : source::source_types())
+        if (!t.default_keys) takers.push_back(&t);
+    bool used = false;
+    for (const auto* t : takers) {
+      d[t->name][k] = it->second;
+      used = used || present.count(t->name);
+    }
+    if (!used)
+      throw ConfigError("defaults." + k, "is a " + (takers.empty() ? std::string("no type's") : takers[0]->name) +
                                              " setting and no source of that type takes it (a misspelt key?)");
   }
   return d;
@@ -134,13 +132,14 @@ void read_sources(const ConfigNode& root, AppConfig& c) {
       root.fail("sources", "set either sources (a list) or the zendesk shorthand for one source, not both");
     for (const char* key : {"defaults", "sources_from"})
       if (root.has(key)) root.fail(key, "applies to the sources list; the zendesk shorthand is one source");
-    PullSourceConfig& s = c.sources.emplace_back();
-    s.name = "zendesk";
+    auto s = std::make_shared<PullSourceConfig>();
+    s->name = "zendesk";
     ConfigNotes notes{c.secrets, c.warnings};
-    read_pull_source(root.child("zendesk"), s, notes);
-    if (!s.dedup_with.empty())
+    read_pull_source(root.child("zendesk"), *s, notes);
+    if (!s->dedup_with.empty())
       root.child("zendesk").fail("dedup_with", "needs a zendesk_webhook source beside it: use the sources list");
-    s.checkpoint_path = root.child("checkpoint").require_string("path");
+    s->checkpoint_path = root.child("checkpoint").require_string("path");
+    c.sources.push_back(std::move(s));
     c.sources_form = "zendesk (shorthand for one zendesk_pull source named \"zendesk\")";
     return;
   }
@@ -183,31 +182,26 @@ void read_sources(const ConfigNode& root, AppConfig& c) {
                           name.empty() ? "is required" : "expected lower-case letters, digits, '-' or '_' (at most 64)");
       path = "sources[" + name + "]";
     }
-    const YAML::Node& own = e.yaml;
-    const YAML::Node& pull_defaults = defaults.pull;
-    YAML::Node t = own["type"] ? own["type"] : pull_defaults ? pull_defaults["type"] : YAML::Node();
-    bool webhook_type = t && t.IsScalar() && t.Scalar() == "zendesk_webhook";
-    ConfigNode item = root.adopt(e.yaml, path, e.file, webhook_type ? defaults.webhook : defaults.pull);
-    std::string type = item.require_string("type");
-    if (type != "zendesk_pull" && type != "zendesk_webhook")
-      item.fail("type", "unknown source type " + item.shown("type", type) + "; known types: zendesk_pull, zendesk_webhook");
+    YAML::Node t = e.yaml["type"] ? e.yaml["type"] : root.raw("defaults")["type"];
+    const source::SourceType* type = t && t.IsScalar() ? source::find_source_type(t.Scalar()) : nullptr;
+    ConfigNode item = root.adopt(e.yaml, path, e.file, type ? defaults.at(type->name) : YAML::Node());
+    std::string type_name = item.require_string("type");
+    if (!type) {
+      std::string known;
+      for (const auto& k : source::source_types()) known += (known.empty() ? "" : ", ") + k.name;
+      item.fail("type", "unknown source type " + item.shown("type", type_name) + "; known types: " + known);
+    }
     std::string name = item.require_string("name");
     if (!is_source_name(name))
       item.fail("name", "expected lower-case letters, digits, '-' or '_' (at most 64), got " + item.shown("name", name));
     std::string where = path + (e.file.empty() ? "" : " (" + e.file + ")");
     auto [owner, fresh] = name_owner.emplace(name, where);
     if (!fresh) item.fail("name", "\"" + name + "\" is already the name of another source (" + owner->second + ")");
-    if (type == "zendesk_webhook") {
-      read_webhook_source(item, c.webhooks.emplace_back());
-      c.webhooks.back().checkpoint_path = expand_source(c.webhooks.back().checkpoint_path, name);
-    } else {
-      PullSourceConfig& s = c.sources.emplace_back();
-      s.name = name;
-      ConfigNotes notes{c.secrets, c.warnings};
-      read_pull_source(item, s, notes);
-      s.checkpoint_path = expand_source(item.child("checkpoint").require_string("path"), name);
-      item.reject_unknown_keys();
-    }
+    ConfigNotes notes{c.secrets, c.warnings};
+    std::shared_ptr<source::SourceEntry> entry = type->read(item, notes);
+    entry->name = name;
+    entry->checkpoint_path = expand_source(entry->checkpoint_path, name);
+    c.sources.push_back(std::move(entry));
     read.emplace_back(name, item);
   }
   // Two sources writing one file would overwrite each other's position.
@@ -219,8 +213,7 @@ void read_sources(const ConfigNode& root, AppConfig& c) {
     return (ec ? std::filesystem::path(p).lexically_normal() : resolved).string();
   };
   std::unordered_map<std::string, std::string> checkpoint_owner;
-  for (const auto& s : c.sources) checkpoint_owner.emplace(same_file(s.checkpoint_path), s.name);
-  for (const auto& w : c.webhooks) checkpoint_owner.emplace(same_file(w.checkpoint_path), w.name);
+  for (const auto& s : c.sources) checkpoint_owner.emplace(same_file(s->checkpoint_path), s->name);
   std::unordered_map<std::string, const ConfigNode*> node_of;
   for (const auto& [name, item] : read) node_of.emplace(name, &item);
   auto check_own = [&](const std::string& name, const std::string& path) {
@@ -230,17 +223,11 @@ void read_sources(const ConfigNode& root, AppConfig& c) {
           "path", "is also source \"" + owner + "\"'s checkpoint (" + path +
                       "); give each source its own file (with many, put {source} in the path: it becomes the name)");
   };
-  for (const auto& s : c.sources) check_own(s.name, s.checkpoint_path);
-  for (const auto& w : c.webhooks) check_own(w.name, w.checkpoint_path);
+  for (const auto& s : c.sources) check_own(s->name, s->checkpoint_path);
   // The message's order follows the entries; check in that order.
-  for (const auto& s : c.sources) {
-    if (s.dedup_with.empty()) continue;
-    bool found = std::any_of(c.webhooks.begin(), c.webhooks.end(), [&](const auto& w) { return w.name == s.dedup_with; });
-    if (!found)
-      node_of.at(s.name)->fail("dedup_with", "names no zendesk_webhook source: " +
-                                                 node_of.at(s.name)->shown("dedup_with", s.dedup_with));
-  }
-  c.sources_form = "sources (" + std::to_string(c.sources.size() + c.webhooks.size()) + ")";
+  for (const auto& s : c.sources)
+    if (const auto& check = source::type_of(*s).check) check(*s, c.sources, *node_of.at(s->name));
+  c.sources_form = "sources (" + std::to_string(c.sources.size()) + ")";
 }
 
 }  // namespace
@@ -268,6 +255,9 @@ AppConfig load_config(const ConfigNode& root) {
                                       std::chrono::milliseconds(0));
 
   c.sinks = sinks::configure_all(root);
+  // Exactly once and coordination move positions: every source must have one.
+  const bool every_source_keeps_position = std::all_of(
+      c.sources.begin(), c.sources.end(), [](const auto& s) { return source::type_of(*s).keeps_position; });
   for (size_t i = 0; i < c.sinks.size(); ++i) {
     if (!c.sinks[i].read_position) continue;
     // The transaction holds one sink's records and one source's position.
@@ -275,7 +265,7 @@ AppConfig load_config(const ConfigNode& root) {
     if (c.sinks.size() != 1)
       sink.fail("exactly_once", "needs this kafka sink to be the only sink: another sink's deliveries would be "
                                 "outside its transactions");
-    if (c.sources.empty() || !c.webhooks.empty())
+    if (!every_source_keeps_position)
       sink.fail("exactly_once", "needs zendesk_pull sources only (their positions are what the transactions "
                                 "store; a webhook source keeps none)");
   }
@@ -288,7 +278,7 @@ AppConfig load_config(const ConfigNode& root) {
     c.coordination = coord::parse_coordination(co);
   }
   if (c.coordination.enabled) {
-    if (c.sources.empty() || !c.webhooks.empty())
+    if (!every_source_keeps_position)
       co.fail("enabled", "needs zendesk_pull sources only: a zendesk_webhook source is not coordinated; run it in a "
                          "single-replica deployment of its own (docs/KAFKA.md, Coordination)");
     bool positions_in_kafka =
@@ -337,11 +327,12 @@ AppConfig load_config(const ConfigNode& root) {
 
 const PullSourceConfig& pull_source(const AppConfig& config, const std::string& name) {
   std::string names;
-  for (const auto& s : config.sources) {
-    if (name.empty() ? config.sources.size() == 1 : s.name == name) return s;
-    names += (names.empty() ? "" : ", ") + s.name;
+  auto pulls = sources_of<PullSourceConfig>(config);
+  for (const auto* s : pulls) {
+    if (name.empty() ? pulls.size() == 1 : s->name == name) return *s;
+    names += (names.empty() ? "" : ", ") + s->name;
   }
-  if (config.sources.empty())
+  if (pulls.empty())
     throw FatalError("this command reads an account through a zendesk_pull source's credentials; the config has none");
   throw FatalError(name.empty() ? "the config has several pull sources (" + names + "): say which with --source NAME"
                                 : "no pull source named \"" + name + "\" in the config (it has " + names + ")");

@@ -11,6 +11,7 @@
 #include "log/logger.h"
 #include "sink_registry.h"
 #include "enrich/user_directory.h"
+#include "sources/source_types.h"
 #include "sources/zendesk_pull/pull_config.h"
 #include "sources/zendesk_webhook/webhook_config.h"
 
@@ -31,8 +32,8 @@ struct HealthSettings {
 };
 
 struct AppConfig {
-  std::vector<PullSourceConfig> sources;
-  std::vector<WebhookSourceConfig> webhooks;
+  // Every entry of `sources:`, in order, each read by its type.
+  source::SourceEntries sources;
   std::string sources_form;  // which form was read, for validate: "zendesk (shorthand...)" or "sources"
 
   size_t max_inflight_batches = 4;  // per source
@@ -62,6 +63,16 @@ struct AppConfig {
 };
 
 AppConfig load_config(const ConfigNode& root);
+
+// The entries of one type's settings, e.g. sources_of<PullSourceConfig>:
+// for the commands that read an account through a type's own settings.
+template <class Settings>
+std::vector<const Settings*> sources_of(const AppConfig& config) {
+  std::vector<const Settings*> out;
+  for (const auto& s : config.sources)
+    if (auto* typed = dynamic_cast<const Settings*>(s.get())) out.push_back(typed);
+  return out;
+}
 
 // The pull source named `name`, or the only one when `name` is "" (the
 // commands that work on one account: export, report, webhook). Throws

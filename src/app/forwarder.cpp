@@ -21,8 +21,7 @@
 #include "pipeline/pipeline.h"
 #include "sched/memory_budget.h"
 #include "sched/scheduler.h"
-#include "sources/zendesk_pull/pull_run.h"
-#include "sources/zendesk_webhook/push_run.h"
+#include "sources/source_types.h"
 
 namespace zf::app {
 
@@ -31,7 +30,7 @@ namespace {
 std::vector<pipeline::NamedSink> build_sinks(const AppConfig& config, Logger& log, ProcessMetrics& metrics) {
   std::vector<pipeline::NamedSink> sinks;
   std::string sources;
-  for (const auto& c : config.sources) sources += (sources.empty() ? "" : "+") + c.name;
+  for (const auto& c : config.sources) sources += (sources.empty() ? "" : "+") + c->name;
   // With coordination every replica has the same sources: the default
   // transactional id would make them fence each other. One per replica
   // (its host name) keeps them apart; it does not fence a zombie owner of
@@ -66,14 +65,16 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
                      "stopped; run --once with a config without coordination");
   ProcessMetrics process(ZF_VERSION);
   process.set_per_source_histograms(
-      config.health.per_source_histograms.value_or(config.sources.size() + config.webhooks.size() <= 100));
+      config.health.per_source_histograms.value_or(config.sources.size() <= 100));
   auto sinks = build_sinks(config, log, process);
   pipeline::BatchNumbers numbers;
   // Declared before the runs, so they outlive them: a run's last retries
   // and commits are posted here.
   sched::Scheduler commits(2, "zf-commit");
-  // No more fetch workers than pull sources: one account needs one.
-  sched::Scheduler fetchers(std::clamp<size_t>(config.sources.size(), 1, config.workers), "zf-fetch");
+  // No more fetch workers than polled sources: one account needs one.
+  size_t polled_sources = static_cast<size_t>(std::count_if(
+      config.sources.begin(), config.sources.end(), [](const auto& s) { return source::type_of(*s).polled; }));
+  sched::Scheduler fetchers(std::clamp<size_t>(polled_sources, 1, config.workers), "zf-fetch");
   sched::MemoryBudget budget(config.memory_limit_bytes);
   std::vector<std::pair<std::string, PositionReader>> position_keepers;
   for (const auto& s : config.sinks)
@@ -99,45 +100,50 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
                 "Threads the pull sources share (pipeline.workers, at most one per source).")
       .Add({})
       .Set(static_cast<double>(fetchers.workers()));
-  // What each push source delivered, for the pull sources that dedup_with
-  // it and for its own retries.
-  std::map<std::string, std::shared_ptr<source::RecentIds>> pushed;
-  for (const auto& c : config.webhooks)
-    pushed[c.name] = std::make_shared<source::RecentIds>(c.max_ids, c.checkpoint_path);
-  std::vector<std::unique_ptr<source::PushRun>> push_runs;
-  std::vector<std::unique_ptr<source::PullRun>> pull_runs;
-  for (const auto& c : config.webhooks)
-    push_runs.push_back(std::make_unique<source::PushRun>(c, ctx, pushed.at(c.name)));
+  // Every run through its type (src/sources/source_types.h): what runs
+  // offer each other first (a push source's delivered ids), then the runs.
+  // With coordination, the polled sources are built when assigned instead.
   const bool coordinated = config.coordination.enabled;
-  if (!coordinated)
-    for (const auto& c : config.sources)
-      pull_runs.push_back(
-          std::make_unique<source::PullRun>(c, ctx, c.dedup_with.empty() ? nullptr : pushed.at(c.dedup_with)));
+  source::RunLinks links;
+  for (const auto& s : config.sources)
+    if (const auto& offer = source::type_of(*s).offer) offer(*s, links);
+  std::vector<std::unique_ptr<source::Run>> started;
+  std::vector<source::Run*> polled;  // of `started`, in config order
+  for (const auto& s : config.sources) {
+    const auto& type = source::type_of(*s);
+    if (coordinated && type.polled) continue;
+    started.push_back(type.build(*s, ctx, links, false));
+    if (type.polled) polled.push_back(started.back().get());
+  }
 
   // Coordination: the sources this replica owns now, each built when
   // assigned (its constructor reads the durable position) and destroyed
   // when revoked, once stopped and committed.
   struct Owned {
     std::mutex mu;
-    std::map<std::string, std::unique_ptr<source::PullRun>> runs;
+    std::map<std::string, std::unique_ptr<source::Run>> runs;
     // Revoked with batches still unacknowledged: the sinks may still call
     // back into them, so they live until the sinks closed.
-    std::vector<std::unique_ptr<source::PullRun>> retired;
+    std::vector<std::unique_ptr<source::Run>> retired;
     std::atomic<bool> failed{false};
   } owned;
   std::unique_ptr<coord::CoordMetrics> coord_metrics;
   std::unique_ptr<coord::Coordinator> coordinator;
   if (coordinated) {
+    std::map<std::string, const source::SourceEntry*> entry_of;
     std::vector<std::string> names;
-    for (const auto& c : config.sources) names.push_back(c.name);
+    for (const auto& s : config.sources) {
+      names.push_back(s->name);
+      entry_of[s->name] = s.get();
+    }
     coord_metrics = std::make_unique<coord::CoordMetrics>(process.registry(), config.coordination.group, names);
     coord::CoordinatorCallbacks callbacks;
-    callbacks.on_assigned = [&](std::vector<std::string> assigned) {
+    callbacks.on_assigned = [&, entry_of](std::vector<std::string> assigned) {
       for (const auto& name : assigned) {
-        const auto& c = pull_source(config, name);
-        std::unique_ptr<source::PullRun> run;
+        const source::SourceEntry& entry = *entry_of.at(name);
+        std::unique_ptr<source::Run> run;
         try {
-          run = std::make_unique<source::PullRun>(c, ctx, nullptr, true);
+          run = source::type_of(entry).build(entry, ctx, links, true);
         } catch (const std::exception& e) {
           log.error("cannot start an assigned source; stopping", {{"source", name}, {"error", e.what()}});
           owned.failed = true;
@@ -149,14 +155,14 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
         // after it: lease_margin covers that request (keep the HTTP timeout
         // below it), so it still ends inside the session.
         log.info("source assigned: running", {{"source", name}});  // before its first request
-        run->schedule(std::chrono::steady_clock::now(),
-                      [&coordinator, name] { return coordinator->may_poll(name, coord::Lease::Clock::now()); });
+        run->start(std::chrono::steady_clock::now(),
+                   [&coordinator, name] { return coordinator->may_poll(name, coord::Lease::Clock::now()); });
         std::lock_guard lock(owned.mu);
         owned.runs[name] = std::move(run);
       }
     };
     callbacks.on_revoked = [&](std::vector<std::string> revoked) {
-      std::vector<std::unique_ptr<source::PullRun>> stopping;
+      std::vector<std::unique_ptr<source::Run>> stopping;
       {
         std::lock_guard lock(owned.mu);
         for (const auto& name : revoked) {
@@ -167,11 +173,8 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
         }
       }
       // All stop fetching first, then they drain within one bound.
-      for (auto& r : stopping) {
-        r->revoked.request();
-        fetchers.wake(r->job->load());
-      }
-      for (auto& r : stopping) r->finished.wait();
+      for (auto& r : stopping) r->revoke();
+      for (auto& r : stopping) r->wait_revoked();
       auto deadline = std::chrono::steady_clock::now() + config.coordination.handoff_timeout;
       for (auto& r : stopping) {
         r->finish_loop(std::max(std::chrono::milliseconds(0), std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -191,11 +194,11 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
     coordinator = std::make_unique<coord::Coordinator>(config.coordination, names, std::move(callbacks),
                                                        *coord_metrics, log);
   }
-  // Reading a thousand accounts' config left its garbage in the arenas.
+  // Reading a thousand accounts' config left its garbage in the arenas
+  // (of glibc's allocator, in a build without jemalloc).
   malloc_trim(0);
   std::vector<source::Run*> runs;
-  for (auto& r : push_runs) runs.push_back(r.get());
-  for (auto& r : pull_runs) runs.push_back(r.get());
+  for (auto& r : started) runs.push_back(r.get());
 
   std::unique_ptr<HttpEndpoint> endpoint;
   if (!config.health.listen.empty()) {
@@ -234,43 +237,29 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
       memory_in_flight.Set(static_cast<double>(budget.used()));
       memory_waiting.Set(static_cast<double>(budget.waiting()));
       // Pages are allocated on fetch workers and freed on sink and commit
-      // threads, so glibc's per-thread arenas keep what a catch-up freed;
-      // giving it back keeps a thousand idle accounts' RSS at what they hold.
+      // threads, so glibc's per-thread arenas (in a build without jemalloc)
+      // keep what a catch-up freed; giving it back keeps a thousand idle
+      // accounts' RSS at what they hold.
       if (++ticks % 10 == 0) malloc_trim(0);
       process.tick();
     } while (ticker.stop.sleep_for(std::chrono::seconds(1)));
   });
 
-  // Every pull source on the shared workers, their first polls spread so a
-  // thousand accounts do not all ask in the same second.
+  // Every polled source on the shared workers, their first polls spread so
+  // a thousand accounts do not all ask in the same second; every other
+  // source (pushes) on a thread of its own, at once.
   auto spread = config.startup_spread.value_or(
-      std::min<std::chrono::milliseconds>(std::chrono::seconds(30), std::chrono::milliseconds(25) * pull_runs.size()));
+      std::min<std::chrono::milliseconds>(std::chrono::seconds(30), std::chrono::milliseconds(25) * polled.size()));
   auto t0 = std::chrono::steady_clock::now();
-  for (size_t i = 0; i < pull_runs.size(); ++i)
-    pull_runs[i]->schedule(t0 + spread * static_cast<int64_t>(i) / static_cast<int64_t>(pull_runs.size()));
-  if (pull_runs.size() > 1)
-    log.info("pull sources scheduled", {{"sources", pull_runs.size()}, {"workers", fetchers.workers()},
+  for (size_t i = 0; i < polled.size(); ++i)
+    polled[i]->start(t0 + spread * static_cast<int64_t>(i) / static_cast<int64_t>(polled.size()), nullptr);
+  for (auto* r : runs)
+    if (std::find(polled.begin(), polled.end(), r) == polled.end()) r->start(t0, nullptr);
+  if (polled.size() > 1)
+    log.info("pull sources scheduled", {{"sources", polled.size()}, {"workers", fetchers.workers()},
                                         {"startup_spread_ms", spread.count()},
                                         {"memory_limit_mib", config.memory_limit_bytes >> 20}});
 
-  // Each push source on its own thread. A source that fails stops the
-  // others: the process exits with its error and is restarted as a whole.
-  std::vector<std::thread> threads;
-  for (auto& run : push_runs) {
-    threads.emplace_back([&r = *run, &stop] {
-      auto t0 = std::chrono::steady_clock::now();
-      try {
-        r.result = r.run_loop();
-      } catch (const std::exception& e) {
-        r.result.ok = false;
-        r.result.error = std::string("unexpected error: ") + e.what();
-        r.result.stopping_since = std::chrono::steady_clock::now();
-      }
-      r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      r.health.running = false;
-      if (!r.result.ok) stop.request();
-    });
-  }
   if (coordinated) {
     // Sources start when assigned; the replica runs until a stop.
     try {
@@ -290,15 +279,11 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
     while (!fetchers.wait_all_finished(std::chrono::milliseconds(200)))
       if (stop.requested()) break;
   }
-  auto pull_stopping = std::chrono::steady_clock::now();
+  auto jobs_stopped = std::chrono::steady_clock::now();
   fetchers.stop_jobs();
-  for (auto& t : threads) t.join();
-  std::chrono::steady_clock::time_point stopping_since =
-      pull_runs.empty() && !coordinated ? std::chrono::steady_clock::time_point{} : pull_stopping;
-  for (auto& r : pull_runs)
-    if (r->loop.result().stopping_since.time_since_epoch().count() > 0)
-      stopping_since = std::max(stopping_since, std::min(pull_stopping, r->loop.result().stopping_since));
-  for (auto& r : push_runs) stopping_since = std::max(stopping_since, r->result.stopping_since);
+  // shutdown_timeout counts from when the last source stopped fetching.
+  sched::SteadyTime stopping_since = coordinated ? jobs_stopped : sched::SteadyTime{};
+  for (auto* r : runs) stopping_since = std::max(stopping_since, r->join(jobs_stopped));
 
   // Sinks may still acknowledge while they close: those commits must reach
   // the committers before they stop. Draining and closing share one
@@ -308,7 +293,7 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
                     config.shutdown_timeout - std::chrono::duration_cast<std::chrono::milliseconds>(
                                                   std::chrono::steady_clock::now() - stopping_since));
   };
-  for (auto& r : pull_runs) r->finish_loop(left());
+  for (auto* r : runs) r->finish_loop(left());
   // No batch is sent again once closing starts; acks still count.
   for (auto* r : runs) r->stop_retries();
   pipeline::close_all(sinks, left());

@@ -479,13 +479,7 @@ int main(int argc, char** argv) {
     std::cout << "config " << args.config << " is valid: " << config.sinks.size() << " sink(s); sources read from "
               << config.sources_form << ":\n";
     for (const auto& s : config.sources)
-      std::cout << "  " << s.name << ": zendesk_pull, account " << s.account << ", budget " << s.rate_limit_requests
-                << " requests per " << s.rate_limit_period.count() / 1000.0 << " s, checkpoint " << s.checkpoint_path
-                << (s.enrich_users ? ", names from the Users API" : "") << "\n";
-    for (const auto& w : config.webhooks)
-      std::cout << "  " << w.name << ": zendesk_webhook, account " << w.account << ", listening on "
-                << (w.settings.tls_cert_file.empty() ? "http://" : "https://") << w.settings.host << ":" << w.settings.port
-                << w.settings.path << ", " << w.settings.secrets.size() << " signing secret(s)\n";
+      std::cout << "  " << s->name << ": " << zf::source::type_of(*s).describe(*s) << "\n";
     return 0;
   }
   for (const auto& w : config.warnings) log.warn(w, {{"config", args.config}});

@@ -247,10 +247,12 @@ int run_verify(const AppConfig& config, const VerifyOptions& o, Logger& log, Sto
   // record of the account, pushed or pulled. A webhook source alone has no
   // credentials to list with: nothing proves its deliveries.
   std::map<std::string, std::vector<const WebhookSourceConfig*>> covers;  // pull source name -> webhook sources
-  for (const auto& w : config.webhooks) {
+  const auto pulls = sources_of<PullSourceConfig>(config);
+  for (const auto* webhook : sources_of<WebhookSourceConfig>(config)) {
+    const WebhookSourceConfig& w = *webhook;
     const PullSourceConfig* by = nullptr;
-    for (const auto& c : config.sources)
-      if (c.account == w.account && (!by || c.dedup_with == w.name)) by = &c;
+    for (const auto* c : pulls)
+      if (c->account == w.account && (!by || c->dedup_with == w.name)) by = c;
     nlohmann::json entry = {{"source", w.name}, {"type", "zendesk_webhook"}, {"account", w.account}};
     if (by) {
       covers[by->name].push_back(&w);
@@ -258,10 +260,9 @@ int run_verify(const AppConfig& config, const VerifyOptions& o, Logger& log, Sto
     } else {
       std::string why = "cannot verify: no API credentials for account " + w.account + " (zendesk_webhook source " +
                         w.name + " has none; ";
-      auto dedup = std::find_if(config.sources.begin(), config.sources.end(),
-                                [&](const auto& c) { return c.dedup_with == w.name; });
-      why += dedup != config.sources.end()
-                 ? "its dedup_with source " + dedup->name + " reads account " + dedup->account +
+      auto dedup = std::find_if(pulls.begin(), pulls.end(), [&](const auto* c) { return c->dedup_with == w.name; });
+      why += dedup != pulls.end()
+                 ? "its dedup_with source " + (*dedup)->name + " reads account " + (*dedup)->account +
                        ": spell the account the same in both)"
                  : "add a zendesk_pull source of this account, e.g. with dedup_with: " + w.name +
                        ", to the config verify runs with)";
@@ -271,7 +272,8 @@ int run_verify(const AppConfig& config, const VerifyOptions& o, Logger& log, Sto
     report["push_sources"].push_back(entry);
   }
 
-  for (const auto& c : config.sources) {
+  for (const auto* pull : pulls) {
+    const PullSourceConfig& c = *pull;
     struct Holding {
       const sinks::ConfiguredSink* sink;
       nlohmann::json report;

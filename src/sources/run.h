@@ -50,6 +50,20 @@ struct RunContext {
 struct Run {
   explicit Run(std::string source_name) : name(std::move(source_name)) {}
   virtual ~Run() = default;
+  // Starts fetching or listening: a polled source's first step at `first`
+  // on the fetch workers (`may_poll`, coordination: asked before each step;
+  // while it refuses, nothing is sent), a push source on its own thread.
+  virtual void start(sched::SteadyTime first, std::function<bool()> may_poll) = 0;
+  // Coordination's revoke: asks this run alone to stop fetching, then waits
+  // until it has. Only polled runs are coordinated.
+  virtual void revoke() = 0;
+  virtual void wait_revoked() = 0;
+  // Once the process stopped fetching (`jobs_stopped`: the fetch workers'
+  // jobs ended): joins what the run started; returns when it stopped
+  // fetching, from when shutdown_timeout counts.
+  virtual sched::SteadyTime join(sched::SteadyTime jobs_stopped) = 0;
+  // Waits up to `left` for what is in flight.
+  virtual void finish_loop(std::chrono::milliseconds left) = 0;
   virtual void stop_retries() = 0;
   virtual void tick(int64_t now_ms) = 0;
   // Once every source stopped and the sinks closed: the commits acks made

@@ -13,6 +13,14 @@
 #include "test_dirs.h"
 
 using namespace zf;
+using zf::source::PullSourceConfig;
+using zf::source::WebhookSourceConfig;
+
+// The i-th source of one type, as the config lists them.
+const PullSourceConfig& pull(const app::AppConfig& c, size_t i) { return *app::sources_of<PullSourceConfig>(c).at(i); }
+const WebhookSourceConfig& webhook(const app::AppConfig& c, size_t i) {
+  return *app::sources_of<WebhookSourceConfig>(c).at(i);
+}
 
 namespace {
 const std::string kValid = R"(zendesk:
@@ -58,7 +66,7 @@ void check_errors(const std::vector<ErrorCase>& cases, const std::string& hidden
 TEST_CASE("config: a minimal valid config loads with production defaults") {
   auto app = app::load_config(ConfigNode::load_string(kValid));
   REQUIRE(app.sources.size() == 1);
-  const auto& c = app.sources[0];
+  const auto& c = pull(app, 0);
   CHECK(c.name == "zendesk");
   CHECK(app.sources_form.rfind("zendesk (shorthand", 0) == 0);
   CHECK(c.account == "acme");
@@ -79,7 +87,7 @@ TEST_CASE("config: the 0.1 keys overlap and dedup_max_ids still load, each with 
   std::string yaml = kValid;
   yaml.replace(yaml.find("subdomain: acme"), 15, "subdomain: acme\n  overlap: 5m\n  dedup_max_ids: 50000");
   auto c = app::load_config(ConfigNode::load_string(yaml));
-  CHECK(c.sources[0].source.windows.late_read_delay_s == 300);
+  CHECK(pull(c, 0).source.windows.late_read_delay_s == 300);
   REQUIRE(c.warnings.size() == 2);
   CHECK(c.warnings[0].find("zendesk.late_read_delay") != std::string::npos);
   CHECK(c.warnings[1].find("ignored") != std::string::npos);
@@ -134,8 +142,8 @@ sinks:
   - {type: jsonl, path: "-"}
 )";
   auto app = app::load_config(ConfigNode::load_string(base));
-  REQUIRE(app.webhooks.size() == 1);
-  const auto& w = app.webhooks[0];
+  REQUIRE(app::sources_of<WebhookSourceConfig>(app).size() == 1);
+  const auto& w = webhook(app, 0);
   CHECK(w.name == "push");
   CHECK(w.settings.host == "0.0.0.0");
   CHECK(w.settings.port == 8443);
@@ -168,8 +176,8 @@ sinks:
   auto tuned = app::load_config(ConfigNode::load_string(
       base.substr(0, base.find("    ack_timeout")) + "    max_buffered_mib: 16\n    max_connections_per_ip: 50\n" +
       base.substr(base.find("    ack_timeout"))));
-  CHECK(tuned.webhooks[0].settings.max_buffered_bytes == size_t{16} << 20);
-  CHECK(tuned.webhooks[0].settings.max_connections_per_ip == 50);
+  CHECK(webhook(tuned, 0).settings.max_buffered_bytes == size_t{16} << 20);
+  CHECK(webhook(tuned, 0).settings.max_connections_per_ip == 50);
   CHECK(err("ack_timeout: 3s", "ack_timeout: 3s\n    max_body_size_kib: 4096\n    max_buffered_mib: 2")
             .find("config: sources[1].max_buffered_mib: must hold one request") != std::string::npos);
   // A large push may use only 7/8 of the budget (the listener keeps the rest
@@ -184,15 +192,15 @@ TEST_CASE("config: enrich.users takes the source's account and auth, with its ow
   yaml.replace(yaml.find("subdomain: acme"), 15,
                "subdomain: acme\n  enrich: {users: true, cache_ttl: 10m, cache_size: 5000, rate_limit: {requests: 20}}");
   auto app = app::load_config(ConfigNode::load_string(yaml));
-  REQUIRE(app.sources[0].enrich_users);
-  const auto& d = *app.sources[0].enrich_users;
+  REQUIRE(pull(app, 0).enrich_users);
+  const auto& d = *pull(app, 0).enrich_users;
   CHECK(d.base_url == "https://acme.zendesk.com");
-  CHECK(d.authorization == app.sources[0].source.authorization);
+  CHECK(d.authorization == pull(app, 0).source.authorization);
   CHECK(d.ttl == std::chrono::minutes(10));
   CHECK(d.max_entries == 5000);
   CHECK(d.budget_requests == 20);
   CHECK(d.http.total_timeout == std::chrono::seconds(5));
-  CHECK_FALSE(app::load_config(ConfigNode::load_string(kValid)).sources[0].enrich_users);  // off by default
+  CHECK_FALSE(pull(app::load_config(ConfigNode::load_string(kValid)), 0).enrich_users);  // off by default
 }
 
 TEST_CASE("config hardening (#11, #13, #14, #15): overflowing durations, bad ports, look-alike hosts, URL credentials") {
@@ -274,7 +282,7 @@ TEST_CASE("config: ${ENV} is interpolated and secrets are collected for redactio
   bool found = false;
   for (const auto& s : c.secrets) found |= s == "env-provided-token-123";
   CHECK(found);
-  CHECK(c.sources[0].source.authorization.rfind("Basic ", 0) == 0);
+  CHECK(pull(c, 0).source.authorization.rfind("Basic ", 0) == 0);
 }
 
 namespace {
@@ -306,8 +314,8 @@ TEST_CASE("config (#13): sources: lists several accounts, each with its own name
   auto app = app::load_config(ConfigNode::load_string(kTwoSources));
   REQUIRE(app.sources.size() == 2);
   CHECK(app.sources_form == "sources (2)");
-  const auto& a = app.sources[0];
-  const auto& g = app.sources[1];
+  const auto& a = pull(app, 0);
+  const auto& g = pull(app, 1);
   CHECK(a.name == "acme");
   CHECK(a.account == "acme");
   CHECK(a.rate_limit_requests == 30);
@@ -391,7 +399,7 @@ sinks:
     yaml.replace(yaml.find(from), from.size(), to);
     return error_of(yaml);
   };
-  CHECK(app.sources[0].source.windows.late_read_delay_s == 600);  // the default: late reads stay on
+  CHECK(pull(app, 0).source.windows.late_read_delay_s == 600);  // the default: late reads stay on
   CHECK(err("transaction_timeout: 30s}\n", "transaction_timeout: 30s}\n  - {type: jsonl, path: \"-\"}\n")
             .find("config: sinks[0].exactly_once: needs this kafka sink to be the only sink") != std::string::npos);
   // Several accounts share the sink: each transaction holds each one's position.
@@ -440,8 +448,8 @@ sources:
      checkpoint: {path: /data/globex.json}}
 )" + kSink));
   REQUIRE(app.sources.size() == 2);
-  const auto& a = app.sources[0];
-  const auto& g = app.sources[1];
+  const auto& a = pull(app, 0);
+  const auto& g = pull(app, 1);
   CHECK(a.rate_limit_requests == 10);                        // the entry's
   CHECK(a.rate_limit_period == std::chrono::seconds(30));    // merged from defaults, same mapping
   CHECK(a.source.windows.poll_interval_s == 45);
@@ -527,12 +535,12 @@ sources_from: [accounts, more.yaml]
   std::filesystem::current_path(cwd);
   REQUIRE(error == "");
   std::vector<std::string> names;
-  for (const auto& s : app.sources) names.push_back(s.name);
+  for (const auto& s : app.sources) names.push_back(s->name);
   CHECK(names == std::vector<std::string>{"inline", "alpha", "zeta", "bravo", "charlie"});
-  CHECK(app.sources[3].rate_limit_requests == 7);
-  CHECK(app.sources[1].rate_limit_requests == 50);
-  CHECK(app.sources[4].checkpoint_path == "/var/lib/zf/charlie.json");
-  CHECK(app.sources[1].source.authorization != app.sources[2].source.authorization);  // zeta's own token
+  CHECK(pull(app, 3).rate_limit_requests == 7);
+  CHECK(pull(app, 1).rate_limit_requests == 50);
+  CHECK(pull(app, 4).checkpoint_path == "/var/lib/zf/charlie.json");
+  CHECK(pull(app, 1).source.authorization != pull(app, 2).source.authorization);  // zeta's own token
   CHECK(std::find(app.secrets.begin(), app.secrets.end(), "zeta-token") != app.secrets.end());
   CHECK(std::find(app.secrets.begin(), app.secrets.end(), "dflt-token") != app.secrets.end());
   std::filesystem::remove_all(dir);
@@ -605,7 +613,7 @@ sources_from: accounts
   MESSAGE("loaded " << kAccounts << " accounts in " << ms << " ms");
   REQUIRE(app.sources.size() == kAccounts);
   for (int i = 0; i < kAccounts; ++i) {
-    const auto& s = app.sources[static_cast<size_t>(i)];
+    const auto& s = pull(app, static_cast<size_t>(i));
     CAPTURE(i);
     CHECK(s.name == name_of(i));
     CHECK(s.account == name_of(i));
@@ -628,12 +636,12 @@ sources:
   - {type: zendesk_webhook, name: push, account: acme, listen: "127.0.0.1:8443", signing_secret: s3cr3t}
   - {type: zendesk_pull, name: pull, subdomain: acme, dedup_with: push}
 )" + kSink));
-  REQUIRE(app.webhooks.size() == 1);
-  CHECK(app.webhooks[0].settings.ack_timeout == std::chrono::seconds(3));
-  CHECK(app.webhooks[0].checkpoint_path == "/tmp/zf-push.state");
-  REQUIRE(app.sources.size() == 1);
-  CHECK(app.sources[0].checkpoint_path == "/tmp/zf-pull.state");
-  CHECK(app.sources[0].dedup_with == "push");
+  REQUIRE(app::sources_of<WebhookSourceConfig>(app).size() == 1);
+  CHECK(webhook(app, 0).settings.ack_timeout == std::chrono::seconds(3));
+  CHECK(webhook(app, 0).checkpoint_path == "/tmp/zf-push.state");
+  REQUIRE(app::sources_of<PullSourceConfig>(app).size() == 1);
+  CHECK(pull(app, 0).checkpoint_path == "/tmp/zf-pull.state");
+  CHECK(pull(app, 0).dedup_with == "push");
 }
 
 TEST_CASE("config (#30): coordination is read; it needs pull sources only and positions every replica can read") {

@@ -9,15 +9,10 @@
 #include "config/config_node.h"
 #include "enrich/user_directory.h"
 #include "net/http_client.h"
+#include "sources/source_entry.h"
 #include "sources/zendesk_pull/access_log_source.h"
 
 namespace zf::source {
-
-// What reading a source adds to the process's config besides itself.
-struct ConfigNotes {
-  std::vector<std::string>& secrets;   // for the logger's redaction
-  std::vector<std::string>& warnings;  // deprecated keys: printed by validate, logged by run
-};
 
 struct StartPoint {
   std::optional<int64_t> at_unix_s;              // an absolute timestamp
@@ -27,16 +22,15 @@ struct StartPoint {
 
 // One Zendesk account read through the Access Logs API: an entry of
 // `sources:` with `type: zendesk_pull`, or the `zendesk:` shorthand.
-struct PullSourceConfig {
-  std::string name;     // unique; the `source` metric label and log field
-  std::string account;  // subdomain, or the base_url's host
+// `account`: the subdomain, or the base_url's host.
+struct PullSourceConfig : SourceEntry {
+  PullSourceConfig() { type = "zendesk_pull"; }
   source::SourceSettings source;
   net::HttpSettings http;
   int rate_limit_requests = 50;
   std::chrono::milliseconds rate_limit_period{60'000};
   StartPoint start;
   bool keep_original = false;
-  std::string checkpoint_path;
   // dedup_with: the zendesk_webhook source of the same account whose
   // deliveries this pull source skips ("" = none).
   std::string dedup_with;

@@ -82,7 +82,7 @@ PullRun::PullRun(const PullSourceConfig& c, RunContext& ctx, std::shared_ptr<Rec
   source.open(c.account, c.start.resolve(ctx.clock.now_s()));
 }
 
-void PullRun::schedule(sched::SteadyTime first, std::function<bool()> may_poll) {
+void PullRun::start(sched::SteadyTime first, std::function<bool()> may_poll) {
   auto& fetchers = ctx.fetchers;
   // The wake-up outlives the run (the memory budget or a late ack may
   // still call it): it holds the id, not the run.
@@ -100,6 +100,11 @@ void PullRun::schedule(sched::SteadyTime first, std::function<bool()> may_poll) 
         return next;
       },
       first, job.get());
+}
+
+void PullRun::revoke() {
+  revoked.request();
+  ctx.fetchers.wake(job->load());
 }
 
 void PullRun::finish_loop(std::chrono::milliseconds left) {

@@ -29,11 +29,11 @@ struct PullRun final : Run {
 
   // The loop runs on the shared fetch workers from `first` on, a page per
   // step; a step that fails stops the process, as a failing thread did.
-  // `may_poll` (coordination): asked before each step; while it refuses,
-  // no request is sent and the step is tried again shortly.
-  void schedule(sched::SteadyTime first, std::function<bool()> may_poll = nullptr);
-  // Once the fetch workers stopped: waits up to `left` for what is in flight.
-  void finish_loop(std::chrono::milliseconds left);
+  void start(sched::SteadyTime first, std::function<bool()> may_poll) override;
+  void revoke() override;
+  void wait_revoked() override { finished.wait(); }
+  sched::SteadyTime join(sched::SteadyTime jobs_stopped) override { return jobs_stopped; }
+  void finish_loop(std::chrono::milliseconds left) override;
   void stop_retries() override { delivery.stop_retries(); }
   void tick(int64_t now_ms) override;
   bool finish() override;

@@ -2,6 +2,7 @@
 // A zendesk_webhook source run: Zendesk pushes; a request is answered 200
 // once its page is committed (every sink acknowledged it).
 #include <memory>
+#include <thread>
 
 #include "normalize/normalizer.h"
 #include "pipeline/committer.h"
@@ -17,6 +18,7 @@ struct PushRun final : Run {
   // the pull source that dedups with it.
   PushRun(const WebhookSourceConfig& c, RunContext& ctx, std::shared_ptr<RecentIds> delivered)
       : Run(c.name),
+        ctx(ctx),
         log(ctx.log, {{"source", c.name}}),
         metrics(ctx.process, c.name, c.account),
         source(c.settings, std::move(delivered), log, metrics, ctx.stop),
@@ -32,9 +34,38 @@ struct PushRun final : Run {
     port = source.start();
   }
 
+  ~PushRun() override {
+    if (thread.joinable()) thread.join();
+  }
+
   // A push source waits for Zendesk on a thread of its own: there are few
-  // of them, and their listener answers as soon as a page is committed.
-  pipeline::RunResult run_loop() { return loop.run(); }
+  // of them, and their listener answers as soon as a page is committed. A
+  // source that fails stops the others: the process exits with its error
+  // and is restarted as a whole.
+  void start(sched::SteadyTime, std::function<bool()>) override {
+    thread = std::thread([this, &stop = ctx.stop] {
+      auto t0 = std::chrono::steady_clock::now();
+      try {
+        result = loop.run();
+      } catch (const std::exception& e) {
+        result.ok = false;
+        result.error = std::string("unexpected error: ") + e.what();
+        result.stopping_since = std::chrono::steady_clock::now();
+      }
+      seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      health.running = false;
+      if (!result.ok) stop.request();
+    });
+  }
+  // Push sources are not coordinated: they stop with the process.
+  void revoke() override {}
+  void wait_revoked() override {}
+  sched::SteadyTime join(sched::SteadyTime) override {
+    if (thread.joinable()) thread.join();
+    return result.stopping_since;
+  }
+  // Its loop drained before it returned.
+  void finish_loop(std::chrono::milliseconds) override {}
   void stop_retries() override { delivery.stop_retries(); }
   void tick(int64_t now_ms) override {
     health.heartbeat_ms = now_ms;
@@ -60,6 +91,7 @@ struct PushRun final : Run {
     return result.ok;
   }
 
+  RunContext& ctx;
   Logger log;
   Metrics metrics;
   WebhookSource source;
@@ -68,6 +100,7 @@ struct PushRun final : Run {
   normalize::Normalizer normalizer;
   pipeline::Pipeline loop;
   uint16_t port = 0;
+  std::thread thread;
 };
 
 }  // namespace zf::source

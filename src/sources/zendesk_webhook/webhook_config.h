@@ -3,19 +3,18 @@
 #include <string>
 
 #include "config/config_node.h"
+#include "sources/source_entry.h"
 #include "sources/zendesk_webhook/webhook_source.h"
 
 namespace zf::source {
 
 // A zendesk_webhook source: Zendesk pushes the account's access events.
-struct WebhookSourceConfig {
-  std::string name;
-  std::string account;  // the records' account and the metric label
+// Its checkpoint holds the ids it delivered lately: at least the events of
+// the pull reconciliation's settle_delay at peak rate (max_ids), or pull
+// re-ships what push delivered before it.
+struct WebhookSourceConfig : SourceEntry {
+  WebhookSourceConfig() { type = "zendesk_webhook"; }
   source::WebhookSettings settings;
-  // The ids it delivered lately (a push source's checkpoint): at least the
-  // events of the pull reconciliation's settle_delay at peak rate, or pull
-  // re-ships what push delivered before it.
-  std::string checkpoint_path;
   size_t max_ids = 2'000'000;
 };
 
