@@ -290,8 +290,8 @@ AppConfig load_config(const ConfigNode& root) {
     for (size_t i = 0; i < c.sinks.size(); ++i)
       if (c.sinks[i].read_position && root.items("sinks")[i].has("transactional_id"))
         root.items("sinks")[i].fail("transactional_id",
-                                    "is the same on every replica under coordination.enabled: they would fence each "
-                                    "other's transactions; leave it unset (each replica then derives its own)");
+                                    "would be every account's under coordination.enabled: their producers would fence "
+                                    "each other; leave it unset (each account then gets zendesk-forwarder-<source>)");
     if (positions_in_kafka && c.coordination_shared_checkpoints)
       co.fail("shared_checkpoints", "is for sinks without exactly_once; with an exactly_once kafka sink the positions "
                                     "live in its checkpoint topic");

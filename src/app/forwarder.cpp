@@ -8,7 +8,6 @@
 #include <memory>
 #include <mutex>
 #include <thread>
-#include <unistd.h>
 
 #include "coord/coord_metrics.h"
 #include "coord/coordinator.h"
@@ -27,20 +26,11 @@ namespace zf::app {
 
 namespace {
 
-std::vector<pipeline::NamedSink> build_sinks(const AppConfig& config, Logger& log, ProcessMetrics& metrics) {
+// `sources`: whom they ship for (the default transactional id of an
+// exactly_once sink is named after them).
+std::vector<pipeline::NamedSink> build_sinks(const AppConfig& config, Logger& log, ProcessMetrics& metrics,
+                                             const std::string& sources) {
   std::vector<pipeline::NamedSink> sinks;
-  std::string sources;
-  for (const auto& c : config.sources) sources += (sources.empty() ? "" : "+") + c->name;
-  // With coordination every replica has the same sources: the default
-  // transactional id would make them fence each other. One per replica
-  // (its host name) keeps them apart; it does not fence a zombie owner of
-  // an account (that needs an id per account: #30, docs/KAFKA.md).
-  if (config.coordination.enabled) {
-    char host[256] = {};
-    const char* env = std::getenv("HOSTNAME");
-    std::string replica = env && *env ? env : (gethostname(host, sizeof host - 1) == 0 ? host : "replica");
-    sources += "@" + replica + "-" + std::to_string(getpid());
-  }
   for (const auto& s : config.sinks) {
     SinkContext ctx{s.name, log, metrics.registry(), sources};
     try {
@@ -66,7 +56,16 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
   ProcessMetrics process(ZF_VERSION);
   process.set_per_source_histograms(
       config.health.per_source_histograms.value_or(config.sources.size() <= 100));
-  auto sinks = build_sinks(config, log, process);
+  // With coordination, an exactly_once sink is built for each account its
+  // replica runs (transactional id zendesk-forwarder-<source>, whoever owns
+  // it): the next owner's InitProducerId then fences a zombie owner's
+  // transactions (docs/KAFKA.md, Fencing). Else one set for every source.
+  const bool sinks_per_source =
+      config.coordination.enabled &&
+      std::any_of(config.sinks.begin(), config.sinks.end(), [](const auto& s) { return bool(s.read_position); });
+  std::string all_sources;
+  for (const auto& c : config.sources) all_sources += (all_sources.empty() ? "" : "+") + c->name;
+  auto sinks = sinks_per_source ? std::vector<pipeline::NamedSink>{} : build_sinks(config, log, process, all_sources);
   pipeline::BatchNumbers numbers;
   // Declared before the runs, so they outlive them: a run's last retries
   // and commits are posted here.
@@ -79,7 +78,10 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
   std::vector<std::pair<std::string, PositionReader>> position_keepers;
   for (const auto& s : config.sinks)
     if (s.read_position) position_keepers.emplace_back(s.name, s.read_position);
-  source::RunContext ctx{sinks, std::move(position_keepers), numbers, process, log, stop, once, clock, fetchers,
+  std::function<std::vector<pipeline::NamedSink>(const std::string&)> sinks_for;
+  if (sinks_per_source)
+    sinks_for = [&](const std::string& source) { return build_sinks(config, log, process, source); };
+  source::RunContext ctx{sinks, sinks_for, std::move(position_keepers), numbers, process, log, stop, once, clock, fetchers,
                          commits, budget, config.max_inflight_batches, config.sink_retry_initial,
                          config.sink_retry_max, config.shutdown_timeout, config.progress_interval, needs_ecs(config)};
   // The shared pool and bound, for the operator sizing them.

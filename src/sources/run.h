@@ -25,6 +25,10 @@ namespace zf::source {
 // threads and the memory bound, and the pipeline's settings (`pipeline:`).
 struct RunContext {
   const std::vector<pipeline::NamedSink>& sinks;
+  // When set, each polled run ships to sinks of its own, built with this
+  // for its source name: with coordination and exactly_once, each account
+  // has its own transactional id, so its next owner fences the last one.
+  std::function<std::vector<pipeline::NamedSink>(const std::string& source)> sinks_for;
   // Sinks that keep sources' positions (Kafka exactly_once), by sink name.
   std::vector<std::pair<std::string, PositionReader>> position_keepers;
   pipeline::BatchNumbers& numbers;

@@ -126,8 +126,10 @@ class Replica:
                 owned.discard(m.group(1))
         return owned
 
-    def timeline(self, end_ms):
-        """Per source: ownership intervals [assigned, revoked or end_ms] and page request times (ms)."""
+    def timeline(self, end_ms, stopped_ms=None):
+        """Per source: ownership intervals [assigned, revoked or end_ms] and page request times (ms). A
+        replica stopped (SIGSTOP) at stopped_ms owns nothing from then until it is assigned again: it logs
+        its revocation only once resumed."""
         owned, requests = {}, {}
         for line in open(self.log, errors="replace"):
             m = re.search(r'"source":"(a\d+)"', line)
@@ -142,6 +144,11 @@ class Replica:
                 owned[src][-1][1] = ms
             elif "requesting page" in line:
                 requests.setdefault(src, []).append(ms)
+        if stopped_ms is not None:
+            for spans in owned.values():
+                for span in spans:
+                    if span[0] <= stopped_ms < span[1]:
+                        span[1] = stopped_ms
         return owned, requests
 
 
@@ -187,6 +194,32 @@ wait_for("a 3/3 split with the newcomer", lambda: len(survivor.owned()) == 3 and
          4 * SESSION_S + 15)
 print(f"handoff to a newcomer: 3/3 after {time.time() - join_t:.1f} s: "
       f"{survivor.name} {sorted(survivor.owned())}, {newcomer.name} {sorted(newcomer.owned())}", flush=True)
+
+
+if EXACTLY_ONCE:
+    # A zombie: the newcomer stopped (SIGSTOP) past its session. The survivor
+    # takes its accounts over and, opening each one's transactional id
+    # (zendesk-forwarder-<source>), fences the zombie's producers: when the
+    # zombie resumes it writes nothing more for them (exactly once below).
+    zombie = newcomer
+    zombie_split = zombie.owned()
+    stop_t = time.time()
+    zombie.proc.send_signal(signal.SIGSTOP)
+    wait_for("the survivor owning all 6 while the newcomer is stopped", lambda: len(survivor.owned()) == N,
+             2 * SESSION_S + 15)
+    print(f"zombie: the survivor took {sorted(zombie_split)} over {time.time() - stop_t:.1f} s after SIGSTOP",
+          flush=True)
+    ids = re.findall(r'"transactional_id":"([^"]+)"', open(survivor.log, errors="replace").read())
+    for src in zombie_split:
+        if f"zendesk-forwarder-{src}" not in ids:
+            fail(f"the survivor opened no transactional id zendesk-forwarder-{src} for {src} (it has {sorted(set(ids))})")
+    killed = zombie  # may exit: a fenced zombie stops
+    zombie.proc.send_signal(signal.SIGCONT)
+    time.sleep(SESSION_S)
+    text = open(zombie.log, errors="replace").read()
+    outcome = ("exited %d" % zombie.proc.returncode if zombie.proc.poll() is not None else "running") + \
+        ("; fenced" if "fenced" in text else "") + ("; lease lapsed" if "lease" in text else "")
+    print(f"zombie resumed: {outcome}", flush=True)
 
 
 def delivered_kafka():
@@ -265,8 +298,8 @@ print(f"delivered: all {total} history ids of {N} accounts; {dups} delivered twi
 
 # No account polled by two replicas at once.
 far = int(time.time() * 1000) + 3_600_000
-timelines = {killed.name: killed.timeline(int(kill_t * 1000)), survivor.name: survivor.timeline(far),
-             newcomer.name: newcomer.timeline(far)}
+timelines = {replicas[0].name: replicas[0].timeline(int(kill_t * 1000)), survivor.name: survivor.timeline(far),
+             newcomer.name: newcomer.timeline(far, int(stop_t * 1000) if EXACTLY_ONCE else None)}
 checked = 0
 for r, (owned, requests) in timelines.items():
     for src, times in requests.items():

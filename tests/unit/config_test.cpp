@@ -675,7 +675,7 @@ TEST_CASE("config (#30): coordination is read; it needs pull sources only and po
   // One transactional id on every replica: they would fence each other.
   CHECK(err(pull + coordination + "sinks:\n  - {type: kafka, brokers: \"127.0.0.1:9092\", topic: access, "
                                   "exactly_once: true, transactional_id: zf-1}\n")
-            .find("config: sinks[0].transactional_id: is the same on every replica") != std::string::npos);
+            .find("config: sinks[0].transactional_id: would be every account's under coordination.enabled") != std::string::npos);
   // A webhook source is not coordinated.
   std::string with_push = R"(sources:
   - {name: a, type: zendesk_pull, subdomain: acme, auth: {type: api_token, email: s@acme.example, token: t0ken-value-1},

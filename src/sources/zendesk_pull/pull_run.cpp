@@ -38,8 +38,9 @@ PullRun::PullRun(const PullSourceConfig& c, RunContext& ctx, std::shared_ptr<Rec
       // the ids pull shipped to push's delivered set.
       committer([this](uint64_t token) { return shipped_from().commit(token); }, c.checkpoint_path, log, metrics,
                 ctx.clock, &ctx.commits),
-      delivery(pipeline::refs(ctx.sinks), ctx.max_inflight_batches, ctx.sink_retry_initial, ctx.sink_retry_max, log,
-               metrics, [this](const pipeline::Commit& commit) { committer.submit(commit); }, &ctx.commits, &ctx.budget),
+      own_sinks(ctx.sinks_for ? ctx.sinks_for(c.name) : std::vector<pipeline::NamedSink>{}),
+      delivery(pipeline::refs(ctx.sinks_for ? own_sinks : ctx.sinks), ctx.max_inflight_batches,
+               ctx.sink_retry_initial, ctx.sink_retry_max, log, metrics, [this](const pipeline::Commit& commit) { committer.submit(commit); }, &ctx.commits, &ctx.budget),
       enricher(c.enrich_users ? std::make_unique<enrich::Enricher>(*c.enrich_users, log, pull_metrics, loop_stop) : nullptr),
       normalizer({c.account, c.keep_original, ctx.needs_ecs && !enricher}),
       loop(shipped_from(), normalizer, delivery, ctx.numbers, log, metrics, loop_stop,
@@ -108,9 +109,17 @@ void PullRun::revoke() {
 }
 
 void PullRun::finish_loop(std::chrono::milliseconds left) {
+  auto deadline = std::chrono::steady_clock::now() + left;
   result = loop.finish(left);
   seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   health.running = false;
+  // Its own sinks close with it (their acks still reach the committer).
+  if (!own_sinks.empty()) {
+    delivery.stop_retries();
+    pipeline::close_all(own_sinks, std::max(std::chrono::milliseconds(0),
+                                            std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                deadline - std::chrono::steady_clock::now())));
+  }
 }
 
 void PullRun::tick(int64_t now_ms) {

@@ -53,6 +53,9 @@ struct PullRun final : Run {
   AccessLogSource source;
   std::unique_ptr<SkipPushed> skip_pushed;  // when dedup_with names a push source
   pipeline::Committer committer;
+  // Its own sinks (ctx.sinks_for), built before its position is read: their
+  // transactions fence the account's last owner first. Else the process's.
+  std::vector<pipeline::NamedSink> own_sinks;
   pipeline::Delivery delivery;
   std::unique_ptr<enrich::Enricher> enricher;  // when enrich.users
   normalize::Normalizer normalizer;
