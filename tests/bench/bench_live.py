@@ -481,8 +481,10 @@ class LagRun(Run):
         r["requests"] = len(arr)
         r["429s"] = stats["rate_limited"]
         if arr:
-            span_min = (self.live_stopped * 1000 - arr[0]) / 60000
-            r["requests_per_min"] = sum(1 for x in arr if x <= self.live_stopped * 1000) / max(span_min, 1e-9)
+            # A window is read settle_delay + poll_interval after its start:
+            # the requests for the live events are that much later.
+            lo, hi = (t_start + SETTLE + POLL) * 1000, (self.live_stopped + SETTLE + POLL) * 1000
+            r["requests_per_min"] = sum(1 for x in arr if lo <= x < hi) / ((hi - lo) / 60000)
             j, most = 0, 0
             for i, x in enumerate(arr):
                 while arr[j] <= x - 60000:
