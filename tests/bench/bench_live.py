@@ -388,6 +388,136 @@ sinks:
         self.result["crash_ok"] = check.returncode == 0
 
 
+def proc_status(pid):
+    """VmRSS, VmHWM (MiB) and Threads of pid."""
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in ("VmRSS", "VmHWM"):
+                out[k] = int(v.split()[0]) / 1024
+            elif k == "Threads":
+                out[k] = int(v)
+    return out
+
+
+class LagRun(Run):
+    """--lag: one live account from now on (no history, no late-listed
+    events), default settings; measured from the event's own time to the
+    moment the sink wrote it, and what the emulator's request log says."""
+
+    def start_emulator(self):
+        port_file = os.path.join(self.dir, "emu.port")
+        cmd = [self.args.emulator, "--port", "0", "--port-file", port_file, "--seed", str(self.seed),
+               "--events", "0", "--span", "1s", "--end-gap", "0s", "--live-rate", str(self.rate)]
+        self.emu = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                                    stderr=open(os.path.join(self.dir, "emulator.log"), "w"))
+        self.procs.append(self.emu)
+        deadline = time.time() + 120
+        while not (os.path.exists(port_file) and open(port_file).read().strip()):
+            if time.time() > deadline or self.emu.poll() is not None:
+                raise RuntimeError(f"{self.name}: emulator did not start")
+            time.sleep(0.05)
+        self.emu_url = f"http://127.0.0.1:{open(port_file).read().strip()}"
+
+    def run(self):
+        try:
+            self.start_emulator()
+            self.run_lag()
+        except Exception as e:  # reported in the table, never hidden
+            self.error = f"{type(e).__name__}: {e}"
+        finally:
+            self.cleanup()
+
+    def run_lag(self):
+        fifo = os.path.join(self.dir, "sink.fifo")
+        os.mkfifo(fifo)
+        self.start_reader(fifo)
+        self.start_forwarder(self.write_config(fifo))
+        t_start = time.time()
+        samples, peak_threads = [], 0
+        warm = t_start + self.args.lag_warmup
+        a = None
+        while time.time() < t_start + self.args.measure:
+            time.sleep(1)
+            st = proc_status(self.fwd.pid)
+            peak_threads = max(peak_threads, st.get("Threads", 0))
+            if a is None and time.time() >= warm:
+                a = (time.time(), cpu_seconds(self.fwd.pid))
+            samples.append((time.time(), st))
+        b = (time.time(), cpu_seconds(self.fwd.pid))
+        end_status = proc_status(self.fwd.pid)
+        http_post(self.emu_url + "/_emulator/config", {"live_rate": 0})
+        self.live_stopped = time.time()
+        # Every event is listed at once (no late ones): the last of them is
+        # due settle_delay + poll_interval after the stop; wait that and
+        # until the sink stops growing.
+        last_n, quiet_since = -1, time.time()
+        deadline = self.live_stopped + SETTLE + POLL + self.args.lag_drain
+        while time.time() < deadline:
+            n = len(self.received)
+            if n != last_n:
+                last_n, quiet_since = n, time.time()
+            elif time.time() > self.live_stopped + SETTLE + POLL + 10 and time.time() - quiet_since > 10:
+                break
+            time.sleep(1)
+        stats = self.emu_stats()
+        events = self.listing()
+        self.result["peak_rss_mib"] = proc_status(self.fwd.pid).get("VmHWM", 0.0)
+        summary = self.stop_forwarder()
+        self.reader.join(timeout=30)
+        self.summarize(summary)
+        r = self.result
+        r["rss_mib"] = end_status.get("VmRSS")
+        r["threads"] = end_status.get("Threads")
+        r["peak_threads"] = peak_threads
+        r["cpu_pct"] = 100 * (b[1] - a[1]) / (b[0] - a[0])
+        live = [e for e in events if t_start * 1000 <= e[1] < self.live_stopped * 1000]
+        r["events_per_s"] = len(live) / (self.live_stopped - t_start)
+        r["cpu_us_per_event"] = 1e6 * (b[1] - a[1]) / max(1, self.rate * (b[0] - a[0]))
+        # The emulator's request log: requests per minute while live (from
+        # the first request on), the most in any 60 s, 429s over the run.
+        arr = sorted(stats["arrivals_ms"])
+        r["requests"] = len(arr)
+        r["429s"] = stats["rate_limited"]
+        if arr:
+            # A window is read settle_delay + poll_interval after its start:
+            # the requests for the live events are that much later.
+            lo, hi = (t_start + SETTLE + POLL) * 1000, (self.live_stopped + SETTLE + POLL) * 1000
+            r["requests_per_min"] = sum(1 for x in arr if lo <= x < hi) / ((hi - lo) / 60000)
+            j, most = 0, 0
+            for i, x in enumerate(arr):
+                while arr[j] <= x - 60000:
+                    j += 1
+                most = max(most, i - j + 1)
+            r["max_req_60s"] = most
+        self.compare(events, [i for _, i in self.received], 0, 0)
+        first_seen = {}
+        for t, i in self.received:
+            first_seen.setdefault(i, t)
+        lag = [(first_seen[i] - ts) / 1000 for i, ts, _ in live if i in first_seen]
+        r["lag_p50_s"], r["lag_p99_s"] = pct(lag, 0.5), pct(lag, 0.99)
+        r["lag_max_s"] = max(lag) if lag else float("nan")
+        r["lag_n"] = len(lag)
+        # Keeping up: the events listed but not yet in the sink, and the
+        # lag of what was written, per 30 s of the run.
+        listed = sorted(v for _, _, v in live)
+        written = sorted(first_seen[i] for i, _, _ in live if i in first_seen)
+        import bisect
+        curve = []
+        t = t_start + 30
+        while t <= self.live_stopped + SETTLE + POLL + 1:
+            backlog = bisect.bisect_right(listed, t * 1000) - bisect.bisect_right(written, t * 1000)
+            window = [(first_seen[i] - ts) / 1000 for i, ts, _ in live
+                      if i in first_seen and t * 1000 - 30000 <= first_seen[i] < t * 1000]
+            curve.append((round(t - t_start), backlog, round(max(window), 1) if window else None))
+            t += 30
+        r["backlog_curve"] = curve
+        # The same per 30 s of live time only: did the backlog grow?
+        during = [c[1] for c in curve if c[0] <= self.live_stopped - t_start]
+        r["backlog_max"] = max(during) if during else None
+
+
 def fmt(v, spec="{:.1f}"):
     if v is None:
         return "-"
@@ -408,6 +538,12 @@ def main():
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("--catch-up-limit", type=int, default=900, help="seconds; measured anyway after that")
     ap.add_argument("--late-read-delay", type=int, help="seconds; NOT the default: only to check this harness quickly")
+    ap.add_argument("--lag", action="store_true",
+                    help="event time -> sink lag per rate, --forwarder and --baseline side by side "
+                         "(each its own emulator, live from now on, no late events; --measure s of live events)")
+    ap.add_argument("--lag-warmup", type=int, default=10, help="--lag: seconds before CPU is measured")
+    ap.add_argument("--lag-drain", type=int, default=60,
+                    help="--lag: seconds beyond settle_delay + poll_interval to wait for the last events")
     args = ap.parse_args()
     if args.keep:
         os.makedirs(args.keep, exist_ok=True)
@@ -415,6 +551,8 @@ def main():
     if args.late_read_delay:
         LATE_DELAY = LATE_DELAY_OVERRIDE = args.late_read_delay
 
+    if args.lag:
+        return main_lag(args)
     history = {300: 900, 1000: 180}  # seconds of past events to catch up first; none at the source's limit
     runs = [Run(f"{r}/s", args, args.forwarder, r, history.get(r, 0), seed=10 + i)
             for i, r in enumerate(int(x) for x in args.rates.split(","))]
@@ -493,6 +631,58 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             json.dump([dict(r.result, error=r.error) for r in runs], f, indent=1)
+    return 1 if failed else 0
+
+
+def main_lag(args):
+    """Per rate, the forwarder and the baseline at the same time (same pass,
+    same load on the machine), each with its own emulator; the rates one
+    after the other; the start order alternates from one rate to the next."""
+    results = []
+    t0 = time.time()
+    for k, rate in enumerate(int(x) for x in args.rates.split(",")):
+        pair = [LagRun(f"new {rate}/s", args, args.forwarder, rate, 0, seed=50 + k)]
+        if args.baseline:
+            pair.append(LagRun(f"old {rate}/s", args, args.baseline, rate, 0, seed=50 + k))
+        if k % 2:
+            pair.reverse()
+        threads = [threading.Thread(target=r.run) for r in pair]
+        for t in threads:
+            t.start()
+            time.sleep(1)
+        for t in threads:
+            t.join()
+        pair.sort(key=lambda r: r.name)
+        results += pair
+        for r in pair:
+            print(f"{r.name}: {'ERROR ' + r.error if r.error else json.dumps(r.result)}", file=sys.stderr, flush=True)
+    print(f"\nlive lag: default settings (settle {SETTLE}s, poll {POLL}s), no history, no late-listed events, "
+          f"{args.measure} s of live events per run, emulator limit 50 requests/min; {time.time() - t0:.0f} s in all\n")
+    cols = [("binary", lambda x: x["run"]), ("events/s", lambda x: fmt(x.get("events_per_s"), "{:.0f}")),
+            ("lag p50 / p99 / max, s", lambda x: " / ".join(fmt(x.get(k)) for k in ("lag_p50_s", "lag_p99_s", "lag_max_s"))),
+            ("backlog max (events)", lambda x: fmt(x.get("backlog_max"), "{:.0f}")),
+            ("missing / dup / unexpected", lambda x: " / ".join(fmt(x.get(k), "{:.0f}") for k in ("missing", "duplicates", "unexpected"))),
+            ("CPU % core", lambda x: fmt(x.get("cpu_pct"), "{:.2f}")),
+            ("us/event", lambda x: fmt(x.get("cpu_us_per_event"), "{:.1f}")),
+            ("RSS / peak, MiB", lambda x: f"{fmt(x.get('rss_mib'))} / {fmt(x.get('peak_rss_mib'))}"),
+            ("threads", lambda x: fmt(x.get("threads"), "{}")),
+            ("req/min", lambda x: fmt(x.get("requests_per_min"))),
+            ("max req in 60 s", lambda x: fmt(x.get("max_req_60s"), "{}")),
+            ("429s", lambda x: fmt(x.get("429s"), "{}"))]
+    print("| " + " | ".join(c for c, _ in cols) + " |")
+    print("|" + "|".join("---" for _ in cols) + "|")
+    for r in results:
+        print("| " + " | ".join(f(r.result) for _, f in cols) + " |")
+    print("\nbacklog (events listed, not yet in the sink) and max lag of what was written, per 30 s "
+          "(s since start: backlog, max lag s):")
+    for r in results:
+        print(f"{r.result['run']}: " + ", ".join(f"{t}: {b}, {m}" for t, b, m in r.result.get("backlog_curve", [])))
+    failed = [r for r in results if r.error]
+    for r in failed:
+        print(f"\n{r.name}: ERROR {r.error}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump([dict(r.result, error=r.error) for r in results], f, indent=1)
     return 1 if failed else 0
 
 
