@@ -509,6 +509,13 @@ check("delivered", not missing,
 
       + "".join(f"\n     {a}: {len(v)} missing, e.g. {v[:3]}" for a, v in sorted(missing.items())[:10]))
 
+# Every start of an account's run is a handoff too (after a kill, a
+# rebalance, a lease lapse): the new run resumes from the committed position.
+for r in replicas:
+    r.read()
+    for ms, kind, src in r.events:
+        if kind == "assigned":
+            handoffs_ms[src].append(ms)
 classes = {"late re-read by a new owner": 0, "in flight at a handoff or kill": 0, "unexplained": 0}
 examples = {c: [] for c in classes}
 dups = 0
@@ -632,6 +639,21 @@ else:
           f"every broker down {t_up - t_down:.1f} s; every account owned again, balanced, "
           + (f"{took:.1f} s after they came back" if took is not None else "NOT within the bound"))
 check("exits", not crashes, f"{len(crashes)} unexpected exits" + "".join(f"\n     {c}" for c in crashes[:4]))
+
+# Figures from the replicas' logs that explain the checks above.
+notes = {"lease lapses": "membership lease lapsed", "librdkafka session timeouts": "Consumer group session timed out",
+         "assigned sources that could not start": "cannot start an assigned source",
+         "late reads without the first read's ids (duplicates)": "the ids a window's first read delivered are missing",
+         "handoff overruns": "handoff_timeout"}
+counts = {k: 0 for k in notes}
+for r in replicas:
+    with open(r.log, errors="replace") as f:
+        for line in f:
+            for k, needle in notes.items():
+                if needle in line:
+                    counts[k] += 1
+print("log figures: " + ", ".join(f"{k}: {n}" for k, n in counts.items()) +
+      f"; {len(replicas)} replica processes; consumer restarts: {len(consumer_restarts)}", flush=True)
 
 failed = [n for n, ok, _ in results if not ok]
 print(f"\nRESULT {MODE} {args.duration:.0f} s seed {args.seed}: " + ("PASS" if not failed else "FAIL: " + ", ".join(failed)),
