@@ -3,21 +3,16 @@
 #include <malloc.h>
 
 #include <algorithm>
-#include <future>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <thread>
 
+#include "app/owned_runs.h"
 #include "coord/coord_metrics.h"
 #include "coord/coordinator.h"
 #include "core/errors.h"
 #include "metrics/http_endpoint.h"
 #include "metrics/metrics.h"
-#include "normalize/normalizer.h"
-#include "pipeline/committer.h"
 #include "pipeline/delivery.h"
-#include "pipeline/pipeline.h"
 #include "sched/memory_budget.h"
 #include "sched/scheduler.h"
 #include "sources/source_types.h"
@@ -118,81 +113,20 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
     if (type.polled) polled.push_back(started.back().get());
   }
 
-  // Coordination: the sources this replica owns now, each built when
-  // assigned (its constructor reads the durable position) and destroyed
-  // when revoked, once stopped and committed.
-  struct Owned {
-    std::mutex mu;
-    std::map<std::string, std::unique_ptr<source::Run>> runs;
-    // Revoked with batches still unacknowledged: the sinks may still call
-    // back into them, so they live until the sinks closed.
-    std::vector<std::unique_ptr<source::Run>> retired;
-    std::atomic<bool> failed{false};
-  } owned;
+  // Coordination: the sources this replica owns now (owned_runs.h).
   std::unique_ptr<coord::CoordMetrics> coord_metrics;
   std::unique_ptr<coord::Coordinator> coordinator;
+  std::unique_ptr<OwnedRuns> owned;
   if (coordinated) {
-    std::map<std::string, const source::SourceEntry*> entry_of;
     std::vector<std::string> names;
-    for (const auto& s : config.sources) {
-      names.push_back(s->name);
-      entry_of[s->name] = s.get();
-    }
+    for (const auto& s : config.sources) names.push_back(s->name);
     coord_metrics = std::make_unique<coord::CoordMetrics>(process.registry(), config.coordination.group, names);
+    owned = std::make_unique<OwnedRuns>(config, ctx, links, [&coordinator](const std::string& name) {
+      return coordinator->may_poll(name, coord::Lease::Clock::now());
+    });
     coord::CoordinatorCallbacks callbacks;
-    callbacks.on_assigned = [&, entry_of](std::vector<std::string> assigned) {
-      for (const auto& name : assigned) {
-        const source::SourceEntry& entry = *entry_of.at(name);
-        std::unique_ptr<source::Run> run;
-        try {
-          run = source::type_of(entry).build(entry, ctx, links, true);
-        } catch (const std::exception& e) {
-          log.error("cannot start an assigned source; stopping", {{"source", name}, {"error", e.what()}});
-          owned.failed = true;
-          stop.request();
-          continue;
-        }
-        // The lease is checked before each step, so before each API request
-        // (one page). A request sent just before the lease ends completes
-        // after it: lease_margin covers that request (keep the HTTP timeout
-        // below it), so it still ends inside the session.
-        log.info("source assigned: running", {{"source", name}});  // before its first request
-        run->start(std::chrono::steady_clock::now(),
-                   [&coordinator, name] { return coordinator->may_poll(name, coord::Lease::Clock::now()); });
-        std::lock_guard lock(owned.mu);
-        owned.runs[name] = std::move(run);
-      }
-    };
-    callbacks.on_revoked = [&](std::vector<std::string> revoked) {
-      std::vector<std::unique_ptr<source::Run>> stopping;
-      {
-        std::lock_guard lock(owned.mu);
-        for (const auto& name : revoked) {
-          auto it = owned.runs.find(name);
-          if (it == owned.runs.end()) continue;
-          stopping.push_back(std::move(it->second));
-          owned.runs.erase(it);
-        }
-      }
-      // All stop fetching first, then they drain within one bound.
-      for (auto& r : stopping) r->revoke();
-      for (auto& r : stopping) r->wait_revoked();
-      auto deadline = std::chrono::steady_clock::now() + config.coordination.handoff_timeout;
-      for (auto& r : stopping) {
-        r->finish_loop(std::max(std::chrono::milliseconds(0), std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                                   deadline - std::chrono::steady_clock::now())));
-        r->stop_retries();
-        if (!r->finish()) {
-          owned.failed = true;
-          stop.request();
-        }
-        log.info("source revoked: stopped and committed", {{"source", r->name}, {"all_acknowledged", r->result.drained}});
-        if (!r->result.drained) {
-          std::lock_guard lock(owned.mu);
-          owned.retired.push_back(std::move(r));
-        }
-      }
-    };
+    callbacks.on_assigned = [&owned](std::vector<std::string> assigned) { owned->assign(assigned); };
+    callbacks.on_revoked = [&owned](std::vector<std::string> revoked) { owned->revoke(revoked); };
     coordinator = std::make_unique<coord::Coordinator>(config.coordination, names, std::move(callbacks),
                                                        *coord_metrics, log);
   }
@@ -232,10 +166,7 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
     uint64_t ticks = 0;
     do {
       for (auto* r : runs) r->tick(clock.now_ms());
-      if (coordinated) {
-        std::lock_guard lock(owned.mu);
-        for (auto& [name, r] : owned.runs) r->tick(clock.now_ms());
-      }
+      if (owned) owned->tick(clock.now_ms());
       memory_in_flight.Set(static_cast<double>(budget.used()));
       memory_waiting.Set(static_cast<double>(budget.waiting()));
       // Pages are allocated on fetch workers and freed on sink and commit
@@ -262,6 +193,7 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
                                         {"startup_spread_ms", spread.count()},
                                         {"memory_limit_mib", config.memory_limit_bytes >> 20}});
 
+  bool coordination_failed = false;
   if (coordinated) {
     // Sources start when assigned; the replica runs until a stop.
     try {
@@ -269,7 +201,7 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
     } catch (const std::exception& e) {
       log.error("cannot join the coordination group", {{"error", e.what()}});
       stop.request();
-      owned.failed = true;
+      coordination_failed = true;
     }
     while (stop.sleep_for(std::chrono::milliseconds(500))) {
     }
@@ -301,7 +233,7 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
   pipeline::close_all(sinks, left());
   bool ok = true;
   for (auto* r : runs) ok = r->finish() && ok;
-  if (owned.failed) ok = false;
+  if (coordination_failed || (owned && owned->failed())) ok = false;
   return ok ? 0 : 1;
 }
 

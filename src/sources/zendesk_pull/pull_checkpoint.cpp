@@ -138,7 +138,7 @@ std::string resolve_checkpoint_path(const std::string& path) {
 }
 }  // namespace
 
-PullCheckpoint::PullCheckpoint(std::string path)
+PullCheckpoint::PullCheckpoint(std::string path, bool exclusive)
     : path_(resolve_checkpoint_path(path)), ids_dir_(path_ + ".ids") {
   fs::path dir = fs::path(path_).parent_path();
   if (!dir.empty()) {
@@ -146,6 +146,7 @@ PullCheckpoint::PullCheckpoint(std::string path)
     fs::create_directories(dir, ec);
     if (ec) throw FatalError("cannot create checkpoint directory " + dir.string() + ": " + ec.message());
   }
+  if (!exclusive) return;
   std::string lock_path = path_ + ".lock";
   lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (lock_fd_ < 0)
@@ -159,9 +160,14 @@ PullCheckpoint::PullCheckpoint(std::string path)
   }
 }
 
-PullCheckpoint::~PullCheckpoint() {
+PullCheckpoint::~PullCheckpoint() { release(); }
+
+void PullCheckpoint::release() {
+  std::lock_guard lock(ids_mu_);
   for (auto& [start, fd] : open_ids_) ::close(fd);
+  open_ids_.clear();
   if (lock_fd_ >= 0) ::close(lock_fd_);
+  lock_fd_ = -1;
 }
 
 void PullCheckpoint::adopt(const std::string& serialized, const std::string& from) {

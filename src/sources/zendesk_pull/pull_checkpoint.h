@@ -67,8 +67,11 @@ LoadedState deserialize(const std::string& text, const std::string& path);
 
 class PullCheckpoint {
  public:
-  // Takes the lock (throws FatalError if another process holds it).
-  explicit PullCheckpoint(std::string path);
+  // Takes the lock (throws FatalError if another process holds it), unless
+  // `exclusive` is false: under coordination the consumer group and the
+  // lease keep one owner per account, and a lock held by a stopped former
+  // owner would keep its account from failing over until it resumed.
+  explicit PullCheckpoint(std::string path, bool exclusive = true);
   ~PullCheckpoint();
   PullCheckpoint(const PullCheckpoint&) = delete;
   PullCheckpoint& operator=(const PullCheckpoint&) = delete;
@@ -102,6 +105,10 @@ class PullCheckpoint {
   void remove_ids_except(const std::set<int64_t>& keep);
 
   const std::string& path() const { return path_; }
+  // Gives the file up (closes its lock and id files) once nothing will be
+  // written any more: with coordination the account's next owner may take
+  // it while this source still waits for its last acknowledgements.
+  void release();
 
  private:
   std::string ids_file(int64_t window_start) const;

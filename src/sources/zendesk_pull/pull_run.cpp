@@ -25,7 +25,7 @@ PullRun::PullRun(const PullSourceConfig& c, RunContext& ctx, std::shared_ptr<Rec
       log(ctx.log, {{"source", c.name}}),
       metrics(ctx.process, c.name, c.account),
       pull_metrics(ctx.process, c.name, c.account),
-      store(c.checkpoint_path),
+      store(c.checkpoint_path, !coordinated),
       http(c.http),
       journal(c.checkpoint_path + ".requests", c.rate_limit_requests),
       // A small margin on every budget wait: the server stamps arrivals a
@@ -130,7 +130,8 @@ void PullRun::tick(int64_t now_ms) {
 }
 
 bool PullRun::finish() {
-  committer.finish();
+  committer.finish();  // its last write: later acks are ignored
+  store.release();
   if (result.ok && !committer.last_write_ok()) {
     result.ok = false;
     result.error = "the last checkpoint write failed (see the errors above): what was delivered since the last good "
