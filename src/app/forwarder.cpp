@@ -76,8 +76,8 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
   std::function<std::vector<pipeline::NamedSink>(const std::string&)> sinks_for;
   if (sinks_per_source)
     sinks_for = [&](const std::string& source) { return build_sinks(config, log, process, source); };
-  source::RunContext ctx{sinks, sinks_for, std::move(position_keepers), numbers, process, log, stop, once, clock, fetchers,
-                         commits, budget, config.max_inflight_batches, config.sink_retry_initial,
+  source::RunContext ctx{sinks, sinks_for, std::move(position_keepers), numbers, process, log, stop, once, clock,
+                         fetchers, commits, budget, config.max_inflight_batches, config.sink_retry_initial,
                          config.sink_retry_max, config.shutdown_timeout, config.progress_interval, needs_ecs(config)};
   // The shared pool and bound, for the operator sizing them.
   auto& memory_in_flight = metric_family(prometheus::BuildGauge(), process.registry(),
