@@ -5,20 +5,15 @@
 #include <map>
 #include <set>
 #include <unordered_map>
-#include <arpa/inet.h>
 
 #include <cctype>
 #include <cstdint>
 
 #include "core/errors.h"
-#include "core/time_format.h"
 
 namespace zf::app {
 
 namespace {
-
-using std::chrono::milliseconds;
-using namespace std::chrono_literals;
 
 // Names go into metric labels, log fields and file names.
 bool is_source_name(const std::string& n) {
