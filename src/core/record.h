@@ -2,6 +2,7 @@
 // The unit that flows from normalize to the sinks.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,17 @@ struct Record {
   std::string json;
 };
 
+// State a source keeps beside its position in a sink that stores positions
+// (Kafka exactly_once), committed in the same transaction: what the
+// account's next owner needs besides the position and cannot find on its
+// own disk (the ids a pending late read must not ship again). `key` is
+// unique within the source; without a value the key is deleted.
+struct PositionPiece {
+  std::string key;
+  std::optional<std::string> value;
+  bool operator==(const PositionPiece&) const = default;
+};
+
 // Records from one fetched page, in the order the API returned them. `seq`
 // increases by one per batch; acknowledgements are matched on it.
 struct Batch {
@@ -32,6 +44,7 @@ struct Batch {
   std::vector<Record> records;
   std::string source;    // the configured source it came from
   std::string position;  // that source's checkpoint once this batch is committed (SourcePage::position)
+  std::vector<PositionPiece> pieces;  // kept beside the position (SourcePage::pieces)
 };
 
 using BatchPtr = std::shared_ptr<const Batch>;

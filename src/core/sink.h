@@ -5,8 +5,10 @@
 // Delivered; only then can the checkpoint move past it.
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -78,8 +80,15 @@ using SinkReader = std::function<void(const std::string& account, const RecordVi
 
 // For a sink that stores each source's position with its records in one
 // transaction (Kafka exactly_once): the newest committed position of
-// `source`, nullopt when it holds none yet. Throws std::runtime_error
-// saying why it cannot be read.
-using PositionReader = std::function<std::optional<std::string>(const std::string& source)>;
+// `source` (nullopt when it holds none yet) and, of the pieces kept beside
+// it (PositionPiece), the newest value of each key `needs(position)` names
+// (a key without one, never written or no longer held, is absent). Throws
+// std::runtime_error saying why the sink cannot be read.
+struct KeptPosition {
+  std::string position;
+  std::map<std::string, std::string> pieces;
+};
+using PieceNeeds = std::function<std::set<std::string>(const std::string& position)>;
+using PositionReader = std::function<std::optional<KeptPosition>(const std::string& source, const PieceNeeds& needs)>;
 
 }  // namespace zf

@@ -14,6 +14,7 @@
 #include <simdjson.h>
 
 #include "core/commit_cost.h"
+#include "core/record.h"
 
 namespace zf {
 
@@ -31,6 +32,8 @@ struct SourcePage {
   // committed, for a sink that stores it with the records in one
   // transaction (Kafka exactly_once); "" when the source keeps none.
   std::string position;
+  // Kept beside the position by such a sink, in the same transaction.
+  std::vector<PositionPiece> pieces;
 };
 
 class Source {

@@ -48,6 +48,7 @@ BatchPtr Pipeline::shape(const SourcePage& fetched, uint64_t seq, BatchMeta& met
   batch->account = settings_.account;
   batch->source = settings_.source;
   batch->position = fetched.position;
+  batch->pieces = fetched.pieces;
   batch->records.reserve(fetched.events.size());
   result.duplicates += fetched.duplicates;
   result.events_fetched += fetched.listed;

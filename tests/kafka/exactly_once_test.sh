@@ -15,6 +15,8 @@
 #      first and late reads run; each late read ships only what its window's
 #      committed pages did not (ids written ahead of a commit that never
 #      came are dropped on restart): exactly once, late events included.
+#      Every other start, and the last, without the checkpoint files (a new
+#      owner's pod): the ids come from the checkpoint topic, none missing.
 #   6. two accounts (two pull sources) into one exactly_once sink: each
 #      transaction holds each source's newest position; 6 SIGKILLs; both
 #      accounts' events exactly once.
@@ -42,12 +44,15 @@ HERE=$(dirname "$0")
 zf_tmpdir
 fail() { echo "FAIL: $*"; tail -3 "$ZF_TMP"/fwd-*.log 2>/dev/null; exit 1; }
 control() { echo "$*" >"$ZF_TMP/control"; sleep 0.2; }
-# kill_runs NAME KILLS MIN_S SPREAD_S RTT_MS: starts $ZF_TMP/NAME.yaml KILLS
-# times with the brokers RTT_MS away, each SIGKILLed after MIN_S plus up to
-# SPREAD_S seconds; logs to $ZF_TMP/fwd-NAME.log.
+# kill_runs NAME KILLS MIN_S SPREAD_S RTT_MS [FRESH]: starts $ZF_TMP/NAME.yaml
+# KILLS times with the brokers RTT_MS away, each SIGKILLed after MIN_S plus
+# up to SPREAD_S seconds; logs to $ZF_TMP/fwd-NAME.log. With FRESH (a
+# checkpoint path), every other start finds no checkpoint files: the
+# account's new owner on another pod, or a fresh volume.
 kill_runs() {
   control rtt all "$5"
   for i in $(seq "$2"); do
+    [ -n "${6:-}" ] && [ $((i % 2)) = 0 ] && rm -rf "$6" "$6".*
     "$FWD" run --config "$ZF_TMP/$1.yaml" 2>>"$ZF_TMP/fwd-$1.log" &
     local pid=$!
     sleep "$(awk -v s="$RANDOM" -v a="$3" -v b="$4" 'BEGIN {srand(s); printf "%.2f", a + rand() * b}')"
@@ -325,10 +330,13 @@ sinks:
 YAML
   # Brokers 20 ms away: at 1,500 events/s a transaction is open most of the
   # time, so kills land between a page's fetch (its ids written) and its commit.
-  kill_runs late 10 3 2 20
+  # Every other start, and the last, on a fresh disk: the ids its late reads
+  # need come from beside the position in the checkpoint topic.
+  kill_runs late 10 3 2 20 "$ZF_TMP/late.json"
   curl -sf -X POST -d '{"live_rate": 0}' "$EMU_URL/_emulator/config" >/dev/null
   # Every window's late read is due 8 s after its end, and late events are at
   # most 6 s late: after 20 s every window has had its late read.
+  rm -rf "$ZF_TMP/late.json" "$ZF_TMP"/late.json.*
   "$FWD" run --config "$ZF_TMP/late.yaml" 2>>"$ZF_TMP/fwd-late.log" &
   pid=$!
   ZF_PIDS+=($pid)
@@ -338,8 +346,13 @@ YAML
   curl -sf "$EMU_URL/_emulator/ids" | sort >"$ZF_TMP/late-ids"
   late_events=$(grep '"msg":"stopped"' "$ZF_TMP/fwd-late.log" | tail -1 | grep -o '"late_events":[0-9]*' | cut -d: -f2)
   [ "${late_events:-0}" -gt 0 ] || fail "the last run's late reads found no late events: the scenario does not test them"
+  restored=$(grep -c '"msg":"ids of windows awaiting a late read restored from beside the position"' "$ZF_TMP/fwd-late.log" || true)
+  missing=$(grep -c "the ids a window's first read delivered are missing" "$ZF_TMP/fwd-late.log" || true)
   echo "late events shipped by the last run's late reads: $late_events;" \
-    "starts that dropped ids written ahead of uncommitted pages: $(grep -c 'ids written ahead of pages that were never committed' "$ZF_TMP/fwd-late.log")"
+    "starts that dropped ids written ahead of uncommitted pages: $(grep -c 'ids written ahead of pages that were never committed' "$ZF_TMP/fwd-late.log");" \
+    "starts on a fresh disk that restored ids from the checkpoint topic: $restored; that found ids missing: $missing"
+  [ "$restored" -ge 3 ] || fail "only $restored starts on a fresh disk restored ids: the scenario does not test them"
+  [ "$missing" = 0 ] || fail "$missing starts found a window's ids missing"
   check late "$ZF_TMP/late-ids"
   # A kill between a page's fetch and its commit shows as aborted records
   # (the page was in an open transaction) or as ids dropped at the next start

@@ -19,6 +19,7 @@
 #include "sources/zendesk_pull/access_log_source.h"
 #include "sources/event_id.h"
 #include "sources/zendesk_pull/pull_checkpoint.h"
+#include "sources/zendesk_pull/id_pieces.h"
 
 using namespace zf;
 using namespace zf::source;
@@ -339,6 +340,110 @@ TEST_CASE("checkpoint (#27 item 9): another account's position in the checkpoint
     CHECK(deserialize(read_text(path), path.string()).state == newer);
   }
   fs::remove_all(dir);
+}
+
+namespace {
+std::vector<EventKey> keys_named(const std::string& prefix, size_t n, size_t from = 0) {
+  std::vector<EventKey> out;
+  for (size_t i = from; i < from + n; ++i) out.push_back(event_key(prefix + std::to_string(i)));
+  return out;
+}
+// A compacted topic's view of what was written: the newest value per key.
+void write_compacted(std::map<std::string, std::string>& topic, const std::vector<PositionPiece>& pieces) {
+  for (const auto& p : pieces) {
+    if (p.value) topic[p.key] = *p.value;
+    else topic.erase(p.key);
+  }
+}
+}  // namespace
+
+TEST_CASE("id pieces (#30): each append writes the pieces it touches whole, so the newest value of each key is all of it") {
+  const int64_t w = 1795000000;
+  std::map<std::string, std::string> topic;
+  IdPieceWriter writer;
+  writer.resume(w, {});
+  std::vector<EventKey> all;
+  // Pages of 640 ids cross the 1,024-id piece boundaries mid-page.
+  static_assert(kIdsPerPiece == 1024);
+  for (size_t page = 0; page < 4; ++page) {
+    auto ids = keys_named("p", 640, page * 640);
+    auto pieces = writer.append(ids);
+    all.insert(all.end(), ids.begin(), ids.end());
+    CHECK(pieces.size() == (page == 1 || page == 3 ? 2u : 1u));  // 640-1,280 and 1,920-2,560 cross one
+    for (const auto& p : pieces) CHECK(p.value->size() <= kIdsPerPiece * kEventKeyBytes);
+    write_compacted(topic, pieces);
+  }
+  CHECK(topic.size() == 3);  // 2,560 ids: 1,024 + 1,024 + 512
+  CHECK(join_id_pieces(topic, w, all.size()) == all);
+  // A position that counts fewer ids (a later page not committed) takes the prefix.
+  CHECK(join_id_pieces(topic, w, 2000) == std::vector<EventKey>(all.begin(), all.begin() + 2000));
+  // A missing piece ends what is known: only the pieces before it count.
+  auto lost = topic;
+  lost.erase(id_piece_key(w, 1));
+  CHECK(join_id_pieces(lost, w, all.size()).size() == kIdsPerPiece);
+  // A restart mid-window resumes from the window's ids, and the next
+  // append rewrites the partial piece from its start.
+  IdPieceWriter resumed;
+  resumed.resume(w, all);
+  auto more = keys_named("q", 10);
+  auto pieces = resumed.append(more);
+  REQUIRE(pieces.size() == 1);
+  CHECK(pieces[0].key == id_piece_key(w, 2));
+  CHECK(decode_keys(*pieces[0].value).size() == 512 + 10);
+  write_compacted(topic, pieces);
+  all.insert(all.end(), more.begin(), more.end());
+  CHECK(join_id_pieces(topic, w, all.size()) == all);
+  // Retiring the window deletes every piece.
+  write_compacted(topic, erase_id_pieces(w, all.size()));
+  CHECK(topic.empty());
+  CHECK(id_piece_keys(w, 0).empty());
+  CHECK(id_piece_keys(w, kIdsPerPiece).size() == 1);
+  CHECK(id_piece_keys(w, kIdsPerPiece + 1).size() == 2);
+}
+
+TEST_CASE("id pieces (#30): a new owner without the last one's disk restores a window's ids from beside the position") {
+  auto dir = temp_dir("restore");
+  const int64_t awaiting = 1795000000, open = 1795000060;
+  std::map<std::string, std::string> topic;
+  IdPieceWriter writer;
+  writer.resume(awaiting, {});
+  auto first = keys_named("a", 5000);
+  write_compacted(topic, writer.append(first));
+  writer.resume(open, {});
+  write_compacted(topic, writer.append(keys_named("o", 3)));
+  PullState s;
+  s.account = "acme";
+  s.first = {open, open + 60, "c"};
+  s.first_late_read = true;
+  s.awaiting = {{awaiting, open}};
+  s.id_counts = {{awaiting, 5000}, {open, 2}};  // the open window's third id was not committed
+  const std::string from = "sink kafka's checkpoint topic";
+  PullCheckpoint store((dir / "cp.json").string(), false);
+  // What the sink is asked for: every piece of the counted ids.
+  CHECK(store.pieces_needed(serialize(s)) == std::set<std::string>{id_piece_key(awaiting, 0), id_piece_key(awaiting, 1),
+                                                                    id_piece_key(awaiting, 2), id_piece_key(awaiting, 3),
+                                                                    id_piece_key(awaiting, 4), id_piece_key(open, 0)});
+  store.adopt(serialize(s), from, topic);
+  OfflineSource offline(store);
+  offline.source.open("acme", 0);
+  CHECK(store.read_ids(awaiting) == first);
+  CHECK(store.read_ids(open) == keys_named("o", 2));
+  CHECK(offline.logs.str().find("\"ids\":5002") != std::string::npos);
+  CHECK(offline.logs.str().find("are missing") == std::string::npos);
+  // What the disk now holds is not asked for again.
+  CHECK(store.pieces_needed(serialize(s)).empty());
+  // A sink that lost pieces: the prefix it holds, and the rest reported missing.
+  auto dir2 = temp_dir("restore-short");
+  auto partial = topic;
+  partial.erase(id_piece_key(awaiting, 1));
+  PullCheckpoint fresh((dir2 / "cp.json").string(), false);
+  fresh.adopt(serialize(s), from, partial);
+  OfflineSource short_source(fresh);
+  short_source.source.open("acme", 0);
+  CHECK(fresh.count_ids(awaiting) == kIdsPerPiece);
+  CHECK(short_source.logs.str().find("are missing") != std::string::npos);
+  fs::remove_all(dir);
+  fs::remove_all(dir2);
 }
 
 TEST_CASE("checkpoint: a second process on the same checkpoint is refused") {

@@ -131,6 +131,11 @@ void AccessLogSource::open(const std::string& account, int64_t start) {
   std::set<int64_t> keep{s.first.window_start};
   for (const auto& w : s.awaiting) keep.insert(w.start);
   store_.remove_ids_except(keep);
+  // The account's last owner ran elsewhere, or this disk is new: the ids
+  // its first reads delivered come from beside the position.
+  if (size_t restored = store_.restore_ids(s.id_counts))
+    log_.info("ids of windows awaiting a late read restored from beside the position",
+              {{"ids", restored}, {"windows", s.id_counts.size()}});
   reconcile_ids(s, keep, has_counts);
   view_.live = durable_ = s;
   if (store_.has_ids(s.first.window_start)) view_.first_seen = EventKeySet(store_.read_ids(s.first.window_start));
@@ -358,6 +363,16 @@ Poll AccessLogSource::accept(ReadKind kind, const std::string& url, PageBuffer& 
 
   const Window window = view_.position(kind).window();
   ScannedPage scanned = scan_page(page.events, view_.seen(kind), kind == ReadKind::First && view_.live.first_late_read);
+  std::vector<PositionPiece> pieces;
+  std::map<int64_t, uint64_t> id_counts;  // before this page retires any window
+  if (settings_.ids_beside_position) {
+    if (!scanned.write_ahead.empty()) {
+      if (!id_pieces_.holds(window.start)) id_pieces_.resume(window.start, store_.read_ids(window.start));
+      pieces = id_pieces_.append(scanned.write_ahead);
+    }
+    id_counts = view_.live.id_counts;
+    id_counts[window.start] += scanned.write_ahead.size();
+  }
   // Durable before the page leaves: a late read must know every id a
   // delivered page shipped, wherever the state that says so is kept.
   if (!scanned.write_ahead.empty()) {
@@ -390,6 +405,13 @@ Poll AccessLogSource::accept(ReadKind kind, const std::string& url, PageBuffer& 
   pc.token = out.token = ++next_token_;
   pc.after = view_.live;
   out.position = serialize(view_.live);
+  if (settings_.ids_beside_position)
+    for (int64_t start : pc.retire) {
+      auto gone = erase_id_pieces(start, id_counts[start]);
+      pieces.insert(pieces.end(), gone.begin(), gone.end());
+      if (id_pieces_.holds(start)) id_pieces_.forget();
+    }
+  out.pieces = std::move(pieces);
   pc.events = out.events.size();
   {
     std::lock_guard lock(mu_);

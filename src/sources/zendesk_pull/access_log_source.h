@@ -26,6 +26,7 @@
 #include "sources/event_id.h"
 #include "net/http_client.h"
 #include "net/http_get.h"
+#include "sources/zendesk_pull/id_pieces.h"
 #include "sources/zendesk_pull/page.h"
 #include "sources/zendesk_pull/position.h"
 #include "sources/zendesk_pull/pull_checkpoint.h"
@@ -58,6 +59,9 @@ struct SourceSettings {
   // A late read covers consecutive due windows up to this many first-read
   // ids (its dedup set, 16 bytes each, is in memory while it runs).
   size_t late_read_max_ids = 500'000;
+  // A sink keeps the position (Kafka exactly_once): the ids a late read
+  // needs go beside it too, so the account's next owner has them.
+  bool ids_beside_position = false;
 };
 
 class AccessLogSource final : public PollingSource {
@@ -118,6 +122,7 @@ class AccessLogSource final : public PollingSource {
   PageBuffer own_buffer_;  // next()'s; a scheduler lends its worker's to poll()
 
   PullView view_;  // the fetch thread's
+  IdPieceWriter id_pieces_;  // the fetch thread's (ids_beside_position)
   uint64_t next_token_ = 0;
 
   mutable std::mutex mu_;  // with the committing thread

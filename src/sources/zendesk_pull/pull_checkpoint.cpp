@@ -18,6 +18,7 @@
 
 #include "core/errors.h"
 #include "core/durable_file.h"
+#include "sources/zendesk_pull/id_pieces.h"
 
 namespace zf::source {
 
@@ -170,9 +171,37 @@ void PullCheckpoint::release() {
   lock_fd_ = -1;
 }
 
-void PullCheckpoint::adopt(const std::string& serialized, const std::string& from) {
+void PullCheckpoint::adopt(const std::string& serialized, const std::string& from,
+                           std::map<std::string, std::string> pieces) {
   adopted_ = deserialize(serialized, from);
   adopted_->adopted_from = from;
+  adopted_pieces_ = std::move(pieces);
+}
+
+std::set<std::string> PullCheckpoint::pieces_needed(const std::string& serialized) const {
+  std::set<std::string> keys;
+  try {
+    for (const auto& [start, count] : deserialize(serialized, path_).state.id_counts)
+      if (count > count_ids(start)) keys.merge(id_piece_keys(start, count));
+  } catch (const FatalError&) {
+    // adopt() says what is wrong with it.
+  }
+  return keys;
+}
+
+size_t PullCheckpoint::restore_ids(const std::map<int64_t, uint64_t>& counts) {
+  size_t restored = 0;
+  for (const auto& [start, count] : counts) {
+    if (count <= count_ids(start)) continue;
+    std::vector<EventKey> ids = join_id_pieces(adopted_pieces_, start, count);
+    if (ids.size() <= count_ids(start)) continue;  // no more than this disk has
+    remove_ids(start);
+    append_ids(start, ids);
+    restored += ids.size();
+  }
+  adopted_pieces_.clear();
+  if (restored) sync_ids();
+  return restored;
 }
 
 std::optional<LoadedState> PullCheckpoint::load() const {

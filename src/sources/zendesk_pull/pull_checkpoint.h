@@ -13,6 +13,7 @@
 // dedup set; the state says how many of each file's ids it covers
 // (id_counts).
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -88,7 +89,15 @@ class PullCheckpoint {
   // is written here: load() returns it, and the source saves it once it
   // checked the position is its own (another account's position must not
   // replace the file, or every later start would refuse the file).
-  void adopt(const std::string& serialized, const std::string& from);
+  // `pieces`: what is kept beside it there (id_pieces.h), read with it.
+  void adopt(const std::string& serialized, const std::string& from, std::map<std::string, std::string> pieces = {});
+  // The pieces a position kept elsewhere needs from beside it: the ids of
+  // windows this disk holds fewer of than it counts (the account's new
+  // owner, a fresh volume). Empty when `serialized` is no position.
+  std::set<std::string> pieces_needed(const std::string& serialized) const;
+  // Writes the ids of those windows from the adopted pieces to their id
+  // files. Returns the ids restored.
+  size_t restore_ids(const std::map<int64_t, uint64_t>& counts);
 
   // Appends to a window's id file; durable after sync_ids(). Returns bytes.
   size_t append_ids(int64_t window_start, const std::vector<EventKey>& keys);
@@ -116,6 +125,7 @@ class PullCheckpoint {
   std::string path_;
   std::string ids_dir_;
   std::optional<LoadedState> adopted_;
+  std::map<std::string, std::string> adopted_pieces_;
   int lock_fd_ = -1;
   // The fetch thread appends ids while the commit thread removes files of
   // windows done with.

@@ -15,6 +15,11 @@ double percentile(std::vector<double> v, double p) {
   return v[i];
 }
 
+SourceSettings with_ids_beside_position(SourceSettings s, bool on) {
+  s.ids_beside_position = on;
+  return s;
+}
+
 }  // namespace
 
 PullRun::PullRun(const PullSourceConfig& c, RunContext& ctx, std::shared_ptr<RecentIds> pushed, bool coordinated)
@@ -32,7 +37,8 @@ PullRun::PullRun(const PullSourceConfig& c, RunContext& ctx, std::shared_ptr<Rec
       // little after we stamp sends.
       limiter(c.rate_limit_requests, c.rate_limit_period,
               std::max(std::chrono::milliseconds(20), c.rate_limit_period / 500)),
-      source(c.source, http, limiter, store, log, pull_metrics, loop_stop, ctx.clock),
+      source(with_ids_beside_position(c.source, !ctx.position_keepers.empty()), http, limiter, store, log,
+             pull_metrics, loop_stop, ctx.clock),
       skip_pushed(pushed ? std::make_unique<SkipPushed>(source, pushed, pull_metrics) : nullptr),
       // Through the same Source the loop reads: SkipPushed's commit adds
       // the ids pull shipped to push's delivered set.
@@ -69,16 +75,17 @@ PullRun::PullRun(const PullSourceConfig& c, RunContext& ctx, std::shared_ptr<Rec
   // the truth; the file is only its cache (and, the first time, where
   // it starts from).
   for (const auto& [sink, read_position] : ctx.position_keepers) {
-    std::optional<std::string> kept;
+    std::optional<KeptPosition> kept;
     try {
-      kept = read_position(c.name);
+      kept = read_position(c.name, [this](const std::string& position) { return store.pieces_needed(position); });
     } catch (const std::exception& e) {
       throw FatalError("cannot read the source's position from sink \"" + sink + "\": " + e.what());
     }
-    if (kept) store.adopt(*kept, "sink " + sink + "'s checkpoint topic");
+    size_t pieces = kept ? kept->pieces.size() : 0;
+    if (kept) store.adopt(kept->position, "sink " + sink + "'s checkpoint topic", std::move(kept->pieces));
     log.info(kept ? "position from the kafka checkpoint topic" : "no position in the kafka checkpoint topic yet; "
                                                                    "starting from the checkpoint file or start",
-             {{"sink", sink}});
+             {{"sink", sink}, {"pieces", pieces}});
   }
   source.open(c.account, c.start.resolve(ctx.clock.now_s()));
 }
