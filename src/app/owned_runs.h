@@ -24,7 +24,7 @@ class OwnedRuns {
             std::function<bool(const std::string&)> may_poll);
   ~OwnedRuns();
 
-  // Returns at once: sources are built on a thread of their own, so the
+  // Returns at once: sources are built on threads of their own, so the
   // coordinator's heartbeat and lease never wait for a source's start
   // (its position read from Kafka, its transactions opened). A source that
   // cannot start yet (its checkpoint still locked by a stopped former
@@ -40,6 +40,7 @@ class OwnedRuns {
   bool failed() const { return failed_; }
 
  private:
+  void open_ahead(const std::vector<std::string>& names);
   sched::Next try_start(const std::string& name, std::chrono::milliseconds& backoff);
 
   const AppConfig& config_;
@@ -56,8 +57,22 @@ class OwnedRuns {
   // Revoked with batches still unacknowledged: the sinks may still call
   // back into them, so they live until the sinks closed.
   std::vector<std::unique_ptr<source::Run>> retired_;
+  // With sinks of each account's own (exactly_once): every newly assigned
+  // account's producer is opened before any of them reads its position.
+  // Opening one (InitProducerId) aborts the transaction its last owner left
+  // open, and such a transaction holds back what every read_committed
+  // reader of the checkpoint topic sees: a position read waiting on another
+  // account's, whose start queued behind it, would wait for the brokers'
+  // transaction timeout (the test broker has none).
+  using SinksFor = std::function<std::vector<pipeline::NamedSink>(const std::string&)>;
+  SinksFor open_sinks_;                                              // the process's own ctx.sinks_for
+  std::map<std::string, std::vector<pipeline::NamedSink>> opened_;  // ahead of their start (guarded by mu_)
   std::atomic<bool> failed_{false};
-  sched::Scheduler starter_{1, "zf-start"};  // last: stopped first
+  // A start mostly waits on the brokers (the position read, the
+  // producer's InitProducerId): a few at once, so a failover of many
+  // accounts is not one start after another.
+  static constexpr size_t kStarters = 4;
+  sched::Scheduler starter_{kStarters, "zf-start"};  // last: stopped first
 };
 
 }  // namespace zf::app
