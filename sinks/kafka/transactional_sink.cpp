@@ -161,7 +161,8 @@ class TransactionalSink final : public Sink {
     if (stopping_ || fatal_) {
       std::string why = fatal_ ? fatal_error_ : "kafka sink \"" + name_ + "\" is closed";
       lock.unlock();
-      on_ack(Ack{batch->seq, fatal_ ? DeliveryStatus::Permanent : DeliveryStatus::Retriable, why});
+      DeliveryStatus status = !fatal_ ? DeliveryStatus::Retriable : fenced_ ? DeliveryStatus::Superseded : DeliveryStatus::Permanent;
+      on_ack(Ack{batch->seq, status, why});
       return;
     }
     uint64_t seq = batch->seq;
@@ -341,7 +342,8 @@ class TransactionalSink final : public Sink {
       std::lock_guard lock(mu_);
       fatal_ = true;
       fatal_error_ = error;
-      return DeliveryStatus::Permanent;
+      fenced_ = fenced;
+      return fenced ? DeliveryStatus::Superseded : DeliveryStatus::Permanent;
     }
     return abort(why, error);
   }
@@ -401,7 +403,7 @@ class TransactionalSink final : public Sink {
   std::map<uint64_t, Pending> queue_;  // by seq (guarded by mu_)
   std::set<uint64_t> owed_;            // failed, not sent again yet (guarded by mu_)
   size_t unacked_ = 0;                 // guarded by mu_
-  bool stopping_ = false, fatal_ = false;
+  bool stopping_ = false, fatal_ = false, fenced_ = false;
   std::string fatal_error_;
   std::map<std::string, rd_kafka_topic_t*> topics_;  // the transaction thread only
   std::string scratch_;

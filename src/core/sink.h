@@ -24,6 +24,11 @@ enum class DeliveryStatus {
   Delivered,  // durably handed over (fsynced, broker-acked, written+flushed)
   Retriable,  // not delivered; sending the same batch again may succeed
   Permanent,  // not delivered; retrying cannot help (auth, too large, ...)
+  // Not delivered, and the sink writes nothing more: another writer with
+  // its identity took over (a Kafka transactional producer fenced by the
+  // account's next owner). Stops the run like Permanent; under
+  // coordination it means the account moved, not that the process failed.
+  Superseded,
 };
 
 struct Ack {

@@ -75,6 +75,11 @@ std::optional<std::string> Delivery::failure() const {
   return failure_;
 }
 
+bool Delivery::superseded() const {
+  std::lock_guard lock(mu_);
+  return superseded_;
+}
+
 bool Delivery::wait_for_room(StopSignal& stop) {
   std::unique_lock lock(mu_);
   while (inflight_.size() >= max_inflight_ && !failure_ && !stop.requested())
@@ -162,8 +167,11 @@ std::function<void()> Delivery::settle(size_t sink_index, uint64_t sent_seq, int
       --f.pending_sinks;
     } else {
       sm.events_failed.Increment(static_cast<double>(f.batch->records.size()));
-      if (ack.status == DeliveryStatus::Permanent) {
-        if (!failure_) failure_ = "sink \"" + name + "\" cannot deliver and retrying will not help: " + ack.error;
+      if (ack.status == DeliveryStatus::Permanent || ack.status == DeliveryStatus::Superseded) {
+        if (!failure_) {
+          failure_ = "sink \"" + name + "\" cannot deliver and retrying will not help: " + ack.error;
+          superseded_ = ack.status == DeliveryStatus::Superseded;
+        }
         log_.error("sink failed permanently; stopping without committing past this batch",
                    {{"sink", name}, {"batch", ack.seq}, {"error", ack.error}});
         return on_room_;  // a fetch stage waiting for room must learn it is over

@@ -107,6 +107,8 @@ class Delivery {
   bool drain(std::chrono::milliseconds timeout);
   // Set once a sink failed permanently: the message for the operator.
   std::optional<std::string> failure() const;
+  // The failure is a sink's Superseded: another writer took over.
+  bool superseded() const;
   // Stops retries. Acks that still arrive (while the sinks close) commit.
   void stop_retries();
   size_t inflight() const;
@@ -141,6 +143,7 @@ class Delivery {
   std::condition_variable changed_;
   std::map<uint64_t, InFlight> inflight_;
   std::optional<std::string> failure_;
+  bool superseded_ = false;
   int64_t newest_delivered_event_ms_ = 0;
   bool closing_ = false;
   std::function<void()> on_room_;

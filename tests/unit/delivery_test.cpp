@@ -169,6 +169,24 @@ TEST_CASE("delivery: a permanent failure stops the pipeline and never commits th
   CHECK_FALSE(h.delivery->drain(milliseconds(50)));
 }
 
+TEST_CASE("delivery (#30): a sink superseded by another writer stops the pipeline like a permanent failure, and says so") {
+  // A Kafka producer fenced by the account's next owner: under coordination
+  // the account moved, and the run stops without stopping the process.
+  Harness h({"kafka"});
+  h.dispatch(1, 1);
+  h.sinks[0]->answer(1, DeliveryStatus::Superseded);
+  CHECK(h.commits().empty());
+  REQUIRE(h.delivery->failure());
+  CHECK(h.delivery->superseded());
+  StopSignal stop;
+  CHECK_FALSE(h.delivery->wait_for_room(stop));
+  Harness plain({"kafka"});
+  plain.dispatch(1, 1);
+  plain.sinks[0]->answer(1, DeliveryStatus::Permanent);
+  REQUIRE(plain.delivery->failure());
+  CHECK_FALSE(plain.delivery->superseded());
+}
+
 TEST_CASE("delivery: backpressure holds the fetch stage at max_inflight batches while a sink stalls") {
   Harness h({"slow"}, 2);
   StopSignal stop;

@@ -25,6 +25,7 @@ SourceSettings with_ids_beside_position(SourceSettings s, bool on) {
 PullRun::PullRun(const PullSourceConfig& c, RunContext& ctx, std::shared_ptr<RecentIds> pushed, bool coordinated)
     : Run(c.name),
       ctx(ctx),
+      coordinated(coordinated),
       loop_stop(coordinated ? revoked : ctx.stop),
       config(c),
       log(ctx.log, {{"source", c.name}}),
@@ -102,7 +103,7 @@ void PullRun::start(sched::SteadyTime first, std::function<bool()> may_poll) {
         sched::Next next = loop.step(buffer);
         if (next.kind == sched::Next::Kind::Finished) {
           health.running = false;
-          if (!loop.result().ok) stop.request();
+          if (!loop.result().ok && !moved()) stop.request();
           done->set_value();  // last: the run may be destroyed from here on
         }
         return next;
@@ -182,8 +183,16 @@ bool PullRun::finish() {
               {"users_api_requests", st.requests}, {"users_api_failures", st.failures},
               {"people_cached", enricher->directory().size()}});
   }
+  if (!result.ok && moved()) {
+    log.warn("another replica took this account over (its transactions fenced this one's): stopped here; the new "
+             "owner continues from the last committed position",
+             {{"error", result.error}});
+    return true;
+  }
   if (!result.ok) log.error(result.error);
   return result.ok;
 }
+
+bool PullRun::moved() const { return coordinated && delivery.superseded(); }
 
 }  // namespace zf::source

@@ -37,8 +37,12 @@ struct PullRun final : Run {
   void stop_retries() override { delivery.stop_retries(); }
   void tick(int64_t now_ms) override;
   bool finish() override;
+  // Coordination: its account's next owner fenced this run's sink, so it
+  // stopped without stopping the process.
+  bool moved() const;
 
   RunContext& ctx;
+  const bool coordinated;
   // Coordination: a revoked source stops alone; else the process's stop.
   StopSignal revoked;
   StopSignal& loop_stop;
