@@ -9,6 +9,8 @@ namespace zf::net {
 
 namespace {
 
+constexpr size_t kBodyPadding = 64;
+
 // The calling thread's libcurl handle, made on its first request and
 // cleaned up when the thread ends (see http_client.h for why it is not the
 // client's). Null when libcurl cannot make one (out of memory).
@@ -116,6 +118,12 @@ HttpResponse HttpClient::get(const std::string& url, const std::string& authoriz
     resp.status = 0;
     resp.body.clear();
     resp.body.shrink_to_fit();
+  } else if (resp.body.capacity() - resp.body.size() < kBodyPadding) {
+    // Spare room after the body, so a JSON parser reads it in place instead
+    // of copying it into a padded buffer of its own (simdjson reads up to
+    // 64 bytes past the end): the copy would be another page-sized buffer
+    // per fetch worker, and a memcpy per page.
+    resp.body.reserve(resp.body.size() + kBodyPadding);
   }
   current_ = nullptr;
   abort_ = nullptr;

@@ -46,7 +46,8 @@ class HttpClient final : public HttpGet {
 
   // `authorization` is sent as the Authorization header when non-empty.
   // While `abort` returns true the transfer stops (checked about once a
-  // second even when no byte arrives).
+  // second even when no byte arrives). The body has at least 64 bytes of
+  // spare capacity (a parser's padding).
   HttpResponse get(const std::string& url, const std::string& authorization,
                    const std::function<bool()>& abort = {}) override;
 
