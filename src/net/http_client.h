@@ -1,11 +1,18 @@
 #pragma once
-// A blocking HTTP GET client on one libcurl handle. TLS verification is
-// always on; redirects are never followed, so credentials cannot be carried
+// A blocking HTTP GET client. TLS verification is always on; redirects are never followed, so credentials cannot be carried
 // to another host by a 3xx. Each request gets its own connection: libcurl
 // silently sends a request again when a reused connection turns out dead,
 // which would spend the account's request budget unseen. Bodies are
 // bounded (after decompression) and a transfer is aborted at once when the
 // process is stopping.
+//
+// The libcurl handle is the calling thread's, not the client's: a client
+// per account (a thousand in one process) would otherwise each keep a
+// handle with its buffers, its own multi handle and, over TLS, its own copy
+// of the parsed CA store (libcurl caches it per multi handle), all idle
+// between the account's requests. A request sets every option it uses
+// afresh, and no connection is reused, so clients sharing a thread's handle
+// one after the other do not see each other.
 #include <chrono>
 #include <functional>
 #include <map>
@@ -39,7 +46,8 @@ class HttpClient final : public HttpGet {
 
   // `authorization` is sent as the Authorization header when non-empty.
   // While `abort` returns true the transfer stops (checked about once a
-  // second even when no byte arrives).
+  // second even when no byte arrives). The body has at least 64 bytes of
+  // spare capacity (a parser's padding).
   HttpResponse get(const std::string& url, const std::string& authorization,
                    const std::function<bool()>& abort = {}) override;
 
@@ -49,7 +57,6 @@ class HttpClient final : public HttpGet {
   static int on_progress(void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t);
 
   HttpSettings settings_;
-  CURL* curl_;
   HttpResponse* current_ = nullptr;
   const std::function<bool()>* abort_ = nullptr;
   bool body_too_large_ = false;

@@ -81,9 +81,23 @@ void Scheduler::stop_jobs() {
 
 void Scheduler::run_worker() {
   PageBuffer buffer;
+  bool buffer_used = false;
   std::unique_lock lock(mu_);
   for (;;) {
     if (closing_ && queue_.empty()) return;
+    bool idle = queue_.empty() || (queue_.top().when > std::chrono::steady_clock::now() && !closing_);
+    if (idle && buffer_used) {
+      // Nothing to run now: the last page's body and parsed document are
+      // dead (a step ships its page), and kept they would hold the largest
+      // page's memory per worker while the accounts are idle. Busy workers
+      // (a catch-up) keep theirs from one step to the next.
+      lock.unlock();
+      buffer.parser = simdjson::dom::parser();
+      std::string().swap(buffer.body);  // a move-assignment would keep the capacity
+      buffer_used = false;
+      lock.lock();
+      continue;
+    }
     if (queue_.empty()) {
       work_.wait(lock);
       continue;
@@ -112,6 +126,7 @@ void Scheduler::run_worker() {
     Job& job = e.job;  // map nodes stay put; only this worker runs it now
     lock.unlock();
     Next next;
+    buffer_used = true;
     try {
       next = job(buffer);
     } catch (...) {

@@ -39,7 +39,9 @@ struct Next {
 };
 
 // A job gets its worker's page buffer: the body and parser of the page it
-// fetches live there, so their memory is per worker, not per account.
+// fetches live there, so their memory is per worker, not per account. What
+// a step leaves there is dead once it returns; a worker that goes idle
+// frees it (a busy one reuses it), so idle workers hold no page memory.
 using Job = std::function<Next(PageBuffer&)>;
 
 class Scheduler {

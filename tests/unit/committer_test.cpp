@@ -77,6 +77,31 @@ TEST_CASE("committer (#13): commits that arrive during a slow write become one w
   CHECK(committer.last_commit_ms() > 0);
 }
 
+TEST_CASE("committer (#29): a long-running source keeps a few hundred timing samples, not thousands") {
+  std::ostringstream logs;
+  Logger log(logs);
+  ProcessMetrics process_metrics("test");
+  Metrics metrics(process_metrics, "zendesk", "acme");
+  Store store;
+  pipeline::Committer committer([&](uint64_t t) { return store.persist(t); }, "test", log, metrics);
+  for (uint64_t t = 1; t <= 1000; ++t) {  // an idle account's commits over about 8 hours
+    committer.submit(commit_of(t));
+    for (int i = 0; i < 2000; ++i) {
+      {
+        std::lock_guard lock(store.mu);
+        if (store.written.size() == t) break;
+      }
+      std::this_thread::sleep_for(microseconds(200));
+    }
+  }
+  committer.finish();
+  REQUIRE(store.written.size() == 1000);
+  CHECK(committer.write_costs().size() <= 256);
+  CHECK(committer.latency_samples().size() <= 256);
+  CHECK(committer.write_costs().size() >= 128);  // the newest are kept
+  CHECK(committer.latency_samples().back() >= 0);
+}
+
 TEST_CASE("committer (#13): a failed write is counted and reported, and the next commit covers its pages") {
   std::ostringstream logs;
   Logger log(logs);

@@ -79,6 +79,33 @@ TEST_CASE("scheduler (#29): a parked job runs only when woken; a wake while it r
   pool.wake(id.load());  // finished: ignored
 }
 
+TEST_CASE("scheduler (#29): a worker keeps its page buffer while busy and frees it when idle") {
+  sched::Scheduler pool(1, "test");
+  std::string page = R"({"access_logs":[)";
+  for (int i = 0; i < 2000; ++i) page += std::string(i ? "," : "") + R"({"id":"01H)" + std::to_string(i) + R"(","url":"/x"})";
+  page += "]}";
+  std::vector<std::pair<size_t, size_t>> seen;  // body and parser capacity each step found
+  pool.add(
+      [&](PageBuffer& buffer) {
+        seen.emplace_back(buffer.body.capacity(), buffer.parser.capacity());
+        buffer.body = page;
+        simdjson::dom::element doc;
+        REQUIRE_FALSE(buffer.parser.parse(buffer.body).get(doc));
+        // Step 2 follows at once (busy); step 3 after a pause (idle).
+        if (seen.size() == 1) return sched::Next::now();
+        if (seen.size() == 2) return sched::Next::in(milliseconds(100));
+        return sched::Next::finished();
+      },
+      steady_clock::now());
+  REQUIRE(pool.wait_all_finished(seconds(5)));
+  REQUIRE(seen.size() == 3);
+  auto empty = [](std::pair<size_t, size_t> c) { return c.first <= 15 && c.second == 0; };  // 15: in-place string
+  CHECK(empty(seen[0]));
+  CHECK(seen[1].first >= page.size());  // busy: the last page's buffer is reused
+  CHECK(seen[1].second >= page.size());
+  CHECK(empty(seen[2]));  // idle in between: freed
+}
+
 TEST_CASE("scheduler (#29): tasks run at their time, after stop_jobs too; stopped jobs never run again") {
   sched::Scheduler pool(2, "test");
   std::atomic<int> job_steps{0};

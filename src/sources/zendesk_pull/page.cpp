@@ -4,14 +4,14 @@
 
 namespace zf::source {
 
-std::variant<PageEnvelope, std::string> parse_page(simdjson::dom::parser& parser, std::string_view body) {
+std::variant<PageEnvelope, std::string> parse_page(simdjson::dom::parser& parser, const std::string& body) {
   simdjson::dom::element doc;
-  auto err = parser.parse(body.data(), body.size()).get(doc);
+  auto err = parser.parse(body).get(doc);
   if (err == simdjson::UTF8_ERROR) {
     // One bad byte must not block the account forever: replace it and go
     // on (the parser copies strings out, so the temporary may go).
     std::string clean = sanitize_utf8(body);
-    err = parser.parse(clean.data(), clean.size()).get(doc);
+    err = parser.parse(clean.data(), clean.size()).get(doc);  // copied: the elements outlive `clean`
   }
   if (err) return std::string("page is not valid JSON: ") + simdjson::error_message(err);
   simdjson::dom::object root;

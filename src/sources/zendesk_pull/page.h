@@ -19,7 +19,10 @@ struct PageEnvelope {
 
 // Parses `body` with `parser`. Returns the envelope, or a message saying
 // what is wrong with the body (not JSON, access_logs missing, wrong types).
-std::variant<PageEnvelope, std::string> parse_page(simdjson::dom::parser& parser, std::string_view body);
+// A body with SIMDJSON_PADDING bytes of spare capacity (net::HttpClient's
+// have) is read in place; any other is first copied into the parser, which
+// then keeps a buffer the size of the largest such body.
+std::variant<PageEnvelope, std::string> parse_page(simdjson::dom::parser& parser, const std::string& body);
 
 // The `detail`s of a Zendesk error body {"errors":[{"title","detail"}]},
 // joined; the raw body (shortened) when it is not one.
