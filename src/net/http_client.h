@@ -1,10 +1,11 @@
 #pragma once
-// A blocking HTTP GET client. TLS verification is always on; redirects are never followed, so credentials cannot be carried
-// to another host by a 3xx. Each request gets its own connection: libcurl
-// silently sends a request again when a reused connection turns out dead,
-// which would spend the account's request budget unseen. Bodies are
-// bounded (after decompression) and a transfer is aborted at once when the
-// process is stopping.
+// A blocking HTTP GET client. TLS verification is always on; redirects are
+// never followed, so credentials cannot be carried to another host by a
+// 3xx. Each request gets its own connection: libcurl silently sends a
+// request again when a reused connection turns out dead, which would spend
+// the account's request budget unseen. Bodies are bounded (after
+// decompression) and a transfer is aborted at once when the process is
+// stopping.
 //
 // The libcurl handle is the calling thread's, not the client's: a client
 // per account (a thousand in one process) would otherwise each keep a
