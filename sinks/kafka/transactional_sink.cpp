@@ -311,18 +311,11 @@ class TransactionalSink final : public Sink {
     }
   }
 
-  // A deletion is a tombstone (no value), which compaction acts on.
+  // A deletion is a tombstone (a null value: an empty view has no data),
+  // which compaction acts on.
   rd_kafka_resp_err_t produce_piece(const std::string& key, const std::optional<std::string>& value) {
-    rd_kafka_topic_t* topic = topic_handle(eo_.checkpoint_topic);
-    if (value) return produce(topic, RD_KAFKA_MSG_F_COPY, key, *value, nullptr);
-    if (!topic) return rd_kafka_last_error() ? rd_kafka_last_error() : RD_KAFKA_RESP_ERR__INVALID_ARG;
-    for (;;) {
-      rd_kafka_resp_err_t err = rd_kafka_producev(rk_, RD_KAFKA_V_RKT(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                                  RD_KAFKA_V_KEY(key.data(), key.size()), RD_KAFKA_V_VALUE(nullptr, 0),
-                                                  RD_KAFKA_V_END);
-      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || stopping()) return err;
-      rd_kafka_poll(rk_, 50);
-    }
+    return produce(topic_handle(eo_.checkpoint_topic), RD_KAFKA_MSG_F_COPY, key,
+                   value ? std::string_view(*value) : std::string_view(), nullptr);
   }
 
   // Abortable: abort and send the group again. Fatal (fenced, or the
