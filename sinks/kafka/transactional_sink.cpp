@@ -414,6 +414,7 @@ namespace {
 struct TailRead {
   std::map<std::string, std::optional<std::string>> newest;  // by key; nullopt: deleted (a tombstone)
   bool whole = true;                                         // the read began at each partition's start
+  KeptPosition::Cost cost;
 };
 
 // The newest committed value of each key `wanted` accepts, reading each
@@ -444,7 +445,9 @@ TailRead read_tail(const Settings& s, const std::string& topic, const std::funct
   rd_kafka_assign(rk, parts);
   rd_kafka_topic_partition_list_destroy(parts);
   std::map<int32_t, int64_t> target;  // the high watermark at a partition's first end
-  auto deadline = Clock::now() + std::chrono::minutes(2);
+  auto t0 = Clock::now();
+  std::optional<Clock::time_point> first_short_end;  // an end short of the target: waiting on a transaction
+  auto deadline = t0 + std::chrono::minutes(2);
   while (!open.empty()) {
     if (Clock::now() > deadline)
       throw std::runtime_error("reading checkpoint topic " + topic + " timed out: an open transaction of another "
@@ -458,8 +461,10 @@ TailRead read_tail(const Settings& s, const std::string& topic, const std::funct
         hi = m->offset;
       int64_t want = target.emplace(m->partition, hi).first->second;
       if (m->offset >= want) open.erase(m->partition);  // else: the next end, once the transaction ends
+      else if (!first_short_end) first_short_end = Clock::now();
       continue;
     }
+    ++out.cost.messages;
     if (m->err) throw std::runtime_error("reading checkpoint topic " + topic + ": " + rd_kafka_message_errstr(m));
     if (!m->key) continue;
     std::string_view key(static_cast<const char*>(m->key), m->key_len);
@@ -467,6 +472,10 @@ TailRead read_tail(const Settings& s, const std::string& topic, const std::funct
     out.newest[std::string(key)] =
         m->payload ? std::optional<std::string>(std::string(static_cast<const char*>(m->payload), m->len)) : std::nullopt;
   }
+  auto end = Clock::now();
+  out.cost.rounds = 1;
+  out.cost.seconds = std::chrono::duration<double>(end - t0).count();
+  if (first_short_end) out.cost.waited_seconds = std::chrono::duration<double>(end - *first_short_end).count();
   return out;
 }
 
@@ -478,9 +487,17 @@ TailRead read_tail(const Settings& s, const std::string& topic, const std::funct
 // transaction read).
 TailRead read_back(const Settings& s, const std::function<bool(std::string_view)>& wanted,
                    const std::function<bool(const TailRead&)>& enough) {
+  KeptPosition::Cost cost;
   for (int64_t back = 32;; back *= 8) {
     TailRead read = read_tail(s, s.exactly_once->checkpoint_topic, wanted, back);
-    if (read.whole || enough(read)) return read;
+    cost.rounds += read.cost.rounds;
+    cost.messages += read.cost.messages;
+    cost.seconds += read.cost.seconds;
+    cost.waited_seconds += read.cost.waited_seconds;
+    if (read.whole || enough(read)) {
+      read.cost = cost;
+      return read;
+    }
   }
 }
 
@@ -506,7 +523,7 @@ PositionReader position_reader(const Settings& s) {
         });
     auto it = read.newest.find(source);
     if (it == read.newest.end() || !it->second) return std::nullopt;
-    KeptPosition kept{*it->second, {}};
+    KeptPosition kept{*it->second, {}, read.cost};
     for (auto& [key, value] : read.newest)
       if (value && key.starts_with(prefix)) kept.pieces.emplace(key.substr(prefix.size()), std::move(*value));
     return kept;

@@ -92,6 +92,14 @@ using SinkReader = std::function<void(const std::string& account, const RecordVi
 struct KeptPosition {
   std::string position;
   std::map<std::string, std::string> pieces;
+  // What finding them cost, for the start's log line: a slow start shows
+  // whether it read far back or waited on someone's open transaction.
+  struct Cost {
+    int rounds = 0;             // tails read, each longer than the last
+    int64_t messages = 0;       // messages read in all
+    double seconds = 0;         // the whole read
+    double waited_seconds = 0;  // of which waiting past the last stable offset
+  } cost;
 };
 using PieceNeeds = std::function<std::set<std::string>(const std::string& position)>;
 using PositionReader = std::function<std::optional<KeptPosition>(const std::string& source, const PieceNeeds& needs)>;

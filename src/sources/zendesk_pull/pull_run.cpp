@@ -83,10 +83,16 @@ PullRun::PullRun(const PullSourceConfig& c, RunContext& ctx, std::shared_ptr<Rec
       throw FatalError("cannot read the source's position from sink \"" + sink + "\": " + e.what());
     }
     size_t pieces = kept ? kept->pieces.size() : 0;
+    KeptPosition::Cost cost = kept ? kept->cost : KeptPosition::Cost{};
     if (kept) store.adopt(kept->position, "sink " + sink + "'s checkpoint topic", std::move(kept->pieces));
     log.info(kept ? "position from the kafka checkpoint topic" : "no position in the kafka checkpoint topic yet; "
                                                                    "starting from the checkpoint file or start",
-             {{"sink", sink}, {"pieces", pieces}});
+             {{"sink", sink},
+              {"pieces", pieces},
+              {"read_rounds", cost.rounds},
+              {"read_messages", cost.messages},
+              {"read_seconds", cost.seconds},
+              {"waited_on_open_transactions_seconds", cost.waited_seconds}});
   }
   source.open(c.account, c.start.resolve(ctx.clock.now_s()));
 }
