@@ -13,6 +13,7 @@
 #include "metrics/http_endpoint.h"
 #include "metrics/metrics.h"
 #include "pipeline/delivery.h"
+#include "sched/heap_meter.h"
 #include "sched/memory_budget.h"
 #include "sched/scheduler.h"
 #include "sources/source_types.h"
@@ -69,7 +70,7 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
   size_t polled_sources = static_cast<size_t>(std::count_if(
       config.sources.begin(), config.sources.end(), [](const auto& s) { return source::type_of(*s).polled; }));
   sched::Scheduler fetchers(std::clamp<size_t>(polled_sources, 1, config.workers), "zf-fetch");
-  sched::MemoryBudget budget(config.memory_limit_bytes);
+  sched::MemoryBudget budget(config.memory_limit_bytes, sched::allocator_heap_meter());
   std::vector<std::pair<std::string, PositionReader>> position_keepers;
   for (const auto& s : config.sinks)
     if (s.read_position) position_keepers.emplace_back(s.name, s.read_position);
@@ -85,6 +86,10 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
                                          "Bytes of pages fetched and not yet acknowledged by every sink, all sources "
                                          "(pipeline.memory_limit_mib bounds it).")
                                .Add({});
+  auto& memory_heap = metric_family(prometheus::BuildGauge(), process.registry(), "zendesk_forwarder_memory_heap_bytes",
+                                    "What the allocator holds in RAM (jemalloc stats.resident): "
+                                    "pipeline.memory_limit_mib bounds it while pages are fetched.")
+                          .Add({});
   auto& memory_waiting = metric_family(prometheus::BuildGauge(), process.registry(),
                                        "zendesk_forwarder_sources_waiting_for_memory",
                                        "Pull sources waiting for room under pipeline.memory_limit_mib.")
@@ -169,6 +174,7 @@ int run_forwarder(const AppConfig& config, bool once, Logger& log, StopSignal& s
       if (owned) owned->tick(clock.now_ms());
       memory_in_flight.Set(static_cast<double>(budget.used()));
       memory_waiting.Set(static_cast<double>(budget.waiting()));
+      if (auto heap = budget.heap()) memory_heap.Set(static_cast<double>(*heap));
       // Pages are allocated on fetch workers and freed on sink and commit
       // threads, so glibc's per-thread arenas (in a build without jemalloc)
       // keep what a catch-up freed; giving it back keeps a thousand idle

@@ -170,7 +170,7 @@ sched::Next Pipeline::stopped() {
   finished_ = true;
   result_.stopping_since = std::chrono::steady_clock::now();
   if (settings_.budget && reserved_ > 0) {
-    settings_.budget->release(reserved_);
+    settings_.budget->cancel(reserved_);
     reserved_ = 0;
   }
   if (settings_.budget) settings_.budget->withdraw(budget_id_);
@@ -184,15 +184,22 @@ sched::Next Pipeline::step(PageBuffer& buffer) {
     if (stop_.requested() || delivery_.failure()) return stopped();
     if (!delivery_.has_room()) return sched::Next::parked();  // woken by the acker
     if (settings_.budget && reserved_ == 0) {
-      if (!settings_.budget->try_reserve(budget_id_, page_estimate_, wake_)) return sched::Next::parked();
-      reserved_ = page_estimate_;
+      switch (settings_.budget->try_reserve(budget_id_, page_estimate_, wake_)) {
+        case sched::MemoryBudget::Answer::Reserved:
+          reserved_ = page_estimate_;
+          break;
+        case sched::MemoryBudget::Answer::Wait:
+          return sched::Next::parked();  // woken at its turn
+        case sched::MemoryBudget::Answer::Retry:
+          return sched::Next::in(std::chrono::milliseconds(50));  // the allocator returns pages within its decay
+      }
     }
     Poll poll = polling_->poll(settings_.once, buffer);
     if (poll.done) return stopped();
     if (!poll.page) {
       // Nothing fetched: the reservation goes back to those waiting.
       if (settings_.budget && reserved_ > 0) {
-        settings_.budget->release(reserved_);
+        settings_.budget->cancel(reserved_);
         reserved_ = 0;
       }
       auto in = poll.retry_in;

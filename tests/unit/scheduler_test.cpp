@@ -126,39 +126,69 @@ TEST_CASE("scheduler (#29): tasks run at their time, after stop_jobs too; stoppe
 }
 
 TEST_CASE("memory budget (#29): room goes to the waiting sources in arrival order; nothing stalls when empty") {
+  using Answer = sched::MemoryBudget::Answer;
   sched::MemoryBudget budget(100);
   std::vector<int> woken;
   auto waker = [&](int who) { return [&woken, who] { woken.push_back(who); }; };
-  CHECK(budget.try_reserve(1, 60, waker(1)));
-  CHECK_FALSE(budget.try_reserve(2, 60, waker(2)));  // does not fit: queued
-  CHECK_FALSE(budget.try_reserve(3, 10, waker(3)));  // would fit, but 2 waits first
+  CHECK(budget.try_reserve(1, 60, waker(1)) == Answer::Reserved);
+  CHECK(budget.try_reserve(2, 60, waker(2)) == Answer::Wait);  // does not fit: queued
+  CHECK(budget.try_reserve(3, 10, waker(3)) == Answer::Wait);  // would fit, but 2 waits first
   CHECK(budget.waiting() == 2);
   budget.release(60);
   REQUIRE(woken == std::vector<int>{2});
-  CHECK_FALSE(budget.try_reserve(3, 10, waker(3)));  // still 2's turn
-  CHECK(budget.try_reserve(2, 60, waker(2)));
+  CHECK(budget.try_reserve(3, 10, waker(3)) == Answer::Wait);  // still 2's turn
+  CHECK(budget.try_reserve(2, 60, waker(2)) == Answer::Reserved);
   CHECK(woken == std::vector<int>{2, 3});  // room left: the next in line is told
-  CHECK(budget.try_reserve(3, 10, waker(3)));
+  CHECK(budget.try_reserve(3, 10, waker(3)) == Answer::Reserved);
   CHECK(budget.used() == 70);
   budget.adjust(60, 20);  // 2's page was smaller than reckoned
   CHECK(budget.used() == 30);
   budget.release(30);
-  CHECK(budget.try_reserve(4, 500, waker(4)));  // larger than the bound, but nothing is held
+  CHECK(budget.try_reserve(4, 500, waker(4)) == Answer::Reserved);  // larger than the bound, but nothing is held
   CHECK(budget.peak() == 500);
 }
 
+TEST_CASE("memory budget (#29): with a heap meter the bound covers the whole heap, fetches under way counted twice") {
+  using Answer = sched::MemoryBudget::Answer;
+  size_t heap = 50;  // the process's fixed state, before any page
+  sched::MemoryBudget budget(100, [&heap]() -> std::optional<size_t> { return heap; });
+  std::vector<int> woken;
+  auto waker = [&](int who) { return [&woken, who] { woken.push_back(who); }; };
+  // Nothing in flight: let through whatever the heap, or nothing would run.
+  CHECK(budget.try_reserve(1, 10, waker(1)) == Answer::Reserved);
+  // 50 held + 20 for 1's fetch under way + 20 for this one: fits.
+  CHECK(budget.try_reserve(2, 10, waker(2)) == Answer::Reserved);
+  // 50 + 40 + 20 > 100, although the reservations alone (30) would fit:
+  // the head of the queue asks again on its own, the one behind it waits.
+  CHECK(budget.try_reserve(3, 10, waker(3)) == Answer::Retry);
+  CHECK(budget.try_reserve(4, 10, waker(4)) == Answer::Wait);
+  // 1's page arrived (its 10 bytes are in the heap now): 60 + 20 + 20 fits.
+  heap = 60;
+  budget.adjust(10, 10);
+  CHECK(budget.try_reserve(3, 10, waker(3)) == Answer::Reserved);
+  CHECK(budget.try_reserve(4, 10, waker(4)) == Answer::Retry);
+  // A fetch that brought nothing gives its share back; freed pages count
+  // once the allocator returned them.
+  budget.cancel(10);
+  heap = 40;
+  CHECK(budget.try_reserve(4, 10, waker(4)) == Answer::Reserved);
+  CHECK(budget.used() == 30);
+  CHECK(budget.heap() == std::optional<size_t>(40));
+}
+
 TEST_CASE("memory budget (#30): a source that stops while queued withdraws; the ones behind it get the room") {
+  using Answer = sched::MemoryBudget::Answer;
   sched::MemoryBudget budget(100);
   std::vector<int> woken;
   auto waker = [&](int who) { return [&woken, who] { woken.push_back(who); }; };
-  CHECK(budget.try_reserve(1, 60, waker(1)));
-  CHECK_FALSE(budget.try_reserve(2, 60, waker(2)));  // queued first
-  CHECK_FALSE(budget.try_reserve(3, 30, waker(3)));  // fits, but behind 2
+  CHECK(budget.try_reserve(1, 60, waker(1)) == Answer::Reserved);
+  CHECK(budget.try_reserve(2, 60, waker(2)) == Answer::Wait);  // queued first
+  CHECK(budget.try_reserve(3, 30, waker(3)) == Answer::Wait);  // fits, but behind 2
   // 2's source is revoked (handed to another replica): it never asks again.
   budget.withdraw(2);
   CHECK(budget.waiting() == 1);
   REQUIRE(woken == std::vector<int>{3});  // the new head is told at once: room for it
-  CHECK(budget.try_reserve(3, 30, waker(3)));
+  CHECK(budget.try_reserve(3, 30, waker(3)) == Answer::Reserved);
   budget.withdraw(7);  // unknown: nothing happens
   CHECK(budget.used() == 90);
 }
