@@ -4,6 +4,7 @@
 // message of it is in the log with acks=all, never on enqueue.
 #include "kafka/kafka_sink.h"
 
+#include "kafka/checkpoint_topic.h"
 #include "kafka/kafka_settings.h"
 #include "kafka/transactional_sink.h"
 

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "encode/encoder.h"
+#include "kafka/checkpoint_topic.h"
 #include "log/logger.h"
 
 namespace zf::sinks::kafka {
@@ -31,10 +32,6 @@ namespace zf::sinks::kafka {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// A source's position is keyed by its name (names are [a-z0-9_-]), each of
-// its pieces by the name, '/' and the piece's key.
-std::string piece_key(const std::string& source, const std::string& key) { return source + "/" + key; }
 
 std::string error_text(rd_kafka_error_t* e) {
   return std::string(rd_kafka_error_name(e)) + ": " + rd_kafka_error_string(e);
@@ -407,127 +404,6 @@ class TransactionalSink final : public Sink {
 
 std::unique_ptr<Sink> make_transactional_sink(const Settings& settings, const SinkContext& ctx) {
   return std::make_unique<TransactionalSink>(settings, ctx);
-}
-
-namespace {
-
-struct TailRead {
-  std::map<std::string, std::optional<std::string>> newest;  // by key; nullopt: deleted (a tombstone)
-  bool whole = true;                                         // the read began at each partition's start
-  KeptPosition::Cost cost;
-};
-
-// The newest committed value of each key `wanted` accepts, reading each
-// partition of `topic` from `back` offsets before its end (all of it when
-// `back` is 0) up to the high watermark it had when first reached. A
-// read_committed consumer reaches its end at the last stable offset, which
-// another producer's open transaction (another forwarder sharing the topic)
-// holds back: this source's positions committed after that transaction
-// began lie beyond it, and stopping there would resume from an older
-// position, shipping again what was committed since.
-TailRead read_tail(const Settings& s, const std::string& topic, const std::function<bool(std::string_view)>& wanted,
-                   int64_t back) {
-  ConsumerPtr consumer = new_consumer_ptr(s);
-  rd_kafka_t* rk = consumer.get();
-  std::vector<int32_t> partitions = partitions_of(rk, topic);
-  rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size()));
-  std::set<int32_t> open;
-  TailRead out;
-  for (int32_t p : partitions) {
-    int64_t lo = 0, hi = 0, from = RD_KAFKA_OFFSET_BEGINNING;
-    if (back > 0 && !rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &lo, &hi, 10'000) && hi - back > lo) {
-      from = hi - back;
-      out.whole = false;
-    }
-    rd_kafka_topic_partition_list_add(parts, topic.c_str(), p)->offset = from;
-    open.insert(p);
-  }
-  rd_kafka_assign(rk, parts);
-  rd_kafka_topic_partition_list_destroy(parts);
-  std::map<int32_t, int64_t> target;  // the high watermark at a partition's first end
-  auto t0 = Clock::now();
-  std::optional<Clock::time_point> first_short_end;  // an end short of the target: waiting on a transaction
-  auto deadline = t0 + std::chrono::minutes(2);
-  while (!open.empty()) {
-    if (Clock::now() > deadline)
-      throw std::runtime_error("reading checkpoint topic " + topic + " timed out: an open transaction of another "
-                               "producer holds it back (another forwarder or a verify --repair sharing the topic?)");
-    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 1000);
-    if (!m) continue;
-    std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> m_guard(m, rd_kafka_message_destroy);
-    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      int64_t lo = 0, hi = 0;
-      if (rd_kafka_get_watermark_offsets(rk, topic.c_str(), m->partition, &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        hi = m->offset;
-      int64_t want = target.emplace(m->partition, hi).first->second;
-      if (m->offset >= want) open.erase(m->partition);  // else: the next end, once the transaction ends
-      else if (!first_short_end) first_short_end = Clock::now();
-      continue;
-    }
-    ++out.cost.messages;
-    if (m->err) throw std::runtime_error("reading checkpoint topic " + topic + ": " + rd_kafka_message_errstr(m));
-    if (!m->key) continue;
-    std::string_view key(static_cast<const char*>(m->key), m->key_len);
-    if (!wanted(key)) continue;
-    out.newest[std::string(key)] =
-        m->payload ? std::optional<std::string>(std::string(static_cast<const char*>(m->payload), m->len)) : std::nullopt;
-  }
-  auto end = Clock::now();
-  out.cost.rounds = 1;
-  out.cost.seconds = std::chrono::duration<double>(end - t0).count();
-  if (first_short_end) out.cost.waited_seconds = std::chrono::duration<double>(end - *first_short_end).count();
-  return out;
-}
-
-// Each transaction ends with its positions, and a source's pieces are at
-// most a late read's delay old, so what is wanted is near the end: tails
-// of growing length until `enough`, the whole topic at most. Reading 8
-// times more each round costs at most 1/7 more than reading just far
-// enough (the test broker answers a fetch with one batch: a round trip per
-// transaction read).
-TailRead read_back(const Settings& s, const std::function<bool(std::string_view)>& wanted,
-                   const std::function<bool(const TailRead&)>& enough) {
-  KeptPosition::Cost cost;
-  for (int64_t back = 32;; back *= 8) {
-    TailRead read = read_tail(s, s.exactly_once->checkpoint_topic, wanted, back);
-    cost.rounds += read.cost.rounds;
-    cost.messages += read.cost.messages;
-    cost.seconds += read.cost.seconds;
-    cost.waited_seconds += read.cost.waited_seconds;
-    if (read.whole || enough(read)) {
-      read.cost = cost;
-      return read;
-    }
-  }
-}
-
-}  // namespace
-
-PositionReader position_reader(const Settings& s) {
-  // One read finds the position and the pieces it needs: a new owner
-  // starts after one pass over the tail.
-  return [s](const std::string& source, const PieceNeeds& needs) -> std::optional<KeptPosition> {
-    const std::string prefix = piece_key(source, "");
-    std::optional<std::string> position;  // the newest found so far, and what it needs
-    std::set<std::string> wanted;
-    TailRead read = read_back(
-        s, [&](std::string_view key) { return key == source || key.starts_with(prefix); },
-        [&](const TailRead& r) {
-          auto it = r.newest.find(source);
-          if (it == r.newest.end() || !it->second) return false;
-          if (position != it->second) {
-            position = it->second;
-            wanted = needs ? needs(*position) : std::set<std::string>{};
-          }
-          return std::all_of(wanted.begin(), wanted.end(), [&](const std::string& k) { return r.newest.count(prefix + k); });
-        });
-    auto it = read.newest.find(source);
-    if (it == read.newest.end() || !it->second) return std::nullopt;
-    KeptPosition kept{*it->second, {}, read.cost};
-    for (auto& [key, value] : read.newest)
-      if (value && key.starts_with(prefix)) kept.pieces.emplace(key.substr(prefix.size()), std::move(*value));
-    return kept;
-  };
 }
 
 }  // namespace zf::sinks::kafka
