@@ -127,13 +127,14 @@ class TailCache {
   }
 
   // Messages older than any read so far, as many again as read (at least
-  // kFirstTail), keeping only keys not seen yet: newer values won. False
-  // when every partition was read from its start.
+  // kFirstTail): of each key the newest in them, kept only if no newer read
+  // has the key. False when every partition was read from its start.
   bool read_older(rd_kafka_t* rk, KeptPosition::Cost& cost) {
     rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(1);
     std::unique_ptr<rd_kafka_topic_partition_list_t, void (*)(rd_kafka_topic_partition_list_t*)> parts_guard(
         parts, rd_kafka_topic_partition_list_destroy);
     std::map<int32_t, int64_t> stop;  // each partition's messages from here on were read already
+    std::map<std::string, std::optional<std::string>> segment;
     for (auto& [p, span] : spans_) {
       if (span.from <= span.low) continue;
       int64_t from = std::max(span.low, span.from - std::max(kFirstTail, span.to - span.from));
@@ -160,8 +161,9 @@ class TailCache {
       }
       check(m.get());
       ++cost.messages;
-      if (m->key) newest_.try_emplace(key_of(m.get()), value_of(m.get()));
+      if (m->key) segment[key_of(m.get())] = value_of(m.get());
     }
+    for (auto& [key, value] : segment) newest_.try_emplace(key, std::move(value));
     return true;
   }
 
