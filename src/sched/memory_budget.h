@@ -58,8 +58,9 @@ class MemoryBudget {
   std::optional<size_t> heap() const { return heap_ ? heap_() : std::nullopt; }
 
   // A fetch under way holds its page's body and parsed document besides
-  // the records it will bring: about as much again (a 2,500-event page:
-  // records about 5 MB, body 0.7 MB and a parse touching 2-3 MB).
+  // the records it will bring; counting its reservation twice covers them
+  // (a 2,500-event page: body 0.7 MB, a parse touching 2-3 MB of fresh
+  // memory, records reserved at up to page_size x 3 KiB).
   static constexpr size_t kFetchFactor = 2;
 
  private:
