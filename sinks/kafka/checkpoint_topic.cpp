@@ -32,11 +32,23 @@ class TailCache {
 
   std::optional<KeptPosition> find(const std::string& source, const PieceNeeds& needs) {
     std::lock_guard lock(mu_);
-    auto t0 = Clock::now();
-    if (t0 - last_used_ > kKeep) {
-      spans_.clear();
-      newest_.clear();
+    if (Clock::now() - last_used_ > kKeep) forget();
+    try {
+      return find_locked(source, needs);
+    } catch (...) {
+      forget();  // a read cut short may have claimed a stretch it did not read
+      throw;
     }
+  }
+
+ private:
+  void forget() {
+    spans_.clear();
+    newest_.clear();
+  }
+
+  std::optional<KeptPosition> find_locked(const std::string& source, const PieceNeeds& needs) {
+    auto t0 = Clock::now();
     KeptPosition::Cost cost;
     ConsumerPtr consumer = new_consumer_ptr(s_);
     read_newer(consumer.get(), cost);
@@ -64,7 +76,6 @@ class TailCache {
     return kept;
   }
 
- private:
   struct Span {
     int64_t low = 0;   // the partition's first offset, when last asked
     int64_t from = 0;  // read: [from, to)
